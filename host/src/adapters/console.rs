@@ -1,0 +1,265 @@
+//! The console platform (the embedded default): lines typed on stdin become messages from a simulated user, and
+//! what plugins send is printed to stdout, one line per message, as `[private 10000] text` or
+//! `[group 1000001] text`. Works interactively and from a pipe.
+//!
+//! Lines starting with `/` control the simulation: `/user <id> [nickname]`, `/group <id>`, `/private`,
+//! `/whoami`, `/help`, `/quit`. In a group, start a line with `@bot` to address the bot.
+//! The console has no group or user management: those actions return "unsupported".
+
+use super::{Action, ApiError, ApiFuture, BotConnection, Bots};
+use crate::config::ConsoleConfig;
+use crate::runtime::Dispatcher;
+use crate::runtime::bindings::coral::bot::types::{ForwardNode, Music};
+use crate::runtime::bindings::{Chat, ChatType, Event, EventKind, MessageEvent, Role, Segment, Sender};
+use serde_json::json;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// The console bot's self id.
+pub const CONSOLE_SELF_ID: &str = "console";
+/// The console's platform name.
+pub const PLATFORM: &str = "console";
+
+/// Where the console prints (stdout for the binary; a buffer in tests and benchmarks).
+pub type Output = Arc<Mutex<dyn Write + Send>>;
+
+/// The console bot: prints sends, answers a few queries, refuses the rest.
+pub struct ConsoleBot {
+    out: Output,
+    next_message_id: Arc<AtomicU64>,
+}
+
+impl ConsoleBot {
+    fn print(&self, chat: &Chat, prefix: &str, message: &[Segment]) -> serde_json::Value {
+        let id = self.next_message_id.fetch_add(1, Ordering::Relaxed);
+        let (kind, target) = match chat {
+            Chat::Private(user) => ("private", user),
+            Chat::Group(group) => ("group", group),
+        };
+        let body = format!("{prefix}{}", render(message)).replace('\n', "\n  ");
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        // A closed stdout must not take the host down; the send still "happened" as far as plugins know.
+        let _ = writeln!(out, "[{kind} {target}] {body}").and_then(|_| out.flush());
+        json!({ "message_id": id })
+    }
+}
+
+impl BotConnection for ConsoleBot {
+    fn platform(&self) -> &str {
+        PLATFORM
+    }
+
+    fn online(&self) -> bool {
+        true
+    }
+
+    fn call(&self, action: Action) -> ApiFuture {
+        let result = match action {
+            Action::SendPrivateMsg { user_id, message } => Ok(self.print(&Chat::Private(user_id), "", &message)),
+            Action::SendGroupMsg { group_id, message } => Ok(self.print(&Chat::Group(group_id), "", &message)),
+            Action::SendMsg { target, message, options } => {
+                let mut prefix = String::new();
+                if let Some(id) = options.reply_to {
+                    prefix.push_str(&format!("[reply #{id}] "));
+                }
+                if let Some(user) = options.at_sender {
+                    prefix.push_str(&format!("@{user} "));
+                }
+                Ok(self.print(&target, &prefix, &message))
+            }
+            Action::GetLoginInfo => Ok(json!({ "user_id": CONSOLE_SELF_ID, "nickname": "Coral" })),
+            Action::GetStatus => Ok(json!({ "online": true, "good": true })),
+            Action::GetVersionInfo => Ok(json!({
+                "app_name": "coral-console",
+                "app_version": env!("CARGO_PKG_VERSION"),
+                "protocol_version": "v11",
+            })),
+            Action::CanSendImage | Action::CanSendRecord => Ok(json!({ "yes": false })),
+            other => Err(ApiError::Unsupported { platform: PLATFORM.into(), action: other.name().to_string() }),
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+/// A readable one-line rendering of a message.
+pub fn render(message: &[Segment]) -> String {
+    let mut text = String::new();
+    for segment in message {
+        match segment {
+            Segment::Text(t) => text.push_str(t),
+            Segment::Face(id) => text.push_str(&format!("[face:{id}]")),
+            Segment::Image(i) => text.push_str(&format!("[image:{}]", i.media.file)),
+            Segment::Record(v) => text.push_str(&format!("[voice:{}]", v.media.file)),
+            Segment::Video(m) => text.push_str(&format!("[video:{}]", m.file)),
+            Segment::At(who) => text.push_str(&format!("@{who}")),
+            Segment::Rps => text.push_str("[rps]"),
+            Segment::Dice => text.push_str("[dice]"),
+            Segment::Shake => text.push_str("[shake]"),
+            Segment::Poke(p) => text.push_str(&format!("[poke:{}]", p.id)),
+            Segment::Anonymous(_) => text.push_str("[anonymous]"),
+            Segment::Share(s) => text.push_str(&format!("[share:{} {}]", s.title, s.url)),
+            Segment::Contact(c) => text.push_str(&format!("[contact:{}]", c.id)),
+            Segment::Location(l) => text.push_str(&format!("[location:{},{}]", l.lat, l.lon)),
+            Segment::Music(Music::Catalogue(m)) => text.push_str(&format!("[music:{}:{}]", m.platform, m.id)),
+            Segment::Music(Music::Custom(m)) => text.push_str(&format!("[music:{}]", m.title)),
+            Segment::Reply(id) => text.push_str(&format!("[reply #{id}]")),
+            Segment::Forward(id) => text.push_str(&format!("[forward:{id}]")),
+            Segment::Node(ForwardNode::Existing(id)) => text.push_str(&format!("[node #{id}]")),
+            Segment::Node(ForwardNode::Custom(n)) => text.push_str(&format!("[node {}]", n.nickname)),
+            Segment::Xml(_) => text.push_str("[xml]"),
+            Segment::Json(_) => text.push_str("[json]"),
+            Segment::Other(o) => text.push_str(&format!("[{}]", o.kind)),
+        }
+    }
+    text
+}
+
+/// The simulated chat state.
+struct Session {
+    user_id: String,
+    nickname: String,
+    group: Option<String>,
+}
+
+const HELP: &str = "console commands: /user <id> [nickname] | /group <id> | /private | /whoami | /quit; \
+in a group, start a line with @bot to address the bot";
+
+/// Run the console until its input ends (EOF or `/quit`). Registers the `console` bot in `bots`.
+pub async fn run(
+    config: &ConsoleConfig,
+    input: impl AsyncBufRead + Unpin,
+    out: Output,
+    dispatcher: Dispatcher,
+    bots: Bots,
+) -> std::io::Result<()> {
+    let next_message_id = Arc::new(AtomicU64::new(1));
+    bots.insert(CONSOLE_SELF_ID, Arc::new(ConsoleBot { out, next_message_id: next_message_id.clone() }));
+    let mut session = Session { user_id: config.user_id.clone(), nickname: config.nickname.clone(), group: None };
+    let mut lines = input.lines();
+    while let Some(line) = lines.next_line().await? {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(command) = line.strip_prefix('/') {
+            if !control(&mut session, command) {
+                break;
+            }
+            continue;
+        }
+        let id = next_message_id.fetch_add(1, Ordering::Relaxed);
+        dispatcher.dispatch(message_event(&session, line, id));
+    }
+    Ok(())
+}
+
+/// Apply a control command; false means quit.
+fn control(session: &mut Session, command: &str) -> bool {
+    let mut words = command.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("user"), Some(id)) => {
+            session.user_id = id.to_string();
+            if let Some(nick) = words.next() {
+                session.nickname = nick.to_string();
+            }
+            eprintln!("[console] you are now user {} ({})", session.user_id, session.nickname);
+        }
+        (Some("group"), Some(id)) => {
+            session.group = Some(id.to_string());
+            eprintln!("[console] now in group {id}");
+        }
+        (Some("private"), None) => {
+            session.group = None;
+            eprintln!("[console] now in a private chat");
+        }
+        (Some("whoami"), None) => match &session.group {
+            Some(g) => eprintln!("[console] user {} in group {g}", session.user_id),
+            None => eprintln!("[console] user {} in a private chat", session.user_id),
+        },
+        (Some("quit" | "exit"), None) => return false,
+        _ => eprintln!("[console] {HELP}"),
+    }
+    true
+}
+
+fn message_event(session: &Session, line: &str, message_id: u64) -> Event {
+    let (to_me, text) = match (&session.group, line.strip_prefix("@bot")) {
+        (None, _) => (true, line),
+        (Some(_), Some(rest)) => (true, rest),
+        (Some(_), None) => (false, line),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    Event {
+        platform: PLATFORM.into(),
+        self_id: CONSOLE_SELF_ID.into(),
+        time: now,
+        kind: EventKind::Message(MessageEvent {
+            message_type: if session.group.is_some() { ChatType::Group } else { ChatType::Private },
+            sub_type: if session.group.is_some() { "normal" } else { "friend" }.into(),
+            message_id: message_id.to_string(),
+            user_id: session.user_id.clone(),
+            group_id: session.group.clone(),
+            sender: Sender {
+                user_id: session.user_id.clone(),
+                nickname: session.nickname.clone(),
+                card: None,
+                sex: None,
+                age: None,
+                area: None,
+                level: None,
+                role: session.group.as_ref().map(|_| Role::Member),
+                title: None,
+            },
+            anonymous: None,
+            message: vec![Segment::Text(line.to_string())],
+            raw_message: line.to_string(),
+            plain_text: text.trim().to_string(),
+            to_me,
+            self_sent: false,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::SendOptions;
+
+    fn bot() -> (ConsoleBot, Arc<Mutex<Vec<u8>>>) {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        (ConsoleBot { out: buf.clone(), next_message_id: Arc::new(AtomicU64::new(1)) }, buf)
+    }
+
+    #[tokio::test]
+    async fn sends_print_one_line_with_the_chat() {
+        let (bot, buf) = bot();
+        let options = SendOptions { at_sender: Some("42".into()), reply_to: None };
+        let message = vec![Segment::Text("pong hello".into())];
+        let data = bot.call(Action::SendMsg { target: Chat::Group("1000001".into()), message, options }).await;
+        assert_eq!(data.unwrap()["message_id"], 1);
+        assert_eq!(String::from_utf8(buf.lock().unwrap().clone()).unwrap(), "[group 1000001] @42 pong hello\n");
+    }
+
+    #[tokio::test]
+    async fn group_management_is_unsupported() {
+        let (bot, buf) = bot();
+        let kick = Action::SetGroupKick { group_id: "1".into(), user_id: "2".into(), reject_add_request: false };
+        assert!(matches!(bot.call(kick).await, Err(ApiError::Unsupported { .. })));
+        assert!(buf.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn group_lines_are_addressed_to_the_bot_only_with_at_bot() {
+        let mut s = Session { user_id: "42".into(), nickname: "n".into(), group: None };
+        assert!(control(&mut s, "group 1000001"));
+        let EventKind::Message(m) = message_event(&s, "@bot ping x", 1).kind else { panic!() };
+        assert!(m.to_me);
+        assert_eq!(m.plain_text, "ping x");
+        assert_eq!(m.group_id.as_deref(), Some("1000001"));
+        let EventKind::Message(m) = message_event(&s, "ping x", 2).kind else { panic!() };
+        assert!(!m.to_me);
+        assert!(!control(&mut s, "quit"));
+    }
+}

@@ -1,0 +1,205 @@
+//! Platforms: the actions plugins ask of them ([`Action`]), how they answer ([`ApiError`] or JSON data in the
+//! OneBot `data` shape), and the registry of connected bots ([`Bots`]).
+//!
+//! An adapter registers one [`BotConnection`] per bot account and pushes incoming events to the
+//! [`crate::runtime::Dispatcher`].
+
+pub mod console;
+
+use crate::runtime::bindings::{Chat, GroupRequestKind, Segment, SendOptions};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+/// Something a plugin asks a platform to do: one variant per OneBot V11 API (plus `delete_friend` and raw calls).
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub enum Action {
+    SendPrivateMsg { user_id: String, message: Vec<Segment> },
+    SendGroupMsg { group_id: String, message: Vec<Segment> },
+    SendMsg { target: Chat, message: Vec<Segment>, options: SendOptions },
+    DeleteMsg { message_id: String },
+    GetMsg { message_id: String },
+    GetForwardMsg { id: String },
+    SendLike { user_id: String, times: u32 },
+    SetGroupKick { group_id: String, user_id: String, reject_add_request: bool },
+    SetGroupBan { group_id: String, user_id: String, duration_secs: u32 },
+    SetGroupAnonymousBan { group_id: String, flag: String, duration_secs: u32 },
+    SetGroupWholeBan { group_id: String, enable: bool },
+    SetGroupAdmin { group_id: String, user_id: String, enable: bool },
+    SetGroupAnonymous { group_id: String, enable: bool },
+    SetGroupCard { group_id: String, user_id: String, card: String },
+    SetGroupName { group_id: String, name: String },
+    SetGroupLeave { group_id: String, is_dismiss: bool },
+    SetGroupSpecialTitle { group_id: String, user_id: String, title: String, duration_secs: i64 },
+    SetFriendAddRequest { flag: String, approve: bool, remark: String },
+    SetGroupAddRequest { flag: String, kind: GroupRequestKind, approve: bool, reason: String },
+    DeleteFriend { user_id: String },
+    GetLoginInfo,
+    GetStrangerInfo { user_id: String, no_cache: bool },
+    GetFriendList,
+    GetGroupInfo { group_id: String, no_cache: bool },
+    GetGroupList,
+    GetGroupMemberInfo { group_id: String, user_id: String, no_cache: bool },
+    GetGroupMemberList { group_id: String },
+    GetGroupHonorInfo { group_id: String, honor_type: String },
+    GetCookies { domain: String },
+    GetCsrfToken,
+    GetCredentials { domain: String },
+    GetRecord { file: String, out_format: String },
+    GetImage { file: String },
+    CanSendImage,
+    CanSendRecord,
+    GetStatus,
+    GetVersionInfo,
+    SetRestart { delay_ms: u32 },
+    CleanCache,
+    /// Any action by name, with a JSON object of parameters (`call-api`).
+    Raw { action: String, params: Value },
+}
+
+impl Action {
+    /// The OneBot V11 action name.
+    pub fn name(&self) -> &str {
+        match self {
+            Action::SendPrivateMsg { .. } => "send_private_msg",
+            Action::SendGroupMsg { .. } => "send_group_msg",
+            Action::SendMsg { .. } => "send_msg",
+            Action::DeleteMsg { .. } => "delete_msg",
+            Action::GetMsg { .. } => "get_msg",
+            Action::GetForwardMsg { .. } => "get_forward_msg",
+            Action::SendLike { .. } => "send_like",
+            Action::SetGroupKick { .. } => "set_group_kick",
+            Action::SetGroupBan { .. } => "set_group_ban",
+            Action::SetGroupAnonymousBan { .. } => "set_group_anonymous_ban",
+            Action::SetGroupWholeBan { .. } => "set_group_whole_ban",
+            Action::SetGroupAdmin { .. } => "set_group_admin",
+            Action::SetGroupAnonymous { .. } => "set_group_anonymous",
+            Action::SetGroupCard { .. } => "set_group_card",
+            Action::SetGroupName { .. } => "set_group_name",
+            Action::SetGroupLeave { .. } => "set_group_leave",
+            Action::SetGroupSpecialTitle { .. } => "set_group_special_title",
+            Action::SetFriendAddRequest { .. } => "set_friend_add_request",
+            Action::SetGroupAddRequest { .. } => "set_group_add_request",
+            Action::DeleteFriend { .. } => "delete_friend",
+            Action::GetLoginInfo => "get_login_info",
+            Action::GetStrangerInfo { .. } => "get_stranger_info",
+            Action::GetFriendList => "get_friend_list",
+            Action::GetGroupInfo { .. } => "get_group_info",
+            Action::GetGroupList => "get_group_list",
+            Action::GetGroupMemberInfo { .. } => "get_group_member_info",
+            Action::GetGroupMemberList { .. } => "get_group_member_list",
+            Action::GetGroupHonorInfo { .. } => "get_group_honor_info",
+            Action::GetCookies { .. } => "get_cookies",
+            Action::GetCsrfToken => "get_csrf_token",
+            Action::GetCredentials { .. } => "get_credentials",
+            Action::GetRecord { .. } => "get_record",
+            Action::GetImage { .. } => "get_image",
+            Action::CanSendImage => "can_send_image",
+            Action::CanSendRecord => "can_send_record",
+            Action::GetStatus => "get_status",
+            Action::GetVersionInfo => "get_version_info",
+            Action::SetRestart { .. } => "set_restart",
+            Action::CleanCache => "clean_cache",
+            Action::Raw { action, .. } => action,
+        }
+    }
+}
+
+/// Why a platform did not do an action.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The platform cannot do this at all.
+    #[error("`{action}` is not supported on the {platform} platform")]
+    Unsupported {
+        /// The platform.
+        platform: String,
+        /// The action name.
+        action: String,
+    },
+    /// An argument is missing or invalid.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// No bot with that id is connected.
+    #[error("no bot `{0}` is connected")]
+    BotUnavailable(String),
+    /// No answer in time; the outcome is unknown.
+    #[error("`{action}` timed out after {ms} ms (it may still have happened)")]
+    Timeout {
+        /// The action name.
+        action: String,
+        /// The limit.
+        ms: u64,
+    },
+    /// The host or platform queue is full.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// The platform answered with a failure.
+    #[error("platform failed `{action}` with retcode {retcode}: {message}")]
+    Failed {
+        /// The action name.
+        action: String,
+        /// The platform's retcode.
+        retcode: i32,
+        /// The platform's message.
+        message: String,
+    },
+    /// The platform's answer could not be understood.
+    #[error("unexpected response to `{action}`: {reason}")]
+    BadResponse {
+        /// The action name.
+        action: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// The future a [`BotConnection`] returns.
+pub type ApiFuture = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send>>;
+
+/// One connected bot account on some platform.
+pub trait BotConnection: Send + Sync {
+    /// The platform name (`console`, `onebot`).
+    fn platform(&self) -> &str;
+    /// Whether the connection is up.
+    fn online(&self) -> bool;
+    /// Perform an action; on success, the response `data` in OneBot's shape.
+    fn call(&self, action: Action) -> ApiFuture;
+}
+
+/// The bots currently connected, by self id. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Bots {
+    inner: Arc<RwLock<BTreeMap<String, Arc<dyn BotConnection>>>>,
+}
+
+impl Bots {
+    /// Add or replace a bot.
+    pub fn insert(&self, self_id: impl Into<String>, bot: Arc<dyn BotConnection>) {
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).insert(self_id.into(), bot);
+    }
+
+    /// Remove a bot.
+    pub fn remove(&self, self_id: &str) {
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).remove(self_id);
+    }
+
+    /// Look a bot up.
+    pub fn get(&self, self_id: &str) -> Option<Arc<dyn BotConnection>> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).get(self_id).cloned()
+    }
+
+    /// All bots: (self id, platform, online).
+    pub fn list(&self) -> Vec<(String, String, bool)> {
+        let bots = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        bots.iter().map(|(id, b)| (id.clone(), b.platform().to_string(), b.online())).collect()
+    }
+
+    /// Perform an action on a bot.
+    pub async fn call(&self, self_id: &str, action: Action) -> Result<Value, ApiError> {
+        let bot = self.get(self_id).ok_or_else(|| ApiError::BotUnavailable(self_id.to_string()))?;
+        bot.call(action).await
+    }
+}

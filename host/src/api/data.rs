@@ -1,0 +1,351 @@
+//! Reading platform answers: the OneBot `data` JSON of each API, leniently (ids as numbers or strings, missing
+//! optional fields), into the WIT records plugins receive; and message segments from OneBot's array form.
+
+use crate::runtime::bindings::coral::bot::types::{
+    Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef, OtherSegment,
+    Poke, Share, Voice,
+};
+use crate::runtime::bindings::{
+    ChatType, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember, LoginInfo, Media,
+    MemberInfo, MessageInfo, Role, Segment, Sender, Status, StrangerInfo, Talkative, VersionInfo,
+};
+use serde_json::Value;
+
+/// A field as a string: strings as they are, numbers and booleans printed; missing or null → empty.
+pub fn id(v: &Value, key: &str) -> String {
+    opt_str(v, key).unwrap_or_default()
+}
+
+/// A field as a string, if present and not null.
+pub fn opt_str(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A field as an i64 (numbers or numeric strings); missing → 0.
+pub fn int(v: &Value, key: &str) -> i64 {
+    match v.get(key) {
+        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+        Some(Value::Bool(b)) => i64::from(*b),
+        _ => 0,
+    }
+}
+
+/// A field as a u32, clamped; missing → 0.
+pub fn uint(v: &Value, key: &str) -> u32 {
+    int(v, key).clamp(0, u32::MAX as i64) as u32
+}
+
+/// A field as a bool (true/false, 1/0, "yes"/"no", "true"/"false"); missing → `default`.
+pub fn flag(v: &Value, key: &str, default: bool) -> bool {
+    match v.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes"),
+        _ => default,
+    }
+}
+
+/// A group role from its OneBot name.
+pub fn role(name: &str) -> Role {
+    match name {
+        "owner" => Role::Owner,
+        "admin" => Role::Admin,
+        _ => Role::Member,
+    }
+}
+
+/// The `sender` object of a message.
+pub fn sender(v: &Value) -> Sender {
+    let age = v.get("age").map(|_| uint(v, "age"));
+    Sender {
+        user_id: id(v, "user_id"),
+        nickname: id(v, "nickname"),
+        card: opt_str(v, "card").filter(|c| !c.is_empty()),
+        sex: opt_str(v, "sex"),
+        age,
+        area: opt_str(v, "area"),
+        level: opt_str(v, "level"),
+        role: opt_str(v, "role").map(|r| role(&r)),
+        title: opt_str(v, "title").filter(|t| !t.is_empty()),
+    }
+}
+
+fn media(d: &Value) -> Media {
+    Media {
+        file: id(d, "file"),
+        url: opt_str(d, "url"),
+        cache: d.get("cache").map(|_| flag(d, "cache", true)),
+        proxy: d.get("proxy").map(|_| flag(d, "proxy", true)),
+        timeout_secs: d.get("timeout").map(|_| uint(d, "timeout")),
+    }
+}
+
+/// One OneBot array-form segment (`{"type": ..., "data": {...}}`).
+pub fn segment(seg: &Value) -> Segment {
+    let kind = seg.get("type").and_then(Value::as_str).unwrap_or("");
+    let empty = Value::Object(Default::default());
+    let d = seg.get("data").filter(|d| d.is_object()).unwrap_or(&empty);
+    match kind {
+        "text" => Segment::Text(id(d, "text")),
+        "face" => Segment::Face(id(d, "id")),
+        "image" => Segment::Image(Image { media: media(d), flash: id(d, "type") == "flash" }),
+        "record" => Segment::Record(Voice { media: media(d), magic: flag(d, "magic", false) }),
+        "video" => Segment::Video(media(d)),
+        "at" => Segment::At(id(d, "qq")),
+        "rps" => Segment::Rps,
+        "dice" => Segment::Dice,
+        "shake" => Segment::Shake,
+        "poke" => Segment::Poke(Poke { kind: id(d, "type"), id: id(d, "id"), name: opt_str(d, "name") }),
+        "anonymous" => Segment::Anonymous(flag(d, "ignore", false)),
+        "share" => Segment::Share(Share {
+            url: id(d, "url"),
+            title: id(d, "title"),
+            content: opt_str(d, "content"),
+            image: opt_str(d, "image"),
+        }),
+        "contact" => Segment::Contact(Contact {
+            kind: if id(d, "type") == "group" { ContactKind::Group } else { ContactKind::User },
+            id: id(d, "id"),
+        }),
+        "location" => Segment::Location(Location {
+            lat: id(d, "lat").parse().unwrap_or(0.0),
+            lon: id(d, "lon").parse().unwrap_or(0.0),
+            title: opt_str(d, "title"),
+            content: opt_str(d, "content"),
+        }),
+        "music" if id(d, "type") == "custom" => Segment::Music(Music::Custom(CustomMusic {
+            url: id(d, "url"),
+            audio: id(d, "audio"),
+            title: id(d, "title"),
+            content: opt_str(d, "content"),
+            image: opt_str(d, "image"),
+        })),
+        "music" => Segment::Music(Music::Catalogue(MusicRef { platform: id(d, "type"), id: id(d, "id") })),
+        "reply" => Segment::Reply(id(d, "id")),
+        "forward" => Segment::Forward(id(d, "id")),
+        "node" if d.get("content").is_some() => Segment::Node(ForwardNode::Custom(CustomNode {
+            user_id: opt_str(d, "user_id").unwrap_or_else(|| id(d, "uin")),
+            nickname: opt_str(d, "nickname").unwrap_or_else(|| id(d, "name")),
+            content_json: d.get("content").map(Value::to_string).unwrap_or_default(),
+        })),
+        "node" => Segment::Node(ForwardNode::Existing(id(d, "id"))),
+        "xml" => Segment::Xml(id(d, "data")),
+        "json" => Segment::Json(id(d, "data")),
+        _ => Segment::Other(OtherSegment { kind: kind.to_string(), data_json: d.to_string() }),
+    }
+}
+
+/// A message in OneBot array form, a single segment object, or (until CQ-code parsing lands with the OneBot
+/// adapter) a string taken as plain text.
+pub fn message(v: &Value) -> Vec<Segment> {
+    match v {
+        Value::Array(items) => items.iter().map(segment).collect(),
+        Value::Object(_) => vec![segment(v)],
+        Value::String(s) => vec![Segment::Text(s.clone())],
+        _ => Vec::new(),
+    }
+}
+
+/// `data.message_id` of a send.
+pub fn message_id(v: &Value) -> String {
+    id(v, "message_id")
+}
+
+/// `get_msg`.
+pub fn message_info(v: &Value) -> MessageInfo {
+    MessageInfo {
+        time: int(v, "time"),
+        message_type: if id(v, "message_type") == "group" { ChatType::Group } else { ChatType::Private },
+        message_id: id(v, "message_id"),
+        real_id: opt_str(v, "real_id").unwrap_or_else(|| id(v, "message_id")),
+        sender: v.get("sender").map(sender).unwrap_or_else(|| sender(&Value::Null)),
+        message: v.get("message").map(message).unwrap_or_default(),
+    }
+}
+
+/// `get_forward_msg`: `data.message` (or `data.messages`) is a list of nodes.
+pub fn forward_nodes(v: &Value) -> Vec<ForwardMessageNode> {
+    let nodes = v.get("message").or_else(|| v.get("messages")).and_then(Value::as_array);
+    nodes
+        .map(|nodes| {
+            nodes
+                .iter()
+                .map(|node| {
+                    // Either a `node` segment ({type, data: {user_id, nickname, content}}) or a flat object
+                    // with `sender` (go-cqhttp).
+                    let d = node.get("data").unwrap_or(node);
+                    let who = d.get("sender").unwrap_or(d);
+                    ForwardMessageNode {
+                        user_id: opt_str(who, "user_id").unwrap_or_else(|| id(who, "uin")),
+                        nickname: opt_str(who, "nickname").unwrap_or_else(|| id(who, "name")),
+                        time: d.get("time").map(|_| int(d, "time")),
+                        content: d.get("content").or_else(|| d.get("message")).map(message).unwrap_or_default(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `get_login_info`.
+pub fn login_info(v: &Value) -> LoginInfo {
+    LoginInfo { user_id: id(v, "user_id"), nickname: id(v, "nickname") }
+}
+
+/// `get_stranger_info`.
+pub fn stranger_info(v: &Value) -> StrangerInfo {
+    StrangerInfo {
+        user_id: id(v, "user_id"),
+        nickname: id(v, "nickname"),
+        sex: opt_str(v, "sex").unwrap_or_else(|| "unknown".into()),
+        age: uint(v, "age"),
+    }
+}
+
+fn list<T>(v: &Value, item: impl Fn(&Value) -> T) -> Vec<T> {
+    v.as_array().map(|items| items.iter().map(item).collect()).unwrap_or_default()
+}
+
+/// `get_friend_list`.
+pub fn friend_list(v: &Value) -> Vec<FriendInfo> {
+    list(v, |f| FriendInfo { user_id: id(f, "user_id"), nickname: id(f, "nickname"), remark: id(f, "remark") })
+}
+
+/// `get_group_info`.
+pub fn group_info(v: &Value) -> GroupInfo {
+    GroupInfo {
+        group_id: id(v, "group_id"),
+        group_name: id(v, "group_name"),
+        member_count: uint(v, "member_count"),
+        max_member_count: uint(v, "max_member_count"),
+    }
+}
+
+/// `get_group_list`.
+pub fn group_list(v: &Value) -> Vec<GroupInfo> {
+    list(v, group_info)
+}
+
+/// `get_group_member_info`.
+pub fn member_info(v: &Value) -> MemberInfo {
+    MemberInfo {
+        group_id: id(v, "group_id"),
+        user_id: id(v, "user_id"),
+        nickname: id(v, "nickname"),
+        card: id(v, "card"),
+        sex: opt_str(v, "sex").unwrap_or_else(|| "unknown".into()),
+        age: uint(v, "age"),
+        area: opt_str(v, "area"),
+        join_time: int(v, "join_time"),
+        last_sent_time: int(v, "last_sent_time"),
+        level: id(v, "level"),
+        role: role(&id(v, "role")),
+        unfriendly: flag(v, "unfriendly", false),
+        title: opt_str(v, "title"),
+        title_expire_time: int(v, "title_expire_time"),
+        card_changeable: flag(v, "card_changeable", false),
+    }
+}
+
+/// `get_group_member_list`.
+pub fn member_list(v: &Value) -> Vec<MemberInfo> {
+    list(v, member_info)
+}
+
+fn honor_members(v: &Value, key: &str) -> Vec<HonorMember> {
+    v.get(key)
+        .map(|l| {
+            list(l, |m| HonorMember {
+                user_id: id(m, "user_id"),
+                nickname: id(m, "nickname"),
+                avatar: id(m, "avatar"),
+                description: id(m, "description"),
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// `get_group_honor_info`.
+pub fn honor_info(v: &Value) -> HonorInfo {
+    HonorInfo {
+        group_id: id(v, "group_id"),
+        current_talkative: v.get("current_talkative").filter(|t| t.is_object()).map(|t| Talkative {
+            user_id: id(t, "user_id"),
+            nickname: id(t, "nickname"),
+            avatar: id(t, "avatar"),
+            day_count: uint(t, "day_count"),
+        }),
+        talkative_list: honor_members(v, "talkative_list"),
+        performer_list: honor_members(v, "performer_list"),
+        legend_list: honor_members(v, "legend_list"),
+        strong_newbie_list: honor_members(v, "strong_newbie_list"),
+        emotion_list: honor_members(v, "emotion_list"),
+    }
+}
+
+/// `get_credentials`.
+pub fn credentials(v: &Value) -> Credentials {
+    Credentials { cookies: id(v, "cookies"), csrf_token: int(v, "csrf_token") }
+}
+
+/// `get_status`.
+pub fn status(v: &Value) -> Status {
+    Status {
+        online: v.get("online").map(|_| flag(v, "online", false)),
+        good: flag(v, "good", true),
+        json: v.to_string(),
+    }
+}
+
+/// `get_version_info`.
+pub fn version_info(v: &Value) -> VersionInfo {
+    VersionInfo {
+        app_name: id(v, "app_name"),
+        app_version: id(v, "app_version"),
+        protocol_version: id(v, "protocol_version"),
+        json: v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_are_read_from_numbers_and_strings() {
+        let v = json!({"a": 1234567890123_i64, "b": "42", "c": null});
+        assert_eq!(id(&v, "a"), "1234567890123");
+        assert_eq!(id(&v, "b"), "42");
+        assert_eq!(id(&v, "c"), "");
+        assert_eq!(int(&v, "b"), 42);
+    }
+
+    #[test]
+    fn member_info_from_the_spec_shape() {
+        let m = member_info(&json!({"group_id": 1000001, "user_id": 42, "nickname": "n", "card": "c",
+            "sex": "male", "age": 20, "join_time": 1, "last_sent_time": 2, "level": "3", "role": "admin",
+            "unfriendly": false, "title_expire_time": -1, "card_changeable": true}));
+        assert_eq!(m.group_id, "1000001");
+        assert_eq!(m.role, Role::Admin);
+        assert_eq!(m.area, None);
+        assert!(m.card_changeable);
+        assert_eq!(m.title_expire_time, -1);
+    }
+
+    #[test]
+    fn unknown_segments_pass_through() {
+        let segs = message(&json!([{"type": "text", "data": {"text": "hi"}},
+            {"type": "mface", "data": {"emoji_id": "x"}}, {"type": "at", "data": {"qq": 10001}}]));
+        assert_eq!(segs.len(), 3);
+        assert!(matches!(&segs[0], Segment::Text(t) if t == "hi"));
+        assert!(matches!(&segs[1], Segment::Other(o) if o.kind == "mface" && o.data_json.contains("emoji_id")));
+        assert!(matches!(&segs[2], Segment::At(q) if q == "10001"));
+    }
+}

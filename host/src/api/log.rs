@@ -1,0 +1,18 @@
+//! `coral:bot/log`: plugin log lines into the host log, tagged `plugin=<name>`.
+
+use crate::runtime::bindings::coral::bot::log::{Host, Level};
+use crate::runtime::state::{PluginState, emit_log};
+
+impl Host for PluginState {
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            Level::Trace => tracing::Level::TRACE,
+            Level::Debug => tracing::Level::DEBUG,
+            Level::Info => tracing::Level::INFO,
+            Level::Warn => tracing::Level::WARN,
+            Level::Error => tracing::Level::ERROR,
+        };
+        emit_log(&self.name, level, &message);
+        Ok(())
+    }
+}

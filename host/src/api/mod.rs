@@ -1,0 +1,16 @@
+//! The API surface: host implementations of the WIT imports, one file per interface.
+//!
+//! - [`bot`]: `coral:bot/bot`, every platform action (turned into an [`crate::adapters::Action`]);
+//! - [`log`]: `coral:bot/log`;
+//! - `coral:bot/types` has no functions.
+//!
+//! A refused or failed action is returned to the plugin as a WIT `error` value; only host bugs trap.
+
+pub mod bot;
+pub mod data;
+pub mod log;
+
+use crate::runtime::bindings::coral::bot::types;
+use crate::runtime::state::PluginState;
+
+impl types::Host for PluginState {}

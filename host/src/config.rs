@@ -1,0 +1,296 @@
+//! `coral.toml`: the operator's configuration, loaded strictly (an unknown key is an error naming key and line).
+//!
+//! ```toml
+//! [host]
+//! plugin_dir = "plugins"   # default "plugins"
+//! data_dir = "data"        # default "data"
+//!
+//! [console]
+//! enabled = true           # default: true without a config file, false with one
+//!
+//! [plugins.moderation]
+//! memory_mb = 32
+//! [plugins.moderation.config]
+//! words = ["spam"]
+//! ```
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Default per-plugin linear-memory cap, in MiB.
+pub const DEFAULT_MEMORY_MB: u64 = 64;
+/// Default CPU budget for one call into a plugin, in milliseconds of guest execution.
+pub const DEFAULT_CPU_BUDGET_MS: u64 = 1000;
+/// Default wall-clock limit for one call into a plugin (including its host calls), in milliseconds.
+pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 5000;
+/// Default bound of each plugin's event queue; events beyond it are shed (and counted).
+pub const DEFAULT_QUEUE_LEN: usize = 256;
+/// Largest `.wasm` file the host will compile, in MiB.
+pub const DEFAULT_MAX_PLUGIN_MB: u64 = 64;
+
+/// Errors loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key, or a value of the wrong type.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML error, naming key, line and column.
+        source: toml::de::Error,
+    },
+    /// A value is out of range.
+    #[error("invalid config value `{key}`: {reason}")]
+    Invalid {
+        /// The key, dotted.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Host-wide settings.
+    #[serde(default)]
+    pub host: HostConfig,
+    /// The console platform.
+    #[serde(default)]
+    pub console: ConsoleConfig,
+    /// Per-plugin settings, keyed by plugin name (the `.wasm` file's stem).
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
+}
+
+/// `[host]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    /// Where plugins (`*.wasm`) are loaded from, relative to the config file. Default `plugins`.
+    pub plugin_dir: PathBuf,
+    /// Where the host keeps its data (compiled-plugin cache, …), relative to the config file. Default `data`.
+    pub data_dir: PathBuf,
+    /// Default limits for every plugin (each can be overridden under `[plugins.<name>]`).
+    pub memory_mb: u64,
+    /// Default CPU budget per plugin call, ms. Default 1000.
+    pub cpu_budget_ms: u64,
+    /// Default wall-clock limit per plugin call, ms. Default 5000.
+    pub call_timeout_ms: u64,
+    /// Default event-queue bound per plugin. Default 256.
+    pub queue_len: usize,
+    /// Largest plugin file accepted, MiB. Default 64.
+    pub max_plugin_mb: u64,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            plugin_dir: PathBuf::from("plugins"),
+            data_dir: PathBuf::from("data"),
+            memory_mb: DEFAULT_MEMORY_MB,
+            cpu_budget_ms: DEFAULT_CPU_BUDGET_MS,
+            call_timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
+            queue_len: DEFAULT_QUEUE_LEN,
+            max_plugin_mb: DEFAULT_MAX_PLUGIN_MB,
+        }
+    }
+}
+
+/// `[console]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Run the console platform (stdin/stdout). Default: true when `coral` runs without a config file; false
+    /// when a config file has no `[console]` table.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The user id you type as. Default `10000`.
+    #[serde(default = "default_console_user")]
+    pub user_id: String,
+    /// Your nickname. Default `console-user`.
+    #[serde(default = "default_console_nickname")]
+    pub nickname: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_console_user() -> String {
+    "10000".into()
+}
+fn default_console_nickname() -> String {
+    "console-user".into()
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { enabled: false, user_id: default_console_user(), nickname: default_console_nickname() }
+    }
+}
+
+/// `[plugins.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Load this plugin. Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Linear-memory cap in MiB (default `[host] memory_mb`).
+    pub memory_mb: Option<u64>,
+    /// CPU budget per call in ms (default `[host] cpu_budget_ms`).
+    pub cpu_budget_ms: Option<u64>,
+    /// Wall-clock limit per call in ms (default `[host] call_timeout_ms`).
+    pub call_timeout_ms: Option<u64>,
+    /// Event-queue bound (default `[host] queue_len`).
+    pub queue_len: Option<usize>,
+    /// The plugin's own settings, passed to its `init` as a JSON object.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+impl Default for PluginConfig {
+    fn default() -> Self {
+        PluginConfig {
+            enabled: true,
+            memory_mb: None,
+            cpu_budget_ms: None,
+            call_timeout_ms: None,
+            queue_len: None,
+            config: toml::Table::new(),
+        }
+    }
+}
+
+/// The effective limits of one plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// Memory cap in bytes.
+    pub memory_bytes: usize,
+    /// CPU budget per call.
+    pub cpu_budget: std::time::Duration,
+    /// Wall-clock limit per call.
+    pub call_timeout: std::time::Duration,
+    /// Queue bound.
+    pub queue_len: usize,
+}
+
+impl Config {
+    /// The configuration used when `coral` runs without a config file: console on, `./plugins`, `./data`.
+    pub fn embedded_default() -> Config {
+        Config { console: ConsoleConfig { enabled: true, ..ConsoleConfig::default() }, ..Config::default() }
+    }
+
+    /// Parse TOML text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Read and parse a config file; relative directories are resolved against the file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let mut config = Config::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.host.plugin_dir = base.join(&config.host.plugin_dir);
+        config.host.data_dir = base.join(&config.host.data_dir);
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
+        let h = &self.host;
+        if h.memory_mb == 0 {
+            return invalid("host.memory_mb".into(), "must be at least 1");
+        }
+        if h.cpu_budget_ms == 0 || h.call_timeout_ms == 0 {
+            return invalid("host.cpu_budget_ms / host.call_timeout_ms".into(), "must be at least 1");
+        }
+        if h.queue_len == 0 {
+            return invalid("host.queue_len".into(), "must be at least 1");
+        }
+        for (name, p) in &self.plugins {
+            if p.memory_mb == Some(0) {
+                return invalid(format!("plugins.{name}.memory_mb"), "must be at least 1");
+            }
+            if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0) {
+                return invalid(format!("plugins.{name}"), "limits must be at least 1");
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings of one plugin (defaults when it has no table).
+    pub fn plugin(&self, name: &str) -> PluginConfig {
+        self.plugins.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The effective limits of one plugin.
+    pub fn limits(&self, name: &str) -> PluginLimits {
+        let p = self.plugins.get(name);
+        let h = &self.host;
+        PluginLimits {
+            memory_bytes: (p.and_then(|p| p.memory_mb).unwrap_or(h.memory_mb) as usize) << 20,
+            cpu_budget: std::time::Duration::from_millis(p.and_then(|p| p.cpu_budget_ms).unwrap_or(h.cpu_budget_ms)),
+            call_timeout: std::time::Duration::from_millis(
+                p.and_then(|p| p.call_timeout_ms).unwrap_or(h.call_timeout_ms),
+            ),
+            queue_len: p.and_then(|p| p.queue_len).unwrap_or(h.queue_len),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name_and_line() {
+        let err = Config::parse("[host]\nplugin_dir = \"p\"\nplugins_dir = \"x\"\n", Path::new("c.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("plugins_dir"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn unknown_plugin_key_is_rejected() {
+        let err = Config::parse("[plugins.ping]\nmemroy_mb = 3\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("memroy_mb"), "{err}");
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::parse(
+            "[host]\nmemory_mb = 16\n[plugins.ping]\ncpu_budget_ms = 50\n[plugins.ping.config]\nx = 1\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert!(!c.console.enabled, "a config file without [console] leaves the console off");
+        let l = c.limits("ping");
+        assert_eq!(l.memory_bytes, 16 << 20);
+        assert_eq!(l.cpu_budget.as_millis(), 50);
+        assert_eq!(l.call_timeout.as_millis(), DEFAULT_CALL_TIMEOUT_MS as u128);
+        assert_eq!(c.plugin("ping").config.get("x").and_then(|v| v.as_integer()), Some(1));
+        assert!(c.plugin("other").enabled);
+        assert!(Config::embedded_default().console.enabled);
+    }
+
+    #[test]
+    fn zero_limits_are_invalid() {
+        let err = Config::parse("[plugins.ping]\nmemory_mb = 0\n", Path::new("c.toml")).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { ref key, .. } if key == "plugins.ping.memory_mb"), "{err}");
+    }
+}

@@ -1,0 +1,115 @@
+//! `coral-host`: the Coral chat-bot host — platform adapters, the sandboxed plugin runtime, and the console.
+//!
+//! # Layout
+//! - [`config`]: `coral.toml` (strict: unknown keys are errors).
+//! - [`adapters`]: platforms. [`adapters::Action`] is what plugins ask for, [`adapters::Bots`] the connected
+//!   accounts, [`adapters::console`] the embedded default platform.
+//! - [`runtime`]: wasmtime engine, per-plugin actor tasks with CPU/memory/time limits, [`runtime::Dispatcher`].
+//! - [`api`]: host implementations of the WIT imports (`coral:bot/bot`, `coral:bot/log`).
+//!
+//! [`run`] wires them together; `main.rs` is only the command line.
+
+pub mod adapters;
+pub mod api;
+pub mod config;
+pub mod runtime;
+
+use adapters::Bots;
+use anyhow::Context as _;
+use config::Config;
+use runtime::{Dispatcher, Runtime};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Load every `*.wasm` in the plugin folder into the dispatcher. A plugin that fails to load is logged (with its
+/// name and the reason) and skipped; the host keeps going. Returns the names and versions loaded.
+pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispatcher) -> Vec<(String, String)> {
+    let dir = &config.host.plugin_dir;
+    let files = match plugin_files(dir) {
+        Ok(files) => files,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), "cannot list the plugin folder: {e}; no plugins loaded");
+            return Vec::new();
+        }
+    };
+    for name in config.plugins.keys() {
+        if !files.iter().any(|(n, _)| n == name) {
+            tracing::warn!(plugin = %name, "configured under [plugins.{name}] but there is no {name}.wasm in {}", dir.display());
+        }
+    }
+    let mut loaded = Vec::new();
+    for (name, path) in files {
+        let settings = config.plugin(&name);
+        if !settings.enabled {
+            tracing::info!(plugin = %name, "disabled in config; not loaded");
+            continue;
+        }
+        let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
+        let started = std::time::Instant::now();
+        let max_bytes = config.host.max_plugin_mb << 20;
+        match runtime.load(&name, &path, config_json, config.limits(&name), max_bytes).await {
+            Ok(handle) => {
+                let m = &handle.metadata;
+                if m.name != name {
+                    tracing::warn!(plugin = %name, "the plugin calls itself `{}`; Coral knows it by its file name", m.name);
+                }
+                tracing::info!(
+                    plugin = %name, version = %m.version, capabilities = ?m.capabilities,
+                    ms = started.elapsed().as_millis() as u64, "plugin loaded"
+                );
+                loaded.push((name.clone(), m.version.clone()));
+                dispatcher.add(handle);
+            }
+            Err(e) => tracing::error!(plugin = %name, path = %path.display(), "plugin not loaded: {e}"),
+        }
+    }
+    loaded
+}
+
+/// The `*.wasm` files of a folder as (name, path), sorted by name.
+pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm")
+            && path.is_file()
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            files.push((stem.to_string(), path.clone()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Run the host until the console's input ends (when the console is on) or Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let bots = Bots::default();
+    std::fs::create_dir_all(&config.host.data_dir)
+        .with_context(|| format!("creating data dir {}", config.host.data_dir.display()))?;
+    let runtime = Runtime::new(Some(&config.host.data_dir.join("cache")), bots.clone())?;
+    let dispatcher = Dispatcher::default();
+    let loaded = load_plugins(&runtime, &config, &dispatcher).await;
+    let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
+    tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
+
+    if config.console.enabled {
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            eprintln!("Coral console: type a message (try `ping hello`); /help for commands, Ctrl-D to quit.");
+        }
+        let input = tokio::io::BufReader::new(tokio::io::stdin());
+        let out: adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
+        tokio::select! {
+            result = adapters::console::run(&config.console, input, out, dispatcher.clone(), bots.clone()) => {
+                result.context("reading the console")?;
+            }
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+        }
+    } else {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        tracing::info!("interrupted");
+    }
+    // Let each plugin finish what is queued, then stop.
+    dispatcher.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! The plugin runtime: loads components, runs each plugin in its own task with its own `Store`, enforces the
+//! CPU budget (epochs), wall-clock timeout and memory cap, and restarts a plugin from its cached `InstancePre`
+//! after a trap.
+//!
+//! Flow: an adapter calls [`Dispatcher::dispatch`] → the event is queued (bounded) for each plugin that wants it
+//! → the plugin's task calls `on-event` → host imports (`crate::api`) reach the bots through [`crate::adapters::Bots`].
+
+pub mod bindings;
+pub mod engine;
+pub mod state;
+
+use crate::adapters::Bots;
+use crate::config::PluginLimits;
+use bindings::{Event, EventCategory, Plugin, PluginMetadata, PluginPre};
+use state::PluginState;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read, or is too large.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Not a valid component (or compilation failed).
+    #[error("not a valid WebAssembly component: {0}")]
+    Compile(String),
+    /// The component does not fit the `coral:bot/plugin` world (missing exports, unknown imports, wrong version).
+    #[error("does not match the coral:bot@0.1.0 plugin world: {0}")]
+    World(String),
+    /// Instantiation, `metadata` or `init` failed or trapped.
+    #[error("failed to start: {0}")]
+    Start(String),
+}
+
+/// Counters for one plugin (read by status output and benchmarks).
+#[derive(Debug, Default)]
+pub struct PluginStats {
+    /// Events queued for the plugin.
+    pub received: AtomicU64,
+    /// Events its handler completed with `Ok`.
+    pub handled: AtomicU64,
+    /// Events whose handler returned an error, trapped or timed out.
+    pub failed: AtomicU64,
+    /// Events dropped because its queue was full.
+    pub shed: AtomicU64,
+    /// Traps (including CPU-budget interrupts and memory exhaustion).
+    pub traps: AtomicU64,
+    /// Wall-clock timeouts.
+    pub timeouts: AtomicU64,
+    /// Fresh instances made after a fault.
+    pub restarts: AtomicU64,
+}
+
+/// The shared runtime: engine, linker, and the bots plugins can reach.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<PluginState>>,
+    bots: Bots,
+}
+
+impl Runtime {
+    /// Create the runtime. `cache_dir`: where compiled components are cached (none: no cache).
+    pub fn new(cache_dir: Option<&Path>, bots: Bots) -> anyhow::Result<Self> {
+        let engine = engine::build_engine(cache_dir)?;
+        engine::start_epoch_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        Ok(Runtime { engine, linker: Arc::new(linker), bots })
+    }
+
+    /// The bots registry.
+    pub fn bots(&self) -> &Bots {
+        &self.bots
+    }
+
+    /// Compile and check a plugin file; does not start it. Compilation runs off the async workers.
+    pub async fn compile(&self, path: &Path, max_bytes: u64) -> Result<PluginPre<PluginState>, LoadError> {
+        let read_err = |reason: String| LoadError::Read { path: path.display().to_string(), reason };
+        let len = tokio::fs::metadata(path).await.map_err(|e| read_err(e.to_string()))?.len();
+        if len > max_bytes {
+            return Err(read_err(format!("{len} bytes is over the {max_bytes}-byte limit")));
+        }
+        let bytes = tokio::fs::read(path).await.map_err(|e| read_err(e.to_string()))?;
+        let engine = self.engine.clone();
+        // A hostile file may make the compiler slow or (in theory) panic: keep it off the async workers; a panic
+        // there comes back as a `JoinError`, not a crash.
+        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+            .await
+            .map_err(|e| LoadError::Compile(format!("the compiler failed: {e}")))?
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::World(format!("{e:#}")))?;
+        PluginPre::new(pre).map_err(|e| LoadError::World(format!("{e:#}")))
+    }
+
+    /// Start a compiled plugin: instantiate, read its metadata, run `init`, and spawn its task.
+    pub async fn start(
+        &self,
+        name: &str,
+        pre: PluginPre<PluginState>,
+        config_json: String,
+        limits: PluginLimits,
+    ) -> Result<PluginHandle, LoadError> {
+        let name: Arc<str> = Arc::from(name);
+        let stats = Arc::new(PluginStats::default());
+        let starter = Starter { name: name.clone(), pre, config_json, limits, bots: self.bots.clone() };
+        let mut actor = Actor { starter, instance: None };
+        let metadata = actor.first_start().await?;
+        let (tx, rx) = mpsc::channel(limits.queue_len);
+        let task = tokio::spawn(actor.run(rx, stats.clone()));
+        Ok(PluginHandle { name, metadata, limits, tx, stats, task: Some(task) })
+    }
+
+    /// Compile and start a plugin file.
+    pub async fn load(
+        &self,
+        name: &str,
+        path: &Path,
+        config_json: String,
+        limits: PluginLimits,
+        max_bytes: u64,
+    ) -> Result<PluginHandle, LoadError> {
+        let pre = self.compile(path, max_bytes).await?;
+        self.start(name, pre, config_json, limits).await
+    }
+}
+
+/// A running plugin: its metadata, its queue, and its counters.
+pub struct PluginHandle {
+    /// Its name.
+    pub name: Arc<str>,
+    /// What it said about itself.
+    pub metadata: PluginMetadata,
+    /// Its limits.
+    pub limits: PluginLimits,
+    tx: mpsc::Sender<Event>,
+    /// Its counters.
+    pub stats: Arc<PluginStats>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl PluginHandle {
+    /// Whether the plugin asked for this category of event.
+    pub fn wants(&self, category: EventCategory) -> bool {
+        self.metadata.events.is_empty() || self.metadata.events.contains(&category)
+    }
+
+    /// Queue an event; sheds it (and counts) when the queue is full.
+    pub fn offer(&self, event: Event) -> bool {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(event) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.shed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(plugin = %self.name, "event queue full; event shed");
+                false
+            }
+        }
+    }
+
+    /// Stop accepting events, let the plugin finish its queue, and wait for it.
+    pub async fn shutdown(mut self) {
+        let task = self.task.take();
+        drop(self);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Routes events from adapters to every plugin that wants them. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Dispatcher {
+    plugins: Arc<RwLock<Vec<PluginHandle>>>,
+}
+
+impl Dispatcher {
+    /// Add a running plugin.
+    pub fn add(&self, plugin: PluginHandle) {
+        self.plugins.write().unwrap_or_else(|e| e.into_inner()).push(plugin);
+    }
+
+    /// Deliver an event to every plugin that wants it; returns how many queued it.
+    pub fn dispatch(&self, event: Event) -> usize {
+        let category = event.category();
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let wanting: Vec<&PluginHandle> = plugins.iter().filter(|p| p.wants(category)).collect();
+        let mut queued = 0;
+        if let Some((last, rest)) = wanting.split_last() {
+            for plugin in rest {
+                queued += usize::from(plugin.offer(event.clone()));
+            }
+            queued += usize::from(last.offer(event));
+        }
+        queued
+    }
+
+    /// Names, versions and counters of the running plugins.
+    pub fn snapshot(&self) -> Vec<(Arc<str>, String, Arc<PluginStats>)> {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        plugins.iter().map(|p| (p.name.clone(), p.metadata.version.clone(), p.stats.clone())).collect()
+    }
+
+    /// Stop every plugin after it has handled what is already queued.
+    pub async fn shutdown(&self) {
+        let plugins = std::mem::take(&mut *self.plugins.write().unwrap_or_else(|e| e.into_inner()));
+        for plugin in plugins {
+            plugin.shutdown().await;
+        }
+    }
+}
+
+/// The task that owns a plugin's `Store` and serialises calls into it.
+struct Actor {
+    starter: Starter,
+    instance: Option<(Store<PluginState>, Plugin)>,
+}
+
+/// What it takes to make (and call into) a fresh instance; shared immutably while a call runs.
+struct Starter {
+    name: Arc<str>,
+    pre: PluginPre<PluginState>,
+    config_json: String,
+    limits: PluginLimits,
+    bots: Bots,
+}
+
+/// How a call into a plugin ended badly.
+enum Fault {
+    /// The plugin returned an error value; the instance stays.
+    Returned(String),
+    /// It trapped, overran its CPU budget, or hit its memory cap; the instance is discarded.
+    Trapped(String),
+    /// It overran the wall-clock limit; the instance is discarded.
+    TimedOut,
+}
+
+impl Starter {
+    fn new_store(&self) -> Store<PluginState> {
+        let state = PluginState::new(self.name.clone(), self.bots.clone(), self.limits.memory_bytes);
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            state.ticks_used += 1;
+            if state.ticks_used >= state.tick_budget {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    fn budget_ticks(&self) -> u64 {
+        (self.limits.cpu_budget.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64
+    }
+
+    /// Run one export call under the CPU budget and the wall-clock limit.
+    async fn guarded<T>(
+        &self,
+        store: &mut Store<PluginState>,
+        call: impl AsyncFnOnce(&mut Store<PluginState>) -> wasmtime::Result<Result<T, String>>,
+    ) -> Result<T, Fault> {
+        store.data_mut().ticks_used = 0;
+        store.data_mut().tick_budget = self.budget_ticks();
+        store.set_epoch_deadline(1);
+        match tokio::time::timeout(self.limits.call_timeout, call(store)).await {
+            Err(_) => Err(Fault::TimedOut),
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(message))) => Err(Fault::Returned(message)),
+            Ok(Err(trap)) => Err(Fault::Trapped(self.describe_trap(store, &trap))),
+        }
+    }
+
+    fn describe_trap(&self, store: &Store<PluginState>, error: &wasmtime::Error) -> String {
+        let limiter = &store.data().limiter;
+        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            format!("exceeded its CPU budget of {} ms", self.limits.cpu_budget.as_millis())
+        } else if limiter.refused {
+            format!(
+                "hit its memory cap of {} MiB (peak {} KiB): {}",
+                self.limits.memory_bytes >> 20,
+                limiter.peak >> 10,
+                root_cause(error)
+            )
+        } else {
+            root_cause(error)
+        }
+    }
+
+    /// Instantiate and `init` a fresh instance.
+    async fn instantiate(&self) -> Result<(Store<PluginState>, Plugin), Fault> {
+        let mut store = self.new_store();
+        store.data_mut().tick_budget = self.budget_ticks();
+        store.set_epoch_deadline(1);
+        let plugin = match tokio::time::timeout(self.limits.call_timeout, self.pre.instantiate_async(&mut store)).await
+        {
+            Err(_) => return Err(Fault::TimedOut),
+            Ok(Err(e)) => return Err(Fault::Trapped(self.describe_trap(&store, &e))),
+            Ok(Ok(plugin)) => plugin,
+        };
+        let config = self.config_json.clone();
+        self.guarded(&mut store, async |s| plugin.call_init(s, &config).await).await?;
+        Ok((store, plugin))
+    }
+
+}
+
+impl Actor {
+    /// The first start: instantiate, read metadata, init. Any failure refuses the load.
+    async fn first_start(&mut self) -> Result<PluginMetadata, LoadError> {
+        let starter = &self.starter;
+        let mut store = starter.new_store();
+        store.data_mut().tick_budget = starter.budget_ticks();
+        store.set_epoch_deadline(1);
+        let plugin = tokio::time::timeout(starter.limits.call_timeout, starter.pre.instantiate_async(&mut store))
+            .await
+            .map_err(|_| LoadError::Start("instantiation timed out".into()))?
+            .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
+        let metadata = starter
+            .guarded(&mut store, async |s| plugin.call_metadata(s).await.map(Ok))
+            .await
+            .map_err(|f| LoadError::Start(format!("metadata: {}", fault_text(&f))))?;
+        let config = starter.config_json.clone();
+        starter
+            .guarded(&mut store, async |s| plugin.call_init(s, &config).await)
+            .await
+            .map_err(|f| LoadError::Start(format!("init: {}", fault_text(&f))))?;
+        self.instance = Some((store, plugin));
+        Ok(metadata)
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Event>, stats: Arc<PluginStats>) {
+        while let Some(event) = rx.recv().await {
+            self.handle(event, &stats).await;
+        }
+        tracing::debug!(plugin = %self.starter.name, "plugin stopped");
+    }
+
+    async fn handle(&mut self, event: Event, stats: &PluginStats) {
+        let starter = &self.starter;
+        let (mut store, plugin) = match self.instance.take() {
+            Some(instance) => instance,
+            None => {
+                stats.restarts.fetch_add(1, Ordering::Relaxed);
+                match starter.instantiate().await {
+                    Ok(instance) => instance,
+                    Err(fault) => {
+                        stats.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(plugin = %starter.name, "could not restart: {}; event dropped", fault_text(&fault));
+                        return;
+                    }
+                }
+            }
+        };
+        match starter.guarded(&mut store, async |s| plugin.call_on_event(s, &event).await).await {
+            Ok(()) => {
+                stats.handled.fetch_add(1, Ordering::Relaxed);
+                self.instance = Some((store, plugin));
+            }
+            Err(Fault::Returned(message)) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(plugin = %starter.name, "handler returned an error: {}", state::sanitize(&message));
+                self.instance = Some((store, plugin));
+            }
+            Err(fault) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                match fault {
+                    Fault::TimedOut => stats.timeouts.fetch_add(1, Ordering::Relaxed),
+                    _ => stats.traps.fetch_add(1, Ordering::Relaxed),
+                };
+                // The store is poisoned (or mid-call): drop it; the next event gets a fresh instance.
+                tracing::error!(plugin = %starter.name, "event failed: plugin {}; instance discarded", fault_text(&fault));
+            }
+        }
+    }
+}
+
+fn fault_text(fault: &Fault) -> String {
+    match fault {
+        Fault::Returned(message) => format!("returned an error: {}", state::sanitize(message)),
+        Fault::Trapped(reason) => format!("trapped: {reason}"),
+        Fault::TimedOut => "exceeded its wall-clock limit".to_string(),
+    }
+}
+
+fn root_cause(error: &wasmtime::Error) -> String {
+    let text = format!("{error:#}");
+    state::sanitize(text.lines().next().unwrap_or(""))
+}

@@ -1,0 +1,235 @@
+//! Per-instance store data ([`PluginState`]): the default-deny WASI context, the memory limiter, the CPU-budget
+//! counter, and the plugin's stdout/stderr forwarded to the host log.
+
+use crate::adapters::Bots;
+use bytes::Bytes;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::io::AsyncWrite;
+use wasmtime::ResourceLimiter;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// Most bytes of one log line kept; the rest is cut.
+pub const MAX_LOG_LINE: usize = 4096;
+/// Most random bytes a plugin may ask for in one call.
+const MAX_RANDOM_BYTES: u64 = 64 * 1024;
+/// Largest table a plugin may grow.
+const MAX_TABLE_ELEMENTS: usize = 20_000;
+
+/// The data of one plugin instance's `Store`.
+pub struct PluginState {
+    /// The plugin's name (its identity: log field, config key, storage namespace).
+    pub name: Arc<str>,
+    /// The bots it can reach.
+    pub bots: Bots,
+    pub(crate) limiter: MemoryLimiter,
+    /// Epoch ticks used by the current call.
+    pub(crate) ticks_used: u64,
+    /// Epoch ticks the current call may use.
+    pub(crate) tick_budget: u64,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl PluginState {
+    /// A fresh state: no env, args, preopens or network; stdout/stderr go to the log; stdin is empty.
+    pub fn new(name: Arc<str>, bots: Bots, memory_cap: usize) -> Self {
+        let wasi = WasiCtxBuilder::new()
+            .stdout(LogStream::new(name.clone(), tracing::Level::INFO))
+            .stderr(LogStream::new(name.clone(), tracing::Level::WARN))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM_BYTES)
+            .build();
+        PluginState {
+            name,
+            bots,
+            limiter: MemoryLimiter::new(memory_cap),
+            ticks_used: 0,
+            tick_budget: u64::MAX,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Caps the total linear memory of one instance (all its memories together) and remembers the peak.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    cap: usize,
+    total: usize,
+    /// Highest total reached.
+    pub peak: usize,
+    /// Set when a growth was refused.
+    pub refused: bool,
+}
+
+impl MemoryLimiter {
+    fn new(cap: usize) -> Self {
+        MemoryLimiter { cap, total: 0, peak: 0, refused: false }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let next = self.total + desired.saturating_sub(current);
+        if next > self.cap {
+            self.refused = true;
+            return Ok(false);
+        }
+        self.total = next;
+        self.peak = self.peak.max(next);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        32
+    }
+
+    fn tables(&self) -> usize {
+        16
+    }
+
+    fn memories(&self) -> usize {
+        8
+    }
+}
+
+/// Strip control characters (ANSI escapes, terminal tricks) from plugin text before it reaches a log or terminal,
+/// and cut it at [`MAX_LOG_LINE`] bytes.
+pub fn sanitize(text: &str) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+    if out.len() > MAX_LOG_LINE {
+        let mut end = MAX_LOG_LINE;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    out
+}
+
+/// Emit one plugin log line through `tracing` with `plugin=<name>`.
+pub fn emit_log(plugin: &str, level: tracing::Level, line: &str) {
+    let line = sanitize(line);
+    match level {
+        tracing::Level::ERROR => tracing::error!(target: "plugin", plugin, "{line}"),
+        tracing::Level::WARN => tracing::warn!(target: "plugin", plugin, "{line}"),
+        tracing::Level::INFO => tracing::info!(target: "plugin", plugin, "{line}"),
+        tracing::Level::DEBUG => tracing::debug!(target: "plugin", plugin, "{line}"),
+        tracing::Level::TRACE => tracing::trace!(target: "plugin", plugin, "{line}"),
+    }
+}
+
+/// A plugin's stdout or stderr: complete lines go to the host log.
+#[derive(Clone)]
+struct LogStream {
+    plugin: Arc<str>,
+    level: tracing::Level,
+    pending: Arc<Mutex<Vec<u8>>>,
+}
+
+impl LogStream {
+    fn new(plugin: Arc<str>, level: tracing::Level) -> Self {
+        LogStream { plugin, level, pending: Arc::default() }
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.extend_from_slice(bytes);
+        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=pos).collect();
+            emit_log(&self.plugin, self.level, String::from_utf8_lossy(&line[..line.len() - 1]).as_ref());
+        }
+        if pending.len() > MAX_LOG_LINE {
+            let line: Vec<u8> = std::mem::take(&mut *pending);
+            emit_log(&self.plugin, self.level, String::from_utf8_lossy(&line).as_ref());
+        }
+    }
+}
+
+impl IsTerminal for LogStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogStream {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for LogStream {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LogStream {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for LogStream {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_strips_escapes_and_cuts_long_lines() {
+        assert_eq!(sanitize("a\x1b[31mred\x07\r"), "a[31mred");
+        let long = "é".repeat(MAX_LOG_LINE);
+        let cut = sanitize(&long);
+        assert!(cut.len() <= MAX_LOG_LINE + '…'.len_utf8());
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn memory_limiter_caps_the_total_of_all_memories() {
+        let mut l = MemoryLimiter::new(100);
+        assert!(l.memory_growing(0, 60, None).unwrap());
+        assert!(l.memory_growing(0, 30, None).unwrap(), "a second memory counts toward the same cap");
+        assert!(!l.memory_growing(60, 80, None).unwrap());
+        assert!(l.refused);
+        assert_eq!(l.peak, 90);
+    }
+}

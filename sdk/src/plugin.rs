@@ -1,0 +1,191 @@
+//! The [`Plugin`] trait a plugin implements, its [`Metadata`], its [`Config`], and [`export_plugin!`](crate::export_plugin).
+
+use crate::bindings::coral::bot::types::{
+    Event, EventCategory, EventKind, MessageEvent, MetaEvent, NoticeEvent, PluginMetadata, RequestEvent,
+};
+use crate::bot::{Bot, get_bot};
+use std::any::Any;
+use std::cell::RefCell;
+
+/// What an event handler returns: any error is logged by the host and counted as a failed event.
+pub type HandlerResult = Result<(), Box<dyn std::error::Error>>;
+
+/// What a plugin tells the host about itself.
+#[derive(Debug, Clone)]
+pub struct Metadata(PluginMetadata);
+
+impl Metadata {
+    /// A plugin called `name` at `version`; it requests no capabilities and wants every event until you say
+    /// otherwise.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Metadata(PluginMetadata {
+            name: name.into(),
+            version: version.into(),
+            description: String::new(),
+            capabilities: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// One line saying what the plugin does.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.0.description = description.into();
+        self
+    }
+
+    /// The capabilities the plugin asks for (`send`, `recall`, `kick`, `ban`, …). The operator decides which are
+    /// granted.
+    pub fn capabilities<S: Into<String>>(mut self, capabilities: impl IntoIterator<Item = S>) -> Self {
+        self.0.capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The event categories to deliver (default: all).
+    pub fn events(mut self, events: impl IntoIterator<Item = EventCategory>) -> Self {
+        self.0.events = events.into_iter().collect();
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn into_wit(self) -> PluginMetadata {
+        self.0
+    }
+}
+
+/// The plugin's `[plugins.<name>.config]` table from `coral.toml`.
+///
+/// ```no_run
+/// # fn f(config: coral_sdk::Config) {
+/// let words: Vec<String> = config.get("words").unwrap_or_default();
+/// let minutes: u32 = config.get("ban_minutes").unwrap_or(10);
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Config(serde_json::Value);
+
+impl Config {
+    /// Parse the JSON the host passes to `init`.
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        serde_json::from_str(json).map(Config).map_err(|e| format!("config is not valid JSON: {e}"))
+    }
+
+    /// Read a key, converting it to `T`; `None` when missing or of the wrong type.
+    pub fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.0.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// The whole table as JSON.
+    pub fn json(&self) -> &serde_json::Value {
+        &self.0
+    }
+}
+
+/// A Coral plugin. Implement [`Plugin::metadata`] and [`Plugin::init`], override the handlers you need, then
+/// call [`export_plugin!`](crate::export_plugin) once.
+///
+/// The host calls one handler at a time; state lives in `self`. If the plugin traps (a panic) or exceeds its
+/// CPU or memory budget, the host discards the instance and starts a fresh one, calling `init` again.
+pub trait Plugin: Sized + 'static {
+    /// Describe the plugin.
+    fn metadata() -> Metadata;
+
+    /// Create the plugin from its config; an `Err` stops it from loading.
+    fn init(config: Config) -> Result<Self, String>;
+
+    /// Any event. The default dispatches to the `on_*` methods below.
+    fn on_event(&mut self, event: &Event) -> HandlerResult {
+        let bot = get_bot(event.self_id.clone());
+        match &event.kind {
+            EventKind::Message(m) => self.on_message(&bot, m),
+            EventKind::Notice(n) => self.on_notice(&bot, n),
+            EventKind::Request(r) => self.on_request(&bot, r),
+            EventKind::Meta(m) => self.on_meta(&bot, m),
+            EventKind::Other(json) => self.on_other(&bot, json),
+        }
+    }
+
+    /// A message.
+    fn on_message(&mut self, bot: &Bot, message: &MessageEvent) -> HandlerResult {
+        let _ = (bot, message);
+        Ok(())
+    }
+
+    /// A notice (someone joined, was muted, recalled a message, poked…).
+    fn on_notice(&mut self, bot: &Bot, notice: &NoticeEvent) -> HandlerResult {
+        let _ = (bot, notice);
+        Ok(())
+    }
+
+    /// A friend or group request.
+    fn on_request(&mut self, bot: &Bot, request: &RequestEvent) -> HandlerResult {
+        let _ = (bot, request);
+        Ok(())
+    }
+
+    /// A meta event (lifecycle, heartbeat).
+    fn on_meta(&mut self, bot: &Bot, meta: &MetaEvent) -> HandlerResult {
+        let _ = (bot, meta);
+        Ok(())
+    }
+
+    /// An event type Coral does not know, as JSON.
+    fn on_other(&mut self, bot: &Bot, json: &str) -> HandlerResult {
+        let _ = (bot, json);
+        Ok(())
+    }
+}
+
+thread_local! {
+    static STATE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Glue called by the code [`export_plugin!`](crate::export_plugin) generates.
+#[doc(hidden)]
+pub mod rt {
+    use super::*;
+
+    pub fn metadata<P: Plugin>() -> PluginMetadata {
+        P::metadata().into_wit()
+    }
+
+    pub fn init<P: Plugin>(config_json: String) -> Result<(), String> {
+        let config = Config::from_json(if config_json.is_empty() { "{}" } else { &config_json })?;
+        let plugin = P::init(config)?;
+        STATE.with(|s| *s.borrow_mut() = Some(Box::new(plugin)));
+        Ok(())
+    }
+
+    pub fn on_event<P: Plugin>(event: Event) -> Result<(), String> {
+        STATE.with(|s| {
+            let mut state = s.borrow_mut();
+            let plugin = state
+                .as_mut()
+                .and_then(|p| p.downcast_mut::<P>())
+                .ok_or_else(|| "on-event called before init".to_string())?;
+            plugin.on_event(&event).map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Export a [`Plugin`] implementation as the component's `coral:bot/plugin` world. Call it once per plugin crate.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        #[doc(hidden)]
+        pub struct __CoralPluginExport;
+
+        impl $crate::bindings::Guest for __CoralPluginExport {
+            fn metadata() -> $crate::bindings::coral::bot::types::PluginMetadata {
+                $crate::plugin::rt::metadata::<$plugin>()
+            }
+            fn init(config_json: String) -> Result<(), String> {
+                $crate::plugin::rt::init::<$plugin>(config_json)
+            }
+            fn on_event(event: $crate::Event) -> Result<(), String> {
+                $crate::plugin::rt::on_event::<$plugin>(event)
+            }
+        }
+
+        $crate::bindings::__export_plugin_world!(__CoralPluginExport with_types_in $crate::bindings);
+    };
+}
