@@ -1,1 +1,8 @@
-//! placeholder
+//! End-to-end tests: the real `coral` binary, real plugins built from source, driven through the console.
+//! One test binary (wasmtime's `tests/all` style); one file per area.
+
+mod support;
+
+mod config;
+mod console;
+mod limits;

@@ -1,0 +1,4 @@
+//! Test support: build the guest plugins once, and run the real `coral` binary with a temp config.
+
+pub mod coral;
+pub mod plugins;

@@ -1,0 +1,46 @@
+//! Builds the example and fixture plugins from source (once per test run) and hands out their `.wasm` paths.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+}
+
+fn wasm_dir() -> PathBuf {
+    repo_root().join("target/wasm/wasm32-wasip2/release")
+}
+
+/// Build one guest workspace for wasm32-wasip2 into `target/wasm`.
+fn build_workspace(manifest: &Path) {
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", repo_root().join("target/wasm"))
+        // Flags meant for the host build (coverage, sanitizers) must not leak into the guest build.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("running cargo to build guest plugins");
+    assert!(
+        output.status.success(),
+        "building {} failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`):\n{}",
+        manifest.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The path of a built plugin (`ping`, `moderation`, `trap`, `spin`, `hog`), building all of them on first use.
+pub fn wasm(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        build_workspace(&repo_root().join("example-plugins/Cargo.toml"));
+        build_workspace(&repo_root().join("tests/plugins/Cargo.toml"));
+    });
+    // Cargo names the artifact after the crate with `-` turned into `_`.
+    let path = wasm_dir().join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
