@@ -1,2 +1,161 @@
-//! placeholder
-fn main() {}
+//! Benchmark: console input → runtime → `ping` plugin → console output, in process, release build.
+//!
+//! Reports (1) throughput and CPU per event for a burst of N piped lines, and (2) the round-trip latency of one
+//! line at a time. Run with `cargo bench --bench ping` after building the example plugins
+//! (`./scripts/bench.sh` does both). Not a test: it asserts only that every ping was answered.
+
+use coral_host::adapters::{Bots, console};
+use coral_host::config::{Config, ConsoleConfig};
+use coral_host::runtime::{Dispatcher, Runtime};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncWriteExt, BufReader};
+
+/// Process CPU time (user + system) from /proc/self/stat, in clock ticks of 10 ms.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Counts output lines and wakes a waiter on each.
+struct LineCounter {
+    lines: Arc<(Mutex<usize>, std::sync::Condvar)>,
+}
+
+impl Write for LineCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.iter().filter(|b| **b == b'\n').count();
+        if n > 0 {
+            let (count, cv) = &*self.lines;
+            *count.lock().unwrap() += n;
+            cv.notify_all();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
+    let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm/wasm32-wasip2/release/ping.wasm");
+    assert!(
+        wasm.is_file(),
+        "{} missing: run ./scripts/bench.sh (it builds the plugins first)",
+        wasm.display()
+    );
+    let bots = Bots::default();
+    let runtime = Runtime::new(Some(cache), bots.clone()).expect("runtime");
+    let mut limits = Config::default().limits("ping");
+    limits.queue_len = 1024;
+    let handle = runtime
+        .load("ping", &wasm, "{}".into(), limits, 64 << 20)
+        .await
+        .expect("load ping");
+    let dispatcher = Dispatcher::default();
+    dispatcher.add(handle);
+    (dispatcher, bots)
+}
+
+async fn throughput(n: usize, cache: &std::path::Path) {
+    let (dispatcher, bots) = start(cache).await;
+    let lines = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
+    let out: console::Output = Arc::new(Mutex::new(LineCounter {
+        lines: lines.clone(),
+    }));
+    let input: String = (0..n).map(|i| format!("ping {i}\n")).collect();
+    let (cpu0, t0) = (cpu_time(), Instant::now());
+    console::run(
+        &ConsoleConfig::default(),
+        BufReader::new(input.as_bytes()),
+        out,
+        dispatcher.clone(),
+        bots,
+    )
+    .await
+    .expect("console");
+    dispatcher.shutdown().await;
+    let (wall, cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    assert_eq!(*lines.0.lock().unwrap(), n, "every ping answered");
+    println!(
+        "throughput: {n} events in {:.3} s = {:.0} events/s; CPU {:.1} µs/event (process user+sys, 10 ms ticks)",
+        wall.as_secs_f64(),
+        n as f64 / wall.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+async fn latency(n: usize, cache: &std::path::Path) {
+    let (dispatcher, bots) = start(cache).await;
+    let lines = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
+    let out: console::Output = Arc::new(Mutex::new(LineCounter {
+        lines: lines.clone(),
+    }));
+    let (mut writer, reader) = tokio::io::duplex(1 << 16);
+    let console = tokio::spawn(async move {
+        console::run(
+            &ConsoleConfig::default(),
+            BufReader::new(reader),
+            out,
+            dispatcher.clone(),
+            bots,
+        )
+        .await
+        .unwrap();
+        dispatcher.shutdown().await;
+    });
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let t0 = Instant::now();
+        writer
+            .write_all(format!("ping {i}\n").as_bytes())
+            .await
+            .unwrap();
+        let wanted = i + 1;
+        let lines = lines.clone();
+        tokio::task::spawn_blocking(move || {
+            let (count, cv) = &*lines;
+            let mut c = count.lock().unwrap();
+            while *c < wanted {
+                c = cv.wait(c).unwrap();
+            }
+        })
+        .await
+        .unwrap();
+        samples.push(t0.elapsed());
+    }
+    drop(writer);
+    console.await.unwrap();
+    samples.sort();
+    let pct = |p: f64| {
+        samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6
+    };
+    println!(
+        "latency (one at a time, {n} round trips): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; accept and ignore harness flags.
+    let n: usize = std::env::var("CORAL_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let cache = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    rt.block_on(async {
+        throughput(n, cache.path()).await;
+        latency(2_000, cache.path()).await;
+    });
+    rt.shutdown_background();
+}

@@ -135,7 +135,11 @@ fn default_console_nickname() -> String {
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { enabled: false, user_id: default_console_user(), nickname: default_console_nickname() }
+        ConsoleConfig {
+            enabled: false,
+            user_id: default_console_user(),
+            nickname: default_console_nickname(),
+        }
     }
 }
 
@@ -188,21 +192,31 @@ pub struct PluginLimits {
 impl Config {
     /// The configuration used when `coral` runs without a config file: console on, `./plugins`, `./data`.
     pub fn embedded_default() -> Config {
-        Config { console: ConsoleConfig { enabled: true, ..ConsoleConfig::default() }, ..Config::default() }
+        Config {
+            console: ConsoleConfig {
+                enabled: true,
+                ..ConsoleConfig::default()
+            },
+            ..Config::default()
+        }
     }
 
     /// Parse TOML text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config =
-            toml::from_str(text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })?;
+        let config: Config = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
         config.validate()?;
         Ok(config)
     }
 
     /// Read and parse a config file; relative directories are resolved against the file's folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut config = Config::parse(&text, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.host.plugin_dir = base.join(&config.host.plugin_dir);
@@ -211,13 +225,21 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: String, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
+        let invalid = |key: String, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
         let h = &self.host;
         if h.memory_mb == 0 {
             return invalid("host.memory_mb".into(), "must be at least 1");
         }
         if h.cpu_budget_ms == 0 || h.call_timeout_ms == 0 {
-            return invalid("host.cpu_budget_ms / host.call_timeout_ms".into(), "must be at least 1");
+            return invalid(
+                "host.cpu_budget_ms / host.call_timeout_ms".into(),
+                "must be at least 1",
+            );
         }
         if h.queue_len == 0 {
             return invalid("host.queue_len".into(), "must be at least 1");
@@ -226,7 +248,8 @@ impl Config {
             if p.memory_mb == Some(0) {
                 return invalid(format!("plugins.{name}.memory_mb"), "must be at least 1");
             }
-            if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0) {
+            if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0)
+            {
                 return invalid(format!("plugins.{name}"), "limits must be at least 1");
             }
         }
@@ -244,9 +267,12 @@ impl Config {
         let h = &self.host;
         PluginLimits {
             memory_bytes: (p.and_then(|p| p.memory_mb).unwrap_or(h.memory_mb) as usize) << 20,
-            cpu_budget: std::time::Duration::from_millis(p.and_then(|p| p.cpu_budget_ms).unwrap_or(h.cpu_budget_ms)),
+            cpu_budget: std::time::Duration::from_millis(
+                p.and_then(|p| p.cpu_budget_ms).unwrap_or(h.cpu_budget_ms),
+            ),
             call_timeout: std::time::Duration::from_millis(
-                p.and_then(|p| p.call_timeout_ms).unwrap_or(h.call_timeout_ms),
+                p.and_then(|p| p.call_timeout_ms)
+                    .unwrap_or(h.call_timeout_ms),
             ),
             queue_len: p.and_then(|p| p.queue_len).unwrap_or(h.queue_len),
         }
@@ -259,7 +285,11 @@ mod tests {
 
     #[test]
     fn unknown_key_is_rejected_with_its_name_and_line() {
-        let err = Config::parse("[host]\nplugin_dir = \"p\"\nplugins_dir = \"x\"\n", Path::new("c.toml")).unwrap_err();
+        let err = Config::parse(
+            "[host]\nplugin_dir = \"p\"\nplugins_dir = \"x\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("plugins_dir"), "{text}");
         assert!(text.contains("line 3"), "{text}");
@@ -267,7 +297,8 @@ mod tests {
 
     #[test]
     fn unknown_plugin_key_is_rejected() {
-        let err = Config::parse("[plugins.ping]\nmemroy_mb = 3\n", Path::new("c.toml")).unwrap_err();
+        let err =
+            Config::parse("[plugins.ping]\nmemroy_mb = 3\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("memroy_mb"), "{err}");
     }
 
@@ -278,19 +309,32 @@ mod tests {
             Path::new("c.toml"),
         )
         .unwrap();
-        assert!(!c.console.enabled, "a config file without [console] leaves the console off");
+        assert!(
+            !c.console.enabled,
+            "a config file without [console] leaves the console off"
+        );
         let l = c.limits("ping");
         assert_eq!(l.memory_bytes, 16 << 20);
         assert_eq!(l.cpu_budget.as_millis(), 50);
         assert_eq!(l.call_timeout.as_millis(), DEFAULT_CALL_TIMEOUT_MS as u128);
-        assert_eq!(c.plugin("ping").config.get("x").and_then(|v| v.as_integer()), Some(1));
+        assert_eq!(
+            c.plugin("ping")
+                .config
+                .get("x")
+                .and_then(|v| v.as_integer()),
+            Some(1)
+        );
         assert!(c.plugin("other").enabled);
         assert!(Config::embedded_default().console.enabled);
     }
 
     #[test]
     fn zero_limits_are_invalid() {
-        let err = Config::parse("[plugins.ping]\nmemory_mb = 0\n", Path::new("c.toml")).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { ref key, .. } if key == "plugins.ping.memory_mb"), "{err}");
+        let err =
+            Config::parse("[plugins.ping]\nmemory_mb = 0\n", Path::new("c.toml")).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid { ref key, .. } if key == "plugins.ping.memory_mb"),
+            "{err}"
+        );
     }
 }

@@ -23,7 +23,11 @@ use std::sync::{Arc, Mutex};
 
 /// Load every `*.wasm` in the plugin folder into the dispatcher. A plugin that fails to load is logged (with its
 /// name and the reason) and skipped; the host keeps going. Returns the names and versions loaded.
-pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispatcher) -> Vec<(String, String)> {
+pub async fn load_plugins(
+    runtime: &Runtime,
+    config: &Config,
+    dispatcher: &Dispatcher,
+) -> Vec<(String, String)> {
     let dir = &config.host.plugin_dir;
     let files = match plugin_files(dir) {
         Ok(files) => files,
@@ -47,7 +51,10 @@ pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispa
         let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
         let started = std::time::Instant::now();
         let max_bytes = config.host.max_plugin_mb << 20;
-        match runtime.load(&name, &path, config_json, config.limits(&name), max_bytes).await {
+        match runtime
+            .load(&name, &path, config_json, config.limits(&name), max_bytes)
+            .await
+        {
             Ok(handle) => {
                 let m = &handle.metadata;
                 if m.name != name {
@@ -60,7 +67,9 @@ pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispa
                 loaded.push((name.clone(), m.version.clone()));
                 dispatcher.add(handle);
             }
-            Err(e) => tracing::error!(plugin = %name, path = %path.display(), "plugin not loaded: {e}"),
+            Err(e) => {
+                tracing::error!(plugin = %name, path = %path.display(), "plugin not loaded: {e}")
+            }
         }
     }
     loaded
@@ -91,11 +100,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let dispatcher = Dispatcher::default();
     let loaded = load_plugins(&runtime, &config, &dispatcher).await;
     let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
-    tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
+    tracing::info!(
+        "coral ready: {} plugin(s) [{}]",
+        loaded.len(),
+        list.join(", ")
+    );
 
     if config.console.enabled {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            eprintln!("Coral console: type a message (try `ping hello`); /help for commands, Ctrl-D to quit.");
+            eprintln!(
+                "Coral console: type a message (try `ping hello`); /help for commands, Ctrl-D to quit."
+            );
         }
         let input = tokio::io::BufReader::new(tokio::io::stdin());
         let out: adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
@@ -106,7 +121,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
         }
     } else {
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
         tracing::info!("interrupted");
     }
     // Let each plugin finish what is queued, then stop.

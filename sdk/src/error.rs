@@ -39,7 +39,6 @@ impl Error {
     }
 }
 
-
 /// The `{status, retcode, data, message}` envelope of the original Coral document, for code that wants the
 /// JSON shape rather than a `Result`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

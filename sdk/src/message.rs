@@ -9,8 +9,8 @@
 //! ```
 
 use crate::bindings::coral::bot::types::{
-    Chat, ChatType, Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Media,
-    MessageEvent, Music, MusicRef, OtherSegment, Poke, Segment, Share, Voice,
+    Chat, ChatType, Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location,
+    Media, MessageEvent, Music, MusicRef, OtherSegment, Poke, Segment, Share, Voice,
 };
 
 /// A message: segments in display order. Converts from `&str`, `String`, a [`Segment`] or a `Vec<Segment>`,
@@ -85,7 +85,13 @@ impl From<MessageChain> for Vec<Segment> {
 pub struct MessageSegment;
 
 fn media(file: impl Into<String>) -> Media {
-    Media { file: file.into(), url: None, cache: None, proxy: None, timeout_secs: None }
+    Media {
+        file: file.into(),
+        url: None,
+        cache: None,
+        proxy: None,
+        timeout_secs: None,
+    }
 }
 
 impl MessageSegment {
@@ -99,15 +105,24 @@ impl MessageSegment {
     }
     /// An image from a URL, `base64://…` data, or (with its grant) a `file:///` path.
     pub fn image(file: impl Into<String>) -> Segment {
-        Segment::Image(Image { media: media(file), flash: false })
+        Segment::Image(Image {
+            media: media(file),
+            flash: false,
+        })
     }
     /// A flash image (shown once).
     pub fn flash_image(file: impl Into<String>) -> Segment {
-        Segment::Image(Image { media: media(file), flash: true })
+        Segment::Image(Image {
+            media: media(file),
+            flash: true,
+        })
     }
     /// A voice message (OneBot `record`).
     pub fn record(file: impl Into<String>) -> Segment {
-        Segment::Record(Voice { media: media(file), magic: false })
+        Segment::Record(Voice {
+            media: media(file),
+            magic: false,
+        })
     }
     /// A short video.
     pub fn video(file: impl Into<String>) -> Segment {
@@ -135,7 +150,11 @@ impl MessageSegment {
     }
     /// A poke of the given type and id.
     pub fn poke(kind: impl Into<String>, id: impl Into<String>) -> Segment {
-        Segment::Poke(Poke { kind: kind.into(), id: id.into(), name: None })
+        Segment::Poke(Poke {
+            kind: kind.into(),
+            id: id.into(),
+            name: None,
+        })
     }
     /// Send anonymously (`ignore_failure`: send anyway when anonymity is unavailable).
     pub fn anonymous(ignore_failure: bool) -> Segment {
@@ -143,26 +162,49 @@ impl MessageSegment {
     }
     /// A link share card.
     pub fn share(url: impl Into<String>, title: impl Into<String>) -> Segment {
-        Segment::Share(Share { url: url.into(), title: title.into(), content: None, image: None })
+        Segment::Share(Share {
+            url: url.into(),
+            title: title.into(),
+            content: None,
+            image: None,
+        })
     }
     /// Recommend a user.
     pub fn contact_user(user_id: impl Into<String>) -> Segment {
-        Segment::Contact(Contact { kind: ContactKind::User, id: user_id.into() })
+        Segment::Contact(Contact {
+            kind: ContactKind::User,
+            id: user_id.into(),
+        })
     }
     /// Recommend a group.
     pub fn contact_group(group_id: impl Into<String>) -> Segment {
-        Segment::Contact(Contact { kind: ContactKind::Group, id: group_id.into() })
+        Segment::Contact(Contact {
+            kind: ContactKind::Group,
+            id: group_id.into(),
+        })
     }
     /// A location.
     pub fn location(lat: f64, lon: f64, title: impl Into<String>) -> Segment {
-        Segment::Location(Location { lat, lon, title: Some(title.into()), content: None })
+        Segment::Location(Location {
+            lat,
+            lon,
+            title: Some(title.into()),
+            content: None,
+        })
     }
     /// A song from a catalogue (`qq`, `163`, `xm`).
     pub fn music(platform: impl Into<String>, id: impl Into<String>) -> Segment {
-        Segment::Music(Music::Catalogue(MusicRef { platform: platform.into(), id: id.into() }))
+        Segment::Music(Music::Catalogue(MusicRef {
+            platform: platform.into(),
+            id: id.into(),
+        }))
     }
     /// A custom music card.
-    pub fn custom_music(url: impl Into<String>, audio: impl Into<String>, title: impl Into<String>) -> Segment {
+    pub fn custom_music(
+        url: impl Into<String>,
+        audio: impl Into<String>,
+        title: impl Into<String>,
+    ) -> Segment {
         Segment::Music(Music::Custom(CustomMusic {
             url: url.into(),
             audio: audio.into(),
@@ -201,7 +243,10 @@ impl MessageSegment {
     }
     /// Any other segment type, with its data as a JSON object.
     pub fn other(kind: impl Into<String>, data_json: impl Into<String>) -> Segment {
-        Segment::Other(OtherSegment { kind: kind.into(), data_json: data_json.into() })
+        Segment::Other(OtherSegment {
+            kind: kind.into(),
+            data_json: data_json.into(),
+        })
     }
 }
 
@@ -217,7 +262,9 @@ pub fn plain_text(segments: &[Segment]) -> String {
 }
 
 fn opt(v: &Option<String>) -> serde_json::Value {
-    v.as_ref().map_or(serde_json::Value::Null, |s| serde_json::Value::String(s.clone()))
+    v.as_ref().map_or(serde_json::Value::Null, |s| {
+        serde_json::Value::String(s.clone())
+    })
 }
 
 /// One segment as OneBot-style JSON (`{"type": ..., "data": {...}}`).
@@ -245,7 +292,10 @@ fn segment_json(segment: &Segment) -> serde_json::Value {
         Segment::Dice => ("dice", json!({})),
         Segment::Shake => ("shake", json!({})),
         Segment::Poke(p) => ("poke", json!({"type": p.kind, "id": p.id})),
-        Segment::Anonymous(ignore) => ("anonymous", json!({"ignore": if *ignore { "1" } else { "0" }})),
+        Segment::Anonymous(ignore) => (
+            "anonymous",
+            json!({"ignore": if *ignore { "1" } else { "0" }}),
+        ),
         Segment::Share(s) => (
             "share",
             json!({"url": s.url, "title": s.title, "content": opt(&s.content), "image": opt(&s.image)}),
@@ -268,8 +318,12 @@ fn segment_json(segment: &Segment) -> serde_json::Value {
         Segment::Forward(id) => ("forward", json!({"id": id})),
         Segment::Node(ForwardNode::Existing(id)) => ("node", json!({"id": id})),
         Segment::Node(ForwardNode::Custom(n)) => {
-            let content: serde_json::Value = serde_json::from_str(&n.content_json).unwrap_or(json!([]));
-            ("node", json!({"user_id": n.user_id, "nickname": n.nickname, "content": content}))
+            let content: serde_json::Value =
+                serde_json::from_str(&n.content_json).unwrap_or(json!([]));
+            (
+                "node",
+                json!({"user_id": n.user_id, "nickname": n.nickname, "content": content}),
+            )
         }
         Segment::Xml(d) => ("xml", json!({"data": d})),
         Segment::Json(d) => ("json", json!({"data": d})),

@@ -1,7 +1,8 @@
 //! The [`Plugin`] trait a plugin implements, its [`Metadata`], its [`Config`], and [`export_plugin!`](crate::export_plugin).
 
 use crate::bindings::coral::bot::types::{
-    Event, EventCategory, EventKind, MessageEvent, MetaEvent, NoticeEvent, PluginMetadata, RequestEvent,
+    Event, EventCategory, EventKind, MessageEvent, MetaEvent, NoticeEvent, PluginMetadata,
+    RequestEvent,
 };
 use crate::bot::{Bot, get_bot};
 use std::any::Any;
@@ -35,7 +36,10 @@ impl Metadata {
 
     /// The capabilities the plugin asks for (`send`, `recall`, `kick`, `ban`, …). The operator decides which are
     /// granted.
-    pub fn capabilities<S: Into<String>>(mut self, capabilities: impl IntoIterator<Item = S>) -> Self {
+    pub fn capabilities<S: Into<String>>(
+        mut self,
+        capabilities: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.0.capabilities = capabilities.into_iter().map(Into::into).collect();
         self
     }
@@ -66,12 +70,16 @@ pub struct Config(serde_json::Value);
 impl Config {
     /// Parse the JSON the host passes to `init`.
     pub fn from_json(json: &str) -> Result<Self, String> {
-        serde_json::from_str(json).map(Config).map_err(|e| format!("config is not valid JSON: {e}"))
+        serde_json::from_str(json)
+            .map(Config)
+            .map_err(|e| format!("config is not valid JSON: {e}"))
     }
 
     /// Read a key, converting it to `T`; `None` when missing or of the wrong type.
     pub fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.0.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.0
+            .get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// The whole table as JSON.
@@ -149,7 +157,11 @@ pub mod rt {
     }
 
     pub fn init<P: Plugin>(config_json: String) -> Result<(), String> {
-        let config = Config::from_json(if config_json.is_empty() { "{}" } else { &config_json })?;
+        let config = Config::from_json(if config_json.is_empty() {
+            "{}"
+        } else {
+            &config_json
+        })?;
         let plugin = P::init(config)?;
         STATE.with(|s| *s.borrow_mut() = Some(Box::new(plugin)));
         Ok(())

@@ -1,6 +1,6 @@
 //! The console platform with the example plugins: what a user typing into `coral` sees.
 
-use crate::support::coral::{Coral, Setup};
+use crate::support::coral::Setup;
 
 const CONSOLE: &str = "[console]\nenabled = true\n";
 
@@ -11,7 +11,10 @@ fn ping_hello_answers_pong_hello() {
     coral.send("ping hello");
     coral.expect("[private 10000] pong hello");
     let (status, _, _) = coral.finish();
-    assert!(status.success(), "coral should exit cleanly when its input ends: {status}");
+    assert!(
+        status.success(),
+        "coral should exit cleanly when its input ends: {status}"
+    );
 }
 
 #[test]
@@ -40,8 +43,13 @@ fn piped_input_is_answered_in_order_and_then_coral_exits() {
     coral.send("not for ping");
     let (status, lines, _) = coral.finish();
     assert!(status.success());
-    let expected: Vec<String> = (0..20).map(|i| format!("[private 10000] pong {i}")).collect();
-    assert_eq!(lines, expected, "every ping answered once, in order, nothing else");
+    let expected: Vec<String> = (0..20)
+        .map(|i| format!("[private 10000] pong {i}"))
+        .collect();
+    assert_eq!(
+        lines, expected,
+        "every ping answered once, in order, nothing else"
+    );
 }
 
 #[test]
@@ -56,8 +64,14 @@ fn moderation_recall_and_ban_are_unsupported_on_the_console_and_say_so() {
     coral.send("this is FORBIDDEN talk");
     let line = coral.expect_line("moderation warning", |l| l.contains("blocked word"));
     assert!(line.starts_with("[group 1000001] @10000 "), "{line}");
-    assert!(line.contains("strike 1, mute 2 min"), "config reached init: {line}");
-    assert!(line.contains("could not recall") && line.contains("not supported on the console"), "{line}");
+    assert!(
+        line.contains("strike 1, mute 2 min"),
+        "config reached init: {line}"
+    );
+    assert!(
+        line.contains("could not recall") && line.contains("not supported on the console"),
+        "{line}"
+    );
     assert!(line.contains("could not mute"), "{line}");
     // The plugin keeps its state across events: the second offence doubles the mute.
     coral.send("forbidden again");
@@ -66,5 +80,9 @@ fn moderation_recall_and_ban_are_unsupported_on_the_console_and_say_so() {
     // Ping still works beside it, and nothing was printed for the allowed "spam" line.
     coral.send("ping ok");
     coral.expect("[group 1000001] pong ok");
-    assert!(!coral.seen.iter().any(|l| l.contains("spam is fine")), "{:?}", coral.seen);
+    assert!(
+        !coral.seen.iter().any(|l| l.contains("spam is fine")),
+        "{:?}",
+        coral.seen
+    );
 }

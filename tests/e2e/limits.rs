@@ -14,7 +14,10 @@ fn a_plugin_that_traps_on_every_event_is_contained() {
     coral.expect_log_count("event failed: plugin trapped", 3);
     let (status, _, log) = coral.finish();
     assert!(status.success());
-    assert!(log.contains("trap fixture: refusing"), "the plugin's panic message reaches the log: {log}");
+    assert!(
+        log.contains("trap fixture: refusing"),
+        "the plugin's panic message reaches the log: {log}"
+    );
     assert_eq!(log.matches("event failed").count(), 3, "{log}");
 }
 
@@ -36,13 +39,19 @@ fn a_plugin_that_loops_forever_is_stopped_at_its_cpu_budget() {
     coral.expect("[private 10000] pong c");
     coral.expect_log_count("exceeded its CPU budget of 200 ms", 3);
     let (status, _, log) = coral.finish();
-    assert!(!log.contains("wall-clock"), "the CPU budget, not the wall clock, stopped it: {log}");
+    assert!(
+        !log.contains("wall-clock"),
+        "the CPU budget, not the wall clock, stopped it: {log}"
+    );
     assert!(status.success());
 }
 
 #[test]
 fn a_plugin_that_allocates_without_bound_hits_its_memory_cap() {
-    let setup = Setup::new(&["ping", "hog"], "[console]\n[plugins.hog]\nmemory_mb = 32\n");
+    let setup = Setup::new(
+        &["ping", "hog"],
+        "[console]\n[plugins.hog]\nmemory_mb = 32\n",
+    );
     let mut coral = setup.start();
     coral.send("ping a");
     coral.expect("[private 10000] pong a");
@@ -53,7 +62,10 @@ fn a_plugin_that_allocates_without_bound_hits_its_memory_cap() {
     // Without the cap the hog would grow to the 4 GiB wasm32 limit; the whole host stays far below that.
     let peak = coral.peak_rss_kib();
     eprintln!("coral peak RSS with a capped hog: {peak} KiB");
-    assert!(peak < 256 * 1024, "coral peak RSS {peak} KiB; the hog was not capped");
+    assert!(
+        peak < 256 * 1024,
+        "coral peak RSS {peak} KiB; the hog was not capped"
+    );
     let (status, _, _) = coral.finish();
     assert!(status.success());
 }
@@ -61,8 +73,10 @@ fn a_plugin_that_allocates_without_bound_hits_its_memory_cap() {
 #[test]
 fn a_call_over_its_wall_clock_limit_is_cut_off() {
     // Here the wall-clock limit is the tighter one.
-    let setup =
-        Setup::new(&["ping", "spin"], "[console]\n[plugins.spin]\ncpu_budget_ms = 600000\ncall_timeout_ms = 300\n");
+    let setup = Setup::new(
+        &["ping", "spin"],
+        "[console]\n[plugins.spin]\ncpu_budget_ms = 600000\ncall_timeout_ms = 300\n",
+    );
     let mut coral = setup.start();
     coral.send("ping a");
     coral.expect("[private 10000] pong a");

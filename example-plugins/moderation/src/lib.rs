@@ -22,12 +22,18 @@ struct Moderation {
 impl Moderation {
     fn blocked_word(&self, text: &str) -> Option<&str> {
         let lower = text.to_lowercase();
-        self.words.iter().find(|w| lower.contains(w.as_str())).map(String::as_str)
+        self.words
+            .iter()
+            .find(|w| lower.contains(w.as_str()))
+            .map(String::as_str)
     }
 }
 
 fn outcome(what: &str, result: &Result<(), Error>) -> Option<String> {
-    result.as_ref().err().map(|e| format!("could not {what}: {}", e.message))
+    result
+        .as_ref()
+        .err()
+        .map(|e| format!("could not {what}: {}", e.message))
 }
 
 impl Plugin for Moderation {
@@ -39,9 +45,15 @@ impl Plugin for Moderation {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        let words: Vec<String> = config.get("words").unwrap_or_else(|| vec!["spam".into(), "广告".into()]);
+        let words: Vec<String> = config
+            .get("words")
+            .unwrap_or_else(|| vec!["spam".into(), "广告".into()]);
         Ok(Moderation {
-            words: words.into_iter().map(|w| w.to_lowercase()).filter(|w| !w.is_empty()).collect(),
+            words: words
+                .into_iter()
+                .map(|w| w.to_lowercase())
+                .filter(|w| !w.is_empty())
+                .collect(),
             ban_secs: config.get("ban_secs").unwrap_or(600),
             warn: config.get("warn").unwrap_or(true),
             strikes: HashMap::new(),
@@ -49,15 +61,25 @@ impl Plugin for Moderation {
     }
 
     fn on_message(&mut self, bot: &Bot, msg: &MessageEvent) -> HandlerResult {
-        let Some(group) = msg.group_id.clone() else { return Ok(()) };
+        let Some(group) = msg.group_id.clone() else {
+            return Ok(());
+        };
         if msg.self_sent {
             return Ok(());
         }
-        let Some(word) = self.blocked_word(&msg.plain_text).map(str::to_string) else { return Ok(()) };
+        let Some(word) = self.blocked_word(&msg.plain_text).map(str::to_string) else {
+            return Ok(());
+        };
 
-        let strikes = self.strikes.entry((group.clone(), msg.user_id.clone())).or_insert(0);
+        let strikes = self
+            .strikes
+            .entry((group.clone(), msg.user_id.clone()))
+            .or_insert(0);
         *strikes += 1;
-        let duration = self.ban_secs.saturating_mul(1 << (*strikes - 1).min(16)).min(MAX_BAN_SECS);
+        let duration = self
+            .ban_secs
+            .saturating_mul(1 << (*strikes - 1).min(16))
+            .min(MAX_BAN_SECS);
         let strikes = *strikes;
 
         let recalled = bot.delete_message(&msg.message_id);
@@ -71,13 +93,20 @@ impl Plugin for Moderation {
         ));
 
         if self.warn {
-            let mut text = format!(" 请注意言辞: blocked word (strike {strikes}, mute {} min)", duration / 60);
-            let failures: Vec<String> =
-                [outcome("recall", &recalled), outcome("mute", &banned)].into_iter().flatten().collect();
+            let mut text = format!(
+                " 请注意言辞: blocked word (strike {strikes}, mute {} min)",
+                duration / 60
+            );
+            let failures: Vec<String> = [outcome("recall", &recalled), outcome("mute", &banned)]
+                .into_iter()
+                .flatten()
+                .collect();
             if !failures.is_empty() {
                 text.push_str(&format!(" [{}]", failures.join("; ")));
             }
-            let warning = MessageChain::new().push(MessageSegment::at(msg.user_id.clone())).text(text);
+            let warning = MessageChain::new()
+                .push(MessageSegment::at(msg.user_id.clone()))
+                .text(text);
             bot.send_group_message(&group, warning)?;
         }
         Ok(())

@@ -18,9 +18,17 @@ impl Plugin for Ping {
 
     fn on_message(&mut self, bot: &Bot, msg: &MessageEvent) -> HandlerResult {
         let text = msg.plain_text.as_str();
-        let rest = if text == "ping" { Some("") } else { text.strip_prefix("ping ") };
+        let rest = if text == "ping" {
+            Some("")
+        } else {
+            text.strip_prefix("ping ")
+        };
         if let Some(rest) = rest {
-            let reply = if rest.is_empty() { "pong".to_string() } else { format!("pong {rest}") };
+            let reply = if rest.is_empty() {
+                "pong".to_string()
+            } else {
+                format!("pong {rest}")
+            };
             bot.reply(msg, reply)?;
         }
         Ok(())

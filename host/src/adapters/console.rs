@@ -10,7 +10,9 @@ use super::{Action, ApiError, ApiFuture, BotConnection, Bots};
 use crate::config::ConsoleConfig;
 use crate::runtime::Dispatcher;
 use crate::runtime::bindings::coral::bot::types::{ForwardNode, Music};
-use crate::runtime::bindings::{Chat, ChatType, Event, EventKind, MessageEvent, Role, Segment, Sender};
+use crate::runtime::bindings::{
+    Chat, ChatType, Event, EventKind, MessageEvent, Role, Segment, Sender,
+};
 use serde_json::json;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,9 +59,17 @@ impl BotConnection for ConsoleBot {
 
     fn call(&self, action: Action) -> ApiFuture {
         let result = match action {
-            Action::SendPrivateMsg { user_id, message } => Ok(self.print(&Chat::Private(user_id), "", &message)),
-            Action::SendGroupMsg { group_id, message } => Ok(self.print(&Chat::Group(group_id), "", &message)),
-            Action::SendMsg { target, message, options } => {
+            Action::SendPrivateMsg { user_id, message } => {
+                Ok(self.print(&Chat::Private(user_id), "", &message))
+            }
+            Action::SendGroupMsg { group_id, message } => {
+                Ok(self.print(&Chat::Group(group_id), "", &message))
+            }
+            Action::SendMsg {
+                target,
+                message,
+                options,
+            } => {
                 let mut prefix = String::new();
                 if let Some(id) = options.reply_to {
                     prefix.push_str(&format!("[reply #{id}] "));
@@ -77,7 +87,10 @@ impl BotConnection for ConsoleBot {
                 "protocol_version": "v11",
             })),
             Action::CanSendImage | Action::CanSendRecord => Ok(json!({ "yes": false })),
-            other => Err(ApiError::Unsupported { platform: PLATFORM.into(), action: other.name().to_string() }),
+            other => Err(ApiError::Unsupported {
+                platform: PLATFORM.into(),
+                action: other.name().to_string(),
+            }),
         };
         Box::pin(std::future::ready(result))
     }
@@ -102,12 +115,16 @@ pub fn render(message: &[Segment]) -> String {
             Segment::Share(s) => text.push_str(&format!("[share:{} {}]", s.title, s.url)),
             Segment::Contact(c) => text.push_str(&format!("[contact:{}]", c.id)),
             Segment::Location(l) => text.push_str(&format!("[location:{},{}]", l.lat, l.lon)),
-            Segment::Music(Music::Catalogue(m)) => text.push_str(&format!("[music:{}:{}]", m.platform, m.id)),
+            Segment::Music(Music::Catalogue(m)) => {
+                text.push_str(&format!("[music:{}:{}]", m.platform, m.id))
+            }
             Segment::Music(Music::Custom(m)) => text.push_str(&format!("[music:{}]", m.title)),
             Segment::Reply(id) => text.push_str(&format!("[reply #{id}]")),
             Segment::Forward(id) => text.push_str(&format!("[forward:{id}]")),
             Segment::Node(ForwardNode::Existing(id)) => text.push_str(&format!("[node #{id}]")),
-            Segment::Node(ForwardNode::Custom(n)) => text.push_str(&format!("[node {}]", n.nickname)),
+            Segment::Node(ForwardNode::Custom(n)) => {
+                text.push_str(&format!("[node {}]", n.nickname))
+            }
             Segment::Xml(_) => text.push_str("[xml]"),
             Segment::Json(_) => text.push_str("[json]"),
             Segment::Other(o) => text.push_str(&format!("[{}]", o.kind)),
@@ -135,8 +152,18 @@ pub async fn run(
     bots: Bots,
 ) -> std::io::Result<()> {
     let next_message_id = Arc::new(AtomicU64::new(1));
-    bots.insert(CONSOLE_SELF_ID, Arc::new(ConsoleBot { out, next_message_id: next_message_id.clone() }));
-    let mut session = Session { user_id: config.user_id.clone(), nickname: config.nickname.clone(), group: None };
+    bots.insert(
+        CONSOLE_SELF_ID,
+        Arc::new(ConsoleBot {
+            out,
+            next_message_id: next_message_id.clone(),
+        }),
+    );
+    let mut session = Session {
+        user_id: config.user_id.clone(),
+        nickname: config.nickname.clone(),
+        group: None,
+    };
     let mut lines = input.lines();
     while let Some(line) = lines.next_line().await? {
         let line = line.trim_end_matches('\r');
@@ -150,7 +177,9 @@ pub async fn run(
             continue;
         }
         let id = next_message_id.fetch_add(1, Ordering::Relaxed);
-        dispatcher.dispatch(message_event(&session, line, id));
+        dispatcher
+            .dispatch_wait(message_event(&session, line, id))
+            .await;
     }
     Ok(())
 }
@@ -164,7 +193,10 @@ fn control(session: &mut Session, command: &str) -> bool {
             if let Some(nick) = words.next() {
                 session.nickname = nick.to_string();
             }
-            eprintln!("[console] you are now user {} ({})", session.user_id, session.nickname);
+            eprintln!(
+                "[console] you are now user {} ({})",
+                session.user_id, session.nickname
+            );
         }
         (Some("group"), Some(id)) => {
             session.group = Some(id.to_string());
@@ -190,14 +222,25 @@ fn message_event(session: &Session, line: &str, message_id: u64) -> Event {
         (Some(_), Some(rest)) => (true, rest),
         (Some(_), None) => (false, line),
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     Event {
         platform: PLATFORM.into(),
         self_id: CONSOLE_SELF_ID.into(),
         time: now,
         kind: EventKind::Message(MessageEvent {
-            message_type: if session.group.is_some() { ChatType::Group } else { ChatType::Private },
-            sub_type: if session.group.is_some() { "normal" } else { "friend" }.into(),
+            message_type: if session.group.is_some() {
+                ChatType::Group
+            } else {
+                ChatType::Private
+            },
+            sub_type: if session.group.is_some() {
+                "normal"
+            } else {
+                "friend"
+            }
+            .into(),
             message_id: message_id.to_string(),
             user_id: session.user_id.clone(),
             group_id: session.group.clone(),
@@ -229,36 +272,69 @@ mod tests {
 
     fn bot() -> (ConsoleBot, Arc<Mutex<Vec<u8>>>) {
         let buf = Arc::new(Mutex::new(Vec::new()));
-        (ConsoleBot { out: buf.clone(), next_message_id: Arc::new(AtomicU64::new(1)) }, buf)
+        (
+            ConsoleBot {
+                out: buf.clone(),
+                next_message_id: Arc::new(AtomicU64::new(1)),
+            },
+            buf,
+        )
     }
 
     #[tokio::test]
     async fn sends_print_one_line_with_the_chat() {
         let (bot, buf) = bot();
-        let options = SendOptions { at_sender: Some("42".into()), reply_to: None };
+        let options = SendOptions {
+            at_sender: Some("42".into()),
+            reply_to: None,
+        };
         let message = vec![Segment::Text("pong hello".into())];
-        let data = bot.call(Action::SendMsg { target: Chat::Group("1000001".into()), message, options }).await;
+        let data = bot
+            .call(Action::SendMsg {
+                target: Chat::Group("1000001".into()),
+                message,
+                options,
+            })
+            .await;
         assert_eq!(data.unwrap()["message_id"], 1);
-        assert_eq!(String::from_utf8(buf.lock().unwrap().clone()).unwrap(), "[group 1000001] @42 pong hello\n");
+        assert_eq!(
+            String::from_utf8(buf.lock().unwrap().clone()).unwrap(),
+            "[group 1000001] @42 pong hello\n"
+        );
     }
 
     #[tokio::test]
     async fn group_management_is_unsupported() {
         let (bot, buf) = bot();
-        let kick = Action::SetGroupKick { group_id: "1".into(), user_id: "2".into(), reject_add_request: false };
-        assert!(matches!(bot.call(kick).await, Err(ApiError::Unsupported { .. })));
+        let kick = Action::SetGroupKick {
+            group_id: "1".into(),
+            user_id: "2".into(),
+            reject_add_request: false,
+        };
+        assert!(matches!(
+            bot.call(kick).await,
+            Err(ApiError::Unsupported { .. })
+        ));
         assert!(buf.lock().unwrap().is_empty());
     }
 
     #[test]
     fn group_lines_are_addressed_to_the_bot_only_with_at_bot() {
-        let mut s = Session { user_id: "42".into(), nickname: "n".into(), group: None };
+        let mut s = Session {
+            user_id: "42".into(),
+            nickname: "n".into(),
+            group: None,
+        };
         assert!(control(&mut s, "group 1000001"));
-        let EventKind::Message(m) = message_event(&s, "@bot ping x", 1).kind else { panic!() };
+        let EventKind::Message(m) = message_event(&s, "@bot ping x", 1).kind else {
+            panic!()
+        };
         assert!(m.to_me);
         assert_eq!(m.plain_text, "ping x");
         assert_eq!(m.group_id.as_deref(), Some("1000001"));
-        let EventKind::Message(m) = message_event(&s, "ping x", 2).kind else { panic!() };
+        let EventKind::Message(m) = message_event(&s, "ping x", 2).kind else {
+            panic!()
+        };
         assert!(!m.to_me);
         assert!(!control(&mut s, "quit"));
     }

@@ -17,47 +17,143 @@ use std::sync::{Arc, RwLock};
 #[derive(Debug, Clone)]
 #[allow(missing_docs)]
 pub enum Action {
-    SendPrivateMsg { user_id: String, message: Vec<Segment> },
-    SendGroupMsg { group_id: String, message: Vec<Segment> },
-    SendMsg { target: Chat, message: Vec<Segment>, options: SendOptions },
-    DeleteMsg { message_id: String },
-    GetMsg { message_id: String },
-    GetForwardMsg { id: String },
-    SendLike { user_id: String, times: u32 },
-    SetGroupKick { group_id: String, user_id: String, reject_add_request: bool },
-    SetGroupBan { group_id: String, user_id: String, duration_secs: u32 },
-    SetGroupAnonymousBan { group_id: String, flag: String, duration_secs: u32 },
-    SetGroupWholeBan { group_id: String, enable: bool },
-    SetGroupAdmin { group_id: String, user_id: String, enable: bool },
-    SetGroupAnonymous { group_id: String, enable: bool },
-    SetGroupCard { group_id: String, user_id: String, card: String },
-    SetGroupName { group_id: String, name: String },
-    SetGroupLeave { group_id: String, is_dismiss: bool },
-    SetGroupSpecialTitle { group_id: String, user_id: String, title: String, duration_secs: i64 },
-    SetFriendAddRequest { flag: String, approve: bool, remark: String },
-    SetGroupAddRequest { flag: String, kind: GroupRequestKind, approve: bool, reason: String },
-    DeleteFriend { user_id: String },
+    SendPrivateMsg {
+        user_id: String,
+        message: Vec<Segment>,
+    },
+    SendGroupMsg {
+        group_id: String,
+        message: Vec<Segment>,
+    },
+    SendMsg {
+        target: Chat,
+        message: Vec<Segment>,
+        options: SendOptions,
+    },
+    DeleteMsg {
+        message_id: String,
+    },
+    GetMsg {
+        message_id: String,
+    },
+    GetForwardMsg {
+        id: String,
+    },
+    SendLike {
+        user_id: String,
+        times: u32,
+    },
+    SetGroupKick {
+        group_id: String,
+        user_id: String,
+        reject_add_request: bool,
+    },
+    SetGroupBan {
+        group_id: String,
+        user_id: String,
+        duration_secs: u32,
+    },
+    SetGroupAnonymousBan {
+        group_id: String,
+        flag: String,
+        duration_secs: u32,
+    },
+    SetGroupWholeBan {
+        group_id: String,
+        enable: bool,
+    },
+    SetGroupAdmin {
+        group_id: String,
+        user_id: String,
+        enable: bool,
+    },
+    SetGroupAnonymous {
+        group_id: String,
+        enable: bool,
+    },
+    SetGroupCard {
+        group_id: String,
+        user_id: String,
+        card: String,
+    },
+    SetGroupName {
+        group_id: String,
+        name: String,
+    },
+    SetGroupLeave {
+        group_id: String,
+        is_dismiss: bool,
+    },
+    SetGroupSpecialTitle {
+        group_id: String,
+        user_id: String,
+        title: String,
+        duration_secs: i64,
+    },
+    SetFriendAddRequest {
+        flag: String,
+        approve: bool,
+        remark: String,
+    },
+    SetGroupAddRequest {
+        flag: String,
+        kind: GroupRequestKind,
+        approve: bool,
+        reason: String,
+    },
+    DeleteFriend {
+        user_id: String,
+    },
     GetLoginInfo,
-    GetStrangerInfo { user_id: String, no_cache: bool },
+    GetStrangerInfo {
+        user_id: String,
+        no_cache: bool,
+    },
     GetFriendList,
-    GetGroupInfo { group_id: String, no_cache: bool },
+    GetGroupInfo {
+        group_id: String,
+        no_cache: bool,
+    },
     GetGroupList,
-    GetGroupMemberInfo { group_id: String, user_id: String, no_cache: bool },
-    GetGroupMemberList { group_id: String },
-    GetGroupHonorInfo { group_id: String, honor_type: String },
-    GetCookies { domain: String },
+    GetGroupMemberInfo {
+        group_id: String,
+        user_id: String,
+        no_cache: bool,
+    },
+    GetGroupMemberList {
+        group_id: String,
+    },
+    GetGroupHonorInfo {
+        group_id: String,
+        honor_type: String,
+    },
+    GetCookies {
+        domain: String,
+    },
     GetCsrfToken,
-    GetCredentials { domain: String },
-    GetRecord { file: String, out_format: String },
-    GetImage { file: String },
+    GetCredentials {
+        domain: String,
+    },
+    GetRecord {
+        file: String,
+        out_format: String,
+    },
+    GetImage {
+        file: String,
+    },
     CanSendImage,
     CanSendRecord,
     GetStatus,
     GetVersionInfo,
-    SetRestart { delay_ms: u32 },
+    SetRestart {
+        delay_ms: u32,
+    },
     CleanCache,
     /// Any action by name, with a JSON object of parameters (`call-api`).
-    Raw { action: String, params: Value },
+    Raw {
+        action: String,
+        params: Value,
+    },
 }
 
 impl Action {
@@ -178,28 +274,42 @@ pub struct Bots {
 impl Bots {
     /// Add or replace a bot.
     pub fn insert(&self, self_id: impl Into<String>, bot: Arc<dyn BotConnection>) {
-        self.inner.write().unwrap_or_else(|e| e.into_inner()).insert(self_id.into(), bot);
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(self_id.into(), bot);
     }
 
     /// Remove a bot.
     pub fn remove(&self, self_id: &str) {
-        self.inner.write().unwrap_or_else(|e| e.into_inner()).remove(self_id);
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(self_id);
     }
 
     /// Look a bot up.
     pub fn get(&self, self_id: &str) -> Option<Arc<dyn BotConnection>> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).get(self_id).cloned()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(self_id)
+            .cloned()
     }
 
     /// All bots: (self id, platform, online).
     pub fn list(&self) -> Vec<(String, String, bool)> {
         let bots = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        bots.iter().map(|(id, b)| (id.clone(), b.platform().to_string(), b.online())).collect()
+        bots.iter()
+            .map(|(id, b)| (id.clone(), b.platform().to_string(), b.online()))
+            .collect()
     }
 
     /// Perform an action on a bot.
     pub async fn call(&self, self_id: &str, action: Action) -> Result<Value, ApiError> {
-        let bot = self.get(self_id).ok_or_else(|| ApiError::BotUnavailable(self_id.to_string()))?;
+        let bot = self
+            .get(self_id)
+            .ok_or_else(|| ApiError::BotUnavailable(self_id.to_string()))?;
         bot.call(action).await
     }
 }

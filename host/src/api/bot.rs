@@ -6,8 +6,9 @@ use super::data;
 use crate::adapters::{Action, ApiError};
 use crate::runtime::bindings::coral::bot::bot::Host;
 use crate::runtime::bindings::{
-    BotInfo, Chat, Credentials, ErrorCode, ForwardMessageNode, FriendInfo, GroupInfo, GroupRequestKind, HonorInfo,
-    LoginInfo, MemberInfo, MessageInfo, Segment, SendOptions, Status, StrangerInfo, VersionInfo, WitError,
+    BotInfo, Chat, Credentials, ErrorCode, ForwardMessageNode, FriendInfo, GroupInfo,
+    GroupRequestKind, HonorInfo, LoginInfo, MemberInfo, MessageInfo, Segment, SendOptions, Status,
+    StrangerInfo, VersionInfo, WitError,
 };
 use crate::runtime::state::PluginState;
 use serde_json::Value;
@@ -34,7 +35,12 @@ impl ErrorCode {
 impl WitError {
     /// An error with its code's fixed retcode.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        WitError { code, retcode: code.retcode(), message: message.into(), retry_after_ms: None }
+        WitError {
+            code,
+            retcode: code.retcode(),
+            message: message.into(),
+            retry_after_ms: None,
+        }
     }
 }
 
@@ -52,9 +58,20 @@ impl From<&ApiError> for WitError {
             ApiError::BotUnavailable(_) => WitError::new(ErrorCode::BotUnavailable, message),
             ApiError::Timeout { .. } => WitError::new(ErrorCode::Timeout, message),
             ApiError::Busy(_) => WitError::new(ErrorCode::Busy, message),
-            ApiError::Failed { action, retcode, .. } => {
-                let code = if is_send(action) { ErrorCode::SendFailed } else { ErrorCode::OperationFailed };
-                WitError { code, retcode: *retcode, message, retry_after_ms: None }
+            ApiError::Failed {
+                action, retcode, ..
+            } => {
+                let code = if is_send(action) {
+                    ErrorCode::SendFailed
+                } else {
+                    ErrorCode::OperationFailed
+                };
+                WitError {
+                    code,
+                    retcode: *retcode,
+                    message,
+                    retry_after_ms: None,
+                }
             }
             ApiError::BadResponse { .. } => WitError::new(ErrorCode::OperationFailed, message),
         }
@@ -63,7 +80,12 @@ impl From<&ApiError> for WitError {
 
 impl PluginState {
     /// Perform an action and convert its `data`.
-    async fn act<T>(&mut self, self_id: String, action: Action, read: impl FnOnce(&Value) -> T) -> Answer<T> {
+    async fn act<T>(
+        &mut self,
+        self_id: String,
+        action: Action,
+        read: impl FnOnce(&Value) -> T,
+    ) -> Answer<T> {
         let name = action.name().to_string();
         match self.bots.call(&self_id, action).await {
             Ok(data) => Ok(Ok(read(&data))),
@@ -85,16 +107,40 @@ impl Host for PluginState {
             .bots
             .list()
             .into_iter()
-            .map(|(self_id, platform, online)| BotInfo { self_id, platform, online })
+            .map(|(self_id, platform, online)| BotInfo {
+                self_id,
+                platform,
+                online,
+            })
             .collect())
     }
 
-    async fn send_private_msg(&mut self, self_id: String, user_id: String, message: Vec<Segment>) -> Answer<String> {
-        self.act(self_id, Action::SendPrivateMsg { user_id, message }, data::message_id).await
+    async fn send_private_msg(
+        &mut self,
+        self_id: String,
+        user_id: String,
+        message: Vec<Segment>,
+    ) -> Answer<String> {
+        self.act(
+            self_id,
+            Action::SendPrivateMsg { user_id, message },
+            data::message_id,
+        )
+        .await
     }
 
-    async fn send_group_msg(&mut self, self_id: String, group_id: String, message: Vec<Segment>) -> Answer<String> {
-        self.act(self_id, Action::SendGroupMsg { group_id, message }, data::message_id).await
+    async fn send_group_msg(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        message: Vec<Segment>,
+    ) -> Answer<String> {
+        self.act(
+            self_id,
+            Action::SendGroupMsg { group_id, message },
+            data::message_id,
+        )
+        .await
     }
 
     async fn send_msg(
@@ -104,23 +150,40 @@ impl Host for PluginState {
         message: Vec<Segment>,
         options: SendOptions,
     ) -> Answer<String> {
-        self.act(self_id, Action::SendMsg { target, message, options }, data::message_id).await
+        self.act(
+            self_id,
+            Action::SendMsg {
+                target,
+                message,
+                options,
+            },
+            data::message_id,
+        )
+        .await
     }
 
     async fn delete_msg(&mut self, self_id: String, message_id: String) -> Answer<()> {
-        self.act_unit(self_id, Action::DeleteMsg { message_id }).await
+        self.act_unit(self_id, Action::DeleteMsg { message_id })
+            .await
     }
 
     async fn get_msg(&mut self, self_id: String, message_id: String) -> Answer<MessageInfo> {
-        self.act(self_id, Action::GetMsg { message_id }, data::message_info).await
+        self.act(self_id, Action::GetMsg { message_id }, data::message_info)
+            .await
     }
 
-    async fn get_forward_msg(&mut self, self_id: String, id: String) -> Answer<Vec<ForwardMessageNode>> {
-        self.act(self_id, Action::GetForwardMsg { id }, data::forward_nodes).await
+    async fn get_forward_msg(
+        &mut self,
+        self_id: String,
+        id: String,
+    ) -> Answer<Vec<ForwardMessageNode>> {
+        self.act(self_id, Action::GetForwardMsg { id }, data::forward_nodes)
+            .await
     }
 
     async fn send_like(&mut self, self_id: String, user_id: String, times: u32) -> Answer<()> {
-        self.act_unit(self_id, Action::SendLike { user_id, times }).await
+        self.act_unit(self_id, Action::SendLike { user_id, times })
+            .await
     }
 
     async fn set_group_kick(
@@ -130,7 +193,15 @@ impl Host for PluginState {
         user_id: String,
         reject_add_request: bool,
     ) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupKick { group_id, user_id, reject_add_request }).await
+        self.act_unit(
+            self_id,
+            Action::SetGroupKick {
+                group_id,
+                user_id,
+                reject_add_request,
+            },
+        )
+        .await
     }
 
     async fn set_group_ban(
@@ -140,7 +211,15 @@ impl Host for PluginState {
         user_id: String,
         duration_secs: u32,
     ) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupBan { group_id, user_id, duration_secs }).await
+        self.act_unit(
+            self_id,
+            Action::SetGroupBan {
+                group_id,
+                user_id,
+                duration_secs,
+            },
+        )
+        .await
     }
 
     async fn set_group_anonymous_ban(
@@ -150,31 +229,97 @@ impl Host for PluginState {
         flag: String,
         duration_secs: u32,
     ) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupAnonymousBan { group_id, flag, duration_secs }).await
+        self.act_unit(
+            self_id,
+            Action::SetGroupAnonymousBan {
+                group_id,
+                flag,
+                duration_secs,
+            },
+        )
+        .await
     }
 
-    async fn set_group_whole_ban(&mut self, self_id: String, group_id: String, enable: bool) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupWholeBan { group_id, enable }).await
+    async fn set_group_whole_ban(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        enable: bool,
+    ) -> Answer<()> {
+        self.act_unit(self_id, Action::SetGroupWholeBan { group_id, enable })
+            .await
     }
 
-    async fn set_group_admin(&mut self, self_id: String, group_id: String, user_id: String, enable: bool) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupAdmin { group_id, user_id, enable }).await
+    async fn set_group_admin(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        user_id: String,
+        enable: bool,
+    ) -> Answer<()> {
+        self.act_unit(
+            self_id,
+            Action::SetGroupAdmin {
+                group_id,
+                user_id,
+                enable,
+            },
+        )
+        .await
     }
 
-    async fn set_group_anonymous(&mut self, self_id: String, group_id: String, enable: bool) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupAnonymous { group_id, enable }).await
+    async fn set_group_anonymous(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        enable: bool,
+    ) -> Answer<()> {
+        self.act_unit(self_id, Action::SetGroupAnonymous { group_id, enable })
+            .await
     }
 
-    async fn set_group_card(&mut self, self_id: String, group_id: String, user_id: String, card: String) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupCard { group_id, user_id, card }).await
+    async fn set_group_card(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        user_id: String,
+        card: String,
+    ) -> Answer<()> {
+        self.act_unit(
+            self_id,
+            Action::SetGroupCard {
+                group_id,
+                user_id,
+                card,
+            },
+        )
+        .await
     }
 
-    async fn set_group_name(&mut self, self_id: String, group_id: String, name: String) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupName { group_id, name }).await
+    async fn set_group_name(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        name: String,
+    ) -> Answer<()> {
+        self.act_unit(self_id, Action::SetGroupName { group_id, name })
+            .await
     }
 
-    async fn set_group_leave(&mut self, self_id: String, group_id: String, is_dismiss: bool) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupLeave { group_id, is_dismiss }).await
+    async fn set_group_leave(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        is_dismiss: bool,
+    ) -> Answer<()> {
+        self.act_unit(
+            self_id,
+            Action::SetGroupLeave {
+                group_id,
+                is_dismiss,
+            },
+        )
+        .await
     }
 
     async fn set_group_special_title(
@@ -185,11 +330,34 @@ impl Host for PluginState {
         title: String,
         duration_secs: i64,
     ) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupSpecialTitle { group_id, user_id, title, duration_secs }).await
+        self.act_unit(
+            self_id,
+            Action::SetGroupSpecialTitle {
+                group_id,
+                user_id,
+                title,
+                duration_secs,
+            },
+        )
+        .await
     }
 
-    async fn set_friend_add_request(&mut self, self_id: String, flag: String, approve: bool, remark: String) -> Answer<()> {
-        self.act_unit(self_id, Action::SetFriendAddRequest { flag, approve, remark }).await
+    async fn set_friend_add_request(
+        &mut self,
+        self_id: String,
+        flag: String,
+        approve: bool,
+        remark: String,
+    ) -> Answer<()> {
+        self.act_unit(
+            self_id,
+            Action::SetFriendAddRequest {
+                flag,
+                approve,
+                remark,
+            },
+        )
+        .await
     }
 
     async fn set_group_add_request(
@@ -200,31 +368,64 @@ impl Host for PluginState {
         approve: bool,
         reason: String,
     ) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupAddRequest { flag, kind, approve, reason }).await
+        self.act_unit(
+            self_id,
+            Action::SetGroupAddRequest {
+                flag,
+                kind,
+                approve,
+                reason,
+            },
+        )
+        .await
     }
 
     async fn delete_friend(&mut self, self_id: String, user_id: String) -> Answer<()> {
-        self.act_unit(self_id, Action::DeleteFriend { user_id }).await
+        self.act_unit(self_id, Action::DeleteFriend { user_id })
+            .await
     }
 
     async fn get_login_info(&mut self, self_id: String) -> Answer<LoginInfo> {
-        self.act(self_id, Action::GetLoginInfo, data::login_info).await
+        self.act(self_id, Action::GetLoginInfo, data::login_info)
+            .await
     }
 
-    async fn get_stranger_info(&mut self, self_id: String, user_id: String, no_cache: bool) -> Answer<StrangerInfo> {
-        self.act(self_id, Action::GetStrangerInfo { user_id, no_cache }, data::stranger_info).await
+    async fn get_stranger_info(
+        &mut self,
+        self_id: String,
+        user_id: String,
+        no_cache: bool,
+    ) -> Answer<StrangerInfo> {
+        self.act(
+            self_id,
+            Action::GetStrangerInfo { user_id, no_cache },
+            data::stranger_info,
+        )
+        .await
     }
 
     async fn get_friend_list(&mut self, self_id: String) -> Answer<Vec<FriendInfo>> {
-        self.act(self_id, Action::GetFriendList, data::friend_list).await
+        self.act(self_id, Action::GetFriendList, data::friend_list)
+            .await
     }
 
-    async fn get_group_info(&mut self, self_id: String, group_id: String, no_cache: bool) -> Answer<GroupInfo> {
-        self.act(self_id, Action::GetGroupInfo { group_id, no_cache }, data::group_info).await
+    async fn get_group_info(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        no_cache: bool,
+    ) -> Answer<GroupInfo> {
+        self.act(
+            self_id,
+            Action::GetGroupInfo { group_id, no_cache },
+            data::group_info,
+        )
+        .await
     }
 
     async fn get_group_list(&mut self, self_id: String) -> Answer<Vec<GroupInfo>> {
-        self.act(self_id, Action::GetGroupList, data::group_list).await
+        self.act(self_id, Action::GetGroupList, data::group_list)
+            .await
     }
 
     async fn get_group_member_info(
@@ -234,43 +435,98 @@ impl Host for PluginState {
         user_id: String,
         no_cache: bool,
     ) -> Answer<MemberInfo> {
-        self.act(self_id, Action::GetGroupMemberInfo { group_id, user_id, no_cache }, data::member_info).await
+        self.act(
+            self_id,
+            Action::GetGroupMemberInfo {
+                group_id,
+                user_id,
+                no_cache,
+            },
+            data::member_info,
+        )
+        .await
     }
 
-    async fn get_group_member_list(&mut self, self_id: String, group_id: String) -> Answer<Vec<MemberInfo>> {
-        self.act(self_id, Action::GetGroupMemberList { group_id }, data::member_list).await
+    async fn get_group_member_list(
+        &mut self,
+        self_id: String,
+        group_id: String,
+    ) -> Answer<Vec<MemberInfo>> {
+        self.act(
+            self_id,
+            Action::GetGroupMemberList { group_id },
+            data::member_list,
+        )
+        .await
     }
 
-    async fn get_group_honor_info(&mut self, self_id: String, group_id: String, honor_type: String) -> Answer<HonorInfo> {
-        self.act(self_id, Action::GetGroupHonorInfo { group_id, honor_type }, data::honor_info).await
+    async fn get_group_honor_info(
+        &mut self,
+        self_id: String,
+        group_id: String,
+        honor_type: String,
+    ) -> Answer<HonorInfo> {
+        self.act(
+            self_id,
+            Action::GetGroupHonorInfo {
+                group_id,
+                honor_type,
+            },
+            data::honor_info,
+        )
+        .await
     }
 
     async fn get_cookies(&mut self, self_id: String, domain: String) -> Answer<String> {
-        self.act(self_id, Action::GetCookies { domain }, |v| data::id(v, "cookies")).await
+        self.act(self_id, Action::GetCookies { domain }, |v| {
+            data::id(v, "cookies")
+        })
+        .await
     }
 
     async fn get_csrf_token(&mut self, self_id: String) -> Answer<i64> {
-        self.act(self_id, Action::GetCsrfToken, |v| data::int(v, "token")).await
+        self.act(self_id, Action::GetCsrfToken, |v| data::int(v, "token"))
+            .await
     }
 
     async fn get_credentials(&mut self, self_id: String, domain: String) -> Answer<Credentials> {
-        self.act(self_id, Action::GetCredentials { domain }, data::credentials).await
+        self.act(
+            self_id,
+            Action::GetCredentials { domain },
+            data::credentials,
+        )
+        .await
     }
 
-    async fn get_record(&mut self, self_id: String, file: String, out_format: String) -> Answer<String> {
-        self.act(self_id, Action::GetRecord { file, out_format }, |v| data::id(v, "file")).await
+    async fn get_record(
+        &mut self,
+        self_id: String,
+        file: String,
+        out_format: String,
+    ) -> Answer<String> {
+        self.act(self_id, Action::GetRecord { file, out_format }, |v| {
+            data::id(v, "file")
+        })
+        .await
     }
 
     async fn get_image(&mut self, self_id: String, file: String) -> Answer<String> {
-        self.act(self_id, Action::GetImage { file }, |v| data::id(v, "file")).await
+        self.act(self_id, Action::GetImage { file }, |v| data::id(v, "file"))
+            .await
     }
 
     async fn can_send_image(&mut self, self_id: String) -> Answer<bool> {
-        self.act(self_id, Action::CanSendImage, |v| data::flag(v, "yes", false)).await
+        self.act(self_id, Action::CanSendImage, |v| {
+            data::flag(v, "yes", false)
+        })
+        .await
     }
 
     async fn can_send_record(&mut self, self_id: String) -> Answer<bool> {
-        self.act(self_id, Action::CanSendRecord, |v| data::flag(v, "yes", false)).await
+        self.act(self_id, Action::CanSendRecord, |v| {
+            data::flag(v, "yes", false)
+        })
+        .await
     }
 
     async fn get_status(&mut self, self_id: String) -> Answer<Status> {
@@ -278,27 +534,52 @@ impl Host for PluginState {
     }
 
     async fn get_version_info(&mut self, self_id: String) -> Answer<VersionInfo> {
-        self.act(self_id, Action::GetVersionInfo, data::version_info).await
+        self.act(self_id, Action::GetVersionInfo, data::version_info)
+            .await
     }
 
     async fn set_restart(&mut self, self_id: String, delay_ms: u32) -> Answer<()> {
-        self.act_unit(self_id, Action::SetRestart { delay_ms }).await
+        self.act_unit(self_id, Action::SetRestart { delay_ms })
+            .await
     }
 
     async fn clean_cache(&mut self, self_id: String) -> Answer<()> {
         self.act_unit(self_id, Action::CleanCache).await
     }
 
-    async fn call_api(&mut self, self_id: String, action: String, params_json: String) -> Answer<String> {
-        let params: Value = match serde_json::from_str(if params_json.trim().is_empty() { "{}" } else { &params_json }) {
+    async fn call_api(
+        &mut self,
+        self_id: String,
+        action: String,
+        params_json: String,
+    ) -> Answer<String> {
+        let params: Value = match serde_json::from_str(if params_json.trim().is_empty() {
+            "{}"
+        } else {
+            &params_json
+        }) {
             Ok(v @ Value::Object(_)) => v,
-            Ok(_) => return Ok(Err(WitError::new(ErrorCode::InvalidArgument, "params-json must be a JSON object"))),
-            Err(e) => return Ok(Err(WitError::new(ErrorCode::InvalidArgument, format!("params-json: {e}")))),
+            Ok(_) => {
+                return Ok(Err(WitError::new(
+                    ErrorCode::InvalidArgument,
+                    "params-json must be a JSON object",
+                )));
+            }
+            Err(e) => {
+                return Ok(Err(WitError::new(
+                    ErrorCode::InvalidArgument,
+                    format!("params-json: {e}"),
+                )));
+            }
         };
         if action.is_empty() {
-            return Ok(Err(WitError::new(ErrorCode::InvalidArgument, "action must not be empty")));
+            return Ok(Err(WitError::new(
+                ErrorCode::InvalidArgument,
+                "action must not be empty",
+            )));
         }
-        self.act(self_id, Action::Raw { action, params }, Value::to_string).await
+        self.act(self_id, Action::Raw { action, params }, Value::to_string)
+            .await
     }
 }
 
@@ -308,13 +589,31 @@ mod tests {
 
     #[test]
     fn platform_failures_keep_their_retcode_and_sends_become_send_failed() {
-        let send = ApiError::Failed { action: "send_msg".into(), retcode: 1200, message: "upload".into() };
+        let send = ApiError::Failed {
+            action: "send_msg".into(),
+            retcode: 1200,
+            message: "upload".into(),
+        };
         let e = WitError::from(&send);
         assert_eq!((e.code, e.retcode), (ErrorCode::SendFailed, 1200));
-        let kick = ApiError::Failed { action: "set_group_kick".into(), retcode: 100, message: "x".into() };
+        let kick = ApiError::Failed {
+            action: "set_group_kick".into(),
+            retcode: 100,
+            message: "x".into(),
+        };
         assert_eq!(WitError::from(&kick).code, ErrorCode::OperationFailed);
-        let e = WitError::from(&ApiError::Unsupported { platform: "console".into(), action: "set_group_kick".into() });
+        let e = WitError::from(&ApiError::Unsupported {
+            platform: "console".into(),
+            action: "set_group_kick".into(),
+        });
         assert_eq!((e.code, e.retcode), (ErrorCode::Unsupported, 1404));
-        assert_eq!(WitError::from(&ApiError::Timeout { action: "x".into(), ms: 1 }).retcode, 202);
+        assert_eq!(
+            WitError::from(&ApiError::Timeout {
+                action: "x".into(),
+                ms: 1
+            })
+            .retcode,
+            202
+        );
     }
 }

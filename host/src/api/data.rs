@@ -2,12 +2,13 @@
 //! optional fields), into the WIT records plugins receive; and message segments from OneBot's array form.
 
 use crate::runtime::bindings::coral::bot::types::{
-    Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef, OtherSegment,
-    Poke, Share, Voice,
+    Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef,
+    OtherSegment, Poke, Share, Voice,
 };
 use crate::runtime::bindings::{
-    ChatType, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember, LoginInfo, Media,
-    MemberInfo, MessageInfo, Role, Segment, Sender, Status, StrangerInfo, Talkative, VersionInfo,
+    ChatType, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember,
+    LoginInfo, Media, MemberInfo, MessageInfo, Role, Segment, Sender, Status, StrangerInfo,
+    Talkative, VersionInfo,
 };
 use serde_json::Value;
 
@@ -29,7 +30,10 @@ pub fn opt_str(v: &Value, key: &str) -> Option<String> {
 /// A field as an i64 (numbers or numeric strings); missing → 0.
 pub fn int(v: &Value, key: &str) -> i64 {
     match v.get(key) {
-        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .unwrap_or(0),
         Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
         Some(Value::Bool(b)) => i64::from(*b),
         _ => 0,
@@ -94,14 +98,24 @@ pub fn segment(seg: &Value) -> Segment {
     match kind {
         "text" => Segment::Text(id(d, "text")),
         "face" => Segment::Face(id(d, "id")),
-        "image" => Segment::Image(Image { media: media(d), flash: id(d, "type") == "flash" }),
-        "record" => Segment::Record(Voice { media: media(d), magic: flag(d, "magic", false) }),
+        "image" => Segment::Image(Image {
+            media: media(d),
+            flash: id(d, "type") == "flash",
+        }),
+        "record" => Segment::Record(Voice {
+            media: media(d),
+            magic: flag(d, "magic", false),
+        }),
         "video" => Segment::Video(media(d)),
         "at" => Segment::At(id(d, "qq")),
         "rps" => Segment::Rps,
         "dice" => Segment::Dice,
         "shake" => Segment::Shake,
-        "poke" => Segment::Poke(Poke { kind: id(d, "type"), id: id(d, "id"), name: opt_str(d, "name") }),
+        "poke" => Segment::Poke(Poke {
+            kind: id(d, "type"),
+            id: id(d, "id"),
+            name: opt_str(d, "name"),
+        }),
         "anonymous" => Segment::Anonymous(flag(d, "ignore", false)),
         "share" => Segment::Share(Share {
             url: id(d, "url"),
@@ -110,7 +124,11 @@ pub fn segment(seg: &Value) -> Segment {
             image: opt_str(d, "image"),
         }),
         "contact" => Segment::Contact(Contact {
-            kind: if id(d, "type") == "group" { ContactKind::Group } else { ContactKind::User },
+            kind: if id(d, "type") == "group" {
+                ContactKind::Group
+            } else {
+                ContactKind::User
+            },
             id: id(d, "id"),
         }),
         "location" => Segment::Location(Location {
@@ -126,7 +144,10 @@ pub fn segment(seg: &Value) -> Segment {
             content: opt_str(d, "content"),
             image: opt_str(d, "image"),
         })),
-        "music" => Segment::Music(Music::Catalogue(MusicRef { platform: id(d, "type"), id: id(d, "id") })),
+        "music" => Segment::Music(Music::Catalogue(MusicRef {
+            platform: id(d, "type"),
+            id: id(d, "id"),
+        })),
         "reply" => Segment::Reply(id(d, "id")),
         "forward" => Segment::Forward(id(d, "id")),
         "node" if d.get("content").is_some() => Segment::Node(ForwardNode::Custom(CustomNode {
@@ -137,7 +158,10 @@ pub fn segment(seg: &Value) -> Segment {
         "node" => Segment::Node(ForwardNode::Existing(id(d, "id"))),
         "xml" => Segment::Xml(id(d, "data")),
         "json" => Segment::Json(id(d, "data")),
-        _ => Segment::Other(OtherSegment { kind: kind.to_string(), data_json: d.to_string() }),
+        _ => Segment::Other(OtherSegment {
+            kind: kind.to_string(),
+            data_json: d.to_string(),
+        }),
     }
 }
 
@@ -161,17 +185,27 @@ pub fn message_id(v: &Value) -> String {
 pub fn message_info(v: &Value) -> MessageInfo {
     MessageInfo {
         time: int(v, "time"),
-        message_type: if id(v, "message_type") == "group" { ChatType::Group } else { ChatType::Private },
+        message_type: if id(v, "message_type") == "group" {
+            ChatType::Group
+        } else {
+            ChatType::Private
+        },
         message_id: id(v, "message_id"),
         real_id: opt_str(v, "real_id").unwrap_or_else(|| id(v, "message_id")),
-        sender: v.get("sender").map(sender).unwrap_or_else(|| sender(&Value::Null)),
+        sender: v
+            .get("sender")
+            .map(sender)
+            .unwrap_or_else(|| sender(&Value::Null)),
         message: v.get("message").map(message).unwrap_or_default(),
     }
 }
 
 /// `get_forward_msg`: `data.message` (or `data.messages`) is a list of nodes.
 pub fn forward_nodes(v: &Value) -> Vec<ForwardMessageNode> {
-    let nodes = v.get("message").or_else(|| v.get("messages")).and_then(Value::as_array);
+    let nodes = v
+        .get("message")
+        .or_else(|| v.get("messages"))
+        .and_then(Value::as_array);
     nodes
         .map(|nodes| {
             nodes
@@ -185,7 +219,11 @@ pub fn forward_nodes(v: &Value) -> Vec<ForwardMessageNode> {
                         user_id: opt_str(who, "user_id").unwrap_or_else(|| id(who, "uin")),
                         nickname: opt_str(who, "nickname").unwrap_or_else(|| id(who, "name")),
                         time: d.get("time").map(|_| int(d, "time")),
-                        content: d.get("content").or_else(|| d.get("message")).map(message).unwrap_or_default(),
+                        content: d
+                            .get("content")
+                            .or_else(|| d.get("message"))
+                            .map(message)
+                            .unwrap_or_default(),
                     }
                 })
                 .collect()
@@ -195,7 +233,10 @@ pub fn forward_nodes(v: &Value) -> Vec<ForwardMessageNode> {
 
 /// `get_login_info`.
 pub fn login_info(v: &Value) -> LoginInfo {
-    LoginInfo { user_id: id(v, "user_id"), nickname: id(v, "nickname") }
+    LoginInfo {
+        user_id: id(v, "user_id"),
+        nickname: id(v, "nickname"),
+    }
 }
 
 /// `get_stranger_info`.
@@ -209,12 +250,18 @@ pub fn stranger_info(v: &Value) -> StrangerInfo {
 }
 
 fn list<T>(v: &Value, item: impl Fn(&Value) -> T) -> Vec<T> {
-    v.as_array().map(|items| items.iter().map(item).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|items| items.iter().map(item).collect())
+        .unwrap_or_default()
 }
 
 /// `get_friend_list`.
 pub fn friend_list(v: &Value) -> Vec<FriendInfo> {
-    list(v, |f| FriendInfo { user_id: id(f, "user_id"), nickname: id(f, "nickname"), remark: id(f, "remark") })
+    list(v, |f| FriendInfo {
+        user_id: id(f, "user_id"),
+        nickname: id(f, "nickname"),
+        remark: id(f, "remark"),
+    })
 }
 
 /// `get_group_info`.
@@ -275,12 +322,15 @@ fn honor_members(v: &Value, key: &str) -> Vec<HonorMember> {
 pub fn honor_info(v: &Value) -> HonorInfo {
     HonorInfo {
         group_id: id(v, "group_id"),
-        current_talkative: v.get("current_talkative").filter(|t| t.is_object()).map(|t| Talkative {
-            user_id: id(t, "user_id"),
-            nickname: id(t, "nickname"),
-            avatar: id(t, "avatar"),
-            day_count: uint(t, "day_count"),
-        }),
+        current_talkative: v
+            .get("current_talkative")
+            .filter(|t| t.is_object())
+            .map(|t| Talkative {
+                user_id: id(t, "user_id"),
+                nickname: id(t, "nickname"),
+                avatar: id(t, "avatar"),
+                day_count: uint(t, "day_count"),
+            }),
         talkative_list: honor_members(v, "talkative_list"),
         performer_list: honor_members(v, "performer_list"),
         legend_list: honor_members(v, "legend_list"),
@@ -291,7 +341,10 @@ pub fn honor_info(v: &Value) -> HonorInfo {
 
 /// `get_credentials`.
 pub fn credentials(v: &Value) -> Credentials {
-    Credentials { cookies: id(v, "cookies"), csrf_token: int(v, "csrf_token") }
+    Credentials {
+        cookies: id(v, "cookies"),
+        csrf_token: int(v, "csrf_token"),
+    }
 }
 
 /// `get_status`.
@@ -329,9 +382,11 @@ mod tests {
 
     #[test]
     fn member_info_from_the_spec_shape() {
-        let m = member_info(&json!({"group_id": 1000001, "user_id": 42, "nickname": "n", "card": "c",
+        let m = member_info(
+            &json!({"group_id": 1000001, "user_id": 42, "nickname": "n", "card": "c",
             "sex": "male", "age": 20, "join_time": 1, "last_sent_time": 2, "level": "3", "role": "admin",
-            "unfriendly": false, "title_expire_time": -1, "card_changeable": true}));
+            "unfriendly": false, "title_expire_time": -1, "card_changeable": true}),
+        );
         assert_eq!(m.group_id, "1000001");
         assert_eq!(m.role, Role::Admin);
         assert_eq!(m.area, None);
@@ -345,7 +400,9 @@ mod tests {
             {"type": "mface", "data": {"emoji_id": "x"}}, {"type": "at", "data": {"qq": 10001}}]));
         assert_eq!(segs.len(), 3);
         assert!(matches!(&segs[0], Segment::Text(t) if t == "hi"));
-        assert!(matches!(&segs[1], Segment::Other(o) if o.kind == "mface" && o.data_json.contains("emoji_id")));
+        assert!(
+            matches!(&segs[1], Segment::Other(o) if o.kind == "mface" && o.data_json.contains("emoji_id"))
+        );
         assert!(matches!(&segs[2], Segment::At(q) if q == "10001"));
     }
 }

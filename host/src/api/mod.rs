@@ -1,7 +1,7 @@
 //! The API surface: host implementations of the WIT imports, one file per interface.
 //!
-//! - [`bot`]: `coral:bot/bot`, every platform action (turned into an [`crate::adapters::Action`]);
-//! - [`log`]: `coral:bot/log`;
+//! - [`bot`] (`coral:bot/bot`): every platform action (turned into an [`crate::adapters::Action`]);
+//! - [`log`] (`coral:bot/log`);
 //! - `coral:bot/types` has no functions.
 //!
 //! A refused or failed action is returned to the plugin as a WIT `error` value; only host bugs trap.

@@ -19,14 +19,20 @@ pub fn build_engine(cache_dir: Option<&Path>) -> anyhow::Result<Engine> {
     config.epoch_interruption(true);
     config.max_wasm_stack(MAX_WASM_STACK);
     if let Some(dir) = cache_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating cache dir {}", dir.display()))?;
-        let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating cache dir {}", dir.display()))?;
+        let dir =
+            std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
         let mut cache_config = CacheConfig::new();
         cache_config.with_directory(dir);
-        let cache = Cache::new(cache_config).map_err(anyhow::Error::from).context("setting up the compilation cache")?;
+        let cache = Cache::new(cache_config)
+            .map_err(anyhow::Error::from)
+            .context("setting up the compilation cache")?;
         config.cache(Some(cache));
     }
-    Engine::new(&config).map_err(anyhow::Error::from).context("creating the wasmtime engine")
+    Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("creating the wasmtime engine")
 }
 
 /// Advance the engine's epoch every [`EPOCH_TICK`] until the engine is dropped. A plain thread: it must keep

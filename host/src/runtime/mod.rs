@@ -78,7 +78,11 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-        Ok(Runtime { engine, linker: Arc::new(linker), bots })
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            bots,
+        })
     }
 
     /// The bots registry.
@@ -87,13 +91,27 @@ impl Runtime {
     }
 
     /// Compile and check a plugin file; does not start it. Compilation runs off the async workers.
-    pub async fn compile(&self, path: &Path, max_bytes: u64) -> Result<PluginPre<PluginState>, LoadError> {
-        let read_err = |reason: String| LoadError::Read { path: path.display().to_string(), reason };
-        let len = tokio::fs::metadata(path).await.map_err(|e| read_err(e.to_string()))?.len();
+    pub async fn compile(
+        &self,
+        path: &Path,
+        max_bytes: u64,
+    ) -> Result<PluginPre<PluginState>, LoadError> {
+        let read_err = |reason: String| LoadError::Read {
+            path: path.display().to_string(),
+            reason,
+        };
+        let len = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| read_err(e.to_string()))?
+            .len();
         if len > max_bytes {
-            return Err(read_err(format!("{len} bytes is over the {max_bytes}-byte limit")));
+            return Err(read_err(format!(
+                "{len} bytes is over the {max_bytes}-byte limit"
+            )));
         }
-        let bytes = tokio::fs::read(path).await.map_err(|e| read_err(e.to_string()))?;
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| read_err(e.to_string()))?;
         let engine = self.engine.clone();
         // A hostile file may make the compiler slow or (in theory) panic: keep it off the async workers; a panic
         // there comes back as a `JoinError`, not a crash.
@@ -101,7 +119,10 @@ impl Runtime {
             .await
             .map_err(|e| LoadError::Compile(format!("the compiler failed: {e}")))?
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::World(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::World(format!("{e:#}")))?;
         PluginPre::new(pre).map_err(|e| LoadError::World(format!("{e:#}")))
     }
 
@@ -115,12 +136,28 @@ impl Runtime {
     ) -> Result<PluginHandle, LoadError> {
         let name: Arc<str> = Arc::from(name);
         let stats = Arc::new(PluginStats::default());
-        let starter = Starter { name: name.clone(), pre, config_json, limits, bots: self.bots.clone() };
-        let mut actor = Actor { starter, instance: None };
+        let starter = Starter {
+            name: name.clone(),
+            pre,
+            config_json,
+            limits,
+            bots: self.bots.clone(),
+        };
+        let mut actor = Actor {
+            starter,
+            instance: None,
+        };
         let metadata = actor.first_start().await?;
         let (tx, rx) = mpsc::channel(limits.queue_len);
         let task = tokio::spawn(actor.run(rx, stats.clone()));
-        Ok(PluginHandle { name, metadata, limits, tx, stats, task: Some(task) })
+        Ok(PluginHandle {
+            name,
+            metadata,
+            limits,
+            tx,
+            stats,
+            task: Some(task),
+        })
     }
 
     /// Compile and start a plugin file.
@@ -189,7 +226,10 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Add a running plugin.
     pub fn add(&self, plugin: PluginHandle) {
-        self.plugins.write().unwrap_or_else(|e| e.into_inner()).push(plugin);
+        self.plugins
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(plugin);
     }
 
     /// Deliver an event to every plugin that wants it; returns how many queued it.
@@ -207,10 +247,35 @@ impl Dispatcher {
         queued
     }
 
+    /// Deliver an event to every plugin that wants it, waiting for queue space instead of shedding. For local,
+    /// trusted sources (the console), where back-pressure is better than dropping what the user typed.
+    pub async fn dispatch_wait(&self, event: Event) -> usize {
+        let category = event.category();
+        let senders: Vec<(mpsc::Sender<Event>, Arc<PluginStats>)> = {
+            let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+            plugins
+                .iter()
+                .filter(|p| p.wants(category))
+                .map(|p| (p.tx.clone(), p.stats.clone()))
+                .collect()
+        };
+        let mut queued = 0;
+        for (tx, stats) in senders {
+            stats.received.fetch_add(1, Ordering::Relaxed);
+            if tx.send(event.clone()).await.is_ok() {
+                queued += 1;
+            }
+        }
+        queued
+    }
+
     /// Names, versions and counters of the running plugins.
     pub fn snapshot(&self) -> Vec<(Arc<str>, String, Arc<PluginStats>)> {
         let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
-        plugins.iter().map(|p| (p.name.clone(), p.metadata.version.clone(), p.stats.clone())).collect()
+        plugins
+            .iter()
+            .map(|p| (p.name.clone(), p.metadata.version.clone(), p.stats.clone()))
+            .collect()
     }
 
     /// Stop every plugin after it has handled what is already queued.
@@ -249,7 +314,11 @@ enum Fault {
 
 impl Starter {
     fn new_store(&self) -> Store<PluginState> {
-        let state = PluginState::new(self.name.clone(), self.bots.clone(), self.limits.memory_bytes);
+        let state = PluginState::new(
+            self.name.clone(),
+            self.bots.clone(),
+            self.limits.memory_bytes,
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut ctx| {
@@ -287,7 +356,10 @@ impl Starter {
     fn describe_trap(&self, store: &Store<PluginState>, error: &wasmtime::Error) -> String {
         let limiter = &store.data().limiter;
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            format!("exceeded its CPU budget of {} ms", self.limits.cpu_budget.as_millis())
+            format!(
+                "exceeded its CPU budget of {} ms",
+                self.limits.cpu_budget.as_millis()
+            )
         } else if limiter.refused {
             format!(
                 "hit its memory cap of {} MiB (peak {} KiB): {}",
@@ -305,17 +377,21 @@ impl Starter {
         let mut store = self.new_store();
         store.data_mut().tick_budget = self.budget_ticks();
         store.set_epoch_deadline(1);
-        let plugin = match tokio::time::timeout(self.limits.call_timeout, self.pre.instantiate_async(&mut store)).await
+        let plugin = match tokio::time::timeout(
+            self.limits.call_timeout,
+            self.pre.instantiate_async(&mut store),
+        )
+        .await
         {
             Err(_) => return Err(Fault::TimedOut),
             Ok(Err(e)) => return Err(Fault::Trapped(self.describe_trap(&store, &e))),
             Ok(Ok(plugin)) => plugin,
         };
         let config = self.config_json.clone();
-        self.guarded(&mut store, async |s| plugin.call_init(s, &config).await).await?;
+        self.guarded(&mut store, async |s| plugin.call_init(s, &config).await)
+            .await?;
         Ok((store, plugin))
     }
-
 }
 
 impl Actor {
@@ -325,10 +401,13 @@ impl Actor {
         let mut store = starter.new_store();
         store.data_mut().tick_budget = starter.budget_ticks();
         store.set_epoch_deadline(1);
-        let plugin = tokio::time::timeout(starter.limits.call_timeout, starter.pre.instantiate_async(&mut store))
-            .await
-            .map_err(|_| LoadError::Start("instantiation timed out".into()))?
-            .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
+        let plugin = tokio::time::timeout(
+            starter.limits.call_timeout,
+            starter.pre.instantiate_async(&mut store),
+        )
+        .await
+        .map_err(|_| LoadError::Start("instantiation timed out".into()))?
+        .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
         let metadata = starter
             .guarded(&mut store, async |s| plugin.call_metadata(s).await.map(Ok))
             .await
@@ -365,7 +444,10 @@ impl Actor {
                 }
             }
         };
-        match starter.guarded(&mut store, async |s| plugin.call_on_event(s, &event).await).await {
+        match starter
+            .guarded(&mut store, async |s| plugin.call_on_event(s, &event).await)
+            .await
+        {
             Ok(()) => {
                 stats.handled.fetch_add(1, Ordering::Relaxed);
                 self.instance = Some((store, plugin));

@@ -60,7 +60,10 @@ impl PluginState {
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -77,12 +80,22 @@ pub struct MemoryLimiter {
 
 impl MemoryLimiter {
     fn new(cap: usize) -> Self {
-        MemoryLimiter { cap, total: 0, peak: 0, refused: false }
+        MemoryLimiter {
+            cap,
+            total: 0,
+            peak: 0,
+            refused: false,
+        }
     }
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let next = self.total + desired.saturating_sub(current);
         if next > self.cap {
             self.refused = true;
@@ -93,7 +106,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 
@@ -113,7 +131,10 @@ impl ResourceLimiter for MemoryLimiter {
 /// Strip control characters (ANSI escapes, terminal tricks) from plugin text before it reaches a log or terminal,
 /// and cut it at [`MAX_LOG_LINE`] bytes.
 pub fn sanitize(text: &str) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+    let mut out: String = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect();
     if out.len() > MAX_LOG_LINE {
         let mut end = MAX_LOG_LINE;
         while !out.is_char_boundary(end) {
@@ -147,7 +168,11 @@ struct LogStream {
 
 impl LogStream {
     fn new(plugin: Arc<str>, level: tracing::Level) -> Self {
-        LogStream { plugin, level, pending: Arc::default() }
+        LogStream {
+            plugin,
+            level,
+            pending: Arc::default(),
+        }
     }
 
     fn push(&self, bytes: &[u8]) {
@@ -155,11 +180,19 @@ impl LogStream {
         pending.extend_from_slice(bytes);
         while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=pos).collect();
-            emit_log(&self.plugin, self.level, String::from_utf8_lossy(&line[..line.len() - 1]).as_ref());
+            emit_log(
+                &self.plugin,
+                self.level,
+                String::from_utf8_lossy(&line[..line.len() - 1]).as_ref(),
+            );
         }
         if pending.len() > MAX_LOG_LINE {
             let line: Vec<u8> = std::mem::take(&mut *pending);
-            emit_log(&self.plugin, self.level, String::from_utf8_lossy(&line).as_ref());
+            emit_log(
+                &self.plugin,
+                self.level,
+                String::from_utf8_lossy(&line).as_ref(),
+            );
         }
     }
 }
@@ -198,7 +231,11 @@ impl Pollable for LogStream {
 }
 
 impl AsyncWrite for LogStream {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -227,7 +264,10 @@ mod tests {
     fn memory_limiter_caps_the_total_of_all_memories() {
         let mut l = MemoryLimiter::new(100);
         assert!(l.memory_growing(0, 60, None).unwrap());
-        assert!(l.memory_growing(0, 30, None).unwrap(), "a second memory counts toward the same cap");
+        assert!(
+            l.memory_growing(0, 30, None).unwrap(),
+            "a second memory counts toward the same cap"
+        );
         assert!(!l.memory_growing(60, 80, None).unwrap());
         assert!(l.refused);
         assert_eq!(l.peak, 90);

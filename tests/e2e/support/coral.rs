@@ -23,7 +23,11 @@ impl Setup {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         for name in plugin_names {
-            std::fs::copy(plugins::wasm(name), dir.path().join("plugins").join(format!("{name}.wasm"))).unwrap();
+            std::fs::copy(
+                plugins::wasm(name),
+                dir.path().join("plugins").join(format!("{name}.wasm")),
+            )
+            .unwrap();
         }
         std::fs::write(dir.path().join("coral.toml"), config).unwrap();
         Setup { dir }
@@ -39,7 +43,10 @@ impl Setup {
 
     /// Start `coral run --config <dir>/coral.toml`.
     pub fn start(&self) -> Coral {
-        Coral::spawn(&["run", "--config", self.config_path().to_str().unwrap()], self.path())
+        Coral::spawn(
+            &["run", "--config", self.config_path().to_str().unwrap()],
+            self.path(),
+        )
     }
 }
 
@@ -86,13 +93,22 @@ impl Coral {
             }
         });
         let stdin = child.stdin.take();
-        Coral { child, stdin, stdout, stderr, stderr_reader: Some(stderr_reader), seen: Vec::new() }
+        Coral {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            stderr_reader: Some(stderr_reader),
+            seen: Vec::new(),
+        }
     }
 
     /// Type a line into the console.
     pub fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").and_then(|_| stdin.flush()).expect("writing to coral's stdin");
+        writeln!(stdin, "{line}")
+            .and_then(|_| stdin.flush())
+            .expect("writing to coral's stdin");
     }
 
     /// Wait for the next stdout line that satisfies `pred` (earlier lines are kept in `seen`).
@@ -134,7 +150,10 @@ impl Coral {
             if err.contains(needle) {
                 return err;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for log {needle:?}; stderr:\n{err}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for log {needle:?}; stderr:\n{err}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -145,7 +164,8 @@ impl Coral {
 
     /// Peak resident memory of the process so far, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -161,7 +181,11 @@ impl Coral {
             if count >= n {
                 return count;
             }
-            assert!(Instant::now() < deadline, "waited for {n} × {needle:?}, saw {count}; stderr:\n{}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "waited for {n} × {needle:?}, saw {count}; stderr:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -175,7 +199,11 @@ impl Coral {
             if let Some(status) = self.child.try_wait().expect("waiting for coral") {
                 break status;
             }
-            assert!(Instant::now() < deadline, "coral did not exit after its input ended; stderr:\n{}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "coral did not exit after its input ended; stderr:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         let mut rest = Vec::new();

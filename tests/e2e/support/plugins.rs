@@ -6,7 +6,10 @@ use std::sync::OnceLock;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
 }
 
 fn wasm_dir() -> PathBuf {
@@ -16,7 +19,13 @@ fn wasm_dir() -> PathBuf {
 /// Build one guest workspace for wasm32-wasip2 into `target/wasm`.
 fn build_workspace(manifest: &Path) {
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(manifest)
         .env("CARGO_TARGET_DIR", repo_root().join("target/wasm"))
         // Flags meant for the host build (coverage, sanitizers) must not leak into the guest build.

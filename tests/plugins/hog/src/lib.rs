@@ -6,7 +6,9 @@ struct Hog;
 
 impl Plugin for Hog {
     fn metadata() -> Metadata {
-        Metadata::new("hog", "0.1.0").description("allocates without bound on every message").events([EventCategory::Message])
+        Metadata::new("hog", "0.1.0")
+            .description("allocates without bound on every message")
+            .events([EventCategory::Message])
     }
     fn init(_config: Config) -> Result<Self, String> {
         Ok(Hog)

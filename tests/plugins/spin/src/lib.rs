@@ -6,7 +6,9 @@ struct Spin;
 
 impl Plugin for Spin {
     fn metadata() -> Metadata {
-        Metadata::new("spin", "0.1.0").description("loops forever on every message").events([EventCategory::Message])
+        Metadata::new("spin", "0.1.0")
+            .description("loops forever on every message")
+            .events([EventCategory::Message])
     }
     fn init(_config: Config) -> Result<Self, String> {
         Ok(Spin)

@@ -6,7 +6,9 @@ struct Trap;
 
 impl Plugin for Trap {
     fn metadata() -> Metadata {
-        Metadata::new("trap", "0.1.0").description("panics on every message").events([EventCategory::Message])
+        Metadata::new("trap", "0.1.0")
+            .description("panics on every message")
+            .events([EventCategory::Message])
     }
     fn init(_config: Config) -> Result<Self, String> {
         Ok(Trap)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh machine and start Coral on the console with the example plugins.
+# Type `ping hello`; Coral answers `[private 10000] pong hello`. Ctrl-D quits. Also works from a pipe:
+#   echo "ping hello" | ./scripts/run.sh
+source "$(dirname "$0")/lib.sh"
+ensure_rust_target
+build_guests example-plugins/Cargo.toml
+install_example_plugins
+say "building the coral host (release)"
+cargo build --release --bin coral
+say "starting coral: console platform, plugins from ./plugins, data in ./data"
+exec "$ROOT/target/release/coral" run "$@"
