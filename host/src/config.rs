@@ -71,6 +71,9 @@ pub struct Config {
     /// Per-plugin settings, keyed by plugin name (the `.wasm` file's stem).
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// OneBot V11 connections (`[[onebot]]`), any number.
+    #[serde(default)]
+    pub onebot: Vec<crate::adapters::onebot::config::OneBotConfig>,
 }
 
 /// `[host]`.
@@ -243,6 +246,14 @@ impl Config {
         }
         if h.queue_len == 0 {
             return invalid("host.queue_len".into(), "must be at least 1");
+        }
+        for (index, entry) in self.onebot.iter().enumerate() {
+            entry
+                .validate(index)
+                .map_err(|reason| ConfigError::Invalid {
+                    key: format!("onebot[{index}]"),
+                    reason,
+                })?;
         }
         for (name, p) in &self.plugins {
             if p.memory_mb == Some(0) {

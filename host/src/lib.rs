@@ -106,6 +106,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         list.join(", ")
     );
 
+    let _onebot_stats = adapters::onebot::start(&config.onebot, &dispatcher, &bots).await?;
+
     if config.console.enabled {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             eprintln!(
@@ -117,6 +119,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::select! {
             result = adapters::console::run(&config.console, input, out, dispatcher.clone(), bots.clone()) => {
                 result.context("reading the console")?;
+                if !config.onebot.is_empty() {
+                    tracing::info!("console input ended; still serving OneBot until Ctrl-C");
+                    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+                }
             }
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
         }

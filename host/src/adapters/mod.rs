@@ -5,6 +5,7 @@
 //! [`crate::runtime::Dispatcher`].
 
 pub mod console;
+pub mod onebot;
 
 use crate::runtime::bindings::{Chat, GroupRequestKind, Segment, SendOptions};
 use serde_json::Value;
@@ -241,6 +242,12 @@ pub enum ApiError {
         retcode: i32,
         /// The platform's message.
         message: String,
+    },
+    /// The connection closed before the answer came; the action may or may not have happened.
+    #[error("the connection closed while `{action}` was pending (it may still have happened)")]
+    Disconnected {
+        /// The action name.
+        action: String,
     },
     /// The platform's answer could not be understood.
     #[error("unexpected response to `{action}`: {reason}")]

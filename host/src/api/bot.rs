@@ -74,6 +74,7 @@ impl From<&ApiError> for WitError {
                 }
             }
             ApiError::BadResponse { .. } => WitError::new(ErrorCode::OperationFailed, message),
+            ApiError::Disconnected { .. } => WitError::new(ErrorCode::BotUnavailable, message),
         }
     }
 }

@@ -150,11 +150,22 @@ pub fn segment(seg: &Value) -> Segment {
         })),
         "reply" => Segment::Reply(id(d, "id")),
         "forward" => Segment::Forward(id(d, "id")),
-        "node" if d.get("content").is_some() => Segment::Node(ForwardNode::Custom(CustomNode {
-            user_id: opt_str(d, "user_id").unwrap_or_else(|| id(d, "uin")),
-            nickname: opt_str(d, "nickname").unwrap_or_else(|| id(d, "name")),
-            content_json: d.get("content").map(Value::to_string).unwrap_or_default(),
-        })),
+        "node" if d.get("content").is_some_and(|c| !c.is_null()) => {
+            // `content-json` is always an array of segments, whichever form the platform used.
+            let content = match d.get("content") {
+                Some(Value::String(cq_string)) => {
+                    Value::Array(crate::adapters::onebot::cq::parse(cq_string))
+                }
+                Some(segment @ Value::Object(_)) => Value::Array(vec![segment.clone()]),
+                Some(message @ Value::Array(_)) => message.clone(),
+                _ => Value::Array(Vec::new()),
+            };
+            Segment::Node(ForwardNode::Custom(CustomNode {
+                user_id: opt_str(d, "user_id").unwrap_or_else(|| id(d, "uin")),
+                nickname: opt_str(d, "nickname").unwrap_or_else(|| id(d, "name")),
+                content_json: content.to_string(),
+            }))
+        }
         "node" => Segment::Node(ForwardNode::Existing(id(d, "id"))),
         "xml" => Segment::Xml(id(d, "data")),
         "json" => Segment::Json(id(d, "data")),
@@ -165,13 +176,16 @@ pub fn segment(seg: &Value) -> Segment {
     }
 }
 
-/// A message in OneBot array form, a single segment object, or (until CQ-code parsing lands with the OneBot
-/// adapter) a string taken as plain text.
+/// A message in any of OneBot's three forms: an array of segments, a single segment object, or a CQ-code string
+/// (parsed by [`crate::adapters::onebot::cq::parse`]). Anything else is an empty message.
 pub fn message(v: &Value) -> Vec<Segment> {
     match v {
         Value::Array(items) => items.iter().map(segment).collect(),
         Value::Object(_) => vec![segment(v)],
-        Value::String(s) => vec![Segment::Text(s.clone())],
+        Value::String(s) => crate::adapters::onebot::cq::parse(s)
+            .iter()
+            .map(segment)
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -162,6 +162,14 @@ impl Coral {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Wait for a log line containing `marker` and return the rest of that line after it (e.g. a URL).
+    pub fn log_value(&self, marker: &str) -> String {
+        let log = self.expect_log(marker);
+        let line = log.lines().find(|l| l.contains(marker)).unwrap();
+        let rest = &line[line.find(marker).unwrap() + marker.len()..];
+        rest.split_whitespace().next().unwrap_or("").to_string()
+    }
+
     /// Peak resident memory of the process so far, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

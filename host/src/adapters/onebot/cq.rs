@@ -43,7 +43,12 @@ fn escape(s: &str, comma: bool) -> String {
 ///
 /// One left-to-right pass, so `&amp;#91;` becomes the literal `&#91;` (never `[`). Any other `&` is kept as is.
 pub fn unescape(s: &str) -> String {
-    const ESCAPES: [(&str, char); 4] = [("&amp;", '&'), ("&#91;", '['), ("&#93;", ']'), ("&#44;", ',')];
+    const ESCAPES: [(&str, char); 4] = [
+        ("&amp;", '&'),
+        ("&#91;", '['),
+        ("&#93;", ']'),
+        ("&#44;", ','),
+    ];
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(pos) = rest.find('&') {
@@ -83,13 +88,11 @@ pub fn parse(s: &str) -> Vec<Value> {
             search = end;
             continue;
         }
-        match code(&s[body_start..end]) {
-            Some(segment) => {
-                push_text(&mut segments, &s[text_start..open]);
-                segments.push(segment);
-                text_start = end + 1;
-            }
-            None => {} // malformed: stays part of the text run
+        // A malformed code stays part of the text run.
+        if let Some(segment) = code(&s[body_start..end]) {
+            push_text(&mut segments, &s[text_start..open]);
+            segments.push(segment);
+            text_start = end + 1;
         }
         search = end + 1;
     }
@@ -299,10 +302,15 @@ mod tests {
         let written = serialize(&segs);
         assert!(written.starts_with("&#91;hi&#93;[CQ:image,"), "{written}");
         assert!(written.contains("file=a&#44;b.jpg"), "{written}");
-        assert!(written.contains(",cache=0") && written.contains(",flash=true"), "{written}");
+        assert!(
+            written.contains(",cache=0") && written.contains(",flash=true"),
+            "{written}"
+        );
         assert!(!written.contains("url"), "{written}");
         assert!(
-            written.ends_with("[CQ:node,content=&#91;CQ:face&#44;id=1&#93;&amp;#91;x&amp;#93;][CQ:dice]"),
+            written.ends_with(
+                "[CQ:node,content=&#91;CQ:face&#44;id=1&#93;&amp;#91;x&amp;#93;][CQ:dice]"
+            ),
             "{written}"
         );
         // The nested content reads back as the CQ string of the inner message.
@@ -332,12 +340,11 @@ mod tests {
         }
 
         fn string(&mut self, max_len: usize) -> String {
-            const PIECES: [&str; 24] = [
-                "[", "]", "&", ",", "=", "[CQ:", "[CQ:at,qq=1]", "&amp;", "&#91;", "&#93;", "&#44;",
-                "&#", ";", "a", "b", "CQ", ":", " ", "\n", "多", "😀", "\u{0}", "[CQ:face", "id=",
-            ];
+            // Pieces separated by `|`: CQ syntax, escapes and near-escapes, text, multi-byte and NUL.
+            const PIECES: &str = "[|]|&|,|=|[CQ:|[CQ:at,qq=1]|&amp;|&#91;|&#93;|&#44;|&#|;|a|b|CQ|:| |\n|多|😀|\0|[CQ:face|id=";
+            let pieces: Vec<&str> = PIECES.split('|').collect();
             let len = self.below(max_len + 1);
-            (0..len).map(|_| PIECES[self.below(PIECES.len())]).collect()
+            (0..len).map(|_| pieces[self.below(pieces.len())]).collect()
         }
     }
 
@@ -350,7 +357,11 @@ mod tests {
             if s.is_empty() {
                 assert!(parsed.is_empty());
             } else {
-                assert_eq!(parsed, vec![json!({"type": "text", "data": {"text": s}})], "{s:?}");
+                assert_eq!(
+                    parsed,
+                    vec![json!({"type": "text", "data": {"text": s}})],
+                    "{s:?}"
+                );
             }
         }
     }
@@ -374,7 +385,10 @@ mod tests {
             let parsed = parse(&s);
             // No empty or adjacent text segments.
             for pair in parsed.windows(2) {
-                assert!(!(pair[0]["type"] == "text" && pair[1]["type"] == "text"), "{s:?}");
+                assert!(
+                    !(pair[0]["type"] == "text" && pair[1]["type"] == "text"),
+                    "{s:?}"
+                );
             }
             assert!(parsed.iter().all(|p| p["data"]["text"] != ""), "{s:?}");
             // What was parsed survives a write and a second read unchanged.

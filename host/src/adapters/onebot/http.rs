@@ -1,0 +1,198 @@
+//! HTTP transports: the API client (`POST <url>/<action>` with a JSON body, Bearer token) and the event receiver
+//! (the implementation POSTs events to Coral; `X-Signature` is verified over the raw body before parsing).
+
+use super::auth::{AuthFailure, check_signature};
+use super::config::OneBotConfig;
+use super::link::{Api, Inbound, envelope};
+use crate::adapters::ApiError;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Largest API response read, in bytes.
+const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// Calls actions over HTTP.
+pub struct HttpApi {
+    base: String,
+    token: Option<String>,
+    timeout: Duration,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl HttpApi {
+    /// An API client for the implementation at `base` (`http://host:port`).
+    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Self {
+        HttpApi {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            timeout,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// `POST <base>/<action>`; HTTP errors become retcode 1000 + status, as over WebSocket.
+    pub async fn call(&self, action: &str, params: Value) -> Result<Value, ApiError> {
+        let bad = |reason: String| ApiError::BadResponse {
+            action: action.into(),
+            reason,
+        };
+        let mut request = hyper::Request::post(format!("{}/{action}", self.base))
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .body(Full::new(Bytes::from(params.to_string())))
+            .map_err(|e| bad(e.to_string()))?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| ApiError::BotUnavailable(format!("{} ({e})", self.base)))?;
+            let status = response.status();
+            let body = http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| bad(format!("reading the body: {e}")))?
+                .to_bytes();
+            Ok::<_, ApiError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| ApiError::Timeout {
+                action: action.into(),
+                ms: self.timeout.as_millis() as u64,
+            })??;
+        if !status.is_success() {
+            return Err(ApiError::Failed {
+                action: action.into(),
+                retcode: 1000 + i32::from(status.as_u16()),
+                message: format!("HTTP {status}"),
+            });
+        }
+        let value: Value =
+            serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
+        envelope(action, value)
+    }
+}
+
+/// Set up an `http` entry: register its API (learning the bot id if the config does not say), and serve event
+/// POSTs on `listener` when one is given.
+pub async fn run(config: OneBotConfig, listener: Option<TcpListener>, inbound: Inbound) {
+    let inbound = Arc::new(inbound);
+    let api = config.url.as_ref().map(|url| {
+        Arc::new(HttpApi::new(
+            url,
+            config.access_token.clone(),
+            config.timeout(),
+        ))
+    });
+    if let Some(api) = &api {
+        let (api, registry, self_id) = (
+            api.clone(),
+            inbound.registry.clone(),
+            config.self_id.clone(),
+        );
+        tokio::spawn(async move {
+            let self_id = match self_id {
+                Some(id) => id,
+                None => learn_self_id(&api).await,
+            };
+            registry.bot(&self_id).set_api(Api::Http(api));
+            tracing::info!(self_id, "onebot http bot ready");
+        });
+    }
+    if let Some(listener) = listener {
+        let state = Arc::new(Receiver {
+            secret: config.secret.clone(),
+            path: config.path.clone(),
+            inbound,
+            api,
+        });
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(receive))
+            .with_state(state);
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("onebot http event receiver stopped: {e}");
+        }
+    }
+}
+
+/// Ask the implementation who it is, retrying with backoff until it answers.
+async fn learn_self_id(api: &HttpApi) -> String {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match api.call("get_login_info", serde_json::json!({})).await {
+            Ok(data) => {
+                let id = crate::api::data::id(&data, "user_id");
+                if !id.is_empty() {
+                    return id;
+                }
+                tracing::warn!("get_login_info answered without user_id; retrying");
+            }
+            Err(e) => tracing::warn!(
+                "onebot http: get_login_info failed: {e}; retrying in {} ms",
+                delay.as_millis()
+            ),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}
+
+struct Receiver {
+    secret: Option<String>,
+    path: Option<String>,
+    inbound: Arc<Inbound>,
+    api: Option<Arc<HttpApi>>,
+}
+
+async fn receive(
+    State(state): State<Arc<Receiver>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(path) = &state.path
+        && uri.path() != path
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(secret) = &state.secret {
+        let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
+        match check_signature(secret, signature, &body) {
+            Ok(()) => {}
+            Err(AuthFailure::Missing) => {
+                return (StatusCode::UNAUTHORIZED, "missing X-Signature").into_response();
+            }
+            Err(AuthFailure::Wrong) => {
+                return (StatusCode::FORBIDDEN, "bad X-Signature").into_response();
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    match state.inbound.frame(&text, None) {
+        Some(self_id) => {
+            // A bot first seen through its events still answers through the API client.
+            if let Some(api) = &state.api {
+                let bot = state.inbound.registry.bot(&self_id);
+                if !crate::adapters::BotConnection::online(bot.as_ref()) {
+                    bot.set_api(Api::Http(api.clone()));
+                }
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (StatusCode::BAD_REQUEST, "not a OneBot event").into_response(),
+    }
+}

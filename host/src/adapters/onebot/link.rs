@@ -1,0 +1,442 @@
+//! What every OneBot transport shares: the echo-matched API call over a socket ([`WsLink`]), the response envelope,
+//! the per-bot connection object registered in [`Bots`] ([`OneBotBot`]), and the handling of one incoming frame.
+
+use super::protocol;
+use crate::adapters::{Action, ApiError, ApiFuture, BotConnection, Bots};
+use crate::runtime::Dispatcher;
+use crate::runtime::bindings::{EventKind, coral::bot::types::MetaEvent};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// The platform name.
+pub const PLATFORM: &str = "onebot";
+/// Outgoing frames queued per socket before callers see `busy`.
+pub const OUTBOX_LEN: usize = 1024;
+
+/// Counters for the adapter (malformed frames, unknown echoes).
+#[derive(Debug, Default)]
+pub struct LinkStats {
+    /// Frames that were not JSON objects, or not a known shape.
+    pub malformed: AtomicU64,
+    /// Responses whose echo matched no pending call (late, duplicate or foreign).
+    pub unmatched: AtomicU64,
+}
+
+/// An API-capable WebSocket: frames out through `outbox`, responses matched to callers by `echo`.
+pub struct WsLink {
+    outbox: mpsc::Sender<String>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
+    next_echo: AtomicU64,
+    timeout: Duration,
+    closed: AtomicBool,
+    stats: Arc<LinkStats>,
+}
+
+impl WsLink {
+    /// A link writing to `outbox`.
+    pub fn new(
+        outbox: mpsc::Sender<String>,
+        timeout: Duration,
+        stats: Arc<LinkStats>,
+    ) -> Arc<Self> {
+        Arc::new(WsLink {
+            outbox,
+            pending: Mutex::default(),
+            next_echo: AtomicU64::new(1),
+            timeout,
+            closed: AtomicBool::new(false),
+            stats,
+        })
+    }
+
+    /// Send `{action, params, echo}` and wait for the matching response (or the timeout, or the socket closing).
+    pub async fn call(&self, action: &str, params: Value) -> Result<Value, ApiError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ApiError::Disconnected {
+                action: action.into(),
+            });
+        }
+        let echo = self.next_echo.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(echo, tx);
+        let frame = json!({ "action": action, "params": params, "echo": echo }).to_string();
+        let forget = || {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&echo)
+        };
+        if let Err(e) = self.outbox.try_send(frame) {
+            forget();
+            return Err(match e {
+                mpsc::error::TrySendError::Full(_) => ApiError::Busy(format!(
+                    "the connection's outbox is full ({OUTBOX_LEN} frames)"
+                )),
+                mpsc::error::TrySendError::Closed(_) => ApiError::Disconnected {
+                    action: action.into(),
+                },
+            });
+        }
+        match tokio::time::timeout(self.timeout, rx).await {
+            Err(_) => {
+                forget();
+                Err(ApiError::Timeout {
+                    action: action.into(),
+                    ms: self.timeout.as_millis() as u64,
+                })
+            }
+            Ok(Err(_)) => Err(ApiError::Disconnected {
+                action: action.into(),
+            }),
+            Ok(Ok(response)) => envelope(action, response),
+        }
+    }
+
+    /// Hand a response frame to its caller; false if no call was waiting for its echo.
+    pub fn resolve(&self, response: Value) -> bool {
+        let echo = match response.get("echo") {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        let waiter = echo.and_then(|e| {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&e)
+        });
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(response);
+                true
+            }
+            None => {
+                self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// The socket is gone: every pending call fails now.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Calls waiting for a response.
+    pub fn pending(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Read a `{status, retcode, data, message, wording}` response: `ok` and `async` succeed (with `data`), anything
+/// else is the implementation's failure with its own retcode and text.
+pub fn envelope(action: &str, response: Value) -> Result<Value, ApiError> {
+    let status = response.get("status").and_then(Value::as_str).unwrap_or("");
+    let retcode = response
+        .get("retcode")
+        .and_then(Value::as_i64)
+        .unwrap_or(if status == "ok" { 0 } else { -1 });
+    if status == "ok" || status == "async" || (status.is_empty() && retcode == 0) {
+        return Ok(response.get("data").cloned().unwrap_or(Value::Null));
+    }
+    let text = |k: &str| {
+        response
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let mut message = text("message").or_else(|| text("msg")).unwrap_or_default();
+    if let Some(wording) = text("wording").filter(|w| *w != message) {
+        message = if message.is_empty() {
+            wording
+        } else {
+            format!("{message} ({wording})")
+        };
+    }
+    Err(ApiError::Failed {
+        action: action.into(),
+        retcode: retcode as i32,
+        message,
+    })
+}
+
+/// How a bot's API calls travel.
+#[derive(Clone)]
+pub enum Api {
+    /// Over a WebSocket (universal or API connection).
+    Ws(Arc<WsLink>),
+    /// Over HTTP (`POST <url>/<action>`).
+    Http(Arc<super::http::HttpApi>),
+}
+
+/// One OneBot bot account, as registered in [`Bots`]. Its API channel is swapped when it reconnects.
+pub struct OneBotBot {
+    self_id: String,
+    api: RwLock<Option<Api>>,
+    /// Heartbeat liveness: the last heartbeat and its announced interval.
+    heartbeat: Mutex<Option<(Instant, Duration)>>,
+}
+
+/// The OneBot bots, by self id; each is also registered (as a [`BotConnection`]) in the host's [`Bots`].
+#[derive(Default)]
+pub struct Registry {
+    bots: Bots,
+    known: Mutex<HashMap<String, Arc<OneBotBot>>>,
+}
+
+impl Registry {
+    /// A registry that publishes its bots into `bots`.
+    pub fn new(bots: Bots) -> Arc<Self> {
+        Arc::new(Registry {
+            bots,
+            known: Mutex::default(),
+        })
+    }
+
+    /// The bot with this id, created (and published) on first use.
+    pub fn bot(&self, self_id: &str) -> Arc<OneBotBot> {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .entry(self_id.to_string())
+            .or_insert_with(|| {
+                let bot = Arc::new(OneBotBot {
+                    self_id: self_id.to_string(),
+                    api: RwLock::default(),
+                    heartbeat: Mutex::default(),
+                });
+                self.bots.insert(self_id, bot.clone());
+                bot
+            })
+            .clone()
+    }
+}
+
+impl OneBotBot {
+    /// Route API calls through `api` from now on (a reconnect replaces the old channel atomically).
+    pub fn set_api(&self, api: Api) {
+        *self.api.write().unwrap_or_else(|e| e.into_inner()) = Some(api);
+    }
+
+    /// Forget the API channel if it is still `link` (a newer connection may already have replaced it).
+    pub fn drop_link(&self, link: &Arc<WsLink>) {
+        let mut api = self.api.write().unwrap_or_else(|e| e.into_inner());
+        if matches!(&*api, Some(Api::Ws(current)) if Arc::ptr_eq(current, link)) {
+            *api = None;
+        }
+    }
+
+    /// Record a heartbeat.
+    pub fn heartbeat(&self, interval: Duration) {
+        *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), interval));
+    }
+}
+
+impl BotConnection for OneBotBot {
+    fn platform(&self) -> &str {
+        PLATFORM
+    }
+
+    /// Online while an API channel exists and, if the implementation sends heartbeats, the last one is younger
+    /// than two intervals.
+    fn online(&self) -> bool {
+        let has_api = self.api.read().unwrap_or_else(|e| e.into_inner()).is_some();
+        let heartbeat = *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner());
+        has_api
+            && heartbeat
+                .is_none_or(|(at, interval)| at.elapsed() <= interval * 2 + Duration::from_secs(1))
+    }
+
+    fn call(&self, action: Action) -> ApiFuture {
+        let api = self.api.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let self_id = self.self_id.clone();
+        Box::pin(async move {
+            let (name, params) = protocol::action_request(&action);
+            match api {
+                Some(Api::Ws(link)) => link.call(&name, params).await,
+                Some(Api::Http(http)) => http.call(&name, params).await,
+                None => Err(ApiError::BotUnavailable(self_id)),
+            }
+        })
+    }
+}
+
+/// What a socket delivers to Coral.
+pub struct Inbound {
+    /// Where events go.
+    pub dispatcher: Dispatcher,
+    /// Where bots are registered.
+    pub registry: Arc<Registry>,
+    /// Counters.
+    pub stats: Arc<LinkStats>,
+    /// Which transport, for logs.
+    pub label: String,
+}
+
+impl Inbound {
+    /// Handle one text frame: a response (has `echo`, no `post_type`) goes to `link`; an event is decoded and
+    /// dispatched. Anything else is counted and logged; the connection stays up. Returns the event's `self_id`.
+    pub fn frame(&self, text: &str, link: Option<&WsLink>) -> Option<String> {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) | Err(_) => {
+                self.malformed(text, "not a JSON object");
+                return None;
+            }
+        };
+        if value.get("post_type").is_some() {
+            return self.event(value);
+        }
+        if value.get("echo").is_some()
+            && (value.get("status").is_some() || value.get("retcode").is_some())
+        {
+            match link {
+                Some(link) => {
+                    if !link.resolve(value) {
+                        tracing::debug!(transport = %self.label, "response with an unknown echo ignored");
+                    }
+                }
+                None => self.malformed(text, "a response on an event-only connection"),
+            }
+            return None;
+        }
+        self.malformed(text, "neither an event nor a response");
+        None
+    }
+
+    /// Decode and dispatch an event; returns its `self_id`.
+    pub fn event(&self, value: Value) -> Option<String> {
+        match protocol::decode_event(&value) {
+            Ok(event) => {
+                let self_id = event.self_id.clone();
+                if let EventKind::Meta(MetaEvent::Heartbeat(hb)) = &event.kind {
+                    self.registry
+                        .bot(&self_id)
+                        .heartbeat(Duration::from_millis(hb.interval_ms));
+                }
+                self.dispatcher.dispatch(event);
+                Some(self_id)
+            }
+            Err(e) => {
+                self.malformed(&value.to_string(), &e.to_string());
+                None
+            }
+        }
+    }
+
+    fn malformed(&self, text: &str, why: &str) {
+        let n = self.stats.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut sample: String = text.chars().take(120).collect();
+        sample = crate::runtime::state::sanitize(&sample);
+        tracing::warn!(transport = %self.label, malformed_total = n, "ignored a frame ({why}): {sample}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_keeps_the_implementations_retcode_and_wording() {
+        let ok = envelope(
+            "get_status",
+            json!({"status": "ok", "retcode": 0, "data": {"good": true}}),
+        );
+        assert_eq!(ok.unwrap()["good"], true);
+        assert_eq!(
+            envelope(
+                "set_restart",
+                json!({"status": "async", "retcode": 1, "data": null})
+            )
+            .unwrap(),
+            Value::Null
+        );
+        let failed = json!({"status": "failed", "retcode": 1200, "message": "Timeout: NTEvent", "wording": "超时"});
+        match envelope("send_msg", failed) {
+            Err(ApiError::Failed {
+                retcode, message, ..
+            }) => {
+                assert_eq!(retcode, 1200);
+                assert_eq!(message, "Timeout: NTEvent (超时)");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn responses_are_matched_by_echo_in_any_order_and_unknown_echoes_are_ignored() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let stats = Arc::new(LinkStats::default());
+        let link = WsLink::new(tx, Duration::from_secs(5), stats.clone());
+        let a = tokio::spawn({
+            let link = link.clone();
+            async move { link.call("a", json!({})).await }
+        });
+        let b = tokio::spawn({
+            let link = link.clone();
+            async move { link.call("b", json!({})).await }
+        });
+        let mut echoes = Vec::new();
+        for _ in 0..2 {
+            let frame: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
+            echoes.push((
+                frame["action"].as_str().unwrap().to_string(),
+                frame["echo"].clone(),
+            ));
+        }
+        assert!(!link.resolve(json!({"status": "ok", "retcode": 0, "data": 0, "echo": 999})));
+        // Answer in reverse order, the second one with its echo as a string.
+        for (action, echo) in echoes.iter().rev() {
+            let echo = if action == "a" {
+                json!(echo.to_string())
+            } else {
+                echo.clone()
+            };
+            assert!(
+                link.resolve(json!({"status": "ok", "retcode": 0, "data": action, "echo": echo}))
+            );
+        }
+        assert_eq!(a.await.unwrap().unwrap(), json!("a"));
+        assert_eq!(b.await.unwrap().unwrap(), json!("b"));
+        assert_eq!(stats.unmatched.load(Ordering::Relaxed), 1);
+        assert_eq!(link.pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn closing_fails_pending_calls_at_once_and_timeouts_clean_up() {
+        let (tx, _rx) = mpsc::channel(8);
+        let link = WsLink::new(tx, Duration::from_millis(50), Arc::default());
+        let timed_out = link.call("slow", json!({})).await;
+        assert!(
+            matches!(timed_out, Err(ApiError::Timeout { .. })),
+            "{timed_out:?}"
+        );
+        assert_eq!(link.pending(), 0);
+        let (tx, _rx) = mpsc::channel(8);
+        let link = WsLink::new(tx, Duration::from_secs(60), Arc::default());
+        let call = tokio::spawn({
+            let link = link.clone();
+            async move { link.call("x", json!({})).await }
+        });
+        while link.pending() == 0 {
+            tokio::task::yield_now().await;
+        }
+        link.close();
+        assert!(matches!(
+            call.await.unwrap(),
+            Err(ApiError::Disconnected { .. })
+        ));
+    }
+}

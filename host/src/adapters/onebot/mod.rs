@@ -1,0 +1,91 @@
+//! The OneBot V11 adapter (NapCat, LLOneBot, Lagrange.OneBot, go-cqhttp): all four transports, any number at once.
+//!
+//! - [`cq`] and [`protocol`]: pure — CQ-code strings, events, messages and action requests as JSON;
+//! - [`link`]: echo-matched API calls, the response envelope, the per-bot connection, frame handling;
+//! - [`ws`]: forward WebSocket client (with reconnect) and reverse WebSocket server;
+//! - [`http`]: HTTP API client and HTTP POST event receiver;
+//! - [`auth`]: constant-time token and signature checks; [`config`]: `[[onebot]]` entries.
+
+pub mod auth;
+pub mod config;
+pub mod cq;
+pub mod http;
+pub mod link;
+pub mod protocol;
+pub mod ws;
+
+use crate::adapters::Bots;
+use crate::runtime::Dispatcher;
+use anyhow::Context as _;
+use config::{DEFAULT_REVERSE_PATH, OneBotConfig, Transport};
+use link::{Inbound, LinkStats, Registry};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Start every `[[onebot]]` entry. Listeners are bound before this returns (so a taken port is a startup error and
+/// `listen = "127.0.0.1:0"` works); connections and reconnects then run in background tasks.
+/// Returns the shared counters.
+pub async fn start(
+    entries: &[OneBotConfig],
+    dispatcher: &Dispatcher,
+    bots: &Bots,
+) -> anyhow::Result<Arc<LinkStats>> {
+    let registry = Registry::new(bots.clone());
+    let stats = Arc::new(LinkStats::default());
+    for (index, entry) in entries.iter().enumerate() {
+        let inbound = |label: String| Inbound {
+            dispatcher: dispatcher.clone(),
+            registry: registry.clone(),
+            stats: stats.clone(),
+            label,
+        };
+        let bind = |addr: &str| {
+            let addr = addr.to_string();
+            async move {
+                TcpListener::bind(&addr)
+                    .await
+                    .with_context(|| format!("onebot[{index}]: cannot listen on {addr}"))
+            }
+        };
+        match entry.transport {
+            Transport::Ws => {
+                let label = format!("onebot[{index}] ws");
+                tokio::spawn(ws::run_forward(entry.clone(), inbound(label)));
+            }
+            Transport::WsReverse => {
+                let listener = bind(entry.listen.as_deref().unwrap_or_default()).await?;
+                let path = entry
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_REVERSE_PATH.to_string());
+                let addr = listener.local_addr()?;
+                // Tests and operators read this line to find the port.
+                tracing::info!("onebot[{index}] ws-reverse listening on ws://{addr}{path}");
+                let label = format!("onebot[{index}] ws-reverse");
+                tokio::spawn(ws::run_reverse(
+                    listener,
+                    path,
+                    entry.clone(),
+                    inbound(label),
+                ));
+            }
+            Transport::Http => {
+                let listener = match &entry.listen {
+                    Some(addr) => {
+                        let listener = bind(addr).await?;
+                        let path = entry.path.clone().unwrap_or_else(|| "/".into());
+                        tracing::info!(
+                            "onebot[{index}] http events listening on http://{}{path}",
+                            listener.local_addr()?
+                        );
+                        Some(listener)
+                    }
+                    None => None,
+                };
+                let label = format!("onebot[{index}] http");
+                tokio::spawn(http::run(entry.clone(), listener, inbound(label)));
+            }
+        }
+    }
+    Ok(stats)
+}

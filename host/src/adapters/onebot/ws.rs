@@ -1,0 +1,379 @@
+//! WebSocket transports: the forward client (Coral connects to the implementation, universal or split
+//! `/api` + `/event`, reconnecting with backoff) and the reverse server (the implementation connects to Coral,
+//! universal or split API/Event clients keyed by `X-Self-ID`, token checked before the upgrade).
+
+use super::auth::{AuthFailure, check_token};
+use super::config::OneBotConfig;
+use super::link::{Api, Inbound, OUTBOX_LEN, WsLink};
+use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message as TMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// First reconnect delay (before jitter).
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Longest reconnect delay.
+const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// A connection that lasted this long resets the backoff.
+const BACKOFF_RESET: Duration = Duration::from_secs(60);
+
+/// One incoming WebSocket frame, whatever the library.
+enum Frame {
+    Text(String),
+    Binary,
+    Control,
+    Close,
+}
+
+fn from_tungstenite(m: Result<TMessage, tokio_tungstenite::tungstenite::Error>) -> Frame {
+    match m {
+        Ok(TMessage::Text(t)) => Frame::Text(t.to_string()),
+        Ok(TMessage::Binary(_)) => Frame::Binary,
+        Ok(TMessage::Ping(_) | TMessage::Pong(_) | TMessage::Frame(_)) => Frame::Control,
+        Ok(TMessage::Close(_)) | Err(_) => Frame::Close,
+    }
+}
+
+fn from_axum(m: Result<AxMessage, axum::Error>) -> Frame {
+    match m {
+        Ok(AxMessage::Text(t)) => Frame::Text(t.to_string()),
+        Ok(AxMessage::Binary(_)) => Frame::Binary,
+        Ok(AxMessage::Ping(_) | AxMessage::Pong(_)) => Frame::Control,
+        Ok(AxMessage::Close(_)) | Err(_) => Frame::Close,
+    }
+}
+
+/// Pump one socket until it closes (or `stop` fires): frames from `outbox` are written; text frames read are
+/// handed to `inbound` (responses to `link`). `on_self_id` sees the `self_id` of each event.
+async fn pump<S, R>(
+    mut sink: S,
+    mut stream: R,
+    mut outbox: mpsc::Receiver<String>,
+    inbound: &Inbound,
+    link: Option<&WsLink>,
+    mut stop: Option<oneshot::Receiver<()>>,
+    mut on_self_id: impl FnMut(&str),
+) where
+    S: Sink<String> + Unpin,
+    R: Stream<Item = Frame> + Unpin,
+{
+    let stopped = async {
+        match stop.as_mut() {
+            Some(rx) => {
+                let _ = rx.await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            frame = outbox.recv() => match frame {
+                Some(frame) => {
+                    if sink.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            frame = stream.next() => match frame {
+                Some(Frame::Text(text)) => {
+                    if let Some(self_id) = inbound.frame(&text, link) {
+                        on_self_id(&self_id);
+                    }
+                }
+                Some(Frame::Binary) => {
+                    let _ = inbound.frame("<binary frame>", link);
+                }
+                Some(Frame::Control) => {}
+                Some(Frame::Close) | None => break,
+            },
+            _ = &mut stopped => {
+                tracing::info!(transport = %inbound.label, "connection replaced by a newer one; closing the old one");
+                break;
+            }
+        }
+    }
+    let _ = sink.close().await;
+}
+
+// ---- forward client ----------------------------------------------------------------------------------------------
+
+/// Run a forward-WebSocket entry forever: connect, serve, reconnect with backoff.
+pub async fn run_forward(config: OneBotConfig, inbound: Inbound) {
+    let inbound = Arc::new(inbound);
+    match (&config.url, &config.api_url, &config.event_url) {
+        (_, Some(api), Some(event)) => {
+            let api_task = tokio::spawn(reconnecting(
+                config.clone(),
+                api.clone(),
+                Role::Api,
+                inbound.clone(),
+            ));
+            reconnecting(config.clone(), event.clone(), Role::Event, inbound).await;
+            api_task.abort();
+        }
+        (Some(url), _, _) => {
+            reconnecting(config.clone(), url.clone(), Role::Universal, inbound).await
+        }
+        _ => tracing::error!("onebot ws entry without url; validated earlier, so this is a bug"),
+    }
+}
+
+/// What a connection carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Events and API calls.
+    Universal,
+    /// API calls only.
+    Api,
+    /// Events only.
+    Event,
+}
+
+impl Role {
+    fn carries_api(self) -> bool {
+        self != Role::Event
+    }
+}
+
+async fn reconnecting(config: OneBotConfig, url: String, role: Role, inbound: Arc<Inbound>) {
+    let mut attempt: u32 = 0;
+    loop {
+        let started = Instant::now();
+        match connect_once(&config, &url, role, &inbound).await {
+            Ok(()) => tracing::warn!(url, "onebot connection closed"),
+            Err(e) => tracing::warn!(url, "onebot connection failed: {e}"),
+        }
+        if started.elapsed() >= BACKOFF_RESET {
+            attempt = 0;
+        }
+        // Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)].
+        let ceiling = BACKOFF_BASE
+            .saturating_mul(1 << attempt.min(6))
+            .min(BACKOFF_CAP);
+        let delay = ceiling
+            .mul_f64(fastrand::f64())
+            .max(Duration::from_millis(50));
+        attempt = attempt.saturating_add(1);
+        tracing::info!(url, "reconnecting in {} ms", delay.as_millis());
+        tokio::time::sleep(delay).await;
+    }
+}
+
+async fn connect_once(
+    config: &OneBotConfig,
+    url: &str,
+    role: Role,
+    inbound: &Arc<Inbound>,
+) -> anyhow::Result<()> {
+    let mut request = url.into_client_request()?;
+    if let Some(token) = &config.access_token {
+        request
+            .headers_mut()
+            .insert("Authorization", format!("Bearer {token}").parse()?);
+    }
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    tracing::info!(url, ?role, "onebot connected");
+    let (sink, stream) = socket.split();
+    let sink = sink.with(|text: String| {
+        std::future::ready(Ok::<_, tokio_tungstenite::tungstenite::Error>(
+            TMessage::text(text),
+        ))
+    });
+    let stream = stream.map(from_tungstenite);
+    let (tx, rx) = mpsc::channel(OUTBOX_LEN);
+    let link = role
+        .carries_api()
+        .then(|| WsLink::new(tx.clone(), config.timeout(), inbound.stats.clone()));
+    let registry = inbound.registry.clone();
+    // Learn which bot this is: from the config, else from the first event, else by asking.
+    let mut registered: Option<String> = None;
+    let register = |registered: &mut Option<String>, self_id: &str| {
+        if registered.as_deref() != Some(self_id)
+            && let Some(link) = &link
+        {
+            registry.bot(self_id).set_api(Api::Ws(link.clone()));
+            tracing::info!(self_id, url, "onebot bot ready");
+            *registered = Some(self_id.to_string());
+        }
+    };
+    if let Some(id) = &config.self_id {
+        register(&mut registered, id);
+    } else if let Some(link) = &link {
+        let (link, registry) = (link.clone(), registry.clone());
+        let url = url.to_string();
+        tokio::spawn(async move {
+            match link.call("get_login_info", serde_json::json!({})).await {
+                Ok(data) => {
+                    let id = crate::api::data::id(&data, "user_id");
+                    if !id.is_empty() {
+                        registry.bot(&id).set_api(Api::Ws(link.clone()));
+                        tracing::info!(self_id = id, url, "onebot bot ready");
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    url,
+                    "get_login_info failed: {e}; waiting for an event to learn the bot id"
+                ),
+            }
+        });
+    }
+    pump(
+        Box::pin(sink),
+        stream,
+        rx,
+        inbound,
+        link.as_deref(),
+        None,
+        |id| register(&mut registered, id),
+    )
+    .await;
+    drop(tx);
+    if let Some(link) = &link {
+        link.close();
+        if let Some(id) = &registered {
+            registry.bot(id).drop_link(link);
+        }
+    }
+    Ok(())
+}
+
+// ---- reverse server -----------------------------------------------------------------------------------------------
+
+struct ReverseState {
+    token: Option<String>,
+    timeout: Duration,
+    inbound: Arc<Inbound>,
+    /// The live session per (self id, role): a newer connection closes the older one.
+    sessions: Mutex<HashMap<(String, &'static str), oneshot::Sender<()>>>,
+}
+
+/// Serve reverse-WebSocket clients on `listener` at `path` until the process ends.
+pub async fn run_reverse(
+    listener: TcpListener,
+    path: String,
+    config: OneBotConfig,
+    inbound: Inbound,
+) {
+    let state = Arc::new(ReverseState {
+        token: config.access_token.clone(),
+        timeout: config.timeout(),
+        inbound: Arc::new(inbound),
+        sessions: Mutex::default(),
+    });
+    let app = axum::Router::new()
+        .route(&path, axum::routing::any(upgrade))
+        .with_state(state);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("onebot reverse WebSocket server stopped: {e}");
+    }
+}
+
+async fn upgrade(
+    State(state): State<Arc<ReverseState>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Authenticate before anything else, and before the upgrade.
+    match check_token(
+        state.token.as_deref(),
+        header("authorization"),
+        query.get("access_token").map(String::as_str),
+    ) {
+        Ok(()) => {}
+        Err(AuthFailure::Missing) => {
+            return (StatusCode::UNAUTHORIZED, "missing access token").into_response();
+        }
+        Err(AuthFailure::Wrong) => {
+            return (StatusCode::FORBIDDEN, "wrong access token").into_response();
+        }
+    }
+    let Some(self_id) = header("x-self-id")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+    else {
+        return (StatusCode::BAD_REQUEST, "missing X-Self-ID").into_response();
+    };
+    let role = match header("x-client-role")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("universal") => Role::Universal,
+        Some("api") => Role::Api,
+        Some("event") => Role::Event,
+        Some(other) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unknown X-Client-Role {other:?}"),
+            )
+                .into_response();
+        }
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    ws.on_upgrade(move |socket| session(socket, state, self_id, role))
+}
+
+async fn session(socket: WebSocket, state: Arc<ReverseState>, self_id: String, role: Role) {
+    let role_key = match role {
+        Role::Universal => "universal",
+        Role::Api => "api",
+        Role::Event => "event",
+    };
+    let (stop_tx, stop_rx) = oneshot::channel();
+    if let Some(old) = state
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert((self_id.clone(), role_key), stop_tx)
+    {
+        let _ = old.send(());
+    }
+    tracing::info!(self_id, role = role_key, "onebot reverse client connected");
+    let (tx, rx) = mpsc::channel(OUTBOX_LEN);
+    let link = role
+        .carries_api()
+        .then(|| WsLink::new(tx.clone(), state.timeout, state.inbound.stats.clone()));
+    let bot = state.inbound.registry.bot(&self_id);
+    if let Some(link) = &link {
+        bot.set_api(Api::Ws(link.clone()));
+    }
+    let (sink, stream) = socket.split();
+    let sink = sink.with(|text: String| {
+        std::future::ready(Ok::<_, axum::Error>(AxMessage::Text(text.into())))
+    });
+    pump(
+        Box::pin(sink),
+        stream.map(from_axum),
+        rx,
+        &state.inbound,
+        link.as_deref(),
+        Some(stop_rx),
+        |_| {},
+    )
+    .await;
+    drop(tx);
+    if let Some(link) = &link {
+        link.close();
+        bot.drop_link(link);
+    }
+    tracing::info!(
+        self_id,
+        role = role_key,
+        "onebot reverse client disconnected"
+    );
+}
