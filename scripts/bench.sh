@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Benchmarks (release build): console → runtime → ping plugin → console. Figures go in BENCHMARKS.md.
-#   CORAL_BENCH_EVENTS=20000 ./scripts/bench.sh
+# Benchmarks (release build). Figures go in BENCHMARKS.md.
+#   ping:        console → runtime → ping plugin → console, in process (CORAL_BENCH_EVENTS=200000)
+#   onebot_load: a load generator playing the OneBot implementation over forward WebSocket against a real coral
+#                process (CORAL_LOAD_EVENTS / CORAL_LOAD_INFLIGHT to pick one run; default C=1 and C=64)
 source "$(dirname "$0")/lib.sh"
 ensure_rust_target
 build_guests example-plugins/Cargo.toml
+cargo build --release --bin coral
 cargo bench --bench ping
+cargo bench --bench onebot_load

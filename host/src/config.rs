@@ -26,6 +26,8 @@ pub const DEFAULT_CPU_BUDGET_MS: u64 = 1000;
 pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 5000;
 /// Default bound of each plugin's event queue; events beyond it are shed (and counted).
 pub const DEFAULT_QUEUE_LEN: usize = 256;
+/// Most instances of one plugin handling events at once.
+pub const MAX_INSTANCES: usize = 64;
 /// Largest `.wasm` file the host will compile, in MiB.
 pub const DEFAULT_MAX_PLUGIN_MB: u64 = 64;
 
@@ -161,6 +163,9 @@ pub struct PluginConfig {
     pub call_timeout_ms: Option<u64>,
     /// Event-queue bound (default `[host] queue_len`).
     pub queue_len: Option<usize>,
+    /// How many instances handle events at once (default 1). With more than one, events may be handled out of
+    /// order and each instance has its own memory: only for stateless plugins.
+    pub instances: Option<usize>,
     /// The plugin's own settings, passed to its `init` as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
@@ -174,6 +179,7 @@ impl Default for PluginConfig {
             cpu_budget_ms: None,
             call_timeout_ms: None,
             queue_len: None,
+            instances: None,
             config: toml::Table::new(),
         }
     }
@@ -190,6 +196,8 @@ pub struct PluginLimits {
     pub call_timeout: std::time::Duration,
     /// Queue bound.
     pub queue_len: usize,
+    /// Instances handling events concurrently.
+    pub instances: usize,
 }
 
 impl Config {
@@ -259,6 +267,12 @@ impl Config {
             if p.memory_mb == Some(0) {
                 return invalid(format!("plugins.{name}.memory_mb"), "must be at least 1");
             }
+            if !(1..=MAX_INSTANCES).contains(&p.instances.unwrap_or(1)) {
+                return invalid(
+                    format!("plugins.{name}.instances"),
+                    "must be between 1 and 64",
+                );
+            }
             if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0)
             {
                 return invalid(format!("plugins.{name}"), "limits must be at least 1");
@@ -286,6 +300,7 @@ impl Config {
                     .unwrap_or(h.call_timeout_ms),
             ),
             queue_len: p.and_then(|p| p.queue_len).unwrap_or(h.queue_len),
+            instances: p.and_then(|p| p.instances).unwrap_or(1),
         }
     }
 }

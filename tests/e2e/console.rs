@@ -86,3 +86,23 @@ fn moderation_recall_and_ban_are_unsupported_on_the_console_and_say_so() {
         coral.seen
     );
 }
+
+#[test]
+fn a_stateless_plugin_can_run_several_instances_and_still_answers_every_event_once() {
+    let setup = Setup::new(&["ping"], "[console]\n[plugins.ping]\ninstances = 4\n");
+    let mut coral = setup.start();
+    for i in 0..40 {
+        coral.send(&format!("ping {i}"));
+    }
+    let (status, mut lines, _) = coral.finish();
+    assert!(status.success());
+    lines.sort();
+    let mut expected: Vec<String> = (0..40)
+        .map(|i| format!("[private 10000] pong {i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        lines, expected,
+        "every ping answered exactly once (in any order)"
+    );
+}

@@ -144,19 +144,29 @@ impl Runtime {
             bots: self.bots.clone(),
         };
         let mut actor = Actor {
-            starter,
+            starter: Arc::new(starter),
             instance: None,
         };
         let metadata = actor.first_start().await?;
         let (tx, rx) = mpsc::channel(limits.queue_len);
-        let task = tokio::spawn(actor.run(rx, stats.clone()));
+        // Each instance takes the next queued event when it is free (more than one only if configured).
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let mut tasks = Vec::with_capacity(limits.instances);
+        for _ in 1..limits.instances {
+            let extra = Actor {
+                starter: actor.starter.clone(),
+                instance: None,
+            };
+            tasks.push(tokio::spawn(extra.run(rx.clone(), stats.clone())));
+        }
+        tasks.push(tokio::spawn(actor.run(rx, stats.clone())));
         Ok(PluginHandle {
             name,
             metadata,
             limits,
             tx,
             stats,
-            task: Some(task),
+            tasks,
         })
     }
 
@@ -185,7 +195,7 @@ pub struct PluginHandle {
     tx: mpsc::Sender<Event>,
     /// Its counters.
     pub stats: Arc<PluginStats>,
-    task: Option<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl PluginHandle {
@@ -209,9 +219,9 @@ impl PluginHandle {
 
     /// Stop accepting events, let the plugin finish its queue, and wait for it.
     pub async fn shutdown(mut self) {
-        let task = self.task.take();
+        let tasks = std::mem::take(&mut self.tasks);
         drop(self);
-        if let Some(task) = task {
+        for task in tasks {
             let _ = task.await;
         }
     }
@@ -289,7 +299,7 @@ impl Dispatcher {
 
 /// The task that owns a plugin's `Store` and serialises calls into it.
 struct Actor {
-    starter: Starter,
+    starter: Arc<Starter>,
     instance: Option<(Store<PluginState>, Plugin)>,
 }
 
@@ -421,8 +431,14 @@ impl Actor {
         Ok(metadata)
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Event>, stats: Arc<PluginStats>) {
-        while let Some(event) = rx.recv().await {
+    async fn run(
+        mut self,
+        rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>,
+        stats: Arc<PluginStats>,
+    ) {
+        loop {
+            let next = rx.lock().await.recv().await;
+            let Some(event) = next else { break };
             self.handle(event, &stats).await;
         }
         tracing::debug!(plugin = %self.starter.name, "plugin stopped");

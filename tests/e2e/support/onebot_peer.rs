@@ -207,6 +207,7 @@ impl Peer {
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let mut headers = HashMap::new();
+                    #[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
                     let cb = |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
                               resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
                         for (k, v) in req.headers() {

@@ -321,7 +321,10 @@ impl Inbound {
         match protocol::decode_event(&value) {
             Ok(event) => {
                 let self_id = event.self_id.clone();
-                if let EventKind::Meta(MetaEvent::Heartbeat(hb)) = &event.kind {
+                // A heartbeat without an interval says nothing about when the next one is due.
+                if let EventKind::Meta(MetaEvent::Heartbeat(hb)) = &event.kind
+                    && hb.interval_ms > 0
+                {
                     self.registry
                         .bot(&self_id)
                         .heartbeat(Duration::from_millis(hb.interval_ms));

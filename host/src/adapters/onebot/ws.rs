@@ -78,7 +78,12 @@ async fn pump<S, R>(
         tokio::select! {
             frame = outbox.recv() => match frame {
                 Some(frame) => {
-                    if sink.send(frame).await.is_err() {
+                    // Write everything already queued, then flush once: one syscall for a burst of frames.
+                    let mut ok = sink.feed(frame).await.is_ok();
+                    while ok && let Ok(more) = outbox.try_recv() {
+                        ok = sink.feed(more).await.is_ok();
+                    }
+                    if !ok || sink.flush().await.is_err() {
                         break;
                     }
                 }
