@@ -22,8 +22,7 @@ fn proc_cpu(pid: u32) -> Duration {
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("coral's /proc status");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("coral's /proc status");
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))

@@ -44,8 +44,7 @@ impl Write for LineCounter {
 }
 
 async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
-    let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm/wasm32-wasip2/release/ping.wasm");
+    let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/wasm32-wasip2/release/ping.wasm");
     assert!(
         wasm.is_file(),
         "{} missing: run ./scripts/bench.sh (it builds the plugins first)",
@@ -67,9 +66,7 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
 async fn throughput(n: usize, cache: &std::path::Path) {
     let (dispatcher, bots) = start(cache).await;
     let lines = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-    let out: console::Output = Arc::new(Mutex::new(LineCounter {
-        lines: lines.clone(),
-    }));
+    let out: console::Output = Arc::new(Mutex::new(LineCounter { lines: lines.clone() }));
     let input: String = (0..n).map(|i| format!("ping {i}\n")).collect();
     let (cpu0, t0) = (cpu_time(), Instant::now());
     console::run(
@@ -95,9 +92,7 @@ async fn throughput(n: usize, cache: &std::path::Path) {
 async fn latency(n: usize, cache: &std::path::Path) {
     let (dispatcher, bots) = start(cache).await;
     let lines = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-    let out: console::Output = Arc::new(Mutex::new(LineCounter {
-        lines: lines.clone(),
-    }));
+    let out: console::Output = Arc::new(Mutex::new(LineCounter { lines: lines.clone() }));
     let (mut writer, reader) = tokio::io::duplex(1 << 16);
     let console = tokio::spawn(async move {
         console::run(
@@ -114,10 +109,7 @@ async fn latency(n: usize, cache: &std::path::Path) {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
         let t0 = Instant::now();
-        writer
-            .write_all(format!("ping {i}\n").as_bytes())
-            .await
-            .unwrap();
+        writer.write_all(format!("ping {i}\n").as_bytes()).await.unwrap();
         let wanted = i + 1;
         let lines = lines.clone();
         tokio::task::spawn_blocking(move || {
@@ -134,9 +126,7 @@ async fn latency(n: usize, cache: &std::path::Path) {
     drop(writer);
     console.await.unwrap();
     samples.sort();
-    let pct = |p: f64| {
-        samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6
-    };
+    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
     println!(
         "latency (one at a time, {n} round trips): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
         pct(0.5),

@@ -26,6 +26,8 @@ pub const DEFAULT_CPU_BUDGET_MS: u64 = 1000;
 pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 5000;
 /// Default bound of each plugin's event queue; events beyond it are shed (and counted).
 pub const DEFAULT_QUEUE_LEN: usize = 256;
+/// Default host calls one event may make.
+pub const DEFAULT_MAX_HOST_CALLS: u32 = 1000;
 /// Most instances of one plugin handling events at once.
 pub const MAX_INSTANCES: usize = 64;
 /// Largest `.wasm` file the host will compile, in MiB.
@@ -96,6 +98,8 @@ pub struct HostConfig {
     pub queue_len: usize,
     /// Largest plugin file accepted, MiB. Default 64.
     pub max_plugin_mb: u64,
+    /// Default host calls (bot API and log) one event may make; beyond it the plugin is stopped. Default 1000.
+    pub max_host_calls: u32,
 }
 
 impl Default for HostConfig {
@@ -108,6 +112,7 @@ impl Default for HostConfig {
             call_timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
             queue_len: DEFAULT_QUEUE_LEN,
             max_plugin_mb: DEFAULT_MAX_PLUGIN_MB,
+            max_host_calls: DEFAULT_MAX_HOST_CALLS,
         }
     }
 }
@@ -166,9 +171,95 @@ pub struct PluginConfig {
     /// How many instances handle events at once (default 1). With more than one, events may be handled out of
     /// order and each instance has its own memory: only for stateless plugins.
     pub instances: Option<usize>,
+    /// Capabilities granted (`send`, `kick`, …, `call-api:<action>`); the plugin may use those it also requested.
+    /// Default: none (the plugin may still reply into the chat of the event it handles).
+    #[serde(default)]
+    pub grants: Vec<String>,
+    /// Limit every grant to these groups (default: any group).
+    pub groups: Option<Vec<Id>>,
+    /// Limit every grant to these users (private chats, friends) (default: any user).
+    pub users: Option<Vec<Id>>,
+    /// Per-capability scopes, overriding `groups`/`users` for that capability: `scopes.kick = { groups = [..] }`.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, ScopeConfig>,
+    /// Per-capability rate limits: `rate = { kick = "3/min", send = "20/min burst 5" }` (default: none).
+    #[serde(default)]
+    pub rate: BTreeMap<String, String>,
+    /// Host calls one event may make before the plugin is stopped (default `[host] max_host_calls`).
+    pub max_host_calls: Option<u32>,
     /// The plugin's own settings, passed to its `init` as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
+}
+
+/// A group or user id in config: a number or a string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Id {
+    /// `1000001`
+    Number(i64),
+    /// `"1000001"`
+    Text(String),
+}
+
+impl Id {
+    /// The id as the string the rest of Coral uses.
+    pub fn as_string(&self) -> String {
+        match self {
+            Id::Number(n) => n.to_string(),
+            Id::Text(s) => s.clone(),
+        }
+    }
+}
+
+/// `scopes.<capability> = { groups = [...], users = [...] }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeConfig {
+    /// Allowed groups.
+    pub groups: Option<Vec<Id>>,
+    /// Allowed users.
+    pub users: Option<Vec<Id>>,
+}
+
+fn id_set(ids: &Option<Vec<Id>>) -> Option<std::collections::BTreeSet<String>> {
+    ids.as_ref().map(|ids| ids.iter().map(Id::as_string).collect())
+}
+
+impl PluginConfig {
+    /// The grant table as the policy needs it; errors name the offending key.
+    pub fn grants(&self, name: &str) -> Result<crate::policy::Grants, ConfigError> {
+        use crate::policy::{Capability, Grants, Scope, rate::Rate};
+        let invalid = |key: String, reason: String| ConfigError::Invalid { key, reason };
+        let cap = |key: String, text: &str| Capability::parse(text).map_err(|reason| invalid(key, reason));
+        let mut grants = Grants {
+            scope: Scope {
+                groups: id_set(&self.groups),
+                users: id_set(&self.users),
+            },
+            ..Grants::default()
+        };
+        for (i, text) in self.grants.iter().enumerate() {
+            grants.grants.insert(cap(format!("plugins.{name}.grants[{i}]"), text)?);
+        }
+        for (text, scope) in &self.scopes {
+            let capability = cap(format!("plugins.{name}.scopes.{text}"), text)?;
+            grants.scopes.insert(
+                capability,
+                Scope {
+                    groups: id_set(&scope.groups),
+                    users: id_set(&scope.users),
+                },
+            );
+        }
+        for (text, rate) in &self.rate {
+            let key = format!("plugins.{name}.rate.{text}");
+            let capability = cap(key.clone(), text)?;
+            let parsed = Rate::parse(rate).map_err(|reason| invalid(key, reason))?;
+            grants.rates.insert(capability, (rate.clone(), parsed));
+        }
+        Ok(grants)
+    }
 }
 
 impl Default for PluginConfig {
@@ -180,6 +271,12 @@ impl Default for PluginConfig {
             call_timeout_ms: None,
             queue_len: None,
             instances: None,
+            grants: Vec::new(),
+            groups: None,
+            users: None,
+            scopes: BTreeMap::new(),
+            rate: BTreeMap::new(),
+            max_host_calls: None,
             config: toml::Table::new(),
         }
     }
@@ -198,6 +295,8 @@ pub struct PluginLimits {
     pub queue_len: usize,
     /// Instances handling events concurrently.
     pub instances: usize,
+    /// Host calls per event.
+    pub max_host_calls: u32,
 }
 
 impl Config {
@@ -247,34 +346,29 @@ impl Config {
             return invalid("host.memory_mb".into(), "must be at least 1");
         }
         if h.cpu_budget_ms == 0 || h.call_timeout_ms == 0 {
-            return invalid(
-                "host.cpu_budget_ms / host.call_timeout_ms".into(),
-                "must be at least 1",
-            );
+            return invalid("host.cpu_budget_ms / host.call_timeout_ms".into(), "must be at least 1");
         }
         if h.queue_len == 0 {
             return invalid("host.queue_len".into(), "must be at least 1");
         }
         for (index, entry) in self.onebot.iter().enumerate() {
-            entry
-                .validate(index)
-                .map_err(|reason| ConfigError::Invalid {
-                    key: format!("onebot[{index}]"),
-                    reason,
-                })?;
+            entry.validate(index).map_err(|reason| ConfigError::Invalid {
+                key: format!("onebot[{index}]"),
+                reason,
+            })?;
         }
         for (name, p) in &self.plugins {
+            p.grants(name)?;
+            if p.max_host_calls == Some(0) {
+                return invalid(format!("plugins.{name}.max_host_calls"), "must be at least 1");
+            }
             if p.memory_mb == Some(0) {
                 return invalid(format!("plugins.{name}.memory_mb"), "must be at least 1");
             }
             if !(1..=MAX_INSTANCES).contains(&p.instances.unwrap_or(1)) {
-                return invalid(
-                    format!("plugins.{name}.instances"),
-                    "must be between 1 and 64",
-                );
+                return invalid(format!("plugins.{name}.instances"), "must be between 1 and 64");
             }
-            if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0)
-            {
+            if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0) {
                 return invalid(format!("plugins.{name}"), "limits must be at least 1");
             }
         }
@@ -292,15 +386,13 @@ impl Config {
         let h = &self.host;
         PluginLimits {
             memory_bytes: (p.and_then(|p| p.memory_mb).unwrap_or(h.memory_mb) as usize) << 20,
-            cpu_budget: std::time::Duration::from_millis(
-                p.and_then(|p| p.cpu_budget_ms).unwrap_or(h.cpu_budget_ms),
-            ),
+            cpu_budget: std::time::Duration::from_millis(p.and_then(|p| p.cpu_budget_ms).unwrap_or(h.cpu_budget_ms)),
             call_timeout: std::time::Duration::from_millis(
-                p.and_then(|p| p.call_timeout_ms)
-                    .unwrap_or(h.call_timeout_ms),
+                p.and_then(|p| p.call_timeout_ms).unwrap_or(h.call_timeout_ms),
             ),
             queue_len: p.and_then(|p| p.queue_len).unwrap_or(h.queue_len),
             instances: p.and_then(|p| p.instances).unwrap_or(1),
+            max_host_calls: p.and_then(|p| p.max_host_calls).unwrap_or(h.max_host_calls),
         }
     }
 }
@@ -311,11 +403,7 @@ mod tests {
 
     #[test]
     fn unknown_key_is_rejected_with_its_name_and_line() {
-        let err = Config::parse(
-            "[host]\nplugin_dir = \"p\"\nplugins_dir = \"x\"\n",
-            Path::new("c.toml"),
-        )
-        .unwrap_err();
+        let err = Config::parse("[host]\nplugin_dir = \"p\"\nplugins_dir = \"x\"\n", Path::new("c.toml")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("plugins_dir"), "{text}");
         assert!(text.contains("line 3"), "{text}");
@@ -323,8 +411,7 @@ mod tests {
 
     #[test]
     fn unknown_plugin_key_is_rejected() {
-        let err =
-            Config::parse("[plugins.ping]\nmemroy_mb = 3\n", Path::new("c.toml")).unwrap_err();
+        let err = Config::parse("[plugins.ping]\nmemroy_mb = 3\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("memroy_mb"), "{err}");
     }
 
@@ -343,21 +430,35 @@ mod tests {
         assert_eq!(l.memory_bytes, 16 << 20);
         assert_eq!(l.cpu_budget.as_millis(), 50);
         assert_eq!(l.call_timeout.as_millis(), DEFAULT_CALL_TIMEOUT_MS as u128);
-        assert_eq!(
-            c.plugin("ping")
-                .config
-                .get("x")
-                .and_then(|v| v.as_integer()),
-            Some(1)
-        );
+        assert_eq!(c.plugin("ping").config.get("x").and_then(|v| v.as_integer()), Some(1));
         assert!(c.plugin("other").enabled);
         assert!(Config::embedded_default().console.enabled);
     }
 
     #[test]
+    fn grants_scopes_and_rates_parse_and_unknown_capabilities_are_named() {
+        let c = Config::parse(
+            "[plugins.mod]\ngrants = [\"send\", \"kick\", \"call-api:get_group_notice\"]\ngroups = [1000001, \"1000002\"]\n\
+             rate = { kick = \"3/min\" }\nscopes.kick = { groups = [1000001] }\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let g = c.plugin("mod").grants("mod").unwrap();
+        assert_eq!(g.grants.len(), 3);
+        assert_eq!(g.scope.groups.as_ref().unwrap().len(), 2);
+        assert_eq!(g.rates.values().next().unwrap().0, "3/min");
+        let err = Config::parse("[plugins.mod]\ngrants = [\"kik\"]\n", Path::new("c.toml")).unwrap_err();
+        assert!(
+            err.to_string().contains("plugins.mod.grants[0]") && err.to_string().contains("kik"),
+            "{err}"
+        );
+        let err = Config::parse("[plugins.mod]\nrate = { ban = \"5/fortnight\" }\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("plugins.mod.rate.ban"), "{err}");
+    }
+
+    #[test]
     fn zero_limits_are_invalid() {
-        let err =
-            Config::parse("[plugins.ping]\nmemory_mb = 0\n", Path::new("c.toml")).unwrap_err();
+        let err = Config::parse("[plugins.ping]\nmemory_mb = 0\n", Path::new("c.toml")).unwrap_err();
         assert!(
             matches!(err, ConfigError::Invalid { ref key, .. } if key == "plugins.ping.memory_mb"),
             "{err}"

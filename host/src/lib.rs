@@ -11,23 +11,22 @@
 
 pub mod adapters;
 pub mod api;
+pub mod audit;
 pub mod config;
+pub mod policy;
 pub mod runtime;
 
 use adapters::Bots;
 use anyhow::Context as _;
 use config::Config;
 use runtime::{Dispatcher, Runtime};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Load every `*.wasm` in the plugin folder into the dispatcher. A plugin that fails to load is logged (with its
 /// name and the reason) and skipped; the host keeps going. Returns the names and versions loaded.
-pub async fn load_plugins(
-    runtime: &Runtime,
-    config: &Config,
-    dispatcher: &Dispatcher,
-) -> Vec<(String, String)> {
+pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispatcher) -> Vec<(String, String)> {
     let dir = &config.host.plugin_dir;
     let files = match plugin_files(dir) {
         Ok(files) => files,
@@ -49,21 +48,35 @@ pub async fn load_plugins(
             continue;
         }
         let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
+        let grants = match settings.grants(&name) {
+            Ok(grants) => grants,
+            Err(e) => {
+                tracing::error!(plugin = %name, "plugin not loaded: {e}");
+                continue;
+            }
+        };
+        let spec = runtime::StartSpec {
+            config_json,
+            limits: config.limits(&name),
+            grants,
+        };
         let started = std::time::Instant::now();
         let max_bytes = config.host.max_plugin_mb << 20;
-        match runtime
-            .load(&name, &path, config_json, config.limits(&name), max_bytes)
-            .await
-        {
+        match runtime.load(&name, &path, spec, max_bytes).await {
             Ok(handle) => {
                 let m = &handle.metadata;
                 if m.name != name {
                     tracing::warn!(plugin = %name, "the plugin calls itself `{}`; Coral knows it by its file name", m.name);
                 }
+                let policy = handle.shared.policy();
+                let missing: BTreeSet<_> = policy.requested().difference(policy.granted()).cloned().collect();
                 tracing::info!(
-                    plugin = %name, version = %m.version, capabilities = ?m.capabilities,
-                    ms = started.elapsed().as_millis() as u64, "plugin loaded"
+                    plugin = %name, version = %m.version, hash = %handle.shared.hash,
+                    effective = %names(&policy.effective()), ms = started.elapsed().as_millis() as u64, "plugin loaded"
                 );
+                if !missing.is_empty() {
+                    tracing::info!(plugin = %name, "requested but not granted: {} (grant under [plugins.{name}])", names(&missing));
+                }
                 loaded.push((name.clone(), m.version.clone()));
                 dispatcher.add(handle);
             }
@@ -73,6 +86,11 @@ pub async fn load_plugins(
         }
     }
     loaded
+}
+
+/// Capability names, comma-separated.
+pub fn names(caps: &BTreeSet<policy::Capability>) -> String {
+    caps.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// The `*.wasm` files of a folder as (name, path), sorted by name.
@@ -96,23 +114,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let bots = Bots::default();
     std::fs::create_dir_all(&config.host.data_dir)
         .with_context(|| format!("creating data dir {}", config.host.data_dir.display()))?;
-    let runtime = Runtime::new(Some(&config.host.data_dir.join("cache")), bots.clone())?;
+    let audit_path = config.host.data_dir.join("audit.jsonl");
+    let audit = audit::AuditLog::open(&audit_path)
+        .with_context(|| format!("opening the audit log {}", audit_path.display()))?;
+    let runtime = Runtime::new(
+        Some(&config.host.data_dir.join("cache")),
+        bots.clone(),
+        Some(Arc::new(audit)),
+    )?;
     let dispatcher = Dispatcher::default();
     let loaded = load_plugins(&runtime, &config, &dispatcher).await;
     let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
-    tracing::info!(
-        "coral ready: {} plugin(s) [{}]",
-        loaded.len(),
-        list.join(", ")
-    );
+    tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
 
     let _onebot_stats = adapters::onebot::start(&config.onebot, &dispatcher, &bots).await?;
 
     if config.console.enabled {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            eprintln!(
-                "Coral console: type a message (try `ping hello`); /help for commands, Ctrl-D to quit."
-            );
+            eprintln!("Coral console: type a message (try `ping hello`); /help for commands, Ctrl-D to quit.");
         }
         let input = tokio::io::BufReader::new(tokio::io::stdin());
         let out: adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
@@ -127,9 +146,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
         }
     } else {
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         tracing::info!("interrupted");
     }
     // Let each plugin finish what is queued, then stop.

@@ -16,8 +16,8 @@ use crate::bindings::coral::bot::types::{Chat, GroupRequestKind, MessageEvent};
 use crate::error::Result;
 use crate::message::MessageChain;
 pub use api::{
-    BotInfo, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, LoginInfo,
-    MemberInfo, MessageInfo, SendOptions, Status, StrangerInfo, VersionInfo,
+    BotInfo, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, LoginInfo, MemberInfo, MessageInfo,
+    SendOptions, Status, StrangerInfo, VersionInfo,
 };
 
 /// A handle on one bot account, by its id (OneBot `self_id`). Cheap to create and clone.
@@ -121,20 +121,12 @@ impl Bot {
     }
 
     /// Send a private message; returns its message id.
-    pub fn send_private_message(
-        &self,
-        user_id: &str,
-        message: impl Into<MessageChain>,
-    ) -> Result<String> {
+    pub fn send_private_message(&self, user_id: &str, message: impl Into<MessageChain>) -> Result<String> {
         api::send_private_msg(&self.self_id, user_id, &message.into().0)
     }
 
     /// Send a group message; returns its message id.
-    pub fn send_group_message(
-        &self,
-        group_id: &str,
-        message: impl Into<MessageChain>,
-    ) -> Result<String> {
+    pub fn send_group_message(&self, group_id: &str, message: impl Into<MessageChain>) -> Result<String> {
         api::send_group_msg(&self.self_id, group_id, &message.into().0)
     }
 
@@ -144,11 +136,7 @@ impl Bot {
     }
 
     /// Answer a message in the chat it came from, mentioning its sender in groups (the seed's `at_sender`).
-    pub fn reply_at_sender(
-        &self,
-        to: &MessageEvent,
-        message: impl Into<MessageChain>,
-    ) -> Result<String> {
+    pub fn reply_at_sender(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<String> {
         let at_sender = to.is_group().then(|| to.user_id.clone());
         self.send_message_with(
             &to.chat(),
@@ -161,11 +149,7 @@ impl Bot {
     }
 
     /// Answer a message quoting it.
-    pub fn reply_quote(
-        &self,
-        to: &MessageEvent,
-        message: impl Into<MessageChain>,
-    ) -> Result<String> {
+    pub fn reply_quote(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<String> {
         let options = SendOptions {
             at_sender: None,
             reply_to: Some(to.message_id.clone()),
@@ -196,12 +180,7 @@ impl Bot {
     // ---- group management ----
 
     /// Remove a member from a group (the seed's `kick_member`).
-    pub fn kick_member(
-        &self,
-        group_id: &str,
-        user_id: &str,
-        reject_add_request: bool,
-    ) -> Result<()> {
+    pub fn kick_member(&self, group_id: &str, user_id: &str, reject_add_request: bool) -> Result<()> {
         api::set_group_kick(&self.self_id, group_id, user_id, reject_add_request)
     }
 
@@ -251,13 +230,7 @@ impl Bot {
     }
 
     /// Set a member's special title (`duration_secs` -1: forever).
-    pub fn set_special_title(
-        &self,
-        group_id: &str,
-        user_id: &str,
-        title: &str,
-        duration_secs: i64,
-    ) -> Result<()> {
+    pub fn set_special_title(&self, group_id: &str, user_id: &str, title: &str, duration_secs: i64) -> Result<()> {
         api::set_group_special_title(&self.self_id, group_id, user_id, title, duration_secs)
     }
 
@@ -269,13 +242,7 @@ impl Bot {
     }
 
     /// Answer a group join request or invitation.
-    pub fn handle_group_request(
-        &self,
-        flag: &str,
-        kind: GroupRequestKind,
-        approve: bool,
-        reason: &str,
-    ) -> Result<()> {
+    pub fn handle_group_request(&self, flag: &str, kind: GroupRequestKind, approve: bool, reason: &str) -> Result<()> {
         api::set_group_add_request(&self.self_id, flag, kind, approve, reason)
     }
 
@@ -390,11 +357,7 @@ impl Bot {
                 user_id,
                 enable,
             } => self.set_group_admin(group_id, user_id, *enable),
-            Action::HandleFriendRequest {
-                flag,
-                approve,
-                remark,
-            } => self.handle_friend_request(flag, *approve, remark),
+            Action::HandleFriendRequest { flag, approve, remark } => self.handle_friend_request(flag, *approve, remark),
             Action::DeleteFriend { user_id } => self.delete_friend(user_id),
         }
     }

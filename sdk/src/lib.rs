@@ -62,16 +62,15 @@ pub mod plugin;
 
 // We enumerate re-exports explicitly: some generated names are shadowed by friendlier wrappers.
 pub use bindings::coral::bot::bot::{
-    BotInfo, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember,
-    LoginInfo, MemberInfo, MessageInfo, SendOptions, Status, StrangerInfo, Talkative, VersionInfo,
+    BotInfo, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember, LoginInfo, MemberInfo,
+    MessageInfo, SendOptions, Status, StrangerInfo, Talkative, VersionInfo,
 };
 pub use bindings::coral::bot::types::{
-    AnonymousSender, Chat, ChatType, Contact, ContactKind, CustomMusic, CustomNode, Event,
-    EventCategory, EventKind, ForwardNode, FriendRecall, FriendRequest, GroupAdmin, GroupBan,
-    GroupFile, GroupRecall, GroupRequest, GroupRequestKind, GroupUpload, Heartbeat, HonorNotice,
-    Image, Lifecycle, Location, LuckyKing, Media, MemberChange, MessageEvent, MetaEvent, Music,
-    MusicRef, NoticeEvent, OtherNotice, OtherSegment, Poke, PokeNotice, RequestEvent, Role,
-    Segment, Sender, Share, Voice,
+    AnonymousSender, Chat, ChatType, Contact, ContactKind, CustomMusic, CustomNode, Event, EventCategory, EventKind,
+    ForwardNode, FriendRecall, FriendRequest, GroupAdmin, GroupBan, GroupFile, GroupRecall, GroupRequest,
+    GroupRequestKind, GroupUpload, Heartbeat, HonorNotice, Image, Lifecycle, Location, LuckyKing, Media, MemberChange,
+    MessageEvent, MetaEvent, Music, MusicRef, NoticeEvent, OtherNotice, OtherSegment, Poke, PokeNotice, RequestEvent,
+    Role, Segment, Sender, Share, Voice,
 };
 pub use bot::{Action, Bot, bots, get_bot};
 pub use error::{ApiResponse, Error, ErrorCode, Result};
@@ -81,8 +80,8 @@ pub use plugin::{Config, HandlerResult, Metadata, Plugin};
 /// Everything a plugin usually needs: `use coral_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Action, ApiResponse, Bot, Chat, ChatType, Config, Error, ErrorCode, Event, EventCategory,
-        EventKind, HandlerResult, MessageChain, MessageEvent, MessageSegment, MetaEvent, Metadata,
-        NoticeEvent, Plugin, RequestEvent, Role, Segment, bots, export_plugin, get_bot, log,
+        Action, ApiResponse, Bot, Chat, ChatType, Config, Error, ErrorCode, Event, EventCategory, EventKind,
+        HandlerResult, MessageChain, MessageEvent, MessageSegment, MetaEvent, Metadata, NoticeEvent, Plugin,
+        RequestEvent, Role, Segment, bots, export_plugin, get_bot, log,
     };
 }

@@ -9,8 +9,8 @@
 //! ```
 
 use crate::bindings::coral::bot::types::{
-    Chat, ChatType, Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location,
-    Media, MessageEvent, Music, MusicRef, OtherSegment, Poke, Segment, Share, Voice,
+    Chat, ChatType, Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Media, MessageEvent,
+    Music, MusicRef, OtherSegment, Poke, Segment, Share, Voice,
 };
 
 /// A message: segments in display order. Converts from `&str`, `String`, a [`Segment`] or a `Vec<Segment>`,
@@ -200,11 +200,7 @@ impl MessageSegment {
         }))
     }
     /// A custom music card.
-    pub fn custom_music(
-        url: impl Into<String>,
-        audio: impl Into<String>,
-        title: impl Into<String>,
-    ) -> Segment {
+    pub fn custom_music(url: impl Into<String>, audio: impl Into<String>, title: impl Into<String>) -> Segment {
         Segment::Music(Music::Custom(CustomMusic {
             url: url.into(),
             audio: audio.into(),
@@ -262,9 +258,8 @@ pub fn plain_text(segments: &[Segment]) -> String {
 }
 
 fn opt(v: &Option<String>) -> serde_json::Value {
-    v.as_ref().map_or(serde_json::Value::Null, |s| {
-        serde_json::Value::String(s.clone())
-    })
+    v.as_ref()
+        .map_or(serde_json::Value::Null, |s| serde_json::Value::String(s.clone()))
 }
 
 /// One segment as OneBot-style JSON (`{"type": ..., "data": {...}}`).
@@ -292,10 +287,7 @@ fn segment_json(segment: &Segment) -> serde_json::Value {
         Segment::Dice => ("dice", json!({})),
         Segment::Shake => ("shake", json!({})),
         Segment::Poke(p) => ("poke", json!({"type": p.kind, "id": p.id})),
-        Segment::Anonymous(ignore) => (
-            "anonymous",
-            json!({"ignore": if *ignore { "1" } else { "0" }}),
-        ),
+        Segment::Anonymous(ignore) => ("anonymous", json!({"ignore": if *ignore { "1" } else { "0" }})),
         Segment::Share(s) => (
             "share",
             json!({"url": s.url, "title": s.title, "content": opt(&s.content), "image": opt(&s.image)}),
@@ -318,8 +310,7 @@ fn segment_json(segment: &Segment) -> serde_json::Value {
         Segment::Forward(id) => ("forward", json!({"id": id})),
         Segment::Node(ForwardNode::Existing(id)) => ("node", json!({"id": id})),
         Segment::Node(ForwardNode::Custom(n)) => {
-            let content: serde_json::Value =
-                serde_json::from_str(&n.content_json).unwrap_or(json!([]));
+            let content: serde_json::Value = serde_json::from_str(&n.content_json).unwrap_or(json!([]));
             (
                 "node",
                 json!({"user_id": n.user_id, "nickname": n.nickname, "content": content}),

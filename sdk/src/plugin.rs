@@ -1,8 +1,7 @@
 //! The [`Plugin`] trait a plugin implements, its [`Metadata`], its [`Config`], and [`export_plugin!`](crate::export_plugin).
 
 use crate::bindings::coral::bot::types::{
-    Event, EventCategory, EventKind, MessageEvent, MetaEvent, NoticeEvent, PluginMetadata,
-    RequestEvent,
+    Event, EventCategory, EventKind, MessageEvent, MetaEvent, NoticeEvent, PluginMetadata, RequestEvent,
 };
 use crate::bot::{Bot, get_bot};
 use std::any::Any;
@@ -36,10 +35,7 @@ impl Metadata {
 
     /// The capabilities the plugin asks for (`send`, `recall`, `kick`, `ban`, …). The operator decides which are
     /// granted.
-    pub fn capabilities<S: Into<String>>(
-        mut self,
-        capabilities: impl IntoIterator<Item = S>,
-    ) -> Self {
+    pub fn capabilities<S: Into<String>>(mut self, capabilities: impl IntoIterator<Item = S>) -> Self {
         self.0.capabilities = capabilities.into_iter().map(Into::into).collect();
         self
     }
@@ -77,9 +73,7 @@ impl Config {
 
     /// Read a key, converting it to `T`; `None` when missing or of the wrong type.
     pub fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.0
-            .get(key)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.0.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// The whole table as JSON.
@@ -157,11 +151,7 @@ pub mod rt {
     }
 
     pub fn init<P: Plugin>(config_json: String) -> Result<(), String> {
-        let config = Config::from_json(if config_json.is_empty() {
-            "{}"
-        } else {
-            &config_json
-        })?;
+        let config = Config::from_json(if config_json.is_empty() { "{}" } else { &config_json })?;
         let plugin = P::init(config)?;
         STATE.with(|s| *s.borrow_mut() = Some(Box::new(plugin)));
         Ok(())

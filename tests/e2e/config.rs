@@ -4,10 +4,7 @@ use crate::support::coral::Setup;
 
 #[test]
 fn an_unknown_config_key_is_rejected_naming_key_and_line() {
-    let setup = Setup::new(
-        &[],
-        "[host]\nplugin_dir = \"plugins\"\nplguin_dir = \"oops\"\n",
-    );
+    let setup = Setup::new(&[], "[host]\nplugin_dir = \"plugins\"\nplguin_dir = \"oops\"\n");
     let (status, _, stderr) = setup.start().finish();
     assert!(!status.success(), "a bad config must stop coral");
     assert!(stderr.contains("plguin_dir"), "{stderr}");
@@ -46,8 +43,5 @@ fn a_core_module_or_a_component_of_another_world_is_rejected() {
     let log = coral.expect_log("plugin=core");
     assert!(log.contains("not a valid WebAssembly component"), "{log}");
     let log = coral.expect_log("plugin=wrong-world");
-    assert!(
-        log.contains("does not match the coral:bot@0.1.0 plugin world"),
-        "{log}"
-    );
+    assert!(log.contains("does not match the coral:bot@0.1.0 plugin world"), "{log}");
 }

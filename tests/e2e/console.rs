@@ -43,20 +43,16 @@ fn piped_input_is_answered_in_order_and_then_coral_exits() {
     coral.send("not for ping");
     let (status, lines, _) = coral.finish();
     assert!(status.success());
-    let expected: Vec<String> = (0..20)
-        .map(|i| format!("[private 10000] pong {i}"))
-        .collect();
-    assert_eq!(
-        lines, expected,
-        "every ping answered once, in order, nothing else"
-    );
+    let expected: Vec<String> = (0..20).map(|i| format!("[private 10000] pong {i}")).collect();
+    assert_eq!(lines, expected, "every ping answered once, in order, nothing else");
 }
 
 #[test]
 fn moderation_recall_and_ban_are_unsupported_on_the_console_and_say_so() {
     let setup = Setup::new(
         &["ping", "moderation"],
-        "[console]\n[plugins.moderation.config]\nwords = [\"forbidden\"]\nban_secs = 120\n",
+        "[console]\n[plugins.moderation]\ngrants = [\"recall\", \"ban\"]\n\
+         [plugins.moderation.config]\nwords = [\"forbidden\"]\nban_secs = 120\n",
     );
     let mut coral = setup.start();
     coral.send("/group 1000001");
@@ -64,10 +60,7 @@ fn moderation_recall_and_ban_are_unsupported_on_the_console_and_say_so() {
     coral.send("this is FORBIDDEN talk");
     let line = coral.expect_line("moderation warning", |l| l.contains("blocked word"));
     assert!(line.starts_with("[group 1000001] @10000 "), "{line}");
-    assert!(
-        line.contains("strike 1, mute 2 min"),
-        "config reached init: {line}"
-    );
+    assert!(line.contains("strike 1, mute 2 min"), "config reached init: {line}");
     assert!(
         line.contains("could not recall") && line.contains("not supported on the console"),
         "{line}"
@@ -97,12 +90,7 @@ fn a_stateless_plugin_can_run_several_instances_and_still_answers_every_event_on
     let (status, mut lines, _) = coral.finish();
     assert!(status.success());
     lines.sort();
-    let mut expected: Vec<String> = (0..40)
-        .map(|i| format!("[private 10000] pong {i}"))
-        .collect();
+    let mut expected: Vec<String> = (0..40).map(|i| format!("[private 10000] pong {i}")).collect();
     expected.sort();
-    assert_eq!(
-        lines, expected,
-        "every ping answered exactly once (in any order)"
-    );
+    assert_eq!(lines, expected, "every ping answered exactly once (in any order)");
 }

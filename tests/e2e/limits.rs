@@ -48,10 +48,7 @@ fn a_plugin_that_loops_forever_is_stopped_at_its_cpu_budget() {
 
 #[test]
 fn a_plugin_that_allocates_without_bound_hits_its_memory_cap() {
-    let setup = Setup::new(
-        &["ping", "hog"],
-        "[console]\n[plugins.hog]\nmemory_mb = 32\n",
-    );
+    let setup = Setup::new(&["ping", "hog"], "[console]\n[plugins.hog]\nmemory_mb = 32\n");
     let mut coral = setup.start();
     coral.send("ping a");
     coral.expect("[private 10000] pong a");
@@ -62,10 +59,7 @@ fn a_plugin_that_allocates_without_bound_hits_its_memory_cap() {
     // Without the cap the hog would grow to the 4 GiB wasm32 limit; the whole host stays far below that.
     let peak = coral.peak_rss_kib();
     eprintln!("coral peak RSS with a capped hog: {peak} KiB");
-    assert!(
-        peak < 256 * 1024,
-        "coral peak RSS {peak} KiB; the hog was not capped"
-    );
+    assert!(peak < 256 * 1024, "coral peak RSS {peak} KiB; the hog was not capped");
     let (status, _, _) = coral.finish();
     assert!(status.success());
 }

@@ -7,3 +7,4 @@ mod config;
 mod console;
 mod limits;
 mod onebot;
+mod policy;

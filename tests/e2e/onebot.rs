@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A private message event from user 1000001 to the bot.
-fn private_message(text: &str, message_id: i64) -> Value {
+pub fn private_message(text: &str, message_id: i64) -> Value {
     json!({
         "time": 1718000000, "self_id": SELF_ID.parse::<i64>().unwrap(), "post_type": "message",
         "message_type": "private", "sub_type": "friend", "message_id": message_id, "user_id": 1000001,
@@ -24,13 +24,28 @@ fn group_message(self_id: &str, group: i64, text: &str) -> Value {
     })
 }
 
-fn forward_setup(peer: &Peer, plugins: &[&str], extra: &str) -> (Setup, Coral) {
+/// Every capability the api-probe fixture requests.
+pub const ALL_GRANTS: &str = "grants = [\"send\", \"recall\", \"kick\", \"ban\", \"whole-ban\", \"set-admin\", \
+    \"set-group-anonymous\", \"set-card\", \"set-title\", \"set-group-name\", \"leave-group\", \"handle-request\", \
+    \"delete-friend\", \"send-like\", \"query\", \"credentials\", \"restart\", \"at-all\", \"local-file\", \"media-url\"]\n";
+
+/// Coral connected to `peer` over forward WebSocket; `extra` goes into the `[[onebot]]` entry, `plugins` is more
+/// config (e.g. `[plugins.api-probe]` grants).
+pub fn forward_setup_with(peer: &Peer, plugins: &[&str], extra: &str, plugin_config: &str) -> (Setup, Coral) {
     let url = peer.serve_ws();
     let config =
-        format!("[[onebot]]\ntransport = \"ws\"\nurl = \"{url}\"\naccess_token = \"t0k\"\n{extra}");
+        format!("{plugin_config}\n[[onebot]]\ntransport = \"ws\"\nurl = \"{url}\"\naccess_token = \"t0k\"\n{extra}");
     let setup = Setup::new(plugins, &config);
     let coral = setup.start();
     (setup, coral)
+}
+
+fn forward_setup(peer: &Peer, plugins: &[&str], extra: &str) -> (Setup, Coral) {
+    forward_setup_with(peer, plugins, extra, "")
+}
+
+fn probe_with_all_grants() -> String {
+    format!("[plugins.api-probe]\n{ALL_GRANTS}")
 }
 
 #[test]
@@ -38,10 +53,7 @@ fn forward_ws_ping_round_trip_with_token() {
     let mut peer = Peer::new();
     let (_setup, _coral) = forward_setup(&peer, &["ping"], "");
     let handshake = peer.expect_handshake();
-    assert_eq!(
-        handshake.get("authorization").map(String::as_str),
-        Some("Bearer t0k")
-    );
+    assert_eq!(handshake.get("authorization").map(String::as_str), Some("Bearer t0k"));
     // Coral asks who the bot is, then serves it.
     peer.expect_action("get_login_info", |r| r.action == "get_login_info");
     peer.send_event(&private_message("ping hello", 1));
@@ -66,18 +78,12 @@ fn reverse_ws_checks_the_token_before_the_upgrade_and_serves_universal_clients()
     let coral = setup.start();
     let url = coral.log_value("ws-reverse listening on ");
     assert!(url.ends_with("/onebot/v11/ws"), "{url}");
-    assert_eq!(
-        peer.connect_reverse(&url, SELF_ID, None, "Universal"),
-        Err(401)
-    );
+    assert_eq!(peer.connect_reverse(&url, SELF_ID, None, "Universal"), Err(401));
     assert_eq!(
         peer.connect_reverse(&url, SELF_ID, Some("wrong"), "Universal"),
         Err(403)
     );
-    assert_eq!(
-        peer.connect_reverse(&url, SELF_ID, Some("s3cret"), "Universal"),
-        Ok(())
-    );
+    assert_eq!(peer.connect_reverse(&url, SELF_ID, Some("s3cret"), "Universal"), Ok(()));
     peer.send_event(&group_message(SELF_ID, 100100, "ping reverse"));
     let sent = peer.expect_action("pong", |r| r.action.starts_with("send_"));
     assert_eq!(message_text(&sent.params["message"]), "pong reverse");
@@ -110,11 +116,8 @@ fn two_bots_on_two_connections_answer_on_their_own_connection() {
     let coral = setup.start();
     let url = coral.log_value("ws-reverse listening on ");
     let other = Peer::new();
-    peer.connect_reverse(&url, "10001", None, "Universal")
-        .unwrap();
-    other
-        .connect_reverse(&url, "10002", None, "Universal")
-        .unwrap();
+    peer.connect_reverse(&url, "10001", None, "Universal").unwrap();
+    other.connect_reverse(&url, "10002", None, "Universal").unwrap();
     other.send_event(&group_message("10002", 100200, "ping from two"));
     peer.send_event(&group_message("10001", 100100, "ping from one"));
     let mut other = other;
@@ -145,11 +148,7 @@ fn http_api_and_signed_event_posts() {
     let url = coral.log_value("http events listening on ");
     let event = private_message("ping over http", 3);
     let body = event.to_string();
-    assert_eq!(
-        peer.post_event(&url, &event, None),
-        401,
-        "missing signature"
-    );
+    assert_eq!(peer.post_event(&url, &event, None), 401, "missing signature");
     assert_eq!(
         peer.post_event(&url, &event, Some("sha1=0000".into())),
         403,
@@ -192,9 +191,7 @@ fn leaves(v: &Value, key: &str, out: &mut Vec<String>) {
             let debug = format!("{s:?}");
             out.push(debug[1..debug.len() - 1].to_string());
         }
-        Value::Number(n) if !SKIP.contains(&key) && n.as_i64() != Some(0) => {
-            out.push(n.to_string())
-        }
+        Value::Number(n) if !SKIP.contains(&key) && n.as_i64() != Some(0) => out.push(n.to_string()),
         _ => {}
     }
 }
@@ -204,8 +201,7 @@ fn every_fixture_event_reaches_a_plugin_with_no_field_lost() {
     let mut peer = Peer::new();
     let (_setup, _coral) = forward_setup(&peer, &["api-probe"], "");
     peer.expect_handshake();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/onebot/events");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot/events");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -220,10 +216,7 @@ fn every_fixture_event_reaches_a_plugin_with_no_field_lost() {
         let mut values = Vec::new();
         leaves(&event, "", &mut values);
         for value in values {
-            assert!(
-                seen.contains(&value),
-                "{name}: {value:?} lost; the plugin saw: {seen}"
-            );
+            assert!(seen.contains(&value), "{name}: {value:?} lost; the plugin saw: {seen}");
         }
         let kind = name.split('.').next().unwrap();
         let expected = match kind {
@@ -247,9 +240,7 @@ fn unknown_events_pass_through_and_malformed_frames_do_not_break_the_connection(
     peer.send_raw("this is not json");
     peer.send_raw("[1, 2, 3]");
     peer.send_raw("{\"neither\": \"event nor response\"}");
-    peer.send_event(
-        &json!({"time": 1, "self_id": 10001, "post_type": "mystery", "payload": {"x": 42}}),
-    );
+    peer.send_event(&json!({"time": 1, "self_id": 10001, "post_type": "mystery", "payload": {"x": 42}}));
     peer.send_event(&private_message("last event", 5));
     let seen = peer.expect_reply("last ");
     assert!(seen.starts_with("last EventKind::Other("), "{seen}");
@@ -277,10 +268,9 @@ fn unknown_events_pass_through_and_malformed_frames_do_not_break_the_connection(
 #[test]
 fn all_38_apis_round_trip_from_a_plugin() {
     let mut peer = Peer::new();
-    let (_setup, _coral) = forward_setup(&peer, &["api-probe"], "");
+    let (_setup, _coral) = forward_setup_with(&peer, &["api-probe"], "", &probe_with_all_grants());
     peer.expect_handshake();
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot/api");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot/api");
     let mut actions: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| {
@@ -304,11 +294,7 @@ fn all_38_apis_round_trip_from_a_plugin() {
             match key.as_str() {
                 // Compared by content below / sent in a different legal form.
                 "message" | "auto_escape" | "anonymous" => {}
-                _ => assert_eq!(
-                    &seen.params[key], value,
-                    "{action}: param {key} in {}",
-                    seen.params
-                ),
+                _ => assert_eq!(&seen.params[key], value, "{action}: param {key} in {}", seen.params),
             }
         }
         if action == "set_group_anonymous_ban" {
@@ -331,7 +317,7 @@ fn all_38_apis_round_trip_from_a_plugin() {
 #[test]
 fn platform_failures_keep_retcode_and_wording_and_timeouts_return_202() {
     let mut peer = Peer::new();
-    let (_setup, _coral) = forward_setup(&peer, &["api-probe"], "timeout_ms = 300\n");
+    let (_setup, _coral) = forward_setup_with(&peer, &["api-probe"], "timeout_ms = 300\n", &probe_with_all_grants());
     peer.expect_handshake();
     peer.set_reply(
         "set_group_kick",
@@ -346,28 +332,24 @@ fn platform_failures_keep_retcode_and_wording_and_timeouts_return_202() {
     peer.set_reply("send_like", Reply::Never);
     peer.send_event(&private_message("call send_like", 2));
     let reply = peer.expect_reply("send_like ");
-    assert!(
-        reply.starts_with("send_like err ErrorCode::Timeout 202"),
-        "{reply}"
-    );
+    assert!(reply.starts_with("send_like err ErrorCode::Timeout 202"), "{reply}");
     peer.set_reply(
         "get_status",
-        Reply::Slow(
-            Duration::from_millis(50),
-            Box::new(Reply::Ok(json!({"good": true}))),
-        ),
+        Reply::Slow(Duration::from_millis(50), Box::new(Reply::Ok(json!({"good": true})))),
     );
     peer.send_event(&private_message("call get_status", 3));
-    assert!(
-        peer.expect_reply("get_status ")
-            .starts_with("get_status ok")
-    );
+    assert!(peer.expect_reply("get_status ").starts_with("get_status ok"));
 }
 
 #[test]
 fn a_dropped_connection_fails_pending_calls_at_once_and_the_client_reconnects() {
     let mut peer = Peer::new();
-    let (_setup, coral) = forward_setup(&peer, &["api-probe", "ping"], "timeout_ms = 600000\n");
+    let (_setup, coral) = forward_setup_with(
+        &peer,
+        &["api-probe", "ping"],
+        "timeout_ms = 600000\n",
+        &probe_with_all_grants(),
+    );
     peer.expect_handshake();
     peer.set_reply("get_status", Reply::Never);
     peer.send_event(&private_message("call get_status", 1));

@@ -10,9 +10,7 @@ use super::{Action, ApiError, ApiFuture, BotConnection, Bots};
 use crate::config::ConsoleConfig;
 use crate::runtime::Dispatcher;
 use crate::runtime::bindings::coral::bot::types::{ForwardNode, Music};
-use crate::runtime::bindings::{
-    Chat, ChatType, Event, EventKind, MessageEvent, Role, Segment, Sender,
-};
+use crate::runtime::bindings::{Chat, ChatType, Event, EventKind, MessageEvent, Role, Segment, Sender};
 use serde_json::json;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,12 +57,8 @@ impl BotConnection for ConsoleBot {
 
     fn call(&self, action: Action) -> ApiFuture {
         let result = match action {
-            Action::SendPrivateMsg { user_id, message } => {
-                Ok(self.print(&Chat::Private(user_id), "", &message))
-            }
-            Action::SendGroupMsg { group_id, message } => {
-                Ok(self.print(&Chat::Group(group_id), "", &message))
-            }
+            Action::SendPrivateMsg { user_id, message } => Ok(self.print(&Chat::Private(user_id), "", &message)),
+            Action::SendGroupMsg { group_id, message } => Ok(self.print(&Chat::Group(group_id), "", &message)),
             Action::SendMsg {
                 target,
                 message,
@@ -115,16 +109,12 @@ pub fn render(message: &[Segment]) -> String {
             Segment::Share(s) => text.push_str(&format!("[share:{} {}]", s.title, s.url)),
             Segment::Contact(c) => text.push_str(&format!("[contact:{}]", c.id)),
             Segment::Location(l) => text.push_str(&format!("[location:{},{}]", l.lat, l.lon)),
-            Segment::Music(Music::Catalogue(m)) => {
-                text.push_str(&format!("[music:{}:{}]", m.platform, m.id))
-            }
+            Segment::Music(Music::Catalogue(m)) => text.push_str(&format!("[music:{}:{}]", m.platform, m.id)),
             Segment::Music(Music::Custom(m)) => text.push_str(&format!("[music:{}]", m.title)),
             Segment::Reply(id) => text.push_str(&format!("[reply #{id}]")),
             Segment::Forward(id) => text.push_str(&format!("[forward:{id}]")),
             Segment::Node(ForwardNode::Existing(id)) => text.push_str(&format!("[node #{id}]")),
-            Segment::Node(ForwardNode::Custom(n)) => {
-                text.push_str(&format!("[node {}]", n.nickname))
-            }
+            Segment::Node(ForwardNode::Custom(n)) => text.push_str(&format!("[node {}]", n.nickname)),
             Segment::Xml(_) => text.push_str("[xml]"),
             Segment::Json(_) => text.push_str("[json]"),
             Segment::Other(o) => text.push_str(&format!("[{}]", o.kind)),
@@ -177,9 +167,7 @@ pub async fn run(
             continue;
         }
         let id = next_message_id.fetch_add(1, Ordering::Relaxed);
-        dispatcher
-            .dispatch_wait(message_event(&session, line, id))
-            .await;
+        dispatcher.dispatch_wait(message_event(&session, line, id)).await;
     }
     Ok(())
 }
@@ -193,10 +181,7 @@ fn control(session: &mut Session, command: &str) -> bool {
             if let Some(nick) = words.next() {
                 session.nickname = nick.to_string();
             }
-            eprintln!(
-                "[console] you are now user {} ({})",
-                session.user_id, session.nickname
-            );
+            eprintln!("[console] you are now user {} ({})", session.user_id, session.nickname);
         }
         (Some("group"), Some(id)) => {
             session.group = Some(id.to_string());
@@ -235,12 +220,7 @@ fn message_event(session: &Session, line: &str, message_id: u64) -> Event {
             } else {
                 ChatType::Private
             },
-            sub_type: if session.group.is_some() {
-                "normal"
-            } else {
-                "friend"
-            }
-            .into(),
+            sub_type: if session.group.is_some() { "normal" } else { "friend" }.into(),
             message_id: message_id.to_string(),
             user_id: session.user_id.clone(),
             group_id: session.group.clone(),
@@ -311,10 +291,7 @@ mod tests {
             user_id: "2".into(),
             reject_add_request: false,
         };
-        assert!(matches!(
-            bot.call(kick).await,
-            Err(ApiError::Unsupported { .. })
-        ));
+        assert!(matches!(bot.call(kick).await, Err(ApiError::Unsupported { .. })));
         assert!(buf.lock().unwrap().is_empty());
     }
 

@@ -289,10 +289,7 @@ impl Bots {
 
     /// Remove a bot.
     pub fn remove(&self, self_id: &str) {
-        self.inner
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(self_id);
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).remove(self_id);
     }
 
     /// Look a bot up.

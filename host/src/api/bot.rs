@@ -4,11 +4,12 @@
 
 use super::data;
 use crate::adapters::{Action, ApiError};
+use crate::audit::Entry;
+use crate::policy::{self, Capability, PolicyError, Target};
 use crate::runtime::bindings::coral::bot::bot::Host;
 use crate::runtime::bindings::{
-    BotInfo, Chat, Credentials, ErrorCode, ForwardMessageNode, FriendInfo, GroupInfo,
-    GroupRequestKind, HonorInfo, LoginInfo, MemberInfo, MessageInfo, Segment, SendOptions, Status,
-    StrangerInfo, VersionInfo, WitError,
+    BotInfo, Chat, Credentials, ErrorCode, ForwardMessageNode, FriendInfo, GroupInfo, GroupRequestKind, HonorInfo,
+    LoginInfo, MemberInfo, MessageInfo, Segment, SendOptions, Status, StrangerInfo, VersionInfo, WitError,
 };
 use crate::runtime::state::PluginState;
 use serde_json::Value;
@@ -58,9 +59,7 @@ impl From<&ApiError> for WitError {
             ApiError::BotUnavailable(_) => WitError::new(ErrorCode::BotUnavailable, message),
             ApiError::Timeout { .. } => WitError::new(ErrorCode::Timeout, message),
             ApiError::Busy(_) => WitError::new(ErrorCode::Busy, message),
-            ApiError::Failed {
-                action, retcode, ..
-            } => {
+            ApiError::Failed { action, retcode, .. } => {
                 let code = if is_send(action) {
                     ErrorCode::SendFailed
                 } else {
@@ -79,22 +78,86 @@ impl From<&ApiError> for WitError {
     }
 }
 
+impl From<&PolicyError> for WitError {
+    fn from(error: &PolicyError) -> Self {
+        match error {
+            PolicyError::Denied { .. } => WitError::new(ErrorCode::PermissionDenied, error.to_string()),
+            PolicyError::RateLimited { retry_after, .. } => WitError {
+                retry_after_ms: Some(retry_after.as_millis() as u64),
+                ..WitError::new(ErrorCode::RateLimited, error.to_string())
+            },
+        }
+    }
+}
+
 impl PluginState {
-    /// Perform an action and convert its `data`.
-    async fn act<T>(
-        &mut self,
-        self_id: String,
-        action: Action,
-        read: impl FnOnce(&Value) -> T,
-    ) -> Answer<T> {
+    /// Check the policy, perform the action, convert its `data`; record privileged actions and every refusal.
+    async fn act<T>(&mut self, self_id: String, action: Action, read: impl FnOnce(&Value) -> T) -> Answer<T> {
+        self.count_host_call()?;
         let name = action.name().to_string();
-        match self.bots.call(&self_id, action).await {
-            Ok(data) => Ok(Ok(read(&data))),
+        let policy = self.shared.policy();
+        let (capability, target) = match policy.check(&action, self.reply_chat.as_ref()) {
+            Ok(decision) => decision,
+            Err(refusal) => {
+                let error = WitError::from(&refusal);
+                let (_, target) = policy::capability_of(&action);
+                let (PolicyError::Denied { capability, .. } | PolicyError::RateLimited { capability, .. }) = &refusal;
+                let outcome = if error.code == ErrorCode::RateLimited {
+                    "rate-limited"
+                } else {
+                    "denied"
+                };
+                tracing::debug!(plugin = %self.shared.name, self_id, action = name, %refusal, "action refused");
+                self.audit(&self_id, &name, capability, &target, outcome, Some(&error));
+                return Ok(Err(error));
+            }
+        };
+        match self.shared.bots.call(&self_id, action).await {
+            Ok(data) => {
+                if capability.is_privileged() {
+                    self.audit(&self_id, &name, &capability, &target, "ok", None);
+                }
+                Ok(Ok(read(&data)))
+            }
             Err(error) => {
-                tracing::debug!(plugin = %self.name, self_id, action = name, %error, "action failed");
-                Ok(Err(WitError::from(&error)))
+                tracing::debug!(plugin = %self.shared.name, self_id, action = name, %error, "action failed");
+                let error = WitError::from(&error);
+                if capability.is_privileged() {
+                    let outcome = if error.code == ErrorCode::Timeout {
+                        "timeout"
+                    } else {
+                        "failed"
+                    };
+                    self.audit(&self_id, &name, &capability, &target, outcome, Some(&error));
+                }
+                Ok(Err(error))
             }
         }
+    }
+
+    /// Append an audit entry.
+    fn audit(
+        &self,
+        bot: &str,
+        action: &str,
+        capability: &Capability,
+        target: &Target,
+        outcome: &str,
+        error: Option<&WitError>,
+    ) {
+        let Some(audit) = &self.shared.audit else { return };
+        audit.append(&Entry {
+            time_ms: crate::audit::now_ms(),
+            plugin: self.shared.name.to_string(),
+            plugin_hash: self.shared.hash.clone(),
+            bot: bot.to_string(),
+            action: action.to_string(),
+            capability: capability.to_string(),
+            target: target.to_string(),
+            outcome: outcome.to_string(),
+            retcode: error.map_or(0, |e| e.retcode),
+            detail: error.map(|e| e.message.clone()).unwrap_or_default(),
+        });
     }
 
     async fn act_unit(&mut self, self_id: String, action: Action) -> Answer<()> {
@@ -104,7 +167,9 @@ impl PluginState {
 
 impl Host for PluginState {
     async fn list_bots(&mut self) -> wasmtime::Result<Vec<BotInfo>> {
+        self.count_host_call()?;
         Ok(self
+            .shared
             .bots
             .list()
             .into_iter()
@@ -116,32 +181,14 @@ impl Host for PluginState {
             .collect())
     }
 
-    async fn send_private_msg(
-        &mut self,
-        self_id: String,
-        user_id: String,
-        message: Vec<Segment>,
-    ) -> Answer<String> {
-        self.act(
-            self_id,
-            Action::SendPrivateMsg { user_id, message },
-            data::message_id,
-        )
-        .await
+    async fn send_private_msg(&mut self, self_id: String, user_id: String, message: Vec<Segment>) -> Answer<String> {
+        self.act(self_id, Action::SendPrivateMsg { user_id, message }, data::message_id)
+            .await
     }
 
-    async fn send_group_msg(
-        &mut self,
-        self_id: String,
-        group_id: String,
-        message: Vec<Segment>,
-    ) -> Answer<String> {
-        self.act(
-            self_id,
-            Action::SendGroupMsg { group_id, message },
-            data::message_id,
-        )
-        .await
+    async fn send_group_msg(&mut self, self_id: String, group_id: String, message: Vec<Segment>) -> Answer<String> {
+        self.act(self_id, Action::SendGroupMsg { group_id, message }, data::message_id)
+            .await
     }
 
     async fn send_msg(
@@ -164,8 +211,7 @@ impl Host for PluginState {
     }
 
     async fn delete_msg(&mut self, self_id: String, message_id: String) -> Answer<()> {
-        self.act_unit(self_id, Action::DeleteMsg { message_id })
-            .await
+        self.act_unit(self_id, Action::DeleteMsg { message_id }).await
     }
 
     async fn get_msg(&mut self, self_id: String, message_id: String) -> Answer<MessageInfo> {
@@ -173,18 +219,13 @@ impl Host for PluginState {
             .await
     }
 
-    async fn get_forward_msg(
-        &mut self,
-        self_id: String,
-        id: String,
-    ) -> Answer<Vec<ForwardMessageNode>> {
+    async fn get_forward_msg(&mut self, self_id: String, id: String) -> Answer<Vec<ForwardMessageNode>> {
         self.act(self_id, Action::GetForwardMsg { id }, data::forward_nodes)
             .await
     }
 
     async fn send_like(&mut self, self_id: String, user_id: String, times: u32) -> Answer<()> {
-        self.act_unit(self_id, Action::SendLike { user_id, times })
-            .await
+        self.act_unit(self_id, Action::SendLike { user_id, times }).await
     }
 
     async fn set_group_kick(
@@ -241,12 +282,7 @@ impl Host for PluginState {
         .await
     }
 
-    async fn set_group_whole_ban(
-        &mut self,
-        self_id: String,
-        group_id: String,
-        enable: bool,
-    ) -> Answer<()> {
+    async fn set_group_whole_ban(&mut self, self_id: String, group_id: String, enable: bool) -> Answer<()> {
         self.act_unit(self_id, Action::SetGroupWholeBan { group_id, enable })
             .await
     }
@@ -269,23 +305,12 @@ impl Host for PluginState {
         .await
     }
 
-    async fn set_group_anonymous(
-        &mut self,
-        self_id: String,
-        group_id: String,
-        enable: bool,
-    ) -> Answer<()> {
+    async fn set_group_anonymous(&mut self, self_id: String, group_id: String, enable: bool) -> Answer<()> {
         self.act_unit(self_id, Action::SetGroupAnonymous { group_id, enable })
             .await
     }
 
-    async fn set_group_card(
-        &mut self,
-        self_id: String,
-        group_id: String,
-        user_id: String,
-        card: String,
-    ) -> Answer<()> {
+    async fn set_group_card(&mut self, self_id: String, group_id: String, user_id: String, card: String) -> Answer<()> {
         self.act_unit(
             self_id,
             Action::SetGroupCard {
@@ -297,30 +322,13 @@ impl Host for PluginState {
         .await
     }
 
-    async fn set_group_name(
-        &mut self,
-        self_id: String,
-        group_id: String,
-        name: String,
-    ) -> Answer<()> {
-        self.act_unit(self_id, Action::SetGroupName { group_id, name })
-            .await
+    async fn set_group_name(&mut self, self_id: String, group_id: String, name: String) -> Answer<()> {
+        self.act_unit(self_id, Action::SetGroupName { group_id, name }).await
     }
 
-    async fn set_group_leave(
-        &mut self,
-        self_id: String,
-        group_id: String,
-        is_dismiss: bool,
-    ) -> Answer<()> {
-        self.act_unit(
-            self_id,
-            Action::SetGroupLeave {
-                group_id,
-                is_dismiss,
-            },
-        )
-        .await
+    async fn set_group_leave(&mut self, self_id: String, group_id: String, is_dismiss: bool) -> Answer<()> {
+        self.act_unit(self_id, Action::SetGroupLeave { group_id, is_dismiss })
+            .await
     }
 
     async fn set_group_special_title(
@@ -350,15 +358,8 @@ impl Host for PluginState {
         approve: bool,
         remark: String,
     ) -> Answer<()> {
-        self.act_unit(
-            self_id,
-            Action::SetFriendAddRequest {
-                flag,
-                approve,
-                remark,
-            },
-        )
-        .await
+        self.act_unit(self_id, Action::SetFriendAddRequest { flag, approve, remark })
+            .await
     }
 
     async fn set_group_add_request(
@@ -382,21 +383,14 @@ impl Host for PluginState {
     }
 
     async fn delete_friend(&mut self, self_id: String, user_id: String) -> Answer<()> {
-        self.act_unit(self_id, Action::DeleteFriend { user_id })
-            .await
+        self.act_unit(self_id, Action::DeleteFriend { user_id }).await
     }
 
     async fn get_login_info(&mut self, self_id: String) -> Answer<LoginInfo> {
-        self.act(self_id, Action::GetLoginInfo, data::login_info)
-            .await
+        self.act(self_id, Action::GetLoginInfo, data::login_info).await
     }
 
-    async fn get_stranger_info(
-        &mut self,
-        self_id: String,
-        user_id: String,
-        no_cache: bool,
-    ) -> Answer<StrangerInfo> {
+    async fn get_stranger_info(&mut self, self_id: String, user_id: String, no_cache: bool) -> Answer<StrangerInfo> {
         self.act(
             self_id,
             Action::GetStrangerInfo { user_id, no_cache },
@@ -406,27 +400,16 @@ impl Host for PluginState {
     }
 
     async fn get_friend_list(&mut self, self_id: String) -> Answer<Vec<FriendInfo>> {
-        self.act(self_id, Action::GetFriendList, data::friend_list)
-            .await
+        self.act(self_id, Action::GetFriendList, data::friend_list).await
     }
 
-    async fn get_group_info(
-        &mut self,
-        self_id: String,
-        group_id: String,
-        no_cache: bool,
-    ) -> Answer<GroupInfo> {
-        self.act(
-            self_id,
-            Action::GetGroupInfo { group_id, no_cache },
-            data::group_info,
-        )
-        .await
+    async fn get_group_info(&mut self, self_id: String, group_id: String, no_cache: bool) -> Answer<GroupInfo> {
+        self.act(self_id, Action::GetGroupInfo { group_id, no_cache }, data::group_info)
+            .await
     }
 
     async fn get_group_list(&mut self, self_id: String) -> Answer<Vec<GroupInfo>> {
-        self.act(self_id, Action::GetGroupList, data::group_list)
-            .await
+        self.act(self_id, Action::GetGroupList, data::group_list).await
     }
 
     async fn get_group_member_info(
@@ -448,17 +431,9 @@ impl Host for PluginState {
         .await
     }
 
-    async fn get_group_member_list(
-        &mut self,
-        self_id: String,
-        group_id: String,
-    ) -> Answer<Vec<MemberInfo>> {
-        self.act(
-            self_id,
-            Action::GetGroupMemberList { group_id },
-            data::member_list,
-        )
-        .await
+    async fn get_group_member_list(&mut self, self_id: String, group_id: String) -> Answer<Vec<MemberInfo>> {
+        self.act(self_id, Action::GetGroupMemberList { group_id }, data::member_list)
+            .await
     }
 
     async fn get_group_honor_info(
@@ -469,46 +444,29 @@ impl Host for PluginState {
     ) -> Answer<HonorInfo> {
         self.act(
             self_id,
-            Action::GetGroupHonorInfo {
-                group_id,
-                honor_type,
-            },
+            Action::GetGroupHonorInfo { group_id, honor_type },
             data::honor_info,
         )
         .await
     }
 
     async fn get_cookies(&mut self, self_id: String, domain: String) -> Answer<String> {
-        self.act(self_id, Action::GetCookies { domain }, |v| {
-            data::id(v, "cookies")
-        })
-        .await
-    }
-
-    async fn get_csrf_token(&mut self, self_id: String) -> Answer<i64> {
-        self.act(self_id, Action::GetCsrfToken, |v| data::int(v, "token"))
+        self.act(self_id, Action::GetCookies { domain }, |v| data::id(v, "cookies"))
             .await
     }
 
-    async fn get_credentials(&mut self, self_id: String, domain: String) -> Answer<Credentials> {
-        self.act(
-            self_id,
-            Action::GetCredentials { domain },
-            data::credentials,
-        )
-        .await
+    async fn get_csrf_token(&mut self, self_id: String) -> Answer<i64> {
+        self.act(self_id, Action::GetCsrfToken, |v| data::int(v, "token")).await
     }
 
-    async fn get_record(
-        &mut self,
-        self_id: String,
-        file: String,
-        out_format: String,
-    ) -> Answer<String> {
-        self.act(self_id, Action::GetRecord { file, out_format }, |v| {
-            data::id(v, "file")
-        })
-        .await
+    async fn get_credentials(&mut self, self_id: String, domain: String) -> Answer<Credentials> {
+        self.act(self_id, Action::GetCredentials { domain }, data::credentials)
+            .await
+    }
+
+    async fn get_record(&mut self, self_id: String, file: String, out_format: String) -> Answer<String> {
+        self.act(self_id, Action::GetRecord { file, out_format }, |v| data::id(v, "file"))
+            .await
     }
 
     async fn get_image(&mut self, self_id: String, file: String) -> Answer<String> {
@@ -517,17 +475,13 @@ impl Host for PluginState {
     }
 
     async fn can_send_image(&mut self, self_id: String) -> Answer<bool> {
-        self.act(self_id, Action::CanSendImage, |v| {
-            data::flag(v, "yes", false)
-        })
-        .await
+        self.act(self_id, Action::CanSendImage, |v| data::flag(v, "yes", false))
+            .await
     }
 
     async fn can_send_record(&mut self, self_id: String) -> Answer<bool> {
-        self.act(self_id, Action::CanSendRecord, |v| {
-            data::flag(v, "yes", false)
-        })
-        .await
+        self.act(self_id, Action::CanSendRecord, |v| data::flag(v, "yes", false))
+            .await
     }
 
     async fn get_status(&mut self, self_id: String) -> Answer<Status> {
@@ -535,25 +489,18 @@ impl Host for PluginState {
     }
 
     async fn get_version_info(&mut self, self_id: String) -> Answer<VersionInfo> {
-        self.act(self_id, Action::GetVersionInfo, data::version_info)
-            .await
+        self.act(self_id, Action::GetVersionInfo, data::version_info).await
     }
 
     async fn set_restart(&mut self, self_id: String, delay_ms: u32) -> Answer<()> {
-        self.act_unit(self_id, Action::SetRestart { delay_ms })
-            .await
+        self.act_unit(self_id, Action::SetRestart { delay_ms }).await
     }
 
     async fn clean_cache(&mut self, self_id: String) -> Answer<()> {
         self.act_unit(self_id, Action::CleanCache).await
     }
 
-    async fn call_api(
-        &mut self,
-        self_id: String,
-        action: String,
-        params_json: String,
-    ) -> Answer<String> {
+    async fn call_api(&mut self, self_id: String, action: String, params_json: String) -> Answer<String> {
         let params: Value = match serde_json::from_str(if params_json.trim().is_empty() {
             "{}"
         } else {

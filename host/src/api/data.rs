@@ -2,13 +2,12 @@
 //! optional fields), into the WIT records plugins receive; and message segments from OneBot's array form.
 
 use crate::runtime::bindings::coral::bot::types::{
-    Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef,
-    OtherSegment, Poke, Share, Voice,
+    Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef, OtherSegment, Poke,
+    Share, Voice,
 };
 use crate::runtime::bindings::{
-    ChatType, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember,
-    LoginInfo, Media, MemberInfo, MessageInfo, Role, Segment, Sender, Status, StrangerInfo,
-    Talkative, VersionInfo,
+    ChatType, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember, LoginInfo, Media,
+    MemberInfo, MessageInfo, Role, Segment, Sender, Status, StrangerInfo, Talkative, VersionInfo,
 };
 use serde_json::Value;
 
@@ -30,10 +29,7 @@ pub fn opt_str(v: &Value, key: &str) -> Option<String> {
 /// A field as an i64 (numbers or numeric strings); missing → 0.
 pub fn int(v: &Value, key: &str) -> i64 {
     match v.get(key) {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .unwrap_or(0),
+        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
         Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
         Some(Value::Bool(b)) => i64::from(*b),
         _ => 0,
@@ -153,9 +149,7 @@ pub fn segment(seg: &Value) -> Segment {
         "node" if d.get("content").is_some_and(|c| !c.is_null()) => {
             // `content-json` is always an array of segments, whichever form the platform used.
             let content = match d.get("content") {
-                Some(Value::String(cq_string)) => {
-                    Value::Array(crate::adapters::onebot::cq::parse(cq_string))
-                }
+                Some(Value::String(cq_string)) => Value::Array(crate::adapters::onebot::cq::parse(cq_string)),
                 Some(segment @ Value::Object(_)) => Value::Array(vec![segment.clone()]),
                 Some(message @ Value::Array(_)) => message.clone(),
                 _ => Value::Array(Vec::new()),
@@ -182,10 +176,7 @@ pub fn message(v: &Value) -> Vec<Segment> {
     match v {
         Value::Array(items) => items.iter().map(segment).collect(),
         Value::Object(_) => vec![segment(v)],
-        Value::String(s) => crate::adapters::onebot::cq::parse(s)
-            .iter()
-            .map(segment)
-            .collect(),
+        Value::String(s) => crate::adapters::onebot::cq::parse(s).iter().map(segment).collect(),
         _ => Vec::new(),
     }
 }
@@ -206,20 +197,14 @@ pub fn message_info(v: &Value) -> MessageInfo {
         },
         message_id: id(v, "message_id"),
         real_id: opt_str(v, "real_id").unwrap_or_else(|| id(v, "message_id")),
-        sender: v
-            .get("sender")
-            .map(sender)
-            .unwrap_or_else(|| sender(&Value::Null)),
+        sender: v.get("sender").map(sender).unwrap_or_else(|| sender(&Value::Null)),
         message: v.get("message").map(message).unwrap_or_default(),
     }
 }
 
 /// `get_forward_msg`: `data.message` (or `data.messages`) is a list of nodes.
 pub fn forward_nodes(v: &Value) -> Vec<ForwardMessageNode> {
-    let nodes = v
-        .get("message")
-        .or_else(|| v.get("messages"))
-        .and_then(Value::as_array);
+    let nodes = v.get("message").or_else(|| v.get("messages")).and_then(Value::as_array);
     nodes
         .map(|nodes| {
             nodes
@@ -336,15 +321,12 @@ fn honor_members(v: &Value, key: &str) -> Vec<HonorMember> {
 pub fn honor_info(v: &Value) -> HonorInfo {
     HonorInfo {
         group_id: id(v, "group_id"),
-        current_talkative: v
-            .get("current_talkative")
-            .filter(|t| t.is_object())
-            .map(|t| Talkative {
-                user_id: id(t, "user_id"),
-                nickname: id(t, "nickname"),
-                avatar: id(t, "avatar"),
-                day_count: uint(t, "day_count"),
-            }),
+        current_talkative: v.get("current_talkative").filter(|t| t.is_object()).map(|t| Talkative {
+            user_id: id(t, "user_id"),
+            nickname: id(t, "nickname"),
+            avatar: id(t, "avatar"),
+            day_count: uint(t, "day_count"),
+        }),
         talkative_list: honor_members(v, "talkative_list"),
         performer_list: honor_members(v, "performer_list"),
         legend_list: honor_members(v, "legend_list"),
@@ -414,9 +396,7 @@ mod tests {
             {"type": "mface", "data": {"emoji_id": "x"}}, {"type": "at", "data": {"qq": 10001}}]));
         assert_eq!(segs.len(), 3);
         assert!(matches!(&segs[0], Segment::Text(t) if t == "hi"));
-        assert!(
-            matches!(&segs[1], Segment::Other(o) if o.kind == "mface" && o.data_json.contains("emoji_id"))
-        );
+        assert!(matches!(&segs[1], Segment::Other(o) if o.kind == "mface" && o.data_json.contains("emoji_id")));
         assert!(matches!(&segs[2], Segment::At(q) if q == "10001"));
     }
 }

@@ -12,7 +12,8 @@ impl Host for PluginState {
             Level::Warn => tracing::Level::WARN,
             Level::Error => tracing::Level::ERROR,
         };
-        emit_log(&self.name, level, &message);
+        self.count_host_call()?;
+        emit_log(&self.shared.name, level, &message);
         Ok(())
     }
 }

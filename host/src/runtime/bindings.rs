@@ -9,12 +9,12 @@ wasmtime::component::bindgen!({
 });
 
 pub use coral::bot::bot::{
-    BotInfo, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember,
-    LoginInfo, MemberInfo, MessageInfo, SendOptions, Status, StrangerInfo, Talkative, VersionInfo,
+    BotInfo, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember, LoginInfo, MemberInfo,
+    MessageInfo, SendOptions, Status, StrangerInfo, Talkative, VersionInfo,
 };
 pub use coral::bot::types::{
-    Chat, ChatType, Error as WitError, ErrorCode, EventCategory, EventKind, GroupRequestKind,
-    Media, MessageEvent, Role, Segment, Sender,
+    Chat, ChatType, Error as WitError, ErrorCode, EventCategory, EventKind, GroupRequestKind, Media, MessageEvent,
+    Role, Segment, Sender,
 };
 
 impl Event {

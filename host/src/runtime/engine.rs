@@ -19,10 +19,8 @@ pub fn build_engine(cache_dir: Option<&Path>) -> anyhow::Result<Engine> {
     config.epoch_interruption(true);
     config.max_wasm_stack(MAX_WASM_STACK);
     if let Some(dir) = cache_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating cache dir {}", dir.display()))?;
-        let dir =
-            std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating cache dir {}", dir.display()))?;
+        let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
         let mut cache_config = CacheConfig::new();
         cache_config.with_directory(dir);
         let cache = Cache::new(cache_config)

@@ -6,16 +6,21 @@
 //! → the plugin's task calls `on-event` → host imports (`crate::api`) reach the bots through [`crate::adapters::Bots`].
 
 pub mod bindings;
+pub mod crash;
 pub mod engine;
 pub mod state;
 
 use crate::adapters::Bots;
+use crate::audit::AuditLog;
 use crate::config::PluginLimits;
-use bindings::{Event, EventCategory, Plugin, PluginMetadata, PluginPre};
-use state::PluginState;
+use crate::policy::{Grants, Policy};
+use bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata, PluginPre};
+use crash::{Admit, CrashGuard};
+use sha2::{Digest, Sha256};
+use state::{PluginShared, PluginState};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -62,17 +67,37 @@ pub struct PluginStats {
     pub restarts: AtomicU64,
 }
 
-/// The shared runtime: engine, linker, and the bots plugins can reach.
+/// The shared runtime: engine, linker, the bots plugins can reach, and the audit log.
 #[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<PluginState>>,
     bots: Bots,
+    audit: Option<Arc<AuditLog>>,
+}
+
+/// A compiled, checked plugin, ready to start.
+pub struct Compiled {
+    /// Pre-instantiated component.
+    pub pre: PluginPre<PluginState>,
+    /// First 16 hex digits of the SHA-256 of the file.
+    pub hash: String,
+}
+
+/// How to start a plugin.
+#[derive(Clone)]
+pub struct StartSpec {
+    /// Its config table as JSON, for `init`.
+    pub config_json: String,
+    /// Its resource limits.
+    pub limits: PluginLimits,
+    /// What the operator granted.
+    pub grants: Grants,
 }
 
 impl Runtime {
     /// Create the runtime. `cache_dir`: where compiled components are cached (none: no cache).
-    pub fn new(cache_dir: Option<&Path>, bots: Bots) -> anyhow::Result<Self> {
+    pub fn new(cache_dir: Option<&Path>, bots: Bots, audit: Option<Arc<AuditLog>>) -> anyhow::Result<Self> {
         let engine = engine::build_engine(cache_dir)?;
         engine::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
@@ -82,6 +107,7 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             bots,
+            audit,
         })
     }
 
@@ -91,11 +117,7 @@ impl Runtime {
     }
 
     /// Compile and check a plugin file; does not start it. Compilation runs off the async workers.
-    pub async fn compile(
-        &self,
-        path: &Path,
-        max_bytes: u64,
-    ) -> Result<PluginPre<PluginState>, LoadError> {
+    pub async fn compile(&self, path: &Path, max_bytes: u64) -> Result<Compiled, LoadError> {
         let read_err = |reason: String| LoadError::Read {
             path: path.display().to_string(),
             reason,
@@ -105,13 +127,14 @@ impl Runtime {
             .map_err(|e| read_err(e.to_string()))?
             .len();
         if len > max_bytes {
-            return Err(read_err(format!(
-                "{len} bytes is over the {max_bytes}-byte limit"
-            )));
+            return Err(read_err(format!("{len} bytes is over the {max_bytes}-byte limit")));
         }
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|e| read_err(e.to_string()))?;
+        let bytes = tokio::fs::read(path).await.map_err(|e| read_err(e.to_string()))?;
+        let hash: String = Sha256::digest(&bytes)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let engine = self.engine.clone();
         // A hostile file may make the compiler slow or (in theory) panic: keep it off the async workers; a panic
         // there comes back as a `JoinError`, not a crash.
@@ -123,31 +146,37 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::World(format!("{e:#}")))?;
-        PluginPre::new(pre).map_err(|e| LoadError::World(format!("{e:#}")))
+        let pre = PluginPre::new(pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
+        Ok(Compiled { pre, hash })
     }
 
-    /// Start a compiled plugin: instantiate, read its metadata, run `init`, and spawn its task.
-    pub async fn start(
-        &self,
-        name: &str,
-        pre: PluginPre<PluginState>,
-        config_json: String,
-        limits: PluginLimits,
-    ) -> Result<PluginHandle, LoadError> {
+    /// Start a compiled plugin: instantiate, read its metadata, set its policy (requested ∩ granted), run `init`,
+    /// and spawn its task(s).
+    pub async fn start(&self, name: &str, compiled: Compiled, spec: StartSpec) -> Result<PluginHandle, LoadError> {
         let name: Arc<str> = Arc::from(name);
         let stats = Arc::new(PluginStats::default());
-        let starter = Starter {
+        let limits = spec.limits;
+        let shared = Arc::new(PluginShared {
             name: name.clone(),
-            pre,
-            config_json,
-            limits,
+            hash: compiled.hash,
             bots: self.bots.clone(),
+            // Nothing is allowed until the plugin has said what it requests.
+            policy: RwLock::new(Arc::new(Policy::default())),
+            audit: self.audit.clone(),
+            max_host_calls: limits.max_host_calls,
+        });
+        let starter = Starter {
+            shared: shared.clone(),
+            pre: compiled.pre,
+            config_json: spec.config_json,
+            limits,
+            crashes: Mutex::default(),
         };
         let mut actor = Actor {
             starter: Arc::new(starter),
             instance: None,
         };
-        let metadata = actor.first_start().await?;
+        let metadata = actor.first_start(&spec.grants).await?;
         let (tx, rx) = mpsc::channel(limits.queue_len);
         // Each instance takes the next queued event when it is free (more than one only if configured).
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
@@ -164,6 +193,7 @@ impl Runtime {
             name,
             metadata,
             limits,
+            shared,
             tx,
             stats,
             tasks,
@@ -175,12 +205,11 @@ impl Runtime {
         &self,
         name: &str,
         path: &Path,
-        config_json: String,
-        limits: PluginLimits,
+        spec: StartSpec,
         max_bytes: u64,
     ) -> Result<PluginHandle, LoadError> {
-        let pre = self.compile(path, max_bytes).await?;
-        self.start(name, pre, config_json, limits).await
+        let compiled = self.compile(path, max_bytes).await?;
+        self.start(name, compiled, spec).await
     }
 }
 
@@ -192,6 +221,8 @@ pub struct PluginHandle {
     pub metadata: PluginMetadata,
     /// Its limits.
     pub limits: PluginLimits,
+    /// What its instances share (policy, hash).
+    pub shared: Arc<PluginShared>,
     tx: mpsc::Sender<Event>,
     /// Its counters.
     pub stats: Arc<PluginStats>,
@@ -236,10 +267,7 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Add a running plugin.
     pub fn add(&self, plugin: PluginHandle) {
-        self.plugins
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(plugin);
+        self.plugins.write().unwrap_or_else(|e| e.into_inner()).push(plugin);
     }
 
     /// Deliver an event to every plugin that wants it; returns how many queued it.
@@ -305,11 +333,12 @@ struct Actor {
 
 /// What it takes to make (and call into) a fresh instance; shared immutably while a call runs.
 struct Starter {
-    name: Arc<str>,
+    shared: Arc<PluginShared>,
     pre: PluginPre<PluginState>,
     config_json: String,
     limits: PluginLimits,
-    bots: Bots,
+    /// Fault history, shared by the plugin's instances.
+    crashes: Mutex<CrashGuard>,
 }
 
 /// How a call into a plugin ended badly.
@@ -324,11 +353,7 @@ enum Fault {
 
 impl Starter {
     fn new_store(&self) -> Store<PluginState> {
-        let state = PluginState::new(
-            self.name.clone(),
-            self.bots.clone(),
-            self.limits.memory_bytes,
-        );
+        let state = PluginState::new(self.shared.clone(), self.limits.memory_bytes);
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut ctx| {
@@ -346,6 +371,30 @@ impl Starter {
         (self.limits.cpu_budget.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64
     }
 
+    /// Record a fault; on the fifth within ten minutes, quarantine (logged and audited).
+    fn fault(&self) {
+        let quarantined = self.crashes.lock().unwrap_or_else(|e| e.into_inner()).fault();
+        if quarantined {
+            let name = &self.shared.name;
+            tracing::error!(plugin = %name, "quarantined: {} faults within {} minutes; its events are shed until it is reloaded",
+                crash::QUARANTINE_AFTER, crash::WINDOW.as_secs() / 60);
+            if let Some(audit) = &self.shared.audit {
+                audit.append(&crate::audit::Entry {
+                    time_ms: crate::audit::now_ms(),
+                    plugin: name.to_string(),
+                    plugin_hash: self.shared.hash.clone(),
+                    bot: "-".into(),
+                    action: "quarantine".into(),
+                    capability: "-".into(),
+                    target: "-".into(),
+                    outcome: "quarantined".into(),
+                    retcode: 0,
+                    detail: format!("{} traps or timeouts within 10 minutes", crash::QUARANTINE_AFTER),
+                });
+            }
+        }
+    }
+
     /// Run one export call under the CPU budget and the wall-clock limit.
     async fn guarded<T>(
         &self,
@@ -353,6 +402,7 @@ impl Starter {
         call: impl AsyncFnOnce(&mut Store<PluginState>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<T, Fault> {
         store.data_mut().ticks_used = 0;
+        store.data_mut().host_calls = 0;
         store.data_mut().tick_budget = self.budget_ticks();
         store.set_epoch_deadline(1);
         match tokio::time::timeout(self.limits.call_timeout, call(store)).await {
@@ -366,10 +416,7 @@ impl Starter {
     fn describe_trap(&self, store: &Store<PluginState>, error: &wasmtime::Error) -> String {
         let limiter = &store.data().limiter;
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            format!(
-                "exceeded its CPU budget of {} ms",
-                self.limits.cpu_budget.as_millis()
-            )
+            format!("exceeded its CPU budget of {} ms", self.limits.cpu_budget.as_millis())
         } else if limiter.refused {
             format!(
                 "hit its memory cap of {} MiB (peak {} KiB): {}",
@@ -387,11 +434,7 @@ impl Starter {
         let mut store = self.new_store();
         store.data_mut().tick_budget = self.budget_ticks();
         store.set_epoch_deadline(1);
-        let plugin = match tokio::time::timeout(
-            self.limits.call_timeout,
-            self.pre.instantiate_async(&mut store),
-        )
-        .await
+        let plugin = match tokio::time::timeout(self.limits.call_timeout, self.pre.instantiate_async(&mut store)).await
         {
             Err(_) => return Err(Fault::TimedOut),
             Ok(Err(e)) => return Err(Fault::Trapped(self.describe_trap(&store, &e))),
@@ -406,22 +449,21 @@ impl Starter {
 
 impl Actor {
     /// The first start: instantiate, read metadata, init. Any failure refuses the load.
-    async fn first_start(&mut self) -> Result<PluginMetadata, LoadError> {
+    async fn first_start(&mut self, grants: &Grants) -> Result<PluginMetadata, LoadError> {
         let starter = &self.starter;
         let mut store = starter.new_store();
         store.data_mut().tick_budget = starter.budget_ticks();
         store.set_epoch_deadline(1);
-        let plugin = tokio::time::timeout(
-            starter.limits.call_timeout,
-            starter.pre.instantiate_async(&mut store),
-        )
-        .await
-        .map_err(|_| LoadError::Start("instantiation timed out".into()))?
-        .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
+        let plugin = tokio::time::timeout(starter.limits.call_timeout, starter.pre.instantiate_async(&mut store))
+            .await
+            .map_err(|_| LoadError::Start("instantiation timed out".into()))?
+            .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
         let metadata = starter
             .guarded(&mut store, async |s| plugin.call_metadata(s).await.map(Ok))
             .await
             .map_err(|f| LoadError::Start(format!("metadata: {}", fault_text(&f))))?;
+        *starter.shared.policy.write().unwrap_or_else(|e| e.into_inner()) =
+            Arc::new(Policy::new(&metadata.capabilities, grants));
         let config = starter.config_json.clone();
         starter
             .guarded(&mut store, async |s| plugin.call_init(s, &config).await)
@@ -431,17 +473,13 @@ impl Actor {
         Ok(metadata)
     }
 
-    async fn run(
-        mut self,
-        rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>,
-        stats: Arc<PluginStats>,
-    ) {
+    async fn run(mut self, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>, stats: Arc<PluginStats>) {
         loop {
             let next = rx.lock().await.recv().await;
             let Some(event) = next else { break };
             self.handle(event, &stats).await;
         }
-        tracing::debug!(plugin = %self.starter.name, "plugin stopped");
+        tracing::debug!(plugin = %self.starter.shared.name, "plugin stopped");
     }
 
     async fn handle(&mut self, event: Event, stats: &PluginStats) {
@@ -449,28 +487,47 @@ impl Actor {
         let (mut store, plugin) = match self.instance.take() {
             Some(instance) => instance,
             None => {
+                // A fresh instance after a fault: honour the backoff, or shed while quarantined.
+                let admit = starter.crashes.lock().unwrap_or_else(|e| e.into_inner()).admit();
+                match admit {
+                    Admit::Now => {}
+                    Admit::After(at) => {
+                        tracing::info!(plugin = %starter.shared.name, "restarting in {} ms (crash backoff)",
+                            at.saturating_duration_since(tokio::time::Instant::now()).as_millis());
+                        tokio::time::sleep_until(at).await;
+                    }
+                    Admit::Quarantined => {
+                        stats.shed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(plugin = %starter.shared.name, "quarantined; event shed");
+                        return;
+                    }
+                }
                 stats.restarts.fetch_add(1, Ordering::Relaxed);
                 match starter.instantiate().await {
                     Ok(instance) => instance,
                     Err(fault) => {
                         stats.failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(plugin = %starter.name, "could not restart: {}; event dropped", fault_text(&fault));
+                        tracing::error!(plugin = %starter.shared.name, "could not restart: {}; event dropped", fault_text(&fault));
+                        starter.fault();
                         return;
                     }
                 }
             }
         };
-        match starter
+        store.data_mut().reply_chat = reply_chat(&event);
+        let outcome = starter
             .guarded(&mut store, async |s| plugin.call_on_event(s, &event).await)
-            .await
-        {
+            .await;
+        store.data_mut().reply_chat = None;
+        match outcome {
             Ok(()) => {
                 stats.handled.fetch_add(1, Ordering::Relaxed);
+                starter.crashes.lock().unwrap_or_else(|e| e.into_inner()).success();
                 self.instance = Some((store, plugin));
             }
             Err(Fault::Returned(message)) => {
                 stats.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(plugin = %starter.name, "handler returned an error: {}", state::sanitize(&message));
+                tracing::warn!(plugin = %starter.shared.name, "handler returned an error: {}", state::sanitize(&message));
                 self.instance = Some((store, plugin));
             }
             Err(fault) => {
@@ -480,9 +537,40 @@ impl Actor {
                     _ => stats.traps.fetch_add(1, Ordering::Relaxed),
                 };
                 // The store is poisoned (or mid-call): drop it; the next event gets a fresh instance.
-                tracing::error!(plugin = %starter.name, "event failed: plugin {}; instance discarded", fault_text(&fault));
+                tracing::error!(plugin = %starter.shared.name, "event failed: plugin {}; instance discarded", fault_text(&fault));
+                starter.fault();
             }
         }
+    }
+}
+
+/// The chat a plugin may answer into without a grant: where the event happened.
+fn reply_chat(event: &Event) -> Option<Chat> {
+    use bindings::coral::bot::types::{NoticeEvent as N, RequestEvent};
+    match &event.kind {
+        EventKind::Message(m) => Some(match (&m.message_type, &m.group_id) {
+            (ChatType::Group, Some(g)) => Chat::Group(g.clone()),
+            _ => Chat::Private(m.user_id.clone()),
+        }),
+        EventKind::Notice(n) => match n {
+            N::GroupUpload(x) => Some(Chat::Group(x.group_id.clone())),
+            N::GroupAdmin(x) => Some(Chat::Group(x.group_id.clone())),
+            N::GroupDecrease(x) | N::GroupIncrease(x) => Some(Chat::Group(x.group_id.clone())),
+            N::GroupBan(x) => Some(Chat::Group(x.group_id.clone())),
+            N::GroupRecall(x) => Some(Chat::Group(x.group_id.clone())),
+            N::LuckyKing(x) => Some(Chat::Group(x.group_id.clone())),
+            N::Honor(x) => Some(Chat::Group(x.group_id.clone())),
+            N::Poke(x) => Some(match &x.group_id {
+                Some(g) => Chat::Group(g.clone()),
+                None => Chat::Private(x.user_id.clone()),
+            }),
+            N::FriendAdd(user) => Some(Chat::Private(user.clone())),
+            N::FriendRecall(x) => Some(Chat::Private(x.user_id.clone())),
+            N::Other(_) => None,
+        },
+        // Requests come from people who are not (yet) friends or members: no free messaging.
+        EventKind::Request(RequestEvent::Friend(_) | RequestEvent::Group(_) | RequestEvent::Other(_)) => None,
+        EventKind::Meta(_) | EventKind::Other(_) => None,
     }
 }
 
@@ -494,7 +582,8 @@ fn fault_text(fault: &Fault) -> String {
     }
 }
 
+/// The innermost cause of a trap or error (not the wasm backtrace wrapped around it), on one line.
 fn root_cause(error: &wasmtime::Error) -> String {
-    let text = format!("{error:#}");
+    let text = error.root_cause().to_string();
     state::sanitize(text.lines().next().unwrap_or(""))
 }

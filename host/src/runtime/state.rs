@@ -2,10 +2,13 @@
 //! counter, and the plugin's stdout/stderr forwarded to the host log.
 
 use crate::adapters::Bots;
+use crate::audit::AuditLog;
+use crate::policy::Policy;
+use crate::runtime::bindings::Chat;
 use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime::ResourceLimiter;
@@ -20,12 +23,37 @@ const MAX_RANDOM_BYTES: u64 = 64 * 1024;
 /// Largest table a plugin may grow.
 const MAX_TABLE_ELEMENTS: usize = 20_000;
 
-/// The data of one plugin instance's `Store`.
-pub struct PluginState {
-    /// The plugin's name (its identity: log field, config key, storage namespace).
+/// What all instances of one plugin share: identity, reach, permissions, audit.
+pub struct PluginShared {
+    /// The plugin's name (its identity: log field, config key, storage namespace). Set by the host only.
     pub name: Arc<str>,
+    /// First 16 hex digits of the SHA-256 of its `.wasm` file.
+    pub hash: String,
     /// The bots it can reach.
     pub bots: Bots,
+    /// Its effective permissions (swapped when the config changes).
+    pub policy: RwLock<Arc<Policy>>,
+    /// Where privileged actions and refusals are recorded.
+    pub audit: Option<Arc<AuditLog>>,
+    /// Host calls one event may make.
+    pub max_host_calls: u32,
+}
+
+impl PluginShared {
+    /// The current policy.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The data of one plugin instance's `Store`.
+pub struct PluginState {
+    /// What the plugin's instances share.
+    pub shared: Arc<PluginShared>,
+    /// The chat of the event being handled: replies there need no grant.
+    pub reply_chat: Option<Chat>,
+    /// Host calls made while handling the current event.
+    pub host_calls: u32,
     pub(crate) limiter: MemoryLimiter,
     /// Epoch ticks used by the current call.
     pub(crate) ticks_used: u64,
@@ -37,7 +65,8 @@ pub struct PluginState {
 
 impl PluginState {
     /// A fresh state: no env, args, preopens or network; stdout/stderr go to the log; stdin is empty.
-    pub fn new(name: Arc<str>, bots: Bots, memory_cap: usize) -> Self {
+    pub fn new(shared: Arc<PluginShared>, memory_cap: usize) -> Self {
+        let name = shared.name.clone();
         let wasi = WasiCtxBuilder::new()
             .stdout(LogStream::new(name.clone(), tracing::Level::INFO))
             .stderr(LogStream::new(name.clone(), tracing::Level::WARN))
@@ -47,14 +76,30 @@ impl PluginState {
             .max_random_size(MAX_RANDOM_BYTES)
             .build();
         PluginState {
-            name,
-            bots,
+            shared,
+            reply_chat: None,
+            host_calls: 0,
             limiter: MemoryLimiter::new(memory_cap),
             ticks_used: 0,
             tick_budget: u64::MAX,
             wasi,
             table: ResourceTable::new(),
         }
+    }
+}
+
+impl PluginState {
+    /// Count one host call; past the per-event budget the plugin is stopped (a trap), since a loop of host
+    /// calls is either a bug or an attack.
+    pub fn count_host_call(&mut self) -> wasmtime::Result<()> {
+        self.host_calls += 1;
+        if self.host_calls > self.shared.max_host_calls {
+            return Err(wasmtime::format_err!(
+                "made more than {} host calls while handling one event",
+                self.shared.max_host_calls
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -90,12 +135,7 @@ impl MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         let next = self.total + desired.saturating_sub(current);
         if next > self.cap {
             self.refused = true;
@@ -106,12 +146,7 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 
@@ -131,10 +166,7 @@ impl ResourceLimiter for MemoryLimiter {
 /// Strip control characters (ANSI escapes, terminal tricks) from plugin text before it reaches a log or terminal,
 /// and cut it at [`MAX_LOG_LINE`] bytes.
 pub fn sanitize(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\t')
-        .collect();
+    let mut out: String = text.chars().filter(|c| !c.is_control() || *c == '\t').collect();
     if out.len() > MAX_LOG_LINE {
         let mut end = MAX_LOG_LINE;
         while !out.is_char_boundary(end) {
@@ -188,11 +220,7 @@ impl LogStream {
         }
         if pending.len() > MAX_LOG_LINE {
             let line: Vec<u8> = std::mem::take(&mut *pending);
-            emit_log(
-                &self.plugin,
-                self.level,
-                String::from_utf8_lossy(&line).as_ref(),
-            );
+            emit_log(&self.plugin, self.level, String::from_utf8_lossy(&line).as_ref());
         }
     }
 }
@@ -231,11 +259,7 @@ impl Pollable for LogStream {
 }
 
 impl AsyncWrite for LogStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -43,10 +43,7 @@ impl Setup {
 
     /// Start `coral run --config <dir>/coral.toml`.
     pub fn start(&self) -> Coral {
-        Coral::spawn(
-            &["run", "--config", self.config_path().to_str().unwrap()],
-            self.path(),
-        )
+        Coral::spawn(&["run", "--config", self.config_path().to_str().unwrap()], self.path())
     }
 }
 
@@ -172,8 +169,7 @@ impl Coral {
 
     /// Peak resident memory of the process so far, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("proc status");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))

@@ -67,10 +67,7 @@ fn fixture_dir() -> PathBuf {
 /// A fixture file as JSON (`events/…`, `api/…`).
 pub fn fixture(rel: &str) -> Value {
     let path = fixture_dir().join(rel);
-    serde_json::from_str(
-        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 /// The fixture response `data` of an action, if there is a fixture for it.
@@ -187,19 +184,12 @@ impl Peer {
 
     /// Answer `action` this way from now on.
     pub fn set_reply(&self, action: &str, reply: Reply) {
-        self.shared
-            .replies
-            .lock()
-            .unwrap()
-            .insert(action.to_string(), reply);
+        self.shared.replies.lock().unwrap().insert(action.to_string(), reply);
     }
 
     /// Be a forward-WebSocket server (universal endpoint); returns its `ws://` URL.
     pub fn serve_ws(&self) -> String {
-        let listener = self
-            .rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
+        let listener = self.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = self.shared.clone();
         self.rt.spawn(async move {
@@ -208,15 +198,20 @@ impl Peer {
                 tokio::spawn(async move {
                     let mut headers = HashMap::new();
                     #[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
-                    let cb = |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
-                              resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
-                        for (k, v) in req.headers() {
-                            headers.insert(k.as_str().to_string(), v.to_str().unwrap_or("").to_string());
-                        }
-                        Ok(resp)
+                    let cb =
+                        |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                         resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                            for (k, v) in req.headers() {
+                                headers.insert(k.as_str().to_string(), v.to_str().unwrap_or("").to_string());
+                            }
+                            Ok(resp)
+                        };
+                    let Ok(socket) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else {
+                        return;
                     };
-                    let Ok(socket) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else { return };
-                    let token = headers.get("authorization").map(|a| a.trim_start_matches("Bearer ").to_string());
+                    let token = headers
+                        .get("authorization")
+                        .map(|a| a.trim_start_matches("Bearer ").to_string());
                     shared.handshakes.lock().unwrap().push(headers);
                     serve_socket(socket, shared, true, token, "forward".into()).await;
                 });
@@ -226,20 +221,10 @@ impl Peer {
     }
 
     /// Connect to Coral's reverse-WebSocket endpoint as bot `self_id`; `Err(status)` if refused.
-    pub fn connect_reverse(
-        &self,
-        url: &str,
-        self_id: &str,
-        token: Option<&str>,
-        role: &str,
-    ) -> Result<(), u16> {
+    pub fn connect_reverse(&self, url: &str, self_id: &str, token: Option<&str>, role: &str) -> Result<(), u16> {
         let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("X-Self-ID", self_id.parse().unwrap());
-        request
-            .headers_mut()
-            .insert("X-Client-Role", role.parse().unwrap());
+        request.headers_mut().insert("X-Self-ID", self_id.parse().unwrap());
+        request.headers_mut().insert("X-Client-Role", role.parse().unwrap());
         if let Some(token) = token {
             request
                 .headers_mut()
@@ -259,19 +244,14 @@ impl Peer {
                 ));
                 Ok(())
             }
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                Err(response.status().as_u16())
-            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(e) => panic!("reverse connect failed unexpectedly: {e}"),
         }
     }
 
     /// Be an HTTP API server; returns its `http://` root.
     pub fn serve_http_api(&self) -> String {
-        let listener = self
-            .rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
+        let listener = self.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = self.shared.clone();
         let app = axum::Router::new().route(
@@ -287,11 +267,7 @@ impl Peer {
                             .get("authorization")
                             .and_then(|v| v.to_str().ok())
                             .map(|a| a.trim_start_matches("Bearer ").to_string());
-                        let reply = shared.record(
-                            &json!({"action": action, "params": params}),
-                            token,
-                            "http",
-                        );
+                        let reply = shared.record(&json!({"action": action, "params": params}), token, "http");
                         match respond(reply, Value::Null).await {
                             Some(mut r) => {
                                 r.as_object_mut().unwrap().remove("echo");
@@ -303,8 +279,7 @@ impl Peer {
                 },
             ),
         );
-        self.rt
-            .spawn(async move { axum::serve(listener, app).await });
+        self.rt.spawn(async move { axum::serve(listener, app).await });
         format!("http://{addr}")
     }
 
@@ -313,9 +288,7 @@ impl Peer {
         let body = event.to_string();
         self.rt.block_on(async {
             use http_body_util::Full;
-            let client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build_http();
+            let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
             let mut req = hyper::Request::post(url)
                 .header("content-type", "application/json")
                 .header("X-Self-ID", SELF_ID);
@@ -323,11 +296,7 @@ impl Peer {
                 req = req.header("X-Signature", sig);
             }
             let req = req.body(Full::new(axum::body::Bytes::from(body))).unwrap();
-            client
-                .request(req)
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
+            client.request(req).await.map(|r| r.status().as_u16()).unwrap_or(0)
         })
     }
 
@@ -349,10 +318,7 @@ impl Peer {
                 return;
             }
             drop(sockets);
-            assert!(
-                Instant::now() < deadline,
-                "no connection to push an event to"
-            );
+            assert!(Instant::now() < deadline, "no connection to push an event to");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -19,13 +19,7 @@ fn wasm_dir() -> PathBuf {
 /// Build one guest workspace for wasm32-wasip2 into `target/wasm`.
 fn build_workspace(manifest: &Path) {
     let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(manifest)
         .env("CARGO_TARGET_DIR", repo_root().join("target/wasm"))
         // Flags meant for the host build (coverage, sanitizers) must not leak into the guest build.

@@ -48,8 +48,7 @@ pub fn check_token(
 
 /// The `X-Signature` value for a body: `sha1=<hex>`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
     mac.update(body);
     let digest = mac.finalize().into_bytes();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -65,8 +64,7 @@ pub fn check_signature(secret: &str, header: Option<&str>, body: &[u8]) -> Resul
     let Some(given) = decode_hex(hex) else {
         return Err(AuthFailure::Wrong);
     };
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
     mac.update(body);
     mac.verify_slice(&given).map_err(|_| AuthFailure::Wrong)
 }
@@ -91,10 +89,7 @@ mod tests {
         assert_eq!(check_token(Some("s3"), Some("Bearer s3"), None), Ok(()));
         assert_eq!(check_token(Some("s3"), Some("Token s3"), None), Ok(()));
         assert_eq!(check_token(Some("s3"), None, Some("s3")), Ok(()));
-        assert_eq!(
-            check_token(Some("s3"), None, None),
-            Err(AuthFailure::Missing)
-        );
+        assert_eq!(check_token(Some("s3"), None, None), Err(AuthFailure::Missing));
         assert_eq!(
             check_token(Some("s3"), Some("Bearer "), None),
             Err(AuthFailure::Missing)
@@ -113,22 +108,10 @@ mod tests {
     fn signatures_cover_the_raw_body() {
         // HMAC-SHA1("key", "The quick brown fox jumps over the lazy dog"), a published test vector.
         let body = b"The quick brown fox jumps over the lazy dog";
-        assert_eq!(
-            sign("key", body),
-            "sha1=de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9"
-        );
-        assert_eq!(
-            check_signature("key", Some(&sign("key", body)), body),
-            Ok(())
-        );
-        assert_eq!(
-            check_signature("key", None, body),
-            Err(AuthFailure::Missing)
-        );
-        assert_eq!(
-            check_signature("key", Some("sha1=zz"), body),
-            Err(AuthFailure::Wrong)
-        );
+        assert_eq!(sign("key", body), "sha1=de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9");
+        assert_eq!(check_signature("key", Some(&sign("key", body)), body), Ok(()));
+        assert_eq!(check_signature("key", None, body), Err(AuthFailure::Missing));
+        assert_eq!(check_signature("key", Some("sha1=zz"), body), Err(AuthFailure::Wrong));
         let mut tampered = body.to_vec();
         tampered[0] ^= 1;
         assert_eq!(

@@ -78,19 +78,13 @@ impl OneBotConfig {
                 self.url.is_some() || (self.api_url.is_some() && self.event_url.is_some()),
                 "transport \"ws\" needs `url`, or both `api_url` and `event_url`",
             ),
-            Transport::WsReverse => need(
-                self.listen.is_some(),
-                "transport \"ws-reverse\" needs `listen`",
-            ),
+            Transport::WsReverse => need(self.listen.is_some(), "transport \"ws-reverse\" needs `listen`"),
             Transport::Http => need(
                 self.url.is_some() || self.listen.is_some(),
                 "transport \"http\" needs `url` (the API root) and/or `listen` (for events)",
             ),
         }?;
-        need(
-            self.timeout_ms != Some(0),
-            "`timeout_ms` must be at least 1",
-        )
+        need(self.timeout_ms != Some(0), "`timeout_ms` must be at least 1")
     }
 
     /// The per-call timeout.

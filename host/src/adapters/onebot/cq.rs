@@ -43,12 +43,7 @@ fn escape(s: &str, comma: bool) -> String {
 ///
 /// One left-to-right pass, so `&amp;#91;` becomes the literal `&#91;` (never `[`). Any other `&` is kept as is.
 pub fn unescape(s: &str) -> String {
-    const ESCAPES: [(&str, char); 4] = [
-        ("&amp;", '&'),
-        ("&#91;", '['),
-        ("&#93;", ']'),
-        ("&#44;", ','),
-    ];
+    const ESCAPES: [(&str, char); 4] = [("&amp;", '&'), ("&#91;", '['), ("&#93;", ']'), ("&#44;", ',')];
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(pos) = rest.find('&') {
@@ -190,8 +185,7 @@ mod tests {
 
     fn cases() -> Vec<Value> {
         let path = fixtures().join("cq/cases.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let cases: Value = serde_json::from_str(&text).expect("cases.json is JSON");
         cases.as_array().expect("cases.json is an array").clone()
     }
@@ -308,9 +302,7 @@ mod tests {
         );
         assert!(!written.contains("url"), "{written}");
         assert!(
-            written.ends_with(
-                "[CQ:node,content=&#91;CQ:face&#44;id=1&#93;&amp;#91;x&amp;#93;][CQ:dice]"
-            ),
+            written.ends_with("[CQ:node,content=&#91;CQ:face&#44;id=1&#93;&amp;#91;x&amp;#93;][CQ:dice]"),
             "{written}"
         );
         // The nested content reads back as the CQ string of the inner message.
@@ -341,7 +333,8 @@ mod tests {
 
         fn string(&mut self, max_len: usize) -> String {
             // Pieces separated by `|`: CQ syntax, escapes and near-escapes, text, multi-byte and NUL.
-            const PIECES: &str = "[|]|&|,|=|[CQ:|[CQ:at,qq=1]|&amp;|&#91;|&#93;|&#44;|&#|;|a|b|CQ|:| |\n|多|😀|\0|[CQ:face|id=";
+            const PIECES: &str =
+                "[|]|&|,|=|[CQ:|[CQ:at,qq=1]|&amp;|&#91;|&#93;|&#44;|&#|;|a|b|CQ|:| |\n|多|😀|\0|[CQ:face|id=";
             let pieces: Vec<&str> = PIECES.split('|').collect();
             let len = self.below(max_len + 1);
             (0..len).map(|_| pieces[self.below(pieces.len())]).collect()
@@ -357,11 +350,7 @@ mod tests {
             if s.is_empty() {
                 assert!(parsed.is_empty());
             } else {
-                assert_eq!(
-                    parsed,
-                    vec![json!({"type": "text", "data": {"text": s}})],
-                    "{s:?}"
-                );
+                assert_eq!(parsed, vec![json!({"type": "text", "data": {"text": s}})], "{s:?}");
             }
         }
     }
@@ -385,10 +374,7 @@ mod tests {
             let parsed = parse(&s);
             // No empty or adjacent text segments.
             for pair in parsed.windows(2) {
-                assert!(
-                    !(pair[0]["type"] == "text" && pair[1]["type"] == "text"),
-                    "{s:?}"
-                );
+                assert!(!(pair[0]["type"] == "text" && pair[1]["type"] == "text"), "{s:?}");
             }
             assert!(parsed.iter().all(|p| p["data"]["text"] != ""), "{s:?}");
             // What was parsed survives a write and a second read unchanged.

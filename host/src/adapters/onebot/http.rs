@@ -46,8 +46,8 @@ impl HttpApi {
             action: action.into(),
             reason,
         };
-        let mut request = hyper::Request::post(format!("{}/{action}", self.base))
-            .header("content-type", "application/json");
+        let mut request =
+            hyper::Request::post(format!("{}/{action}", self.base)).header("content-type", "application/json");
         if let Some(token) = &self.token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
@@ -81,8 +81,7 @@ impl HttpApi {
                 message: format!("HTTP {status}"),
             });
         }
-        let value: Value =
-            serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let value: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
         envelope(action, value)
     }
 }
@@ -91,19 +90,12 @@ impl HttpApi {
 /// POSTs on `listener` when one is given.
 pub async fn run(config: OneBotConfig, listener: Option<TcpListener>, inbound: Inbound) {
     let inbound = Arc::new(inbound);
-    let api = config.url.as_ref().map(|url| {
-        Arc::new(HttpApi::new(
-            url,
-            config.access_token.clone(),
-            config.timeout(),
-        ))
-    });
+    let api = config
+        .url
+        .as_ref()
+        .map(|url| Arc::new(HttpApi::new(url, config.access_token.clone(), config.timeout())));
     if let Some(api) = &api {
-        let (api, registry, self_id) = (
-            api.clone(),
-            inbound.registry.clone(),
-            config.self_id.clone(),
-        );
+        let (api, registry, self_id) = (api.clone(), inbound.registry.clone(), config.self_id.clone());
         tokio::spawn(async move {
             let self_id = match self_id {
                 Some(id) => id,

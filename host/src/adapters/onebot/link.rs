@@ -38,11 +38,7 @@ pub struct WsLink {
 
 impl WsLink {
     /// A link writing to `outbox`.
-    pub fn new(
-        outbox: mpsc::Sender<String>,
-        timeout: Duration,
-        stats: Arc<LinkStats>,
-    ) -> Arc<Self> {
+    pub fn new(outbox: mpsc::Sender<String>, timeout: Duration, stats: Arc<LinkStats>) -> Arc<Self> {
         Arc::new(WsLink {
             outbox,
             pending: Mutex::default(),
@@ -56,32 +52,20 @@ impl WsLink {
     /// Send `{action, params, echo}` and wait for the matching response (or the timeout, or the socket closing).
     pub async fn call(&self, action: &str, params: Value) -> Result<Value, ApiError> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(ApiError::Disconnected {
-                action: action.into(),
-            });
+            return Err(ApiError::Disconnected { action: action.into() });
         }
         let echo = self.next_echo.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(echo, tx);
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(echo, tx);
         let frame = json!({ "action": action, "params": params, "echo": echo }).to_string();
-        let forget = || {
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&echo)
-        };
+        let forget = || self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&echo);
         if let Err(e) = self.outbox.try_send(frame) {
             forget();
             return Err(match e {
-                mpsc::error::TrySendError::Full(_) => ApiError::Busy(format!(
-                    "the connection's outbox is full ({OUTBOX_LEN} frames)"
-                )),
-                mpsc::error::TrySendError::Closed(_) => ApiError::Disconnected {
-                    action: action.into(),
-                },
+                mpsc::error::TrySendError::Full(_) => {
+                    ApiError::Busy(format!("the connection's outbox is full ({OUTBOX_LEN} frames)"))
+                }
+                mpsc::error::TrySendError::Closed(_) => ApiError::Disconnected { action: action.into() },
             });
         }
         match tokio::time::timeout(self.timeout, rx).await {
@@ -92,9 +76,7 @@ impl WsLink {
                     ms: self.timeout.as_millis() as u64,
                 })
             }
-            Ok(Err(_)) => Err(ApiError::Disconnected {
-                action: action.into(),
-            }),
+            Ok(Err(_)) => Err(ApiError::Disconnected { action: action.into() }),
             Ok(Ok(response)) => envelope(action, response),
         }
     }
@@ -106,12 +88,7 @@ impl WsLink {
             Some(Value::String(s)) => s.parse().ok(),
             _ => None,
         };
-        let waiter = echo.and_then(|e| {
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&e)
-        });
+        let waiter = echo.and_then(|e| self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&e));
         match waiter {
             Some(tx) => {
                 let _ = tx.send(response);
@@ -127,10 +104,7 @@ impl WsLink {
     /// The socket is gone: every pending call fails now.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// Calls waiting for a response.
@@ -239,8 +213,7 @@ impl OneBotBot {
 
     /// Record a heartbeat.
     pub fn heartbeat(&self, interval: Duration) {
-        *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now(), interval));
+        *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), interval));
     }
 }
 
@@ -254,9 +227,7 @@ impl BotConnection for OneBotBot {
     fn online(&self) -> bool {
         let has_api = self.api.read().unwrap_or_else(|e| e.into_inner()).is_some();
         let heartbeat = *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner());
-        has_api
-            && heartbeat
-                .is_none_or(|(at, interval)| at.elapsed() <= interval * 2 + Duration::from_secs(1))
+        has_api && heartbeat.is_none_or(|(at, interval)| at.elapsed() <= interval * 2 + Duration::from_secs(1))
     }
 
     fn call(&self, action: Action) -> ApiFuture {
@@ -299,9 +270,7 @@ impl Inbound {
         if value.get("post_type").is_some() {
             return self.event(value);
         }
-        if value.get("echo").is_some()
-            && (value.get("status").is_some() || value.get("retcode").is_some())
-        {
+        if value.get("echo").is_some() && (value.get("status").is_some() || value.get("retcode").is_some()) {
             match link {
                 Some(link) => {
                     if !link.resolve(value) {
@@ -359,18 +328,12 @@ mod tests {
         );
         assert_eq!(ok.unwrap()["good"], true);
         assert_eq!(
-            envelope(
-                "set_restart",
-                json!({"status": "async", "retcode": 1, "data": null})
-            )
-            .unwrap(),
+            envelope("set_restart", json!({"status": "async", "retcode": 1, "data": null})).unwrap(),
             Value::Null
         );
         let failed = json!({"status": "failed", "retcode": 1200, "message": "Timeout: NTEvent", "wording": "超时"});
         match envelope("send_msg", failed) {
-            Err(ApiError::Failed {
-                retcode, message, ..
-            }) => {
+            Err(ApiError::Failed { retcode, message, .. }) => {
                 assert_eq!(retcode, 1200);
                 assert_eq!(message, "Timeout: NTEvent (超时)");
             }
@@ -394,10 +357,7 @@ mod tests {
         let mut echoes = Vec::new();
         for _ in 0..2 {
             let frame: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
-            echoes.push((
-                frame["action"].as_str().unwrap().to_string(),
-                frame["echo"].clone(),
-            ));
+            echoes.push((frame["action"].as_str().unwrap().to_string(), frame["echo"].clone()));
         }
         assert!(!link.resolve(json!({"status": "ok", "retcode": 0, "data": 0, "echo": 999})));
         // Answer in reverse order, the second one with its echo as a string.
@@ -407,9 +367,7 @@ mod tests {
             } else {
                 echo.clone()
             };
-            assert!(
-                link.resolve(json!({"status": "ok", "retcode": 0, "data": action, "echo": echo}))
-            );
+            assert!(link.resolve(json!({"status": "ok", "retcode": 0, "data": action, "echo": echo})));
         }
         assert_eq!(a.await.unwrap().unwrap(), json!("a"));
         assert_eq!(b.await.unwrap().unwrap(), json!("b"));
@@ -422,10 +380,7 @@ mod tests {
         let (tx, _rx) = mpsc::channel(8);
         let link = WsLink::new(tx, Duration::from_millis(50), Arc::default());
         let timed_out = link.call("slow", json!({})).await;
-        assert!(
-            matches!(timed_out, Err(ApiError::Timeout { .. })),
-            "{timed_out:?}"
-        );
+        assert!(matches!(timed_out, Err(ApiError::Timeout { .. })), "{timed_out:?}");
         assert_eq!(link.pending(), 0);
         let (tx, _rx) = mpsc::channel(8);
         let link = WsLink::new(tx, Duration::from_secs(60), Arc::default());
@@ -437,9 +392,6 @@ mod tests {
             tokio::task::yield_now().await;
         }
         link.close();
-        assert!(matches!(
-            call.await.unwrap(),
-            Err(ApiError::Disconnected { .. })
-        ));
+        assert!(matches!(call.await.unwrap(), Err(ApiError::Disconnected { .. })));
     }
 }

@@ -25,11 +25,7 @@ use tokio::net::TcpListener;
 /// Start every `[[onebot]]` entry. Listeners are bound before this returns (so a taken port is a startup error and
 /// `listen = "127.0.0.1:0"` works); connections and reconnects then run in background tasks.
 /// Returns the shared counters.
-pub async fn start(
-    entries: &[OneBotConfig],
-    dispatcher: &Dispatcher,
-    bots: &Bots,
-) -> anyhow::Result<Arc<LinkStats>> {
+pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bots) -> anyhow::Result<Arc<LinkStats>> {
     let registry = Registry::new(bots.clone());
     let stats = Arc::new(LinkStats::default());
     for (index, entry) in entries.iter().enumerate() {
@@ -54,20 +50,12 @@ pub async fn start(
             }
             Transport::WsReverse => {
                 let listener = bind(entry.listen.as_deref().unwrap_or_default()).await?;
-                let path = entry
-                    .path
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_REVERSE_PATH.to_string());
+                let path = entry.path.clone().unwrap_or_else(|| DEFAULT_REVERSE_PATH.to_string());
                 let addr = listener.local_addr()?;
                 // Tests and operators read this line to find the port.
                 tracing::info!("onebot[{index}] ws-reverse listening on ws://{addr}{path}");
                 let label = format!("onebot[{index}] ws-reverse");
-                tokio::spawn(ws::run_reverse(
-                    listener,
-                    path,
-                    entry.clone(),
-                    inbound(label),
-                ));
+                tokio::spawn(ws::run_reverse(listener, path, entry.clone(), inbound(label)));
             }
             Transport::Http => {
                 let listener = match &entry.listen {

@@ -117,18 +117,11 @@ pub async fn run_forward(config: OneBotConfig, inbound: Inbound) {
     let inbound = Arc::new(inbound);
     match (&config.url, &config.api_url, &config.event_url) {
         (_, Some(api), Some(event)) => {
-            let api_task = tokio::spawn(reconnecting(
-                config.clone(),
-                api.clone(),
-                Role::Api,
-                inbound.clone(),
-            ));
+            let api_task = tokio::spawn(reconnecting(config.clone(), api.clone(), Role::Api, inbound.clone()));
             reconnecting(config.clone(), event.clone(), Role::Event, inbound).await;
             api_task.abort();
         }
-        (Some(url), _, _) => {
-            reconnecting(config.clone(), url.clone(), Role::Universal, inbound).await
-        }
+        (Some(url), _, _) => reconnecting(config.clone(), url.clone(), Role::Universal, inbound).await,
         _ => tracing::error!("onebot ws entry without url; validated earlier, so this is a bug"),
     }
 }
@@ -162,24 +155,15 @@ async fn reconnecting(config: OneBotConfig, url: String, role: Role, inbound: Ar
             attempt = 0;
         }
         // Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)].
-        let ceiling = BACKOFF_BASE
-            .saturating_mul(1 << attempt.min(6))
-            .min(BACKOFF_CAP);
-        let delay = ceiling
-            .mul_f64(fastrand::f64())
-            .max(Duration::from_millis(50));
+        let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(6)).min(BACKOFF_CAP);
+        let delay = ceiling.mul_f64(fastrand::f64()).max(Duration::from_millis(50));
         attempt = attempt.saturating_add(1);
         tracing::info!(url, "reconnecting in {} ms", delay.as_millis());
         tokio::time::sleep(delay).await;
     }
 }
 
-async fn connect_once(
-    config: &OneBotConfig,
-    url: &str,
-    role: Role,
-    inbound: &Arc<Inbound>,
-) -> anyhow::Result<()> {
+async fn connect_once(config: &OneBotConfig, url: &str, role: Role, inbound: &Arc<Inbound>) -> anyhow::Result<()> {
     let mut request = url.into_client_request()?;
     if let Some(token) = &config.access_token {
         request
@@ -189,11 +173,8 @@ async fn connect_once(
     let (socket, _) = tokio_tungstenite::connect_async(request).await?;
     tracing::info!(url, ?role, "onebot connected");
     let (sink, stream) = socket.split();
-    let sink = sink.with(|text: String| {
-        std::future::ready(Ok::<_, tokio_tungstenite::tungstenite::Error>(
-            TMessage::text(text),
-        ))
-    });
+    let sink = sink
+        .with(|text: String| std::future::ready(Ok::<_, tokio_tungstenite::tungstenite::Error>(TMessage::text(text))));
     let stream = stream.map(from_tungstenite);
     let (tx, rx) = mpsc::channel(OUTBOX_LEN);
     let link = role
@@ -232,15 +213,9 @@ async fn connect_once(
             }
         });
     }
-    pump(
-        Box::pin(sink),
-        stream,
-        rx,
-        inbound,
-        link.as_deref(),
-        None,
-        |id| register(&mut registered, id),
-    )
+    pump(Box::pin(sink), stream, rx, inbound, link.as_deref(), None, |id| {
+        register(&mut registered, id)
+    })
     .await;
     drop(tx);
     if let Some(link) = &link {
@@ -263,12 +238,7 @@ struct ReverseState {
 }
 
 /// Serve reverse-WebSocket clients on `listener` at `path` until the process ends.
-pub async fn run_reverse(
-    listener: TcpListener,
-    path: String,
-    config: OneBotConfig,
-    inbound: Inbound,
-) {
+pub async fn run_reverse(listener: TcpListener, path: String, config: OneBotConfig, inbound: Inbound) {
     let state = Arc::new(ReverseState {
         token: config.access_token.clone(),
         timeout: config.timeout(),
@@ -311,19 +281,12 @@ async fn upgrade(
     else {
         return (StatusCode::BAD_REQUEST, "missing X-Self-ID").into_response();
     };
-    let role = match header("x-client-role")
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    let role = match header("x-client-role").map(str::to_ascii_lowercase).as_deref() {
         None | Some("universal") => Role::Universal,
         Some("api") => Role::Api,
         Some("event") => Role::Event,
         Some(other) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("unknown X-Client-Role {other:?}"),
-            )
-                .into_response();
+            return (StatusCode::BAD_REQUEST, format!("unknown X-Client-Role {other:?}")).into_response();
         }
     };
     let ws = match ws {
@@ -358,9 +321,7 @@ async fn session(socket: WebSocket, state: Arc<ReverseState>, self_id: String, r
         bot.set_api(Api::Ws(link.clone()));
     }
     let (sink, stream) = socket.split();
-    let sink = sink.with(|text: String| {
-        std::future::ready(Ok::<_, axum::Error>(AxMessage::Text(text.into())))
-    });
+    let sink = sink.with(|text: String| std::future::ready(Ok::<_, axum::Error>(AxMessage::Text(text.into()))));
     pump(
         Box::pin(sink),
         stream.map(from_axum),
@@ -376,9 +337,5 @@ async fn session(socket: WebSocket, state: Arc<ReverseState>, self_id: String, r
         link.close();
         bot.drop_link(link);
     }
-    tracing::info!(
-        self_id,
-        role = role_key,
-        "onebot reverse client disconnected"
-    );
+    tracing::info!(self_id, role = role_key, "onebot reverse client disconnected");
 }
