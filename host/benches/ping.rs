@@ -6,7 +6,7 @@
 
 use coral_host::adapters::{Bots, console};
 use coral_host::config::{Config, ConsoleConfig};
-use coral_host::runtime::{Dispatcher, Runtime};
+use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -51,11 +51,11 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
         wasm.display()
     );
     let bots = Bots::default();
-    let runtime = Runtime::new(Some(cache), bots.clone()).expect("runtime");
+    let runtime = Runtime::new(Some(cache), bots.clone(), None).expect("runtime");
     let mut limits = Config::default().limits("ping");
     limits.queue_len = 1024;
     let handle = runtime
-        .load("ping", &wasm, "{}".into(), limits, 64 << 20)
+        .load("ping", &wasm, StartSpec { config_json: "{}".into(), limits, grants: Default::default() }, 64 << 20)
         .await
         .expect("load ping");
     let dispatcher = Dispatcher::default();
