@@ -55,7 +55,16 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
     let mut limits = Config::default().limits("ping");
     limits.queue_len = 1024;
     let handle = runtime
-        .load("ping", &wasm, StartSpec { config_json: "{}".into(), limits, grants: Default::default() }, 64 << 20)
+        .load(
+            "ping",
+            &wasm,
+            StartSpec {
+                config_json: "{}".into(),
+                limits,
+                grants: Default::default(),
+            },
+            64 << 20,
+        )
         .await
         .expect("load ping");
     let dispatcher = Dispatcher::default();

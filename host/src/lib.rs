@@ -12,6 +12,7 @@
 pub mod adapters;
 pub mod api;
 pub mod audit;
+pub mod cli;
 pub mod config;
 pub mod policy;
 pub mod runtime;

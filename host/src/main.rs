@@ -1,4 +1,5 @@
-//! The `coral` command line: parse arguments, load the config, start logging, and hand over to `coral_host::run`.
+//! The `coral` command line: parse arguments, load the config, start logging, and hand over to the library
+//! (`coral_host::run`, or the operator commands in `coral_host::cli`).
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -17,11 +18,29 @@ struct Cli {
 enum Command {
     /// Run the host (the default). Without --config: the console platform, plugins from ./plugins, data in ./data.
     Run(RunArgs),
+    /// Validate the config and every plugin in the plugin folder (non-zero exit on any problem).
+    Check(ConfigArgs),
+    /// Show the audit log: privileged actions, denials and rate limits.
+    Audit(AuditArgs),
+    /// Plugin tools.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Show a plugin's name, version, WIT version, events, requested/granted/effective capabilities and limits.
+    Inspect {
+        /// The `.wasm` file.
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(clap::Args, Default)]
-struct RunArgs {
-    /// The config file (coral.toml).
+struct ConfigArgs {
+    /// The config file (coral.toml); without it, the embedded default.
     #[arg(long, short)]
     config: Option<PathBuf>,
     /// Override `[host] plugin_dir`.
@@ -30,6 +49,43 @@ struct RunArgs {
     /// Override `[host] data_dir`.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Only this plugin.
+    #[arg(long)]
+    plugin: Option<String>,
+    /// Only this action, capability or outcome (e.g. `set_group_ban`, `ban`, `denied`).
+    #[arg(long)]
+    action: Option<String>,
+    /// At most this many (the newest).
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::embedded_default(),
+        };
+        if let Some(dir) = &self.plugin_dir {
+            config.host.plugin_dir = dir.clone();
+        }
+        if let Some(dir) = &self.data_dir {
+            config.host.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,20 +99,46 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let Command::Run(args) = cli.command.unwrap_or(Command::Run(RunArgs::default()));
-    let mut config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::embedded_default(),
-    };
-    if let Some(dir) = args.plugin_dir {
-        config.host.plugin_dir = dir;
-    }
-    if let Some(dir) = args.data_dir {
-        config.host.data_dir = dir;
-    }
+    let command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let result = runtime.block_on(coral_host::run(config));
-    // Do not wait for the blocking stdin reader thread: it may be parked in a read that never returns.
-    runtime.shutdown_background();
-    result
+    let ok = match command {
+        Command::Run(args) => {
+            let config = args.config.load()?;
+            let result = runtime.block_on(coral_host::run(config));
+            // Do not wait for the blocking stdin reader thread: it may be parked in a read that never returns.
+            runtime.shutdown_background();
+            return result;
+        }
+        Command::Audit(args) => {
+            let config = args.config.load()?;
+            coral_host::cli::audit(
+                &config.host.data_dir.join("audit.jsonl"),
+                args.plugin.as_deref(),
+                args.action.as_deref(),
+                args.limit,
+            )
+        }
+        Command::Check(args) => match args.load() {
+            Ok(config) => {
+                runtime.block_on(async { anyhow::Ok(coral_host::cli::check(&tool_runtime()?, &config).await) })?
+            }
+            Err(e) => {
+                println!("error: {e:#}");
+                false
+            }
+        },
+        Command::Plugin(PluginCommand::Inspect { file, config }) => {
+            let config = config.load()?;
+            runtime.block_on(async { anyhow::Ok(coral_host::cli::inspect(&tool_runtime()?, &file, &config).await) })?
+        }
+    };
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// A runtime for the inspection commands: no bots, no audit, no compilation cache.
+fn tool_runtime() -> anyhow::Result<coral_host::runtime::Runtime> {
+    coral_host::runtime::Runtime::new(None, Default::default(), None)
 }

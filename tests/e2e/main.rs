@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod config;
 mod console;
 mod limits;

@@ -96,11 +96,29 @@ impl PluginState {
         self.count_host_call()?;
         let name = action.name().to_string();
         let policy = self.shared.policy();
-        let (capability, target) = match policy.check(&action, self.reply_chat.as_ref()) {
+        let message_chat = match &action {
+            Action::DeleteMsg { message_id } => self
+                .shared
+                .messages
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .chat_of(message_id),
+            _ => None,
+        };
+        let sent_to = match &action {
+            Action::SendMsg { target, .. } => Some(target.clone()),
+            Action::SendGroupMsg { group_id, .. } => Some(Chat::Group(group_id.clone())),
+            Action::SendPrivateMsg { user_id, .. } => Some(Chat::Private(user_id.clone())),
+            _ => None,
+        };
+        let (capability, target) = match policy.check(&action, self.reply_chat.as_ref(), message_chat.as_ref()) {
             Ok(decision) => decision,
             Err(refusal) => {
                 let error = WitError::from(&refusal);
-                let (_, target) = policy::capability_of(&action);
+                let (_, mut target) = policy::capability_of(&action);
+                if let Some(chat) = &message_chat {
+                    target = policy::Target::of_chat(chat);
+                }
                 let (PolicyError::Denied { capability, .. } | PolicyError::RateLimited { capability, .. }) = &refusal;
                 let outcome = if error.code == ErrorCode::RateLimited {
                     "rate-limited"
@@ -114,6 +132,15 @@ impl PluginState {
         };
         match self.shared.bots.call(&self_id, action).await {
             Ok(data) => {
+                // Remember where our own messages went, so recalling them can be checked against scopes.
+                if let Some(chat) = &sent_to {
+                    let id = super::data::message_id(&data);
+                    self.shared
+                        .messages
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remember(&id, chat);
+                }
                 if capability.is_privileged() {
                     self.audit(&self_id, &name, &capability, &target, "ok", None);
                 }

@@ -189,6 +189,11 @@ impl Target {
             user: Some(u.to_string()),
         }
     }
+    /// The target of a chat.
+    pub fn of_chat(chat: &Chat) -> Target {
+        Target::chat(chat)
+    }
+
     fn chat(chat: &Chat) -> Target {
         match chat {
             Chat::Private(u) => Target::user(u),
@@ -495,8 +500,19 @@ impl Policy {
     /// Decide whether `action` may go to the platform now. `reply_chat` is the chat of the event being handled
     /// (where a reply may go without any grant). On success returns the action's capability and target; the rate
     /// limit is charged (so an action whose outcome is later unknown still counts).
-    pub fn check(&self, action: &Action, reply_chat: Option<&Chat>) -> Result<(Capability, Target), PolicyError> {
-        let (capability, target) = capability_of(action);
+    /// `message_chat` is where the message an action refers to is, when known (for recalls).
+    pub fn check(
+        &self,
+        action: &Action,
+        reply_chat: Option<&Chat>,
+        message_chat: Option<&Chat>,
+    ) -> Result<(Capability, Target), PolicyError> {
+        let (capability, mut target) = capability_of(action);
+        if capability == Capability::Recall
+            && let Some(chat) = message_chat
+        {
+            target = Target::chat(chat);
+        }
         let is_reply = capability == Capability::Send && reply_chat.is_some_and(|chat| Target::chat(chat) == target);
         if !is_reply {
             self.permit(&capability, &target)?;
@@ -583,11 +599,17 @@ mod tests {
     #[test]
     fn both_locks_are_needed() {
         let p = Policy::new(&req(&["kick"]), &grants(&[]));
-        assert!(matches!(p.check(&kick("1"), None), Err(PolicyError::Denied { .. })));
+        assert!(matches!(
+            p.check(&kick("1"), None, None),
+            Err(PolicyError::Denied { .. })
+        ));
         let p = Policy::new(&req(&[]), &grants(&["kick"]));
-        assert!(matches!(p.check(&kick("1"), None), Err(PolicyError::Denied { .. })));
+        assert!(matches!(
+            p.check(&kick("1"), None, None),
+            Err(PolicyError::Denied { .. })
+        ));
         let p = Policy::new(&req(&["kick"]), &grants(&["kick"]));
-        assert_eq!(p.check(&kick("1"), None).unwrap().0, Capability::Kick);
+        assert_eq!(p.check(&kick("1"), None, None).unwrap().0, Capability::Kick);
         assert_eq!(p.effective(), [Capability::Kick].into());
     }
 
@@ -596,19 +618,22 @@ mod tests {
         let p = Policy::new(&req(&["send"]), &grants(&[]));
         let here = Chat::Group("100".into());
         let text = vec![Segment::Text("hi".into())];
-        assert!(p.check(&send(here.clone(), text.clone()), Some(&here)).is_ok());
+        assert!(p.check(&send(here.clone(), text.clone()), Some(&here), None).is_ok());
         assert!(
-            p.check(&send(Chat::Group("200".into()), text.clone()), Some(&here))
+            p.check(&send(Chat::Group("200".into()), text.clone()), Some(&here), None)
                 .is_err()
         );
         assert!(
-            p.check(&send(Chat::Private("42".into()), text.clone()), Some(&here))
+            p.check(&send(Chat::Private("42".into()), text.clone()), Some(&here), None)
                 .is_err()
         );
-        assert!(p.check(&send(here.clone(), text), None).is_err(), "no event, no reply");
+        assert!(
+            p.check(&send(here.clone(), text), None, None).is_err(),
+            "no event, no reply"
+        );
         // Even a reply may not carry @all or a local file without their grants.
         let all = vec![Segment::At("all".into())];
-        assert!(p.check(&send(here.clone(), all), Some(&here)).is_err());
+        assert!(p.check(&send(here.clone(), all), Some(&here), None).is_err());
     }
 
     #[test]
@@ -622,14 +647,14 @@ mod tests {
             },
         );
         let p = Policy::new(&req(&["kick", "send"]), &g);
-        assert!(p.check(&kick("1000001"), None).is_ok());
-        let err = p.check(&kick("1000002"), None).unwrap_err();
+        assert!(p.check(&kick("1000001"), None, None).is_ok());
+        let err = p.check(&kick("1000002"), None, None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "permission denied: `kick` is not granted for group 1000002 user 42"
         );
         // `send` has the plugin-wide (open) scope.
-        assert!(p.check(&send(Chat::Group("5".into()), vec![]), None).is_ok());
+        assert!(p.check(&send(Chat::Group("5".into()), vec![]), None, None).is_ok());
         // A plugin-wide scope limits every grant, and user targets need the user list.
         let mut g = grants(&["send"]);
         g.scope = Scope {
@@ -637,8 +662,8 @@ mod tests {
             users: None,
         };
         let p = Policy::new(&req(&["send"]), &g);
-        assert!(p.check(&send(Chat::Group("7".into()), vec![]), None).is_ok());
-        assert!(p.check(&send(Chat::Private("7".into()), vec![]), None).is_err());
+        assert!(p.check(&send(Chat::Group("7".into()), vec![]), None, None).is_ok());
+        assert!(p.check(&send(Chat::Private("7".into()), vec![]), None, None).is_err());
     }
 
     #[test]
@@ -658,12 +683,15 @@ mod tests {
             })
         };
         assert!(
-            p.check(&send(chat.clone(), vec![image("https://x/y.png")]), None)
+            p.check(&send(chat.clone(), vec![image("https://x/y.png")]), None, None)
                 .is_ok()
         );
-        assert!(p.check(&send(chat.clone(), vec![image("base64://AAAA")]), None).is_ok());
+        assert!(
+            p.check(&send(chat.clone(), vec![image("base64://AAAA")]), None, None)
+                .is_ok()
+        );
         let local = p
-            .check(&send(chat.clone(), vec![image("file:///etc/passwd")]), None)
+            .check(&send(chat.clone(), vec![image("file:///etc/passwd")]), None, None)
             .unwrap_err();
         assert!(matches!(
             local,
@@ -672,9 +700,12 @@ mod tests {
                 ..
             }
         ));
-        assert!(p.check(&send(chat.clone(), vec![image("/etc/passwd")]), None).is_err());
         assert!(
-            p.check(&send(chat.clone(), vec![Segment::At("all".into())]), None)
+            p.check(&send(chat.clone(), vec![image("/etc/passwd")]), None, None)
+                .is_err()
+        );
+        assert!(
+            p.check(&send(chat.clone(), vec![Segment::At("all".into())]), None, None)
                 .is_err()
         );
         // Hidden inside a forward node, or in a raw call's CQ string, it is found too.
@@ -685,7 +716,7 @@ mod tests {
                 content_json: r#"[{"type":"at","data":{"qq":"all"}}]"#.into(),
             },
         ));
-        assert!(p.check(&send(chat, vec![node]), None).is_err());
+        assert!(p.check(&send(chat, vec![node]), None, None).is_err());
         let p = Policy::new(
             &req(&["send", "call-api:send_msg"]),
             &grants(&["send", "call-api:send_msg"]),
@@ -695,7 +726,7 @@ mod tests {
             params: serde_json::json!({"group_id": 1, "message": "hi [CQ:at,qq=all]"}),
         };
         assert!(matches!(
-            p.check(&raw, None),
+            p.check(&raw, None, None),
             Err(PolicyError::Denied {
                 capability: Capability::AtAll,
                 ..
@@ -714,7 +745,7 @@ mod tests {
             &grants(&["call-api:set_group_kick"]),
         );
         assert!(matches!(
-            p.check(&raw("set_group_kick"), None),
+            p.check(&raw("set_group_kick"), None, None),
             Err(PolicyError::Denied {
                 capability: Capability::Kick,
                 ..
@@ -725,15 +756,15 @@ mod tests {
             &grants(&["call-api:set_group_kick_async", "kick"]),
         );
         assert!(
-            p.check(&raw("set_group_kick_async"), None).is_ok(),
+            p.check(&raw("set_group_kick_async"), None, None).is_ok(),
             "suffixes map to the same capability"
         );
         let p = Policy::new(
             &req(&["call-api:get_group_notice"]),
             &grants(&["call-api:get_group_notice"]),
         );
-        assert!(p.check(&raw("get_group_notice"), None).is_ok());
-        assert!(p.check(&raw(".handle_quick_operation"), None).is_err());
+        assert!(p.check(&raw("get_group_notice"), None, None).is_ok());
+        assert!(p.check(&raw(".handle_quick_operation"), None, None).is_err());
     }
 
     #[tokio::test(start_paused = true)]
@@ -743,9 +774,9 @@ mod tests {
             .insert(Capability::Kick, ("3/min".into(), Rate::parse("3/min").unwrap()));
         let p = Policy::new(&req(&["kick"]), &g);
         for _ in 0..3 {
-            assert!(p.check(&kick("1"), None).is_ok());
+            assert!(p.check(&kick("1"), None, None).is_ok());
         }
-        match p.check(&kick("1"), None) {
+        match p.check(&kick("1"), None, None) {
             Err(PolicyError::RateLimited { retry_after, rate, .. }) => {
                 assert_eq!(rate, "3/min");
                 assert!((19_000..=20_000).contains(&retry_after.as_millis()));
@@ -753,7 +784,26 @@ mod tests {
             other => panic!("{other:?}"),
         }
         tokio::time::advance(Duration::from_secs(20)).await;
-        assert!(p.check(&kick("1"), None).is_ok());
+        assert!(p.check(&kick("1"), None, None).is_ok());
+    }
+
+    #[test]
+    fn recalls_are_scoped_by_where_the_message_is() {
+        let mut g = grants(&["recall"]);
+        g.scope = Scope {
+            groups: Some(["1".to_string()].into()),
+            users: None,
+        };
+        let p = Policy::new(&req(&["recall"]), &g);
+        let recall = Action::DeleteMsg { message_id: "9".into() };
+        assert!(p.check(&recall, None, Some(&Chat::Group("1".into()))).is_ok());
+        assert!(p.check(&recall, None, Some(&Chat::Group("2".into()))).is_err());
+        assert!(
+            p.check(&recall, None, None).is_err(),
+            "an unknown message is outside a scoped grant"
+        );
+        let open = Policy::new(&req(&["recall"]), &grants(&["recall"]));
+        assert!(open.check(&recall, None, None).is_ok());
     }
 
     /// Every standard action name the typed functions produce maps to the same capability a raw call of it needs.

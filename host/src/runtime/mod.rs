@@ -82,6 +82,8 @@ pub struct Compiled {
     pub pre: PluginPre<PluginState>,
     /// First 16 hex digits of the SHA-256 of the file.
     pub hash: String,
+    /// The WIT package version it was built against.
+    pub wit_version: String,
 }
 
 /// How to start a plugin.
@@ -147,7 +149,18 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|e| LoadError::World(format!("{e:#}")))?;
         let pre = PluginPre::new(pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
-        Ok(Compiled { pre, hash })
+        // The contract version, as the component names it in its imports (`coral:bot/bot@0.1.0`).
+        let wit_version = component
+            .component_type()
+            .imports(&self.engine)
+            .find_map(|(name, _)| {
+                name.strip_prefix("coral:bot/")
+                    .and_then(|n| n.split_once('@'))
+                    .map(|(_, v)| v.to_string())
+            })
+            .map(|v| format!("coral:bot@{v}"))
+            .unwrap_or_else(|| "unknown".into());
+        Ok(Compiled { pre, hash, wit_version })
     }
 
     /// Start a compiled plugin: instantiate, read its metadata, set its policy (requested ∩ granted), run `init`,
@@ -164,6 +177,7 @@ impl Runtime {
             policy: RwLock::new(Arc::new(Policy::default())),
             audit: self.audit.clone(),
             max_host_calls: limits.max_host_calls,
+            messages: Mutex::default(),
         });
         let starter = Starter {
             shared: shared.clone(),
@@ -198,6 +212,37 @@ impl Runtime {
             stats,
             tasks,
         })
+    }
+
+    /// Instantiate a compiled plugin just to read its metadata (no `init`, no bot access).
+    pub async fn metadata(&self, compiled: &Compiled, limits: PluginLimits) -> Result<PluginMetadata, LoadError> {
+        let shared = Arc::new(PluginShared {
+            name: Arc::from("inspect"),
+            hash: compiled.hash.clone(),
+            bots: Bots::default(),
+            policy: RwLock::new(Arc::new(Policy::default())),
+            audit: None,
+            max_host_calls: limits.max_host_calls,
+            messages: Mutex::default(),
+        });
+        let starter = Starter {
+            shared,
+            pre: compiled.pre.clone(),
+            config_json: "{}".into(),
+            limits,
+            crashes: Mutex::default(),
+        };
+        let mut store = starter.new_store();
+        store.data_mut().tick_budget = starter.budget_ticks();
+        store.set_epoch_deadline(1);
+        let plugin = tokio::time::timeout(limits.call_timeout, starter.pre.instantiate_async(&mut store))
+            .await
+            .map_err(|_| LoadError::Start("instantiation timed out".into()))?
+            .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
+        starter
+            .guarded(&mut store, async |s| plugin.call_metadata(s).await.map(Ok))
+            .await
+            .map_err(|f| LoadError::Start(format!("metadata: {}", fault_text(&f))))
     }
 
     /// Compile and start a plugin file.
@@ -514,7 +559,16 @@ impl Actor {
                 }
             }
         };
-        store.data_mut().reply_chat = reply_chat(&event);
+        let chat = reply_chat(&event);
+        if let (EventKind::Message(m), Some(chat)) = (&event.kind, &chat) {
+            starter
+                .shared
+                .messages
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remember(&m.message_id, chat);
+        }
+        store.data_mut().reply_chat = chat;
         let outcome = starter
             .guarded(&mut store, async |s| plugin.call_on_event(s, &event).await)
             .await;

@@ -37,6 +37,38 @@ pub struct PluginShared {
     pub audit: Option<Arc<AuditLog>>,
     /// Host calls one event may make.
     pub max_host_calls: u32,
+    /// Where recent messages the plugin saw or sent were (so a recall can be checked against scopes).
+    pub messages: Mutex<MessageIndex>,
+}
+
+/// Recent message ids and their chats, bounded (oldest forgotten first).
+#[derive(Debug, Default)]
+pub struct MessageIndex {
+    chats: std::collections::HashMap<String, Chat>,
+    order: std::collections::VecDeque<String>,
+}
+
+/// How many message ids a plugin's index remembers.
+const MESSAGE_INDEX_LEN: usize = 4096;
+
+impl MessageIndex {
+    /// Remember where a message is.
+    pub fn remember(&mut self, message_id: &str, chat: &Chat) {
+        if message_id.is_empty() || self.chats.insert(message_id.to_string(), chat.clone()).is_some() {
+            return;
+        }
+        self.order.push_back(message_id.to_string());
+        if self.order.len() > MESSAGE_INDEX_LEN
+            && let Some(old) = self.order.pop_front()
+        {
+            self.chats.remove(&old);
+        }
+    }
+
+    /// Where a message is, if known.
+    pub fn chat_of(&self, message_id: &str) -> Option<Chat> {
+        self.chats.get(message_id).cloned()
+    }
 }
 
 impl PluginShared {

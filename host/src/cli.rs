@@ -1,0 +1,257 @@
+//! The operator's commands besides `run`: `coral plugin inspect`, `coral check`, `coral audit`. Each prints
+//! plain text for a terminal and returns whether everything was in order.
+
+use crate::audit::{AuditLog, Entry};
+use crate::config::{Config, PluginLimits};
+use crate::policy::{Capability, Policy};
+use crate::runtime::{Compiled, Runtime};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    if items.is_empty() {
+        "(none)".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn limits_line(l: &PluginLimits) -> String {
+    format!(
+        "memory {} MiB, CPU {} ms/event, wall {} ms/event, queue {}, host calls {}/event, instances {}",
+        l.memory_bytes >> 20,
+        l.cpu_budget.as_millis(),
+        l.call_timeout.as_millis(),
+        l.queue_len,
+        l.max_host_calls,
+        l.instances
+    )
+}
+
+fn scope_text(s: &crate::policy::Scope) -> String {
+    match (&s.groups, &s.users) {
+        (None, None) => "anywhere".into(),
+        (g, u) => {
+            let mut parts = Vec::new();
+            if let Some(g) = g {
+                parts.push(format!("groups {}", list(g)));
+            }
+            if let Some(u) = u {
+                parts.push(format!("users {}", list(u)));
+            }
+            parts.join("; ")
+        }
+    }
+}
+
+/// Everything about one plugin file under one config, as text; `Err` when it cannot be loaded at all.
+pub async fn describe(
+    runtime: &Runtime,
+    path: &Path,
+    name: &str,
+    config: &Config,
+) -> Result<(String, Vec<String>), String> {
+    let limits = config.limits(name);
+    let compiled: Compiled = runtime
+        .compile(path, config.host.max_plugin_mb << 20)
+        .await
+        .map_err(|e| e.to_string())?;
+    let metadata = runtime.metadata(&compiled, limits).await.map_err(|e| e.to_string())?;
+    let settings = config.plugin(name);
+    let grants = settings.grants(name).map_err(|e| e.to_string())?;
+    let policy = Policy::new(&metadata.capabilities, &grants);
+    let mut problems = Vec::new();
+    for requested in &metadata.capabilities {
+        if let Err(e) = Capability::parse(requested) {
+            problems.push(format!("{name}: the plugin requests {e}"));
+        }
+    }
+    let unrequested: BTreeSet<_> = policy.granted().difference(policy.requested()).collect();
+    if !unrequested.is_empty() {
+        problems.push(format!(
+            "{name}: granted but never requested by the plugin (has no effect): {}",
+            list(&unrequested)
+        ));
+    }
+    let events = if metadata.events.is_empty() {
+        "all".to_string()
+    } else {
+        list(metadata.events.iter().map(|e| {
+            use crate::runtime::bindings::EventCategory as C;
+            match e {
+                C::Message => "message",
+                C::Notice => "notice",
+                C::Request => "request",
+                C::Meta => "meta",
+                C::Other => "other",
+            }
+        }))
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "plugin:       {name} ({})", path.display());
+    let _ = writeln!(out, "name:         {}", metadata.name);
+    let _ = writeln!(out, "version:      {}", metadata.version);
+    let _ = writeln!(out, "description:  {}", metadata.description);
+    let _ = writeln!(out, "file hash:    {}", compiled.hash);
+    let _ = writeln!(out, "WIT:          {}", compiled.wit_version);
+    let _ = writeln!(out, "events:       {events}");
+    let _ = writeln!(out, "requested:    {}", list(policy.requested()));
+    let _ = writeln!(out, "granted:      {}", list(policy.granted()));
+    let _ = writeln!(out, "effective:    {}", list(&policy.effective()));
+    let _ = writeln!(
+        out,
+        "without grants it may still reply into the chat of the event it handles"
+    );
+    let _ = writeln!(out, "scope:        {}", scope_text(&grants.scope));
+    for (cap, scope) in &grants.scopes {
+        let _ = writeln!(out, "scope {cap}: {}", scope_text(scope));
+    }
+    for (cap, (text, _)) in &grants.rates {
+        let _ = writeln!(out, "rate {cap}:  {text}");
+    }
+    let _ = writeln!(out, "limits:       {}", limits_line(&limits));
+    let _ = writeln!(out, "enabled:      {}", settings.enabled);
+    Ok((out, problems))
+}
+
+/// `coral plugin inspect FILE.wasm`.
+pub async fn inspect(runtime: &Runtime, path: &Path, config: &Config) -> bool {
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plugin")
+        .to_string();
+    match describe(runtime, path, &name, config).await {
+        Ok((text, problems)) => {
+            print!("{text}");
+            for p in &problems {
+                println!("warning: {p}");
+            }
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+/// `coral check`: the config is already parsed (strictly) by the caller; check every plugin against it.
+pub async fn check(runtime: &Runtime, config: &Config) -> bool {
+    let mut ok = true;
+    let files = match crate::plugin_files(&config.host.plugin_dir) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!(
+                "error: cannot list plugin folder {}: {e}",
+                config.host.plugin_dir.display()
+            );
+            return false;
+        }
+    };
+    for name in config.plugins.keys() {
+        if !files.iter().any(|(n, _)| n == name) {
+            println!(
+                "error: [plugins.{name}] is configured but there is no {name}.wasm in {}",
+                config.host.plugin_dir.display()
+            );
+            ok = false;
+        }
+    }
+    for (name, path) in &files {
+        match describe(runtime, path, name, config).await {
+            Ok((_, problems)) if problems.is_empty() => println!("ok: {name}"),
+            Ok((_, problems)) => {
+                for p in problems {
+                    println!("error: {p}");
+                }
+                ok = false;
+            }
+            Err(e) => {
+                println!("error: {name}: {e}");
+                ok = false;
+            }
+        }
+    }
+    println!(
+        "{}",
+        if ok {
+            "config and plugins are valid"
+        } else {
+            "problems found"
+        }
+    );
+    ok
+}
+
+/// `coral audit`: the audit log as a table, newest last.
+pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usize) -> bool {
+    let entries = match AuditLog::read(path) {
+        Ok(entries) => entries,
+        Err(e) => {
+            eprintln!("error: cannot read the audit log {}: {e}", path.display());
+            return false;
+        }
+    };
+    let matching: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| plugin.is_none_or(|p| e.plugin == p))
+        .filter(|e| action.is_none_or(|a| e.action == a || e.capability == a || e.outcome == a))
+        .collect();
+    let shown = &matching[matching.len().saturating_sub(limit)..];
+    println!(
+        "{:<24} {:<14} {:<16} {:<10} {:<24} {:<22} {:<13} {:>7}  detail",
+        "time (UTC)", "plugin", "hash", "bot", "action", "target", "outcome", "retcode"
+    );
+    for e in shown {
+        println!(
+            "{:<24} {:<14} {:<16} {:<10} {:<24} {:<22} {:<13} {:>7}  {}",
+            utc(e.time_ms),
+            e.plugin,
+            e.plugin_hash,
+            e.bot,
+            e.action,
+            e.target,
+            e.outcome,
+            e.retcode,
+            e.detail
+        );
+    }
+    println!("{} of {} entries", shown.len(), entries.len());
+    true
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` in UTC, without a date crate.
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00.000");
+        assert_eq!(super::utc(1_718_000_000_123), "2024-06-10 06:13:20.123");
+        assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00.000");
+    }
+}
