@@ -99,7 +99,7 @@ pub async fn describe(
     let _ = writeln!(out, "events:       {events}");
     let _ = writeln!(out, "requested:    {}", list(policy.requested()));
     let _ = writeln!(out, "granted:      {}", list(policy.granted()));
-    let _ = writeln!(out, "effective:    {}", list(&policy.effective()));
+    let _ = writeln!(out, "effective:    {}", list(policy.effective()));
     let _ = writeln!(
         out,
         "without grants it may still reply into the chat of the event it handles"
