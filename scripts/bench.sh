@@ -8,4 +8,5 @@ ensure_rust_target
 build_guests example-plugins/Cargo.toml
 cargo build --release --bin coral
 cargo bench --bench ping
+cargo bench --bench policy
 cargo bench --bench onebot_load

@@ -169,3 +169,30 @@ fn with_all_grants_the_same_calls_go_through() {
     peer.send_event(&from(1000099, "call set_group_kick"));
     assert!(peer.expect_reply("set_group_kick ").starts_with("set_group_kick ok"));
 }
+
+#[test]
+fn the_send_governor_paces_a_bots_messages() {
+    let mut peer = Peer::new();
+    let config = "[plugins.api-probe]\ngrants = [\"send\"]\n";
+    let (_setup, _coral) = forward_setup_with(
+        &peer,
+        &["api-probe"],
+        "self_id = \"10001\"\nmax_send_rate = \"5/s burst 1\"\n",
+        config,
+    );
+    peer.expect_handshake();
+    peer.send_event(&from(1000099, "burst 6 100100"));
+    assert_eq!(peer.expect_reply("burst sent="), "burst sent=6");
+    let sends: Vec<_> = peer
+        .actions()
+        .into_iter()
+        .filter(|a| a.action == "send_group_msg")
+        .collect();
+    assert_eq!(sends.len(), 6);
+    // One token at once, then one every 200 ms: six messages span at least one second (minus delivery jitter).
+    let span = sends[5].at - sends[0].at;
+    assert!(
+        span >= std::time::Duration::from_millis(950),
+        "six paced messages arrived within {span:?}"
+    );
+}

@@ -39,6 +39,8 @@ pub struct Recorded {
     pub token: Option<String>,
     /// Which connection: `forward`, `http`, or the self id of a reverse connection.
     pub conn: String,
+    /// When the peer received it.
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -99,6 +101,7 @@ impl Shared {
             params: frame["params"].clone(),
             token,
             conn: conn.to_string(),
+            at: Instant::now(),
         });
         self.changed.notify_all();
         reply

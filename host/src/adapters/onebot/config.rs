@@ -61,6 +61,11 @@ pub struct OneBotConfig {
     pub self_id: Option<String>,
     /// Per-call timeout in ms (default 30 000).
     pub timeout_ms: Option<u64>,
+    /// Pace outgoing messages of this connection's bot(s), across all plugins, e.g. `"20/min burst 5"`
+    /// (default: no pacing). Messages wait their turn; see `send_queue`.
+    pub max_send_rate: Option<String>,
+    /// Messages that may wait for the governor before sends are refused as busy (default 100).
+    pub send_queue: Option<usize>,
 }
 
 impl OneBotConfig {
@@ -84,7 +89,14 @@ impl OneBotConfig {
                 "transport \"http\" needs `url` (the API root) and/or `listen` (for events)",
             ),
         }?;
-        need(self.timeout_ms != Some(0), "`timeout_ms` must be at least 1")
+        need(self.timeout_ms != Some(0), "`timeout_ms` must be at least 1")?;
+        need(self.send_queue != Some(0), "`send_queue` must be at least 1")?;
+        match &self.max_send_rate {
+            Some(rate) => crate::policy::rate::Rate::parse(rate)
+                .map(|_| ())
+                .map_err(|e| format!("onebot[{index}].max_send_rate: {e}")),
+            None => Ok(()),
+        }
     }
 
     /// The per-call timeout.

@@ -96,12 +96,13 @@ pub async fn run(config: OneBotConfig, listener: Option<TcpListener>, inbound: I
         .map(|url| Arc::new(HttpApi::new(url, config.access_token.clone(), config.timeout())));
     if let Some(api) = &api {
         let (api, registry, self_id) = (api.clone(), inbound.registry.clone(), config.self_id.clone());
+        let governor = inbound.governor.clone();
         tokio::spawn(async move {
             let self_id = match self_id {
                 Some(id) => id,
                 None => learn_self_id(&api).await,
             };
-            registry.bot(&self_id).set_api(Api::Http(api));
+            registry.bot(&self_id).set_api(Api::Http(api), governor);
             tracing::info!(self_id, "onebot http bot ready");
         });
     }
@@ -180,7 +181,7 @@ async fn receive(
             if let Some(api) = &state.api {
                 let bot = state.inbound.registry.bot(&self_id);
                 if !crate::adapters::BotConnection::online(bot.as_ref()) {
-                    bot.set_api(Api::Http(api.clone()));
+                    bot.set_api(Api::Http(api.clone()), state.inbound.governor.clone());
                 }
             }
             StatusCode::NO_CONTENT.into_response()

@@ -159,6 +159,7 @@ pub enum Api {
 pub struct OneBotBot {
     self_id: String,
     api: RwLock<Option<Api>>,
+    governor: RwLock<Option<Arc<super::governor::Governor>>>,
     /// Heartbeat liveness: the last heartbeat and its announced interval.
     heartbeat: Mutex<Option<(Instant, Duration)>>,
 }
@@ -188,6 +189,7 @@ impl Registry {
                 let bot = Arc::new(OneBotBot {
                     self_id: self_id.to_string(),
                     api: RwLock::default(),
+                    governor: RwLock::default(),
                     heartbeat: Mutex::default(),
                 });
                 self.bots.insert(self_id, bot.clone());
@@ -199,8 +201,9 @@ impl Registry {
 
 impl OneBotBot {
     /// Route API calls through `api` from now on (a reconnect replaces the old channel atomically).
-    pub fn set_api(&self, api: Api) {
+    pub fn set_api(&self, api: Api, governor: Option<Arc<super::governor::Governor>>) {
         *self.api.write().unwrap_or_else(|e| e.into_inner()) = Some(api);
+        *self.governor.write().unwrap_or_else(|e| e.into_inner()) = governor;
     }
 
     /// Forget the API channel if it is still `link` (a newer connection may already have replaced it).
@@ -232,9 +235,19 @@ impl BotConnection for OneBotBot {
 
     fn call(&self, action: Action) -> ApiFuture {
         let api = self.api.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let governor = self.governor.read().unwrap_or_else(|e| e.into_inner()).clone();
         let self_id = self.self_id.clone();
         Box::pin(async move {
             let (name, params) = protocol::action_request(&action);
+            let base = name
+                .strip_suffix("_async")
+                .or_else(|| name.strip_suffix("_rate_limited"))
+                .unwrap_or(&name);
+            if let Some(governor) = governor
+                && matches!(base, "send_msg" | "send_private_msg" | "send_group_msg")
+            {
+                governor.admit(&name).await?;
+            }
             match api {
                 Some(Api::Ws(link)) => link.call(&name, params).await,
                 Some(Api::Http(http)) => http.call(&name, params).await,
@@ -254,6 +267,8 @@ pub struct Inbound {
     pub stats: Arc<LinkStats>,
     /// Which transport, for logs.
     pub label: String,
+    /// The send governor of this connection's bots, if configured.
+    pub governor: Option<Arc<super::governor::Governor>>,
 }
 
 impl Inbound {

@@ -9,12 +9,14 @@
 pub mod auth;
 pub mod config;
 pub mod cq;
+pub mod governor;
 pub mod http;
 pub mod link;
 pub mod protocol;
 pub mod ws;
 
 use crate::adapters::Bots;
+use crate::policy;
 use crate::runtime::Dispatcher;
 use anyhow::Context as _;
 use config::{DEFAULT_REVERSE_PATH, OneBotConfig, Transport};
@@ -29,11 +31,24 @@ pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bot
     let registry = Registry::new(bots.clone());
     let stats = Arc::new(LinkStats::default());
     for (index, entry) in entries.iter().enumerate() {
+        let governor = match &entry.max_send_rate {
+            Some(text) => {
+                let rate = policy::rate::Rate::parse(text)
+                    .map_err(|e| anyhow::anyhow!("onebot[{index}].max_send_rate: {e}"))?;
+                Some(Arc::new(governor::Governor::new(
+                    text,
+                    rate,
+                    entry.send_queue.unwrap_or(governor::DEFAULT_SEND_QUEUE),
+                )))
+            }
+            None => None,
+        };
         let inbound = |label: String| Inbound {
             dispatcher: dispatcher.clone(),
             registry: registry.clone(),
             stats: stats.clone(),
             label,
+            governor: governor.clone(),
         };
         let bind = |addr: &str| {
             let addr = addr.to_string();

@@ -181,13 +181,14 @@ async fn connect_once(config: &OneBotConfig, url: &str, role: Role, inbound: &Ar
         .carries_api()
         .then(|| WsLink::new(tx.clone(), config.timeout(), inbound.stats.clone()));
     let registry = inbound.registry.clone();
+    let governor = inbound.governor.clone();
     // Learn which bot this is: from the config, else from the first event, else by asking.
     let mut registered: Option<String> = None;
     let register = |registered: &mut Option<String>, self_id: &str| {
         if registered.as_deref() != Some(self_id)
             && let Some(link) = &link
         {
-            registry.bot(self_id).set_api(Api::Ws(link.clone()));
+            registry.bot(self_id).set_api(Api::Ws(link.clone()), governor.clone());
             tracing::info!(self_id, url, "onebot bot ready");
             *registered = Some(self_id.to_string());
         }
@@ -195,14 +196,14 @@ async fn connect_once(config: &OneBotConfig, url: &str, role: Role, inbound: &Ar
     if let Some(id) = &config.self_id {
         register(&mut registered, id);
     } else if let Some(link) = &link {
-        let (link, registry) = (link.clone(), registry.clone());
+        let (link, registry, governor) = (link.clone(), registry.clone(), governor.clone());
         let url = url.to_string();
         tokio::spawn(async move {
             match link.call("get_login_info", serde_json::json!({})).await {
                 Ok(data) => {
                     let id = crate::api::data::id(&data, "user_id");
                     if !id.is_empty() {
-                        registry.bot(&id).set_api(Api::Ws(link.clone()));
+                        registry.bot(&id).set_api(Api::Ws(link.clone()), governor);
                         tracing::info!(self_id = id, url, "onebot bot ready");
                     }
                 }
@@ -318,7 +319,7 @@ async fn session(socket: WebSocket, state: Arc<ReverseState>, self_id: String, r
         .then(|| WsLink::new(tx.clone(), state.timeout, state.inbound.stats.clone()));
     let bot = state.inbound.registry.bot(&self_id);
     if let Some(link) = &link {
-        bot.set_api(Api::Ws(link.clone()));
+        bot.set_api(Api::Ws(link.clone()), state.inbound.governor.clone());
     }
     let (sink, stream) = socket.split();
     let sink = sink.with(|text: String| std::future::ready(Ok::<_, axum::Error>(AxMessage::Text(text.into()))));

@@ -131,6 +131,13 @@ fn command(bot: &Bot, words: &[&str]) -> Option<String> {
             bot.send_group_message(group, MessageSegment::image("file:///etc/passwd")),
         ),
         ["send-to", group, text] => show("send-to", bot.send_group_message(group, *text)),
+        ["burst", n, group] => {
+            let n: u32 = n.parse().ok()?;
+            let sent = (0..n)
+                .filter(|i| bot.send_group_message(group, format!("burst {i}")).is_ok())
+                .count();
+            format!("burst sent={sent}")
+        }
         _ => return None,
     })
 }

@@ -1,0 +1,69 @@
+//! Benchmark: the cost of one policy check (grant + scope + content + rate limit), as every plugin call pays it.
+//! Run: `cargo bench --bench policy`.
+
+use coral_host::adapters::Action;
+use coral_host::policy::rate::Rate;
+use coral_host::policy::{Capability, Grants, Policy, Scope};
+use coral_host::runtime::bindings::{Chat, Segment, SendOptions};
+use std::hint::black_box;
+use std::time::Instant;
+
+fn time(label: &str, n: u32, mut f: impl FnMut()) {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    println!(
+        "{label}: {:.0} ns per check ({n} checks)",
+        start.elapsed().as_nanos() as f64 / f64::from(n)
+    );
+}
+
+fn main() {
+    let requested: Vec<String> = ["send", "kick", "ban"].iter().map(|s| s.to_string()).collect();
+    let mut grants = Grants::default();
+    grants.grants = [Capability::Send, Capability::Kick, Capability::Ban].into();
+    grants.scope = Scope {
+        groups: Some((1_000_000..1_000_050).map(|g: u32| g.to_string()).collect()),
+        users: None,
+    };
+    // A rate high enough never to refuse during the run, so every check does the full work.
+    grants.rates.insert(
+        Capability::Kick,
+        ("1000000000/s".into(), Rate::parse("1000000000/s").unwrap()),
+    );
+    let policy = Policy::new(&requested, &grants);
+    let send = Action::SendMsg {
+        target: Chat::Group("1000007".into()),
+        message: vec![Segment::Text("pong 42".into()), Segment::At("10001".into())],
+        options: SendOptions {
+            at_sender: None,
+            reply_to: None,
+        },
+    };
+    let kick = Action::SetGroupKick {
+        group_id: "1000007".into(),
+        user_id: "42".into(),
+        reject_add_request: false,
+    };
+    let reply_chat = Chat::Group("1000007".into());
+    time("send, reply into the event's chat", 2_000_000, || {
+        black_box(policy.check(black_box(&send), Some(&reply_chat), None).unwrap());
+    });
+    time("send, scoped grant (50 groups)", 2_000_000, || {
+        black_box(policy.check(black_box(&send), None, None).unwrap());
+    });
+    time("kick, scoped grant + rate limit", 2_000_000, || {
+        black_box(policy.check(black_box(&kick), None, None).unwrap());
+    });
+    let denied = Action::SetGroupWholeBan {
+        group_id: "1000007".into(),
+        enable: true,
+    };
+    time("whole-ban, denied", 2_000_000, || {
+        black_box(policy.check(black_box(&denied), None, None).unwrap_err());
+    });
+}
