@@ -24,11 +24,13 @@ fn time(label: &str, n: u32, mut f: impl FnMut()) {
 
 fn main() {
     let requested: Vec<String> = ["send", "kick", "ban"].iter().map(|s| s.to_string()).collect();
-    let mut grants = Grants::default();
-    grants.grants = [Capability::Send, Capability::Kick, Capability::Ban].into();
-    grants.scope = Scope {
-        groups: Some((1_000_000..1_000_050).map(|g: u32| g.to_string()).collect()),
-        users: None,
+    let mut grants = Grants {
+        grants: [Capability::Send, Capability::Kick, Capability::Ban].into(),
+        scope: Scope {
+            groups: Some((1_000_000..1_000_050).map(|g: u32| g.to_string()).collect()),
+            users: None,
+        },
+        ..Grants::default()
     };
     // A rate high enough never to refuse during the run, so every check does the full work.
     grants.rates.insert(
