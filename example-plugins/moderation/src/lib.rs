@@ -71,10 +71,7 @@ impl Plugin for Moderation {
             return Ok(());
         };
 
-        let strikes = self
-            .strikes
-            .entry((group.clone(), msg.user_id.clone()))
-            .or_insert(0);
+        let strikes = self.strikes.entry((group.clone(), msg.user_id.clone())).or_insert(0);
         *strikes += 1;
         let duration = self
             .ban_secs
