@@ -100,6 +100,10 @@ pub struct HostConfig {
     pub max_plugin_mb: u64,
     /// Default host calls (bot API and log) one event may make; beyond it the plugin is stopped. Default 1000.
     pub max_host_calls: u32,
+    /// Watch the plugin folder and the config file and apply changes without a restart. Default true.
+    pub watch: bool,
+    /// Quiet time after the last change to a file before it is acted on, ms. Default 300.
+    pub reload_debounce_ms: u64,
 }
 
 impl Default for HostConfig {
@@ -113,6 +117,8 @@ impl Default for HostConfig {
             queue_len: DEFAULT_QUEUE_LEN,
             max_plugin_mb: DEFAULT_MAX_PLUGIN_MB,
             max_host_calls: DEFAULT_MAX_HOST_CALLS,
+            watch: true,
+            reload_debounce_ms: 300,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod policy;
+pub mod reload;
 pub mod runtime;
 
 use adapters::Bots;
@@ -79,7 +80,10 @@ pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispa
                     tracing::info!(plugin = %name, "requested but not granted: {} (grant under [plugins.{name}])", names(&missing));
                 }
                 loaded.push((name.clone(), m.version.clone()));
-                dispatcher.add(handle);
+                // `replace`, not `add`: the watcher may have loaded this file meanwhile.
+                if let Some(old) = dispatcher.replace(handle) {
+                    tokio::spawn(old.shutdown());
+                }
             }
             Err(e) => {
                 tracing::error!(plugin = %name, path = %path.display(), "plugin not loaded: {e}")
@@ -110,8 +114,9 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     Ok(files)
 }
 
-/// Run the host until the console's input ends (when the console is on) or Ctrl-C.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// Run the host until the console's input ends (when the console is on) or Ctrl-C. `config_path` is watched for
+/// changes when given.
+pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let bots = Bots::default();
     std::fs::create_dir_all(&config.host.data_dir)
         .with_context(|| format!("creating data dir {}", config.host.data_dir.display()))?;
@@ -124,6 +129,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(Arc::new(audit)),
     )?;
     let dispatcher = Dispatcher::default();
+    // Hot reload: keep the watcher alive for the life of the host.
+    let reloader = reload::Reloader::new(runtime.clone(), dispatcher.clone(), config.clone(), config_path);
+    let _watcher = if config.host.watch {
+        std::fs::create_dir_all(&config.host.plugin_dir)
+            .with_context(|| format!("creating plugin dir {}", config.host.plugin_dir.display()))?;
+        let debounce = std::time::Duration::from_millis(config.host.reload_debounce_ms);
+        match reload::watch(reloader.clone(), &config.host.plugin_dir, debounce) {
+            Ok(watcher) => Some(watcher),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot watch {} for changes ({e}); hot reload is off",
+                    config.host.plugin_dir.display()
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // Watching starts before the first load, so no change between the two is missed (a file that is already
+    // loaded is recognised by its hash and not loaded twice).
     let loaded = load_plugins(&runtime, &config, &dispatcher).await;
     let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
     tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));

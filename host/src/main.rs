@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     let ok = match command {
         Command::Run(args) => {
             let config = args.config.load()?;
-            let result = runtime.block_on(coral_host::run(config));
+            let result = runtime.block_on(coral_host::run(config, args.config.config.clone()));
             // Do not wait for the blocking stdin reader thread: it may be parked in a read that never returns.
             runtime.shutdown_background();
             return result;

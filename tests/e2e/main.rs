@@ -9,3 +9,4 @@ mod console;
 mod limits;
 mod onebot;
 mod policy;
+mod reload;

@@ -15,7 +15,7 @@ use crate::audit::AuditLog;
 use crate::config::PluginLimits;
 use crate::policy::{Grants, Policy};
 use bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata, PluginPre};
-use crash::{Admit, CrashGuard};
+use crash::Admit;
 use sha2::{Digest, Sha256};
 use state::{PluginShared, PluginState};
 use std::path::Path;
@@ -178,13 +178,14 @@ impl Runtime {
             audit: self.audit.clone(),
             max_host_calls: limits.max_host_calls,
             messages: Mutex::default(),
+            crashes: Mutex::default(),
         });
+        let config_json = spec.config_json.clone();
         let starter = Starter {
             shared: shared.clone(),
             pre: compiled.pre,
             config_json: spec.config_json,
             limits,
-            crashes: Mutex::default(),
         };
         let mut actor = Actor {
             starter: Arc::new(starter),
@@ -207,6 +208,7 @@ impl Runtime {
             name,
             metadata,
             limits,
+            config_json,
             shared,
             tx,
             stats,
@@ -224,13 +226,13 @@ impl Runtime {
             audit: None,
             max_host_calls: limits.max_host_calls,
             messages: Mutex::default(),
+            crashes: Mutex::default(),
         });
         let starter = Starter {
             shared,
             pre: compiled.pre.clone(),
             config_json: "{}".into(),
             limits,
-            crashes: Mutex::default(),
         };
         let mut store = starter.new_store();
         store.data_mut().tick_budget = starter.budget_ticks();
@@ -266,6 +268,8 @@ pub struct PluginHandle {
     pub metadata: PluginMetadata,
     /// Its limits.
     pub limits: PluginLimits,
+    /// The config it was started with (JSON).
+    pub config_json: String,
     /// What its instances share (policy, hash).
     pub shared: Arc<PluginShared>,
     tx: mpsc::Sender<Event>,
@@ -352,6 +356,66 @@ impl Dispatcher {
         queued
     }
 
+    /// Put `plugin` in service, replacing (and returning) the running plugin of the same name. Atomic: an event
+    /// goes either to the old version's queue or to the new one's.
+    pub fn replace(&self, plugin: PluginHandle) -> Option<PluginHandle> {
+        let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+        match plugins.iter().position(|p| p.name == plugin.name) {
+            Some(i) => Some(std::mem::replace(&mut plugins[i], plugin)),
+            None => {
+                plugins.push(plugin);
+                None
+            }
+        }
+    }
+
+    /// Take a plugin out of service.
+    pub fn remove(&self, name: &str) -> Option<PluginHandle> {
+        let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+        let i = plugins.iter().position(|p| &*p.name == name)?;
+        Some(plugins.remove(i))
+    }
+
+    /// The running plugin's file hash, config JSON and limits.
+    pub fn running(&self, name: &str) -> Option<(String, String, PluginLimits)> {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        plugins
+            .iter()
+            .find(|p| &*p.name == name)
+            .map(|p| (p.shared.hash.clone(), p.config_json.clone(), p.limits))
+    }
+
+    /// The names of the running plugins.
+    pub fn names(&self) -> Vec<String> {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        plugins.iter().map(|p| p.name.to_string()).collect()
+    }
+
+    /// Re-apply grants to a running plugin (from its next call).
+    pub fn set_grants(&self, name: &str, grants: &Grants) {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = plugins.iter().find(|p| &*p.name == name) {
+            *p.shared.policy.write().unwrap_or_else(|e| e.into_inner()) =
+                Arc::new(Policy::new(&p.metadata.capabilities, grants));
+        }
+    }
+
+    /// The quarantined plugins.
+    pub fn quarantined(&self) -> Vec<String> {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        plugins
+            .iter()
+            .filter(|p| {
+                p.shared
+                    .crashes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_quarantined()
+            })
+            .map(|p| p.name.to_string())
+            .collect()
+    }
+
     /// Names, versions and counters of the running plugins.
     pub fn snapshot(&self) -> Vec<(Arc<str>, String, Arc<PluginStats>)> {
         let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
@@ -382,8 +446,6 @@ struct Starter {
     pre: PluginPre<PluginState>,
     config_json: String,
     limits: PluginLimits,
-    /// Fault history, shared by the plugin's instances.
-    crashes: Mutex<CrashGuard>,
 }
 
 /// How a call into a plugin ended badly.
@@ -418,7 +480,7 @@ impl Starter {
 
     /// Record a fault; on the fifth within ten minutes, quarantine (logged and audited).
     fn fault(&self) {
-        let quarantined = self.crashes.lock().unwrap_or_else(|e| e.into_inner()).fault();
+        let quarantined = self.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).fault();
         if quarantined {
             let name = &self.shared.name;
             tracing::error!(plugin = %name, "quarantined: {} faults within {} minutes; its events are shed until it is reloaded",
@@ -533,7 +595,7 @@ impl Actor {
             Some(instance) => instance,
             None => {
                 // A fresh instance after a fault: honour the backoff, or shed while quarantined.
-                let admit = starter.crashes.lock().unwrap_or_else(|e| e.into_inner()).admit();
+                let admit = starter.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).admit();
                 match admit {
                     Admit::Now => {}
                     Admit::After(at) => {
@@ -576,7 +638,12 @@ impl Actor {
         match outcome {
             Ok(()) => {
                 stats.handled.fetch_add(1, Ordering::Relaxed);
-                starter.crashes.lock().unwrap_or_else(|e| e.into_inner()).success();
+                starter
+                    .shared
+                    .crashes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .success();
                 self.instance = Some((store, plugin));
             }
             Err(Fault::Returned(message)) => {

@@ -39,6 +39,8 @@ pub struct PluginShared {
     pub max_host_calls: u32,
     /// Where recent messages the plugin saw or sent were (so a recall can be checked against scopes).
     pub messages: Mutex<MessageIndex>,
+    /// Fault history (crash backoff and quarantine), shared by the plugin's instances.
+    pub crashes: Mutex<crate::runtime::crash::CrashGuard>,
 }
 
 /// Recent message ids and their chats, bounded (oldest forgotten first).
