@@ -184,36 +184,26 @@ fn main() {
                 .await
             }
             _ => {
-                run(
-                    &coral,
-                    &ping,
+                let runs = [
                     Run {
                         events: 5_000,
                         inflight: 1,
                         instances: 1,
                     },
-                )
-                .await;
-                run(
-                    &coral,
-                    &ping,
                     Run {
                         events: 200_000,
                         inflight: 64,
                         instances: 1,
                     },
-                )
-                .await;
-                run(
-                    &coral,
-                    &ping,
                     Run {
                         events: 200_000,
                         inflight: 64,
-                        instances: instances.unwrap_or(8),
+                        instances: instances.unwrap_or(16),
                     },
-                )
-                .await;
+                ];
+                for spec in runs {
+                    run(&coral, &ping, spec).await;
+                }
             }
         }
     });

@@ -1,7 +1,7 @@
 //! OneBot V11 end to end: the real `coral` against the fake implementation over every transport.
 
 use crate::support::coral::{Coral, Setup};
-use crate::support::onebot_peer::{Peer, Reply, SELF_ID, fixture, message_text};
+use crate::support::onebot_peer::{Peer, Reply, SELF_ID, fixture, fixture_names, message_text};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -201,12 +201,10 @@ fn every_fixture_event_reaches_a_plugin_with_no_field_lost() {
     let mut peer = Peer::new();
     let (_setup, _coral) = forward_setup(&peer, &["api-probe"], "");
     peer.expect_handshake();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot/events");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let names: Vec<String> = fixture_names("events")
+        .into_iter()
+        .map(|n| format!("{n}.json"))
         .collect();
-    names.sort();
     assert_eq!(names.len(), 35);
     for name in names {
         let event = fixture(&format!("events/{name}"));
@@ -270,18 +268,7 @@ fn all_38_apis_round_trip_from_a_plugin() {
     let mut peer = Peer::new();
     let (_setup, _coral) = forward_setup_with(&peer, &["api-probe"], "", &probe_with_all_grants());
     peer.expect_handshake();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot/api");
-    let mut actions: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .trim_end_matches(".json")
-                .to_string()
-        })
-        .collect();
-    actions.sort();
+    let actions = fixture_names("api");
     assert_eq!(actions.len(), 38);
     for (i, action) in actions.iter().enumerate() {
         let fixture = fixture(&format!("api/{action}.json"));

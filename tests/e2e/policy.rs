@@ -1,7 +1,7 @@
 //! Grants, scopes, rate limits, content checks and the audit log, against the fake OneBot implementation.
 
 use crate::onebot::{ALL_GRANTS, forward_setup_with, private_message};
-use crate::support::onebot_peer::{Peer, message_text};
+use crate::support::onebot_peer::{Peer, fixture_names, message_text};
 use serde_json::Value;
 
 /// A private message from `user` (not 1000001, so nothing the probe sends to 1000001 counts as a reply).
@@ -12,28 +12,12 @@ fn from(user: i64, text: &str) -> Value {
     event
 }
 
-fn api_names() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot/api");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .trim_end_matches(".json")
-                .to_string()
-        })
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn without_grants_every_api_is_denied_and_the_platform_sees_only_replies() {
     let mut peer = Peer::new();
     let (setup, _coral) = forward_setup_with(&peer, &["api-probe"], "self_id = \"10001\"\n", "");
     peer.expect_handshake();
-    let names = api_names();
+    let names = fixture_names("api");
     for action in &names {
         peer.send_event(&from(1000099, &format!("call {action}")));
         let reply = peer.expect_reply(&format!("{action} "));

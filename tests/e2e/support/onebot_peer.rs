@@ -72,6 +72,22 @@ pub fn fixture(rel: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
+/// The names (without `.json`) of the fixture files in `events/` or `api/`, sorted.
+pub fn fixture_names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixture_dir().join(dir))
+        .unwrap_or_else(|e| panic!("fixtures/{dir}: {e}"))
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".json")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// The fixture response `data` of an action, if there is a fixture for it.
 pub fn fixture_data(action: &str) -> Option<Value> {
     let path = fixture_dir().join(format!("api/{action}.json"));

@@ -6,7 +6,10 @@ struct Ping;
 
 impl Plugin for Ping {
     fn metadata() -> Metadata {
-        Metadata::new("ping", "0.2.0").description("ping v2").capabilities(["send"]).events([EventCategory::Message])
+        Metadata::new("ping", "0.2.0")
+            .description("ping v2")
+            .capabilities(["send"])
+            .events([EventCategory::Message])
     }
     fn init(_config: Config) -> Result<Self, String> {
         Ok(Ping)
