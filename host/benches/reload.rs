@@ -89,6 +89,7 @@ fn run(label: &str, rounds: u32, cold: bool) {
         while rx.recv_timeout(Duration::from_millis(20)).is_ok() {}
     }
     let _ = child.kill();
+    let _ = child.wait();
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(

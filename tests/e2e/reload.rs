@@ -73,6 +73,13 @@ fn a_hundred_reloads_under_load_lose_and_duplicate_nothing() {
         for _ in 0..3 {
             send(&mut coral, Some(old), &mut expected);
         }
+        // These three were dispatched to the old version before the swap: wait for its answers (under load on a
+        // busy machine the console could otherwise read them only after the new version is in).
+        let last = expected.len() - 1;
+        let tag = if old == 1 { "pong2" } else { "pong" };
+        coral.expect_line("the old version's answers", |l| {
+            l == format!("[private 10000] {tag} {last}")
+        });
         install_bytes(setup.path(), "ping", &versions[new]);
         // In flight while the new version compiles and starts: either version may answer, but exactly once.
         for _ in 0..3 {
