@@ -162,6 +162,41 @@ fn http_api_and_signed_event_posts() {
     assert_eq!(sent.conn, "http");
 }
 
+#[test]
+fn http_post_without_an_api_answers_with_quick_operations() {
+    let peer = Peer::new();
+    let setup = Setup::new(
+        &["ping", "api-probe"],
+        "[plugins.api-probe]\ngrants = [\"kick\", \"ban\", \"recall\", \"handle-request\"]\n\
+         [[onebot]]\ntransport = \"http\"\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let coral = setup.start();
+    let url = coral.log_value("http events listening on ");
+    // A group message: ping's reply becomes the quick `reply` (at_sender off: the spec's default is on).
+    let (status, body) = peer.post_event_full(&url, &group_message(SELF_ID, 100100, "ping quick"), None);
+    assert_eq!(status, 200, "{body}");
+    let op: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(message_text(&op["reply"]), "pong quick");
+    assert_eq!(op["at_sender"], false);
+    // A kick of the sender, in the event's group, is a quick `kick` (and the probe's own reply rides along).
+    let (status, body) = peer.post_event_full(&url, &group_message(SELF_ID, 100100, "kick 100100 1000002"), None);
+    assert_eq!(status, 200, "{body}");
+    let op: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(op["kick"], true, "{body}");
+    assert_eq!(message_text(&op["reply"]), "kick ok ()");
+    // Kicking someone else cannot be said as a quick operation, and there is no API: the plugin is told.
+    let (_, body) = peer.post_event_full(&url, &group_message(SELF_ID, 100100, "kick 100100 42"), None);
+    let op: Value = serde_json::from_str(&body).unwrap();
+    assert!(op.get("kick").is_none(), "{body}");
+    assert!(
+        message_text(&op["reply"]).starts_with("kick err ErrorCode::BotUnavailable 1503"),
+        "{body}"
+    );
+    // Nothing to say: 204.
+    let (status, body) = peer.post_event_full(&url, &group_message(SELF_ID, 100100, "nothing for anyone"), None);
+    assert_eq!((status, body.as_str()), (204, ""));
+}
+
 /// Scalar values of a fixture event that a plugin must be able to see (ids, texts, numbers).
 fn leaves(v: &Value, key: &str, out: &mut Vec<String>) {
     const SKIP: &[&str] = &[

@@ -260,6 +260,9 @@ impl Runtime {
     }
 }
 
+/// A queued event, with an optional sender whose drop tells a tracker the event has been handled.
+type Delivery = (Event, Option<mpsc::Sender<()>>);
+
 /// A running plugin: its metadata, its queue, and its counters.
 pub struct PluginHandle {
     /// Its name.
@@ -272,7 +275,7 @@ pub struct PluginHandle {
     pub config_json: String,
     /// What its instances share (policy, hash).
     pub shared: Arc<PluginShared>,
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Delivery>,
     /// Its counters.
     pub stats: Arc<PluginStats>,
     tasks: Vec<JoinHandle<()>>,
@@ -285,9 +288,9 @@ impl PluginHandle {
     }
 
     /// Queue an event; sheds it (and counts) when the queue is full.
-    pub fn offer(&self, event: Event) -> bool {
+    fn offer(&self, event: Event, done: Option<mpsc::Sender<()>>) -> bool {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(event) {
+        match self.tx.try_send((event, done)) {
             Ok(()) => true,
             Err(_) => {
                 self.stats.shed.fetch_add(1, Ordering::Relaxed);
@@ -321,15 +324,27 @@ impl Dispatcher {
 
     /// Deliver an event to every plugin that wants it; returns how many queued it.
     pub fn dispatch(&self, event: Event) -> usize {
+        self.dispatch_with(event, None)
+    }
+
+    /// Deliver an event and get a receiver that closes once every plugin it reached has finished handling it
+    /// (or it was shed). Used where the platform waits for an answer (OneBot HTTP POST quick operations).
+    pub fn dispatch_tracked(&self, event: Event) -> mpsc::Receiver<()> {
+        let (done, finished) = mpsc::channel(1);
+        self.dispatch_with(event, Some(done));
+        finished
+    }
+
+    fn dispatch_with(&self, event: Event, done: Option<mpsc::Sender<()>>) -> usize {
         let category = event.category();
         let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
         let wanting: Vec<&PluginHandle> = plugins.iter().filter(|p| p.wants(category)).collect();
         let mut queued = 0;
         if let Some((last, rest)) = wanting.split_last() {
             for plugin in rest {
-                queued += usize::from(plugin.offer(event.clone()));
+                queued += usize::from(plugin.offer(event.clone(), done.clone()));
             }
-            queued += usize::from(last.offer(event));
+            queued += usize::from(last.offer(event, done));
         }
         queued
     }
@@ -338,7 +353,7 @@ impl Dispatcher {
     /// trusted sources (the console), where back-pressure is better than dropping what the user typed.
     pub async fn dispatch_wait(&self, event: Event) -> usize {
         let category = event.category();
-        let senders: Vec<(mpsc::Sender<Event>, Arc<PluginStats>)> = {
+        let senders: Vec<(mpsc::Sender<Delivery>, Arc<PluginStats>)> = {
             let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
             plugins
                 .iter()
@@ -349,7 +364,7 @@ impl Dispatcher {
         let mut queued = 0;
         for (tx, stats) in senders {
             stats.received.fetch_add(1, Ordering::Relaxed);
-            if tx.send(event.clone()).await.is_ok() {
+            if tx.send((event.clone(), None)).await.is_ok() {
                 queued += 1;
             }
         }
@@ -580,11 +595,13 @@ impl Actor {
         Ok(metadata)
     }
 
-    async fn run(mut self, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>, stats: Arc<PluginStats>) {
+    async fn run(mut self, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Delivery>>>, stats: Arc<PluginStats>) {
         loop {
             let next = rx.lock().await.recv().await;
-            let Some(event) = next else { break };
+            let Some((event, done)) = next else { break };
             self.handle(event, &stats).await;
+            // Whoever tracks this event learns it has been handled once every plugin has dropped its sender.
+            drop(done);
         }
         tracing::debug!(plugin = %self.starter.shared.name, "plugin stopped");
     }

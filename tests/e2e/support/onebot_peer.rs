@@ -304,9 +304,14 @@ impl Peer {
 
     /// POST an event to Coral's HTTP receiver, signed with `secret` if given; returns the HTTP status.
     pub fn post_event(&self, url: &str, event: &Value, signature: Option<String>) -> u16 {
+        self.post_event_full(url, event, signature).0
+    }
+
+    /// POST an event; returns the HTTP status and the response body (a quick operation, if any).
+    pub fn post_event_full(&self, url: &str, event: &Value, signature: Option<String>) -> (u16, String) {
         let body = event.to_string();
         self.rt.block_on(async {
-            use http_body_util::Full;
+            use http_body_util::{BodyExt, Full};
             let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
             let mut req = hyper::Request::post(url)
                 .header("content-type", "application/json")
@@ -315,7 +320,19 @@ impl Peer {
                 req = req.header("X-Signature", sig);
             }
             let req = req.body(Full::new(axum::body::Bytes::from(body))).unwrap();
-            client.request(req).await.map(|r| r.status().as_u16()).unwrap_or(0)
+            match client.request(req).await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let bytes = response
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    (status, String::from_utf8_lossy(&bytes).into_owned())
+                }
+                Err(_) => (0, String::new()),
+            }
         })
     }
 

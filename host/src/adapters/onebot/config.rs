@@ -66,6 +66,9 @@ pub struct OneBotConfig {
     pub max_send_rate: Option<String>,
     /// Messages that may wait for the governor before sends are refused as busy (default 100).
     pub send_queue: Option<usize>,
+    /// `http` without `url` (events only): how long an event POST is held open for plugins to answer with a
+    /// quick operation, ms (default 3000).
+    pub quick_timeout_ms: Option<u64>,
 }
 
 impl OneBotConfig {

@@ -107,11 +107,13 @@ pub async fn run(config: OneBotConfig, listener: Option<TcpListener>, inbound: I
         });
     }
     if let Some(listener) = listener {
+        let quick_timeout = Duration::from_millis(config.quick_timeout_ms.unwrap_or(DEFAULT_QUICK_TIMEOUT_MS));
         let state = Arc::new(Receiver {
             secret: config.secret.clone(),
             path: config.path.clone(),
             inbound,
             api,
+            quick_timeout,
         });
         let app = axum::Router::new()
             .fallback(axum::routing::post(receive))
@@ -149,7 +151,12 @@ struct Receiver {
     path: Option<String>,
     inbound: Arc<Inbound>,
     api: Option<Arc<HttpApi>>,
+    /// Without an API: how long an event POST is held open for plugins to answer with a quick operation.
+    quick_timeout: Duration,
 }
+
+/// Default for `quick_timeout_ms`.
+pub const DEFAULT_QUICK_TIMEOUT_MS: u64 = 3000;
 
 async fn receive(
     State(state): State<Arc<Receiver>>,
@@ -175,6 +182,9 @@ async fn receive(
         }
     }
     let text = String::from_utf8_lossy(&body);
+    if state.api.is_none() {
+        return quick(&state, &text).await;
+    }
     match state.inbound.frame(&text, None) {
         Some(self_id) => {
             // A bot first seen through its events still answers through the API client.
@@ -187,5 +197,31 @@ async fn receive(
             StatusCode::NO_CONTENT.into_response()
         }
         None => (StatusCode::BAD_REQUEST, "not a OneBot event").into_response(),
+    }
+}
+
+/// A POST-only connection (no API URL): hold the response open while the plugins handle the event, and answer
+/// with what they asked for about it as a quick operation (204 if nothing).
+async fn quick(state: &Receiver, text: &str) -> Response {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            let _ = state.inbound.frame(text, None); // counts and logs it
+            return (StatusCode::BAD_REQUEST, "not a OneBot event").into_response();
+        }
+    };
+    let Some(event) = state.inbound.decode(value.clone()) else {
+        return (StatusCode::BAD_REQUEST, "not a OneBot event").into_response();
+    };
+    let bot = state.inbound.registry.bot(&event.self_id);
+    let slot = bot.open_quick(&value);
+    let mut finished = state.inbound.dispatcher.dispatch_tracked(event);
+    // `recv` returns once every plugin the event reached has finished with it.
+    let _ = tokio::time::timeout(state.quick_timeout, finished.recv()).await;
+    let op = bot.close_quick(slot);
+    if op.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        axum::Json(Value::Object(op)).into_response()
     }
 }

@@ -160,6 +160,8 @@ pub struct OneBotBot {
     self_id: String,
     api: RwLock<Option<Api>>,
     governor: RwLock<Option<Arc<super::governor::Governor>>>,
+    /// Events POSTed over HTTP whose response (a quick operation) is still open.
+    quick: Mutex<Vec<QuickSlot>>,
     /// Heartbeat liveness: the last heartbeat and its announced interval.
     heartbeat: Mutex<Option<(Instant, Duration)>>,
 }
@@ -190,6 +192,7 @@ impl Registry {
                     self_id: self_id.to_string(),
                     api: RwLock::default(),
                     governor: RwLock::default(),
+                    quick: Mutex::default(),
                     heartbeat: Mutex::default(),
                 });
                 self.bots.insert(self_id, bot.clone());
@@ -214,6 +217,44 @@ impl OneBotBot {
         }
     }
 
+    /// Open a quick-operation slot for an event POSTed over HTTP; returns its id.
+    pub fn open_quick(&self, event: &Value) -> u64 {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let field = |k: &str| crate::api::data::opt_str(event, k).filter(|s| !s.is_empty());
+        let slot = QuickSlot {
+            id,
+            post_type: field("post_type").unwrap_or_default(),
+            detail_type: field("message_type")
+                .or_else(|| field("request_type"))
+                .unwrap_or_default(),
+            group_id: field("group_id"),
+            user_id: field("user_id"),
+            message_id: field("message_id"),
+            flag: field("flag"),
+            op: serde_json::Map::new(),
+        };
+        self.quick.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
+        id
+    }
+
+    /// Close a slot and take its quick operation (empty: none).
+    pub fn close_quick(&self, id: u64) -> serde_json::Map<String, Value> {
+        let mut slots = self.quick.lock().unwrap_or_else(|e| e.into_inner());
+        match slots.iter().position(|s| s.id == id) {
+            Some(i) => slots.remove(i).op,
+            None => serde_json::Map::new(),
+        }
+    }
+
+    /// Fold an action into the first open slot it is about, if the quick-operation vocabulary can say it.
+    fn try_quick(&self, action: &Action) -> Option<Value> {
+        let mut slots = self.quick.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = slots.iter_mut().find(|slot| slot.accepts(action))?;
+        slot.apply(action);
+        Some(json!({ "message_id": "" }))
+    }
+
     /// Record a heartbeat.
     pub fn heartbeat(&self, interval: Duration) {
         *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), interval));
@@ -235,6 +276,13 @@ impl BotConnection for OneBotBot {
 
     fn call(&self, action: Action) -> ApiFuture {
         let api = self.api.read().unwrap_or_else(|e| e.into_inner()).clone();
+        // Without an API channel (an HTTP POST-only connection), an action about an event whose POST is still open
+        // becomes part of that POST's quick-operation response.
+        if api.is_none()
+            && let Some(data) = self.try_quick(&action)
+        {
+            return Box::pin(std::future::ready(Ok(data)));
+        }
         let governor = self.governor.read().unwrap_or_else(|e| e.into_inner()).clone();
         let self_id = self.self_id.clone();
         Box::pin(async move {
@@ -254,6 +302,136 @@ impl BotConnection for OneBotBot {
                 None => Err(ApiError::BotUnavailable(self_id)),
             }
         })
+    }
+}
+
+/// An event POSTed over HTTP whose response is still open, and the quick operation built for it so far.
+/// Quick operations (OneBot V11): `reply` (+ `at_sender`) for messages; `delete`, `kick`, `ban` (+ `ban_duration`)
+/// for group messages; `approve` (+ `remark` / `reason`) for requests. Each is the same [`Action`] a plugin calls,
+/// so it passed the same capability check.
+#[derive(Debug)]
+struct QuickSlot {
+    id: u64,
+    post_type: String,
+    /// `message_type` or `request_type`.
+    detail_type: String,
+    group_id: Option<String>,
+    user_id: Option<String>,
+    message_id: Option<String>,
+    flag: Option<String>,
+    op: serde_json::Map<String, Value>,
+}
+
+impl QuickSlot {
+    fn is_message(&self) -> bool {
+        self.post_type == "message"
+    }
+
+    fn in_group(&self, group: &str) -> bool {
+        self.is_message() && self.detail_type == "group" && self.group_id.as_deref() == Some(group)
+    }
+
+    fn with_user(&self, user: &str) -> bool {
+        self.is_message() && self.detail_type == "private" && self.user_id.as_deref() == Some(user)
+    }
+
+    fn accepts(&self, action: &Action) -> bool {
+        use crate::runtime::bindings::Chat;
+        let fresh = |k: &str| !self.op.contains_key(k);
+        match action {
+            Action::SendMsg {
+                target: Chat::Group(g), ..
+            }
+            | Action::SendGroupMsg { group_id: g, .. } => fresh("reply") && self.in_group(g),
+            Action::SendMsg {
+                target: Chat::Private(u),
+                ..
+            }
+            | Action::SendPrivateMsg { user_id: u, .. } => fresh("reply") && self.with_user(u),
+            Action::DeleteMsg { message_id } => {
+                fresh("delete") && self.detail_type == "group" && self.message_id.as_deref() == Some(message_id)
+            }
+            Action::SetGroupKick {
+                group_id,
+                user_id,
+                reject_add_request: false,
+            } => fresh("kick") && self.in_group(group_id) && self.user_id.as_deref() == Some(user_id),
+            Action::SetGroupBan {
+                group_id,
+                user_id,
+                duration_secs,
+            } => {
+                fresh("ban")
+                    && *duration_secs > 0
+                    && self.in_group(group_id)
+                    && self.user_id.as_deref() == Some(user_id)
+            }
+            Action::SetFriendAddRequest { flag, .. } => {
+                fresh("approve") && self.detail_type == "friend" && self.flag.as_deref() == Some(flag)
+            }
+            Action::SetGroupAddRequest { flag, .. } => {
+                fresh("approve")
+                    && self.detail_type == "group"
+                    && self.post_type == "request"
+                    && self.flag.as_deref() == Some(flag)
+            }
+            _ => false,
+        }
+    }
+
+    fn apply(&mut self, action: &Action) {
+        use crate::runtime::bindings::Segment;
+        let reply = |op: &mut serde_json::Map<String, Value>,
+                     message: &[Segment],
+                     reply_to: Option<&String>,
+                     at: Option<&String>,
+                     sender: Option<&String>| {
+            let mut segments = Vec::new();
+            if let Some(id) = reply_to {
+                segments.push(Segment::Reply(id.clone()));
+            }
+            // `at_sender` can only mention the event's sender; anyone else is mentioned with a segment.
+            let at_sender = at.is_some() && at == sender;
+            if let (Some(user), false) = (at, at_sender) {
+                segments.push(Segment::At(user.clone()));
+                segments.push(Segment::Text(" ".into()));
+            }
+            segments.extend_from_slice(message);
+            op.insert("reply".into(), protocol::segments_to_json(&segments));
+            op.insert("auto_escape".into(), Value::Bool(false));
+            op.insert("at_sender".into(), Value::Bool(at_sender));
+        };
+        match action {
+            Action::SendMsg { message, options, .. } => reply(
+                &mut self.op,
+                message,
+                options.reply_to.as_ref(),
+                options.at_sender.as_ref(),
+                self.user_id.as_ref(),
+            ),
+            Action::SendGroupMsg { message, .. } | Action::SendPrivateMsg { message, .. } => {
+                reply(&mut self.op, message, None, None, None)
+            }
+            Action::DeleteMsg { .. } => {
+                self.op.insert("delete".into(), Value::Bool(true));
+            }
+            Action::SetGroupKick { .. } => {
+                self.op.insert("kick".into(), Value::Bool(true));
+            }
+            Action::SetGroupBan { duration_secs, .. } => {
+                self.op.insert("ban".into(), Value::Bool(true));
+                self.op.insert("ban_duration".into(), json!(duration_secs));
+            }
+            Action::SetFriendAddRequest { approve, remark, .. } => {
+                self.op.insert("approve".into(), Value::Bool(*approve));
+                self.op.insert("remark".into(), Value::String(remark.clone()));
+            }
+            Action::SetGroupAddRequest { approve, reason, .. } => {
+                self.op.insert("approve".into(), Value::Bool(*approve));
+                self.op.insert("reason".into(), Value::String(reason.clone()));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -302,19 +480,25 @@ impl Inbound {
 
     /// Decode and dispatch an event; returns its `self_id`.
     pub fn event(&self, value: Value) -> Option<String> {
+        let event = self.decode(value)?;
+        let self_id = event.self_id.clone();
+        self.dispatcher.dispatch(event);
+        Some(self_id)
+    }
+
+    /// Decode an event (recording heartbeats); a malformed one is counted and logged.
+    pub fn decode(&self, value: Value) -> Option<crate::runtime::bindings::Event> {
         match protocol::decode_event(&value) {
             Ok(event) => {
-                let self_id = event.self_id.clone();
                 // A heartbeat without an interval says nothing about when the next one is due.
                 if let EventKind::Meta(MetaEvent::Heartbeat(hb)) = &event.kind
                     && hb.interval_ms > 0
                 {
                     self.registry
-                        .bot(&self_id)
+                        .bot(&event.self_id)
                         .heartbeat(Duration::from_millis(hb.interval_ms));
                 }
-                self.dispatcher.dispatch(event);
-                Some(self_id)
+                Some(event)
             }
             Err(e) => {
                 self.malformed(&value.to_string(), &e.to_string());
