@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use state::{PluginShared, PluginState};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -169,17 +169,13 @@ impl Runtime {
         let name: Arc<str> = Arc::from(name);
         let stats = Arc::new(PluginStats::default());
         let limits = spec.limits;
-        let shared = Arc::new(PluginShared {
-            name: name.clone(),
-            hash: compiled.hash,
-            bots: self.bots.clone(),
-            // Nothing is allowed until the plugin has said what it requests.
-            policy: RwLock::new(Arc::new(Policy::default())),
-            audit: self.audit.clone(),
-            max_host_calls: limits.max_host_calls,
-            messages: Mutex::default(),
-            crashes: Mutex::default(),
-        });
+        let shared = PluginShared::new(
+            name.clone(),
+            compiled.hash,
+            self.bots.clone(),
+            self.audit.clone(),
+            &limits,
+        );
         let config_json = spec.config_json.clone();
         let starter = Starter {
             shared: shared.clone(),
@@ -218,33 +214,20 @@ impl Runtime {
 
     /// Instantiate a compiled plugin just to read its metadata (no `init`, no bot access).
     pub async fn metadata(&self, compiled: &Compiled, limits: PluginLimits) -> Result<PluginMetadata, LoadError> {
-        let shared = Arc::new(PluginShared {
-            name: Arc::from("inspect"),
-            hash: compiled.hash.clone(),
-            bots: Bots::default(),
-            policy: RwLock::new(Arc::new(Policy::default())),
-            audit: None,
-            max_host_calls: limits.max_host_calls,
-            messages: Mutex::default(),
-            crashes: Mutex::default(),
-        });
+        let shared = PluginShared::new(
+            Arc::from("inspect"),
+            compiled.hash.clone(),
+            Bots::default(),
+            None,
+            &limits,
+        );
         let starter = Starter {
             shared,
             pre: compiled.pre.clone(),
             config_json: "{}".into(),
             limits,
         };
-        let mut store = starter.new_store();
-        store.data_mut().tick_budget = starter.budget_ticks();
-        store.set_epoch_deadline(1);
-        let plugin = tokio::time::timeout(limits.call_timeout, starter.pre.instantiate_async(&mut store))
-            .await
-            .map_err(|_| LoadError::Start("instantiation timed out".into()))?
-            .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
-        starter
-            .guarded(&mut store, async |s| plugin.call_metadata(s).await.map(Ok))
-            .await
-            .map_err(|f| LoadError::Start(format!("metadata: {}", fault_text(&f))))
+        starter.metadata().await.map(|(metadata, _, _)| metadata)
     }
 
     /// Compile and start a plugin file.
@@ -493,6 +476,22 @@ impl Starter {
         (self.limits.cpu_budget.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64
     }
 
+    /// Instantiate a fresh instance and call `metadata` (no `init`), under the plugin's limits.
+    async fn metadata(&self) -> Result<(PluginMetadata, Store<PluginState>, Plugin), LoadError> {
+        let mut store = self.new_store();
+        store.data_mut().tick_budget = self.budget_ticks();
+        store.set_epoch_deadline(1);
+        let plugin = tokio::time::timeout(self.limits.call_timeout, self.pre.instantiate_async(&mut store))
+            .await
+            .map_err(|_| LoadError::Start("instantiation timed out".into()))?
+            .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
+        let metadata = self
+            .guarded(&mut store, async |s| plugin.call_metadata(s).await.map(Ok))
+            .await
+            .map_err(|f| LoadError::Start(format!("metadata: {}", fault_text(&f))))?;
+        Ok((metadata, store, plugin))
+    }
+
     /// Record a fault; on the fifth within ten minutes, quarantine (logged and audited).
     fn fault(&self) {
         let quarantined = self.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).fault();
@@ -573,17 +572,7 @@ impl Actor {
     /// The first start: instantiate, read metadata, init. Any failure refuses the load.
     async fn first_start(&mut self, grants: &Grants) -> Result<PluginMetadata, LoadError> {
         let starter = &self.starter;
-        let mut store = starter.new_store();
-        store.data_mut().tick_budget = starter.budget_ticks();
-        store.set_epoch_deadline(1);
-        let plugin = tokio::time::timeout(starter.limits.call_timeout, starter.pre.instantiate_async(&mut store))
-            .await
-            .map_err(|_| LoadError::Start("instantiation timed out".into()))?
-            .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
-        let metadata = starter
-            .guarded(&mut store, async |s| plugin.call_metadata(s).await.map(Ok))
-            .await
-            .map_err(|f| LoadError::Start(format!("metadata: {}", fault_text(&f))))?;
+        let (metadata, mut store, plugin) = starter.metadata().await?;
         *starter.shared.policy.write().unwrap_or_else(|e| e.into_inner()) =
             Arc::new(Policy::new(&metadata.capabilities, grants));
         let config = starter.config_json.clone();

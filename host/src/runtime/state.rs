@@ -74,6 +74,26 @@ impl MessageIndex {
 }
 
 impl PluginShared {
+    /// The shared part of a plugin about to start: it may do nothing until its policy is set from its metadata.
+    pub fn new(
+        name: Arc<str>,
+        hash: String,
+        bots: Bots,
+        audit: Option<Arc<AuditLog>>,
+        limits: &crate::config::PluginLimits,
+    ) -> Arc<Self> {
+        Arc::new(PluginShared {
+            name,
+            hash,
+            bots,
+            policy: RwLock::new(Arc::new(Policy::default())),
+            audit,
+            max_host_calls: limits.max_host_calls,
+            messages: Mutex::default(),
+            crashes: Mutex::default(),
+        })
+    }
+
     /// The current policy.
     pub fn policy(&self) -> Arc<Policy> {
         self.policy.read().unwrap_or_else(|e| e.into_inner()).clone()
