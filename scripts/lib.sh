@@ -18,6 +18,30 @@ ensure_rust_target() {
     fi
 }
 
+# Pinned guest toolchains, installed once into .tools/ (re-runs reuse them).
+COMPONENTIZE_PY_VERSION=0.25.1
+
+ensure_python_tools() {
+    local venv="$ROOT/.tools/py"
+    if [ ! -x "$venv/bin/componentize-py" ] || ! "$venv/bin/componentize-py" --version 2>/dev/null | grep -q "$COMPONENTIZE_PY_VERSION"; then
+        command -v python3 >/dev/null || { echo "error: python3 not found; it is needed for Python plugins" >&2; exit 1; }
+        say "installing componentize-py $COMPONENTIZE_PY_VERSION into .tools/py"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION"
+    fi
+}
+
+# Build the example plugins written in other languages (each folder with a build.sh) into target/wasm/lang/.
+build_other_language_plugins() {
+    mkdir -p "$WASM_TARGET_DIR/lang"
+    for script in "$ROOT"/example-plugins/*/build.sh; do
+        folder="$(basename "$(dirname "$script")")"
+        name="${folder%-*}"
+        say "building $folder"
+        bash "$script" "$WASM_TARGET_DIR/lang/$name.wasm"
+    done
+}
+
 # Build a guest workspace for wasm32-wasip2 (release).
 build_guests() {
     local manifest="$1"
@@ -33,4 +57,8 @@ install_example_plugins() {
         name="$(basename "$(dirname "$crate")")"
         cp "$WASM_TARGET_DIR/wasm32-wasip2/release/${name//-/_}.wasm" "$ROOT/plugins/$name.wasm"
     done
+    for built in "$WASM_TARGET_DIR"/lang/*.wasm; do
+        [ -e "$built" ] && cp "$built" "$ROOT/plugins/"
+    done
+    return 0
 }

@@ -4,7 +4,9 @@
 #   echo "ping hello" | ./scripts/run.sh
 source "$(dirname "$0")/lib.sh"
 ensure_rust_target
+ensure_python_tools
 build_guests example-plugins/Cargo.toml
+build_other_language_plugins
 install_example_plugins
 say "building the coral host (release)"
 cargo build --release --bin coral

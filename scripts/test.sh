@@ -3,6 +3,7 @@
 # binary (the e2e tests build the example and fixture plugins from source themselves).
 source "$(dirname "$0")/lib.sh"
 ensure_rust_target
+ensure_python_tools
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
 say "cargo fmt --check"

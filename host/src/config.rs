@@ -98,6 +98,8 @@ pub struct HostConfig {
     pub queue_len: usize,
     /// Largest plugin file accepted, MiB. Default 64.
     pub max_plugin_mb: u64,
+    /// Where compiled plugins are cached (default `<data_dir>/cache`); several hosts may share one.
+    pub cache_dir: Option<PathBuf>,
     /// Default host calls (bot API and log) one event may make; beyond it the plugin is stopped. Default 1000.
     pub max_host_calls: u32,
     /// Watch the plugin folder and the config file and apply changes without a restart. Default true.
@@ -117,6 +119,7 @@ impl Default for HostConfig {
             queue_len: DEFAULT_QUEUE_LEN,
             max_plugin_mb: DEFAULT_MAX_PLUGIN_MB,
             max_host_calls: DEFAULT_MAX_HOST_CALLS,
+            cache_dir: None,
             watch: true,
             reload_debounce_ms: 300,
         }
@@ -337,6 +340,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         config.host.plugin_dir = base.join(&config.host.plugin_dir);
         config.host.data_dir = base.join(&config.host.data_dir);
+        config.host.cache_dir = config.host.cache_dir.map(|dir| base.join(dir));
         Ok(config)
     }
 

@@ -123,11 +123,12 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let audit_path = config.host.data_dir.join("audit.jsonl");
     let audit = audit::AuditLog::open(&audit_path)
         .with_context(|| format!("opening the audit log {}", audit_path.display()))?;
-    let runtime = Runtime::new(
-        Some(&config.host.data_dir.join("cache")),
-        bots.clone(),
-        Some(Arc::new(audit)),
-    )?;
+    let cache_dir = config
+        .host
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| config.host.data_dir.join("cache"));
+    let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(Arc::new(audit)))?;
     let dispatcher = Dispatcher::default();
     // Hot reload: keep the watcher alive for the life of the host.
     let reloader = reload::Reloader::new(runtime.clone(), dispatcher.clone(), config.clone(), config_path);

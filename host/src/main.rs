@@ -49,6 +49,9 @@ struct ConfigArgs {
     /// Override `[host] data_dir`.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Override `[host] cache_dir` (compiled plugins).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Default)]
@@ -83,6 +86,9 @@ impl ConfigArgs {
         }
         if let Some(dir) = &self.data_dir {
             config.host.data_dir = dir.clone();
+        }
+        if let Some(dir) = &self.cache_dir {
+            config.host.cache_dir = Some(dir.clone());
         }
         Ok(config)
     }

@@ -174,7 +174,14 @@ pub fn watch(
 ) -> anyhow::Result<notify::RecommendedWatcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
+        // Only changes count: reading a file (as compiling it does) produces access events, which must not
+        // trigger another load.
+        if let Ok(event) = event
+            && matches!(
+                event.kind,
+                notify::EventKind::Create(_) | notify::EventKind::Modify(_) | notify::EventKind::Remove(_)
+            )
+        {
             for path in event.paths {
                 let _ = tx.send(path);
             }

@@ -41,9 +41,20 @@ impl Setup {
         self.dir.path().join("coral.toml")
     }
 
-    /// Start `coral run --config <dir>/coral.toml`.
+    /// Start `coral run --config <dir>/coral.toml`, sharing one compilation cache across tests (compiling a
+    /// Python component takes seconds; every test process would otherwise do it again).
     pub fn start(&self) -> Coral {
-        Coral::spawn(&["run", "--config", self.config_path().to_str().unwrap()], self.path())
+        let cache = plugins::repo_root().join("target/test-cache");
+        Coral::spawn(
+            &[
+                "run",
+                "--config",
+                self.config_path().to_str().unwrap(),
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ],
+            self.path(),
+        )
     }
 }
 

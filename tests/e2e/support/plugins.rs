@@ -35,8 +35,41 @@ fn build_workspace(manifest: &Path) {
     );
 }
 
-/// The path of a built plugin (`ping`, `moderation`, `trap`, `spin`, `hog`), building all of them on first use.
+/// Example plugins written in other languages: (plugin name, folder under `example-plugins/`).
+const OTHER_LANGUAGES: &[(&str, &str)] = &[("dice", "dice-py")];
+
+/// Build an example plugin that has its own `build.sh` (Python, JavaScript, C) into `target/wasm/lang/`.
+fn build_script_plugin(name: &str, folder: &str) -> PathBuf {
+    let out = repo_root().join(format!("target/wasm/lang/{name}.wasm"));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let script = repo_root().join(format!("example-plugins/{folder}/build.sh"));
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg(&out)
+        .output()
+        .expect("running build.sh");
+    assert!(
+        output.status.success(),
+        "{} failed (./scripts/test.sh installs the toolchains):\n{}{}",
+        script.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// The path of a built plugin (`ping`, `moderation`, `trap`, `spin`, `hog`, `dice`, …), building on first use.
 pub fn wasm(name: &str) -> PathBuf {
+    if let Some((_, folder)) = OTHER_LANGUAGES.iter().find(|(n, _)| *n == name) {
+        static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+        let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+            return path.clone();
+        }
+        let path = build_script_plugin(name, folder);
+        built.push((name.to_string(), path.clone()));
+        return path;
+    }
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         build_workspace(&repo_root().join("example-plugins/Cargo.toml"));
