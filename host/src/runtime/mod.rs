@@ -243,6 +243,9 @@ impl Runtime {
     }
 }
 
+/// How long stopping a plugin waits for it to finish its queue.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A queued event, with an optional sender whose drop tells a tracker the event has been handled.
 type Delivery = (Event, Option<mpsc::Sender<()>>);
 
@@ -284,11 +287,26 @@ impl PluginHandle {
     }
 
     /// Stop accepting events, let the plugin finish its queue, and wait for it.
-    pub async fn shutdown(mut self) {
+    /// Used when a new version replaces this one: nothing queued is lost, however long it takes.
+    pub async fn shutdown(self) {
+        self.shutdown_within(None).await;
+    }
+
+    /// Stop, waiting at most `grace` (host exit: a plugin waiting out a crash backoff of up to 300 s is not waited
+    /// for), then abort.
+    pub async fn shutdown_within(mut self, grace: Option<std::time::Duration>) {
         let tasks = std::mem::take(&mut self.tasks);
+        let name = self.name.clone();
         drop(self);
-        for task in tasks {
-            let _ = task.await;
+        for mut task in tasks {
+            let Some(grace) = grace else {
+                let _ = task.await;
+                continue;
+            };
+            if tokio::time::timeout(grace, &mut task).await.is_err() {
+                tracing::warn!(plugin = %name, "still busy {} s after shutdown began; stopped", grace.as_secs());
+                task.abort();
+            }
         }
     }
 }
@@ -427,7 +445,7 @@ impl Dispatcher {
     pub async fn shutdown(&self) {
         let plugins = std::mem::take(&mut *self.plugins.write().unwrap_or_else(|e| e.into_inner()));
         for plugin in plugins {
-            plugin.shutdown().await;
+            plugin.shutdown_within(Some(SHUTDOWN_GRACE)).await;
         }
     }
 }
