@@ -17,6 +17,7 @@ pub mod config;
 pub mod policy;
 pub mod reload;
 pub mod runtime;
+pub mod scaffold;
 
 use adapters::Bots;
 use anyhow::Context as _;

@@ -25,6 +25,20 @@ enum Command {
     /// Plugin tools.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Create a plugin project (code, WIT, build script, a test) that builds and loads as generated.
+    New {
+        /// The plugin's name (lowercase letters, digits, `-`).
+        name: String,
+        /// The language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: coral_host::scaffold::Lang,
+        /// Where to create the project folder (default: here).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The `coral-sdk` to depend on (Rust; default: the one this coral was built with).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -133,6 +147,25 @@ fn main() -> anyhow::Result<()> {
                 false
             }
         },
+        Command::New { name, lang, dir, sdk } => {
+            let sdk = sdk.unwrap_or_else(coral_host::scaffold::default_sdk_path);
+            match coral_host::scaffold::create(&name, lang, &dir, &sdk) {
+                Ok(files) => {
+                    for file in &files {
+                        println!("created {}", file.display());
+                    }
+                    println!(
+                        "next: {}/build.sh && cp {name}.wasm <plugin folder>",
+                        dir.join(&name).display()
+                    );
+                    true
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    false
+                }
+            }
+        }
         Command::Plugin(PluginCommand::Inspect { file, config }) => {
             let config = config.load()?;
             runtime.block_on(async { anyhow::Ok(coral_host::cli::inspect(&tool_runtime()?, &file, &config).await) })?

@@ -48,3 +48,49 @@ fn the_python_plugin_over_onebot_welcomes_members_and_mutes_with_its_grant() {
     );
     assert_eq!(peer.expect_reply("muted"), "muted for a minute");
 }
+
+/// `coral new` → the project's own build script → the real `coral` loads it and it answers.
+fn scaffold_build_and_run(lang: &str, name: &str) {
+    use crate::support::plugins::repo_root;
+    let work = tempfile::tempdir().unwrap();
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_coral"))
+        .args(["new", name, "--lang", lang, "--dir"])
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let project = work.path().join(name);
+    assert!(project.join("wit/world.wit").is_file() && project.join("build.sh").is_file());
+    let out = work.path().join(format!("{name}.wasm"));
+    let built = std::process::Command::new("bash")
+        .arg(project.join("build.sh"))
+        .arg(&out)
+        // Reuse the guests' target dir (Rust) and the installed tool (Python).
+        .env("CARGO_TARGET_DIR", repo_root().join("target/wasm"))
+        .env("COMPONENTIZE_PY", repo_root().join(".tools/py/bin/componentize-py"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let setup = Setup::new(&[], "[console]\n");
+    std::fs::copy(&out, setup.path().join(format!("plugins/{name}.wasm"))).unwrap();
+    let mut coral = setup.start();
+    coral.send(&format!("{name} it works"));
+    coral.expect(&format!("[private 10000] {name}: it works"));
+}
+
+#[test]
+fn coral_new_rust_builds_and_answers_as_generated() {
+    scaffold_build_and_run("rust", "fresh-rust");
+}
+
+#[test]
+fn coral_new_python_builds_and_answers_as_generated() {
+    scaffold_build_and_run("python", "fresh-py");
+}

@@ -1,0 +1,149 @@
+//! `coral new NAME --lang rust|python`: create a plugin project (code, its WIT, a build script, a test) that
+//! builds and loads as generated.
+
+use std::path::{Path, PathBuf};
+
+/// The contract, embedded so a new project gets the exact WIT this `coral` speaks.
+const WIT: &[(&str, &str)] = &[
+    ("types.wit", include_str!("../../wit/types.wit")),
+    ("bot.wit", include_str!("../../wit/bot.wit")),
+    ("log.wit", include_str!("../../wit/log.wit")),
+    ("world.wit", include_str!("../../wit/world.wit")),
+];
+
+/// Languages `coral new` can scaffold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust with `coral-sdk`.
+    Rust,
+    /// Python with componentize-py.
+    Python,
+}
+
+/// Why a project could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    /// The name is not usable as a plugin name.
+    #[error("{0:?} is not a plugin name: use lowercase letters, digits and `-`, starting with a letter")]
+    BadName(String),
+    /// The folder exists.
+    #[error("{0} already exists")]
+    Exists(PathBuf),
+    /// Writing failed.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// What.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+}
+
+/// The SDK this `coral` was built with (the repository's `sdk/`).
+pub fn default_sdk_path() -> PathBuf {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+    sdk.canonicalize().unwrap_or(sdk)
+}
+
+/// Create the project `dir/name`; returns the files written.
+pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+    if !valid_name(name) {
+        return Err(ScaffoldError::BadName(name.to_string()));
+    }
+    let root = dir.join(name);
+    if root.exists() {
+        return Err(ScaffoldError::Exists(root));
+    }
+    let fill = |template: &str| {
+        template
+            .replace("{{name}}", name)
+            .replace("{{crate}}", &name.replace('-', "_"))
+            .replace("{{sdk}}", &sdk.display().to_string())
+    };
+    let mut files: Vec<(PathBuf, String)> = match lang {
+        Lang::Rust => vec![
+            (
+                root.join("Cargo.toml"),
+                fill(include_str!("scaffold/rust_cargo.toml.tmpl")),
+            ),
+            (root.join("src/lib.rs"), fill(include_str!("scaffold/rust_lib.rs.tmpl"))),
+            (root.join("build.sh"), fill(include_str!("scaffold/rust_build.sh.tmpl"))),
+        ],
+        Lang::Python => vec![
+            (root.join("app.py"), fill(include_str!("scaffold/python_app.py.tmpl"))),
+            (
+                root.join("logic.py"),
+                fill(include_str!("scaffold/python_logic.py.tmpl")),
+            ),
+            (
+                root.join("test_logic.py"),
+                fill(include_str!("scaffold/python_test.py.tmpl")),
+            ),
+            (
+                root.join("build.sh"),
+                fill(include_str!("scaffold/python_build.sh.tmpl")),
+            ),
+        ],
+    };
+    for (file, text) in WIT {
+        files.push((root.join("wit").join(file), text.to_string()));
+    }
+    let mut written = Vec::new();
+    for (path, text) in files {
+        let io = |source| ScaffoldError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(path.parent().unwrap_or(&root)).map_err(io)?;
+        std::fs::write(&path, text).map_err(io)?;
+        if path.extension().is_some_and(|e| e == "sh") {
+            set_executable(&path).map_err(io)?;
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn set_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_and_existing_folders_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            create("Bad", Lang::Rust, dir.path(), Path::new("/sdk")),
+            Err(ScaffoldError::BadName(_))
+        ));
+        assert!(matches!(
+            create("a b", Lang::Rust, dir.path(), Path::new("/sdk")),
+            Err(ScaffoldError::BadName(_))
+        ));
+        let files = create("my-plugin", Lang::Rust, dir.path(), Path::new("/sdk")).unwrap();
+        assert!(files.iter().any(|f| f.ends_with("wit/world.wit")));
+        let cargo = std::fs::read_to_string(dir.path().join("my-plugin/Cargo.toml")).unwrap();
+        assert!(
+            cargo.contains("name = \"my-plugin\"") && cargo.contains("path = \"/sdk\""),
+            "{cargo}"
+        );
+        let build = std::fs::read_to_string(dir.path().join("my-plugin/build.sh")).unwrap();
+        assert!(build.contains("my_plugin.wasm"), "{build}");
+        assert!(matches!(
+            create("my-plugin", Lang::Python, dir.path(), Path::new("/sdk")),
+            Err(ScaffoldError::Exists(_))
+        ));
+    }
+}
