@@ -7,8 +7,11 @@ source "$(dirname "$0")/lib.sh"
 ensure_rust_target
 build_guests example-plugins/Cargo.toml
 build_guests tests/plugins/Cargo.toml
+ensure_python_tools
+build_other_language_plugins
 cargo build --release --bin coral
 cargo bench --bench ping
 cargo bench --bench policy
 cargo bench --bench reload
+cargo bench --bench languages
 cargo bench --bench onebot_load

@@ -1,0 +1,111 @@
+//! Benchmark: the same `ping <x>` path for plugins written in different languages (Rust `ping`, Python `dice`):
+//! compile time (no cache), load time from the compilation cache, instantiate + `metadata` time, and per-event
+//! throughput / CPU through the console adapter. Run `./scripts/bench.sh` (builds the plugins) or
+//! `cargo bench --bench languages` after it.
+
+use coral_host::adapters::{Bots, console};
+use coral_host::config::{Config, ConsoleConfig};
+use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::BufReader;
+
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Duration::from_millis((f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()) * 10)
+}
+
+struct Lines(Arc<Mutex<usize>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        *self.0.lock().unwrap() += buf.iter().filter(|b| **b == b'\n').count();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn measure(label: &str, wasm: &Path, events: usize) {
+    let cache = tempfile::tempdir().unwrap();
+    let limits = Config::default().limits("bench");
+    let spec = || StartSpec {
+        config_json: "{}".into(),
+        limits,
+        grants: Default::default(),
+    };
+    // Compile with an empty cache, then again from the cache (a fresh runtime, as after a restart).
+    let cold_rt = Runtime::new(Some(cache.path()), Bots::default(), None).unwrap();
+    let t = Instant::now();
+    let compiled = cold_rt.compile(wasm, 64 << 20).await.expect("compile");
+    let cold = t.elapsed();
+    drop(compiled);
+    let bots = Bots::default();
+    let runtime = Runtime::new(Some(cache.path()), bots.clone(), None).unwrap();
+    let t = Instant::now();
+    let compiled = runtime.compile(wasm, 64 << 20).await.expect("compile from cache");
+    let cached = t.elapsed();
+    let t = Instant::now();
+    for _ in 0..20 {
+        runtime.metadata(&compiled, limits).await.expect("instantiate");
+    }
+    let instantiate = t.elapsed() / 20;
+    let handle = runtime.start("bench", compiled, spec()).await.expect("start");
+    let dispatcher = Dispatcher::default();
+    dispatcher.add(handle);
+    let lines = Arc::new(Mutex::new(0));
+    let out: console::Output = Arc::new(Mutex::new(Lines(lines.clone())));
+    let input: String = (0..events).map(|i| format!("ping {i}\n")).collect();
+    let (cpu0, t0) = (cpu_time(), Instant::now());
+    console::run(
+        &ConsoleConfig::default(),
+        BufReader::new(input.as_bytes()),
+        out,
+        dispatcher.clone(),
+        bots,
+    )
+    .await
+    .unwrap();
+    dispatcher.shutdown().await;
+    let (wall, cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    assert_eq!(*lines.lock().unwrap(), events, "every ping answered");
+    let size = std::fs::metadata(wasm).unwrap().len();
+    println!(
+        "| {label} | {:.1} MB | {:.0} ms | {:.0} ms | {:.2} ms | {:.0} events/s | {:.0} µs |",
+        size as f64 / 1e6,
+        ms(cold),
+        ms(cached),
+        ms(instantiate),
+        events as f64 / wall.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / events as f64
+    );
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let rust = root.join("target/wasm/wasm32-wasip2/release/ping.wasm");
+    let python = root.join("target/wasm/lang/dice.wasm");
+    assert!(
+        rust.is_file() && python.is_file(),
+        "build first: ./scripts/bench.sh builds the plugins"
+    );
+    println!(
+        "| plugin | size | compile (no cache) | load from cache | instantiate + metadata | console ping throughput | CPU / event |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        measure("Rust `ping`", &rust, 20_000).await;
+        measure("Python `dice`", &python, 2_000).await;
+    });
+    rt.shutdown_background();
+}
