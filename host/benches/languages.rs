@@ -3,33 +3,16 @@
 //! throughput / CPU through the console adapter. Run `./scripts/bench.sh` (builds the plugins) or
 //! `cargo bench --bench languages` after it.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use coral_host::adapters::{Bots, console};
 use coral_host::config::{Config, ConsoleConfig};
 use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::BufReader;
-
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Duration::from_millis((f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()) * 10)
-}
-
-struct Lines(Arc<Mutex<usize>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        *self.0.lock().unwrap() += buf.iter().filter(|b| **b == b'\n').count();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -62,10 +45,10 @@ async fn measure(label: &str, wasm: &Path, events: usize) {
     let handle = runtime.start("bench", compiled, spec()).await.expect("start");
     let dispatcher = Dispatcher::default();
     dispatcher.add(handle);
-    let lines = Arc::new(Mutex::new(0));
-    let out: console::Output = Arc::new(Mutex::new(Lines(lines.clone())));
+    let lines = common::LineCounter::default();
+    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
     let input: String = (0..events).map(|i| format!("ping {i}\n")).collect();
-    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let (cpu0, t0) = (common::cpu_time("self"), Instant::now());
     console::run(
         &ConsoleConfig::default(),
         BufReader::new(input.as_bytes()),
@@ -76,8 +59,8 @@ async fn measure(label: &str, wasm: &Path, events: usize) {
     .await
     .unwrap();
     dispatcher.shutdown().await;
-    let (wall, cpu) = (t0.elapsed(), cpu_time() - cpu0);
-    assert_eq!(*lines.lock().unwrap(), events, "every ping answered");
+    let (wall, cpu) = (t0.elapsed(), common::cpu_time("self") - cpu0);
+    assert_eq!(lines.count(), events, "every ping answered");
     let size = std::fs::metadata(wasm).unwrap().len();
     println!(
         "| {label} | {:.1} MB | {:.0} ms | {:.0} ms | {:.2} ms | {:.0} events/s | {:.0} µs |",

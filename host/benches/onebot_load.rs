@@ -6,6 +6,9 @@
 //! events, and coral's peak RSS. Run: `./scripts/bench.sh` (builds coral and the plugins first), or
 //! `cargo bench --bench onebot_load` with `CORAL_LOAD_EVENTS` / `CORAL_LOAD_INFLIGHT` to override.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -13,13 +16,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
-
-fn proc_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("coral's /proc stat");
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Duration::from_millis((f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()) * 10)
-}
 
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("coral's /proc status");
@@ -81,7 +77,7 @@ async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run) {
     let mut latencies: Vec<Duration> = Vec::with_capacity(spec.events as usize);
     let mut next: u64 = 1;
     let mut warm = false;
-    let (mut cpu0, mut t0) = (proc_cpu(pid), Instant::now());
+    let (mut cpu0, mut t0) = (common::cpu_time(&pid.to_string()), Instant::now());
     let deadline_idle = Duration::from_secs(10);
     loop {
         let frame = match tokio::time::timeout(deadline_idle, stream.next()).await {
@@ -107,7 +103,7 @@ async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run) {
         }
         if !warm {
             warm = true;
-            (cpu0, t0) = (proc_cpu(pid), Instant::now());
+            (cpu0, t0) = (common::cpu_time(&pid.to_string()), Instant::now());
             let first = spec.inflight.min(spec.events);
             for k in 1..=first {
                 sent_at.insert(k, Instant::now());
@@ -130,7 +126,7 @@ async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run) {
             break;
         }
     }
-    let (wall, cpu) = (t0.elapsed(), proc_cpu(pid) - cpu0);
+    let (wall, cpu) = (t0.elapsed(), common::cpu_time(&pid.to_string()) - cpu0);
     let rss = peak_rss_kib(pid);
     let _ = child.kill();
     let _ = child.wait();

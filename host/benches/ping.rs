@@ -4,44 +4,16 @@
 //! line at a time. Run with `cargo bench --bench ping` after building the example plugins
 //! (`./scripts/bench.sh` does both). Not a test: it asserts only that every ping was answered.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use coral_host::adapters::{Bots, console};
 use coral_host::config::{Config, ConsoleConfig};
 use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncWriteExt, BufReader};
-
-/// Process CPU time (user + system) from /proc/self/stat, in clock ticks of 10 ms.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
-}
-
-/// Counts output lines and wakes a waiter on each.
-struct LineCounter {
-    lines: Arc<(Mutex<usize>, std::sync::Condvar)>,
-}
-
-impl Write for LineCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = buf.iter().filter(|b| **b == b'\n').count();
-        if n > 0 {
-            let (count, cv) = &*self.lines;
-            *count.lock().unwrap() += n;
-            cv.notify_all();
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
     let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/wasm32-wasip2/release/ping.wasm");
@@ -74,10 +46,10 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
 
 async fn throughput(n: usize, cache: &std::path::Path) {
     let (dispatcher, bots) = start(cache).await;
-    let lines = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-    let out: console::Output = Arc::new(Mutex::new(LineCounter { lines: lines.clone() }));
+    let lines = common::LineCounter::default();
+    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
     let input: String = (0..n).map(|i| format!("ping {i}\n")).collect();
-    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let (cpu0, t0) = (common::cpu_time("self"), Instant::now());
     console::run(
         &ConsoleConfig::default(),
         BufReader::new(input.as_bytes()),
@@ -88,8 +60,8 @@ async fn throughput(n: usize, cache: &std::path::Path) {
     .await
     .expect("console");
     dispatcher.shutdown().await;
-    let (wall, cpu) = (t0.elapsed(), cpu_time() - cpu0);
-    assert_eq!(*lines.0.lock().unwrap(), n, "every ping answered");
+    let (wall, cpu) = (t0.elapsed(), common::cpu_time("self") - cpu0);
+    assert_eq!(lines.count(), n, "every ping answered");
     println!(
         "throughput: {n} events in {:.3} s = {:.0} events/s; CPU {:.1} µs/event (process user+sys, 10 ms ticks)",
         wall.as_secs_f64(),
@@ -100,8 +72,8 @@ async fn throughput(n: usize, cache: &std::path::Path) {
 
 async fn latency(n: usize, cache: &std::path::Path) {
     let (dispatcher, bots) = start(cache).await;
-    let lines = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-    let out: console::Output = Arc::new(Mutex::new(LineCounter { lines: lines.clone() }));
+    let lines = common::LineCounter::default();
+    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
     let (mut writer, reader) = tokio::io::duplex(1 << 16);
     let console = tokio::spawn(async move {
         console::run(
@@ -121,15 +93,9 @@ async fn latency(n: usize, cache: &std::path::Path) {
         writer.write_all(format!("ping {i}\n").as_bytes()).await.unwrap();
         let wanted = i + 1;
         let lines = lines.clone();
-        tokio::task::spawn_blocking(move || {
-            let (count, cv) = &*lines;
-            let mut c = count.lock().unwrap();
-            while *c < wanted {
-                c = cv.wait(c).unwrap();
-            }
-        })
-        .await
-        .unwrap();
+        tokio::task::spawn_blocking(move || lines.wait_for(wanted))
+            .await
+            .unwrap();
         samples.push(t0.elapsed());
     }
     drop(writer);

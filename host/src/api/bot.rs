@@ -47,7 +47,7 @@ impl WitError {
 
 /// Whether an action sends a message (a platform failure is then `send-failed`, seed retcode 104).
 fn is_send(action: &str) -> bool {
-    matches!(action, "send_private_msg" | "send_group_msg" | "send_msg")
+    policy::standard_capability(action) == Some(Capability::Send)
 }
 
 impl From<&ApiError> for WitError {

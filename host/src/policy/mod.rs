@@ -215,7 +215,7 @@ impl fmt::Display for Target {
 
 /// The standard action a name refers to, if it is one of the 38 (+ `delete_friend`), ignoring the OneBot
 /// `_async` and `_rate_limited` suffixes.
-fn standard_capability(name: &str) -> Option<Capability> {
+pub fn standard_capability(name: &str) -> Option<Capability> {
     let base = name
         .strip_suffix("_async")
         .or_else(|| name.strip_suffix("_rate_limited"))

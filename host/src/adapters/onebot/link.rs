@@ -287,12 +287,8 @@ impl BotConnection for OneBotBot {
         let self_id = self.self_id.clone();
         Box::pin(async move {
             let (name, params) = protocol::action_request(&action);
-            let base = name
-                .strip_suffix("_async")
-                .or_else(|| name.strip_suffix("_rate_limited"))
-                .unwrap_or(&name);
             if let Some(governor) = governor
-                && matches!(base, "send_msg" | "send_private_msg" | "send_group_msg")
+                && crate::policy::standard_capability(&name) == Some(crate::policy::Capability::Send)
             {
                 governor.admit(&name).await?;
             }
