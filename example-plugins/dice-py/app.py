@@ -49,7 +49,7 @@ class WitWorld(wit_world.WitWorld):
             events=[types.EventCategory.MESSAGE, types.EventCategory.NOTICE],
         )
 
-    def init(self, config_json: str) -> None:
+    def setup(self, config_json: str) -> None:
         log.log(log.Level.INFO, "dice (python) ready")
 
     def on_event(self, event: types.Event) -> None:

@@ -196,7 +196,7 @@ pub struct PluginConfig {
     pub rate: BTreeMap<String, String>,
     /// Host calls one event may make before the plugin is stopped (default `[host] max_host_calls`).
     pub max_host_calls: Option<u32>,
-    /// The plugin's own settings, passed to its `init` as a JSON object.
+    /// The plugin's own settings, passed to its `setup` export as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
 }

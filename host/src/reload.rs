@@ -1,7 +1,7 @@
 //! Hot reload: watch the plugin folder and the config file, and apply changes without a restart.
 //!
 //! A changed `.wasm` goes through the whole load pipeline (size cap → compile off the async workers under a time
-//! cap → world check → instantiate → `metadata` → `init` under deadlines); only if every step succeeds is the new
+//! cap → world check → instantiate → `metadata` → `setup` under deadlines); only if every step succeeds is the new
 //! version swapped in, atomically, for the old one. Events queued before the swap are finished by the old
 //! version, events after it go to the new one: each event is delivered exactly once. If any step fails, the old
 //! version keeps serving and the reason is logged. A removed file unloads its plugin. A changed `coral.toml` is

@@ -64,7 +64,7 @@ impl Metadata {
 pub struct Config(serde_json::Value);
 
 impl Config {
-    /// Parse the JSON the host passes to `init`.
+    /// Parse the JSON the host passes to the `setup` export.
     pub fn from_json(json: &str) -> Result<Self, String> {
         serde_json::from_str(json)
             .map(Config)
@@ -163,7 +163,7 @@ pub mod rt {
             let plugin = state
                 .as_mut()
                 .and_then(|p| p.downcast_mut::<P>())
-                .ok_or_else(|| "on-event called before init".to_string())?;
+                .ok_or_else(|| "on-event called before setup".to_string())?;
             plugin.on_event(&event).map_err(|e| e.to_string())
         })
     }
@@ -180,7 +180,7 @@ macro_rules! export_plugin {
             fn metadata() -> $crate::bindings::coral::bot::types::PluginMetadata {
                 $crate::plugin::rt::metadata::<$plugin>()
             }
-            fn init(config_json: String) -> Result<(), String> {
+            fn setup(config_json: String) -> Result<(), String> {
                 $crate::plugin::rt::init::<$plugin>(config_json)
             }
             fn on_event(event: $crate::Event) -> Result<(), String> {

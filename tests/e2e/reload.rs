@@ -159,7 +159,7 @@ fn broken_files_never_replace_a_working_plugin() {
     assert!(status.success());
     assert!(log.contains("not a valid WebAssembly component"), "{log}");
     assert!(log.contains("does not match the coral:bot@0.1.0 plugin world"), "{log}");
-    assert!(log.contains("init: trapped"), "{log}");
+    assert!(log.contains("setup: trapped"), "{log}");
     assert!(!log.contains("plugin reloaded"), "{log}");
 }
 

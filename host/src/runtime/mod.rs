@@ -43,7 +43,7 @@ pub enum LoadError {
     /// The component does not fit the `coral:bot/plugin` world (missing exports, unknown imports, wrong version).
     #[error("does not match the coral:bot@0.1.0 plugin world: {0}")]
     World(String),
-    /// Instantiation, `metadata` or `init` failed or trapped.
+    /// Instantiation, `metadata` or `setup` failed or trapped.
     #[error("failed to start: {0}")]
     Start(String),
 }
@@ -89,7 +89,7 @@ pub struct Compiled {
 /// How to start a plugin.
 #[derive(Clone)]
 pub struct StartSpec {
-    /// Its config table as JSON, for `init`.
+    /// Its config table as JSON, for `setup`.
     pub config_json: String,
     /// Its resource limits.
     pub limits: PluginLimits,
@@ -163,7 +163,7 @@ impl Runtime {
         Ok(Compiled { pre, hash, wit_version })
     }
 
-    /// Start a compiled plugin: instantiate, read its metadata, set its policy (requested ∩ granted), run `init`,
+    /// Start a compiled plugin: instantiate, read its metadata, set its policy (requested ∩ granted), run `setup`,
     /// and spawn its task(s).
     pub async fn start(&self, name: &str, compiled: Compiled, spec: StartSpec) -> Result<PluginHandle, LoadError> {
         let name: Arc<str> = Arc::from(name);
@@ -212,7 +212,7 @@ impl Runtime {
         })
     }
 
-    /// Instantiate a compiled plugin just to read its metadata (no `init`, no bot access).
+    /// Instantiate a compiled plugin just to read its metadata (no `setup`, no bot access).
     pub async fn metadata(&self, compiled: &Compiled, limits: PluginLimits) -> Result<PluginMetadata, LoadError> {
         let shared = PluginShared::new(
             Arc::from("inspect"),
@@ -494,7 +494,7 @@ impl Starter {
         (self.limits.cpu_budget.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64
     }
 
-    /// Instantiate a fresh instance and call `metadata` (no `init`), under the plugin's limits.
+    /// Instantiate a fresh instance and call `metadata` (no `setup`), under the plugin's limits.
     async fn metadata(&self) -> Result<(PluginMetadata, Store<PluginState>, Plugin), LoadError> {
         let mut store = self.new_store();
         store.data_mut().tick_budget = self.budget_ticks();
@@ -568,7 +568,7 @@ impl Starter {
         }
     }
 
-    /// Instantiate and `init` a fresh instance.
+    /// Instantiate and `setup` a fresh instance.
     async fn instantiate(&self) -> Result<(Store<PluginState>, Plugin), Fault> {
         let mut store = self.new_store();
         store.data_mut().tick_budget = self.budget_ticks();
@@ -580,14 +580,14 @@ impl Starter {
             Ok(Ok(plugin)) => plugin,
         };
         let config = self.config_json.clone();
-        self.guarded(&mut store, async |s| plugin.call_init(s, &config).await)
+        self.guarded(&mut store, async |s| plugin.call_setup(s, &config).await)
             .await?;
         Ok((store, plugin))
     }
 }
 
 impl Actor {
-    /// The first start: instantiate, read metadata, init. Any failure refuses the load.
+    /// The first start: instantiate, read metadata, setup. Any failure refuses the load.
     async fn first_start(&mut self, grants: &Grants) -> Result<PluginMetadata, LoadError> {
         let starter = &self.starter;
         let (metadata, mut store, plugin) = starter.metadata().await?;
@@ -595,9 +595,9 @@ impl Actor {
             Arc::new(Policy::new(&metadata.capabilities, grants));
         let config = starter.config_json.clone();
         starter
-            .guarded(&mut store, async |s| plugin.call_init(s, &config).await)
+            .guarded(&mut store, async |s| plugin.call_setup(s, &config).await)
             .await
-            .map_err(|f| LoadError::Start(format!("init: {}", fault_text(&f))))?;
+            .map_err(|f| LoadError::Start(format!("setup: {}", fault_text(&f))))?;
         self.instance = Some((store, plugin));
         Ok(metadata)
     }
