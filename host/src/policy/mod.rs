@@ -62,6 +62,12 @@ pub enum Capability {
     LocalFile,
     /// Send media the platform downloads from a URL (`http(s)://` in media segments).
     MediaUrl,
+    /// The plugin's own key-value store (`coral:bot/storage`).
+    Storage,
+    /// Timers: callbacks after a delay, every interval or on a cron schedule (`coral:bot/schedule`).
+    Schedule,
+    /// Outgoing HTTP to the hosts listed under the plugin's `http` allowlist (`wasi:http`, `coral:bot/http`).
+    Http,
     /// A raw `call-api` of this action.
     CallApi(String),
 }
@@ -88,6 +94,9 @@ pub const NAMES: &[&str] = &[
     "at-all",
     "local-file",
     "media-url",
+    "storage",
+    "schedule",
+    "http",
 ];
 
 impl Capability {
@@ -114,6 +123,9 @@ impl Capability {
             "at-all" => Capability::AtAll,
             "local-file" => Capability::LocalFile,
             "media-url" => Capability::MediaUrl,
+            "storage" => Capability::Storage,
+            "schedule" => Capability::Schedule,
+            "http" => Capability::Http,
             other => match other.strip_prefix("call-api:") {
                 Some(action) if !action.is_empty() => Capability::CallApi(action.to_string()),
                 _ => {
@@ -128,7 +140,10 @@ impl Capability {
 
     /// Whether using it is recorded in the audit log (everything but plain sending and reading).
     pub fn is_privileged(&self) -> bool {
-        !matches!(self, Capability::Send | Capability::Query)
+        !matches!(
+            self,
+            Capability::Send | Capability::Query | Capability::Storage | Capability::Schedule
+        )
     }
 }
 
@@ -155,6 +170,9 @@ impl fmt::Display for Capability {
             Capability::AtAll => "at-all",
             Capability::LocalFile => "local-file",
             Capability::MediaUrl => "media-url",
+            Capability::Storage => "storage",
+            Capability::Schedule => "schedule",
+            Capability::Http => "http",
             Capability::CallApi(action) => return write!(f, "call-api:{action}"),
         };
         f.write_str(name)
@@ -497,6 +515,42 @@ impl Policy {
         Ok(())
     }
 
+    /// Decide whether a host service (`storage`, `schedule`, `http`) may be used now: the capability must be
+    /// requested and granted (service calls have no group/user target, so scopes do not apply), and its rate
+    /// limit (`rate = { storage = "…" }`) is charged.
+    pub fn check_service(&self, capability: &Capability) -> Result<(), PolicyError> {
+        let deny = |reason: String| {
+            Err(PolicyError::Denied {
+                capability: capability.clone(),
+                reason,
+            })
+        };
+        if !self.granted.contains(capability) {
+            return deny(format!("`{capability}` is not granted to this plugin"));
+        }
+        if !self.requested.contains(capability) {
+            return deny(format!(
+                "`{capability}` is granted but the plugin did not request it in its metadata"
+            ));
+        }
+        self.charge(capability)
+    }
+
+    /// Take one token from the capability's rate bucket, if it has one.
+    fn charge(&self, capability: &Capability) -> Result<(), PolicyError> {
+        if let Some((text, bucket)) = self.rates.get(capability) {
+            let mut bucket = bucket.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(retry_after) = bucket.try_take() {
+                return Err(PolicyError::RateLimited {
+                    capability: capability.clone(),
+                    rate: text.clone(),
+                    retry_after,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Decide whether `action` may go to the platform now. `reply_chat` is the chat of the event being handled
     /// (where a reply may go without any grant). On success returns the action's capability and target; the rate
     /// limit is charged (so an action whose outcome is later unknown still counts).
@@ -533,16 +587,7 @@ impl Policy {
                 self.permit(&content, &target)?;
             }
         }
-        if let Some((text, bucket)) = self.rates.get(&capability) {
-            let mut bucket = bucket.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(retry_after) = bucket.try_take() {
-                return Err(PolicyError::RateLimited {
-                    capability,
-                    rate: text.clone(),
-                    retry_after,
-                });
-            }
-        }
+        self.charge(&capability)?;
         Ok((capability, target))
     }
 }
