@@ -18,6 +18,7 @@ pub mod policy;
 pub mod reload;
 pub mod runtime;
 pub mod scaffold;
+pub mod services;
 
 use adapters::Bots;
 use anyhow::Context as _;
