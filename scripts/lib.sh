@@ -31,6 +31,51 @@ ensure_python_tools() {
     fi
 }
 
+# C plugins: clang 19 with the WASI sysroot (Debian packages), wit-bindgen-cli for the bindings, and rustup's
+# wasm-component-ld (shipped with the Rust toolchain) to link straight to a component.
+WIT_BINDGEN_VERSION=0.63.0
+C_APT_PACKAGES=(clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32)
+
+ensure_c_tools() {
+    local missing=() pkg
+    for pkg in "${C_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        command -v apt-get >/dev/null || {
+            echo "error: C plugins need ${missing[*]} (Debian/Ubuntu packages) and apt-get is not available;" \
+                "install clang 19, lld 19, the WASI libc sysroot and the wasm32 compiler-rt yourself" >&2
+            exit 1
+        }
+        local sudo=()
+        if [ "$(id -u)" -ne 0 ]; then
+            command -v sudo >/dev/null || {
+                echo "error: C plugins need: apt-get install ${missing[*]}; run this script as root or install sudo" >&2
+                exit 1
+            }
+            sudo=(sudo)
+        fi
+        say "installing ${missing[*]} (apt-get)"
+        # The package lists may be stale or absent on a fresh machine: update once if the first attempt fails.
+        if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+            "${sudo[@]}" apt-get update -q && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" \
+                apt-get install -y -q --no-install-recommends "${missing[@]}" || {
+                echo "error: could not install ${missing[*]} with apt-get (as root or with sudo)" >&2
+                exit 1
+            }
+        fi
+    fi
+    command -v clang-19 >/dev/null || { echo "error: clang-19 not found after installing ${C_APT_PACKAGES[*]}" >&2; exit 1; }
+    local tool="$ROOT/.tools/cargo/bin/wit-bindgen"
+    if [ ! -x "$tool" ] || ! "$tool" --version 2>/dev/null | grep -q " $WIT_BINDGEN_VERSION"; then
+        say "installing wit-bindgen-cli $WIT_BINDGEN_VERSION into .tools/cargo (a few minutes, once)"
+        cargo install --locked --quiet --force --root "$ROOT/.tools/cargo" "wit-bindgen-cli@$WIT_BINDGEN_VERSION"
+    fi
+    local ld
+    ld="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/wasm-component-ld"
+    [ -x "$ld" ] || { echo "error: $ld not found: update Rust (rustup update) to get wasm-component-ld" >&2; exit 1; }
+}
+
 # Build the example plugins written in other languages (each folder with a build.sh) into target/wasm/lang/.
 build_other_language_plugins() {
     mkdir -p "$WASM_TARGET_DIR/lang"

@@ -81,6 +81,9 @@ fn main() {
         rust.is_file() && python.is_file(),
         "build first: ./scripts/bench.sh builds the plugins"
     );
+    // The C `calc` plugin (example-plugins/calc-c) answers the same `ping <x>`.
+    let c = root.join("target/wasm/lang/calc.wasm");
+    assert!(c.is_file(), "build first: ./scripts/bench.sh builds the plugins");
     println!(
         "| plugin | size | compile (no cache) | load from cache | instantiate + metadata | console ping throughput | CPU / event |"
     );
@@ -89,6 +92,7 @@ fn main() {
     rt.block_on(async {
         measure("Rust `ping`", &rust, 20_000).await;
         measure("Python `dice`", &python, 2_000).await;
+        measure("C `calc`", &c, 20_000).await;
     });
     rt.shutdown_background();
 }

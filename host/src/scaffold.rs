@@ -1,4 +1,4 @@
-//! `coral new NAME --lang rust|python`: create a plugin project (code, its WIT, a build script, a test) that
+//! `coral new NAME --lang rust|python|c`: create a plugin project (code, its WIT, a build script, a test) that
 //! builds and loads as generated.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ pub enum Lang {
     Rust,
     /// Python with componentize-py.
     Python,
+    /// C with `wit-bindgen c` and clang (a native unit test of the logic, no SDK).
+    C,
 }
 
 /// Why a project could not be created.
@@ -92,6 +94,18 @@ pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<Path
                 fill(include_str!("scaffold/python_build.sh.tmpl")),
             ),
         ],
+        Lang::C => vec![
+            (root.join("plugin.c"), fill(include_str!("scaffold/c_plugin.c.tmpl"))),
+            (root.join("logic.h"), fill(include_str!("scaffold/c_logic.h.tmpl"))),
+            (root.join("logic.c"), fill(include_str!("scaffold/c_logic.c.tmpl"))),
+            (
+                root.join("logic_test.c"),
+                fill(include_str!("scaffold/c_logic_test.c.tmpl")),
+            ),
+            (root.join("test.sh"), fill(include_str!("scaffold/c_test.sh.tmpl"))),
+            (root.join("build.sh"), fill(include_str!("scaffold/c_build.sh.tmpl"))),
+            (root.join(".gitignore"), fill(include_str!("scaffold/c_gitignore.tmpl"))),
+        ],
     };
     for (file, text) in WIT {
         files.push((root.join("wit").join(file), text.to_string()));
@@ -145,5 +159,24 @@ mod tests {
             create("my-plugin", Lang::Python, dir.path(), Path::new("/sdk")),
             Err(ScaffoldError::Exists(_))
         ));
+    }
+
+    #[test]
+    fn a_c_project_has_its_glue_pure_logic_native_test_and_executable_scripts() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        create("my-calc", Lang::C, dir.path(), Path::new("/sdk")).unwrap();
+        let root = dir.path().join("my-calc");
+        let logic = std::fs::read_to_string(root.join("logic.c")).unwrap();
+        assert!(logic.contains("\"my-calc \"") && !logic.contains("{{"), "{logic}");
+        let plugin = std::fs::read_to_string(root.join("plugin.c")).unwrap();
+        assert!(plugin.contains("plugin_string_dup(&ret->name, \"my-calc\")"), "{plugin}");
+        for script in ["build.sh", "test.sh"] {
+            let mode = std::fs::metadata(root.join(script)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o111, 0o111, "{script} is not executable");
+        }
+        let ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+        assert!(ignore.contains("build/"), "generated bindings must stay out of git: {ignore}");
+        assert!(root.join("wit/types.wit").is_file() && root.join("logic_test.c").is_file());
     }
 }
