@@ -316,7 +316,8 @@ static void on_message(plugin_string_t *self_id, coral_bot_types_message_event_t
         on_calc(self_id, m, rest);
     } else if (command(m->plain_text, "ping", &rest)) {
         char answer[512];
-        snprintf(answer, sizeof answer, "pong %.*s (c)", rest.len > 400 ? 400 : (int)rest.len, (const char *)rest.ptr);
+        int shown = rest.len > 400 ? 400 : (int)rest.len;
+        snprintf(answer, sizeof answer, "pong %.*s%s(c)", shown, (const char *)rest.ptr, shown ? " " : "");
         reply_text(self_id, m, false, answer);
     } else if (command(m->plain_text, "shout", &rest)) {
         on_shout(self_id, m, rest);

@@ -147,3 +147,76 @@ fn coral_new_c_builds_and_answers_as_generated() {
     coral.send(&format!("{name} in a group"));
     coral.expect(&format!("[group 1000001] {name}: in a group"));
 }
+
+/// The fenced blocks of a markdown text whose info string is `lang`, in order.
+fn fenced_blocks(markdown: &str, lang: &str) -> Vec<String> {
+    let (mut blocks, mut current) = (Vec::new(), None::<String>);
+    for line in markdown.lines() {
+        let fence = line.trim_end();
+        current = match current {
+            None if fence == format!("```{lang}") => Some(String::new()),
+            None => None,
+            Some(block) if fence == "```" => {
+                blocks.push(block);
+                None
+            }
+            Some(mut block) => {
+                block.push_str(line);
+                block.push('\n');
+                Some(block)
+            }
+        };
+    }
+    blocks
+}
+
+#[test]
+fn the_c_guide_example_builds_and_answers_as_documented() {
+    let guide = std::fs::read_to_string(repo_root().join("docs/plugins/c.md")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("wit")).unwrap();
+    for entry in std::fs::read_dir(repo_root().join("wit")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), work.path().join("wit").join(entry.file_name())).unwrap();
+    }
+    // Every C block of the page, in order, is the example's source; the page's own build block builds it.
+    let source = fenced_blocks(&guide, "c").join("\n");
+    assert!(source.contains("exports_plugin_on_event"), "the C blocks are a whole plugin");
+    std::fs::write(work.path().join("guard.c"), source).unwrap();
+    let build = fenced_blocks(&guide, "sh")
+        .into_iter()
+        .find(|b| b.contains("wit-bindgen c"))
+        .expect("a build block");
+    let path = format!(
+        "{}:{}",
+        repo_root().join(".tools/cargo/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let built = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &build])
+        .current_dir(work.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "the guide's build block failed:\n{}{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    // The page's config and console transcript: typed lines, then the lines the bot prints (they start with `[`).
+    let config = fenced_blocks(&guide, "toml").remove(0);
+    let setup = Setup::new(&[], &config);
+    std::fs::copy(work.path().join("guard.wasm"), setup.path().join("plugins/guard.wasm")).unwrap();
+    let mut coral = setup.start();
+    let transcript = fenced_blocks(&guide, "console").remove(0);
+    assert!(transcript.lines().any(|l| l.starts_with('[')), "the transcript shows answers");
+    for line in transcript.lines() {
+        if line.starts_with('[') {
+            coral.expect(line);
+        } else {
+            coral.send(line);
+        }
+    }
+    coral.expect_log("guard ready (2 bytes of config)");
+}
