@@ -56,6 +56,21 @@ __attribute__((format(printf, 2, 3))) static double fail(parser *p, const char *
     return 0;
 }
 
+/* How many bytes of `text[0..len)` to show when at most `max` fit, without cutting a UTF-8 sequence in two (the
+ * host only accepts valid UTF-8: a cut character would make the call trap). */
+static int utf8_prefix(const char *text, size_t len, size_t max) {
+    if (len <= max) return (int)len;
+    while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80) max--;
+    return (int)max;
+}
+
+/* The length of the UTF-8 character starting at `text` (at most `left` bytes). */
+static int utf8_char_len(const char *text, size_t left) {
+    unsigned char lead = (unsigned char)text[0];
+    size_t n = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    return (int)(n < left ? n : left);
+}
+
 static void skip_space(parser *p) {
     while (p->pos < p->len && isspace((unsigned char)p->text[p->pos])) p->pos++;
 }
@@ -102,7 +117,8 @@ static double parse_atom(parser *p) {
         return value;
     }
     if (c == 0) return fail(p, "the expression ends too early");
-    return fail(p, "unexpected '%c' at position %zu", c, p->pos + 1);
+    return fail(p, "unexpected '%.*s' at position %zu", utf8_char_len(p->text + p->pos, p->len - p->pos),
+                p->text + p->pos, p->pos + 1);
 }
 
 /* atom ('^' unary)?   -- right-associative, and binds tighter than a leading minus: -2^2 = -4, 2^-1 = 0.5 */
@@ -159,7 +175,9 @@ static double parse_sum(parser *p) {
 static bool calc_eval(const char *text, size_t len, char *out, size_t out_len) {
     parser p = {.text = text, .len = len};
     double value = parse_sum(&p);
-    if (!failed(&p) && peek(&p) != 0) fail(&p, "unexpected '%c' at position %zu", peek(&p), p.pos + 1);
+    if (!failed(&p) && peek(&p) != 0)
+        fail(&p, "unexpected '%.*s' at position %zu", utf8_char_len(p.text + p.pos, p.len - p.pos), p.text + p.pos,
+             p.pos + 1);
     if (!failed(&p) && !isfinite(value)) fail(&p, "the result is not a finite number");
     if (failed(&p)) {
         snprintf(out, out_len, "%s", p.error);
@@ -279,7 +297,7 @@ static void on_calc(plugin_string_t *self_id, coral_bot_types_message_event_t *m
     }
     bool ok = calc_eval((const char *)expr.ptr, expr.len, result, sizeof result);
     /* Show at most 200 bytes of the expression back. */
-    int shown = expr.len > 200 ? 200 : (int)expr.len;
+    int shown = utf8_prefix((const char *)expr.ptr, expr.len, 200);
     if (ok) snprintf(answer, sizeof answer, "%.*s = %s", shown, (const char *)expr.ptr, result);
     else snprintf(answer, sizeof answer, "cannot calculate %.*s: %s", shown, (const char *)expr.ptr, result);
     reply_text(self_id, m, !ok, answer);
@@ -291,7 +309,7 @@ static void on_shout(plugin_string_t *self_id, coral_bot_types_message_event_t *
         return;
     }
     char body[512];
-    snprintf(body, sizeof body, " %.*s", text.len > 400 ? 400 : (int)text.len, (const char *)text.ptr);
+    snprintf(body, sizeof body, " %.*s", utf8_prefix((const char *)text.ptr, text.len, 400), (const char *)text.ptr);
     coral_bot_types_segment_t segments[] = {
         {.tag = CORAL_BOT_TYPES_SEGMENT_AT, .val.at = str("all")},
         text_segment(body),
@@ -316,7 +334,7 @@ static void on_message(plugin_string_t *self_id, coral_bot_types_message_event_t
         on_calc(self_id, m, rest);
     } else if (command(m->plain_text, "ping", &rest)) {
         char answer[512];
-        int shown = rest.len > 400 ? 400 : (int)rest.len;
+        int shown = utf8_prefix((const char *)rest.ptr, rest.len, 400);
         snprintf(answer, sizeof answer, "pong %.*s%s(c)", shown, (const char *)rest.ptr, shown ? " " : "");
         reply_text(self_id, m, false, answer);
     } else if (command(m->plain_text, "shout", &rest)) {

@@ -27,16 +27,19 @@ fn the_c_plugin_calculates_on_the_console_and_shows_a_denial_from_the_error_valu
         l.starts_with("[private 10000] [reply #11] [face:32]cannot calculate ((")
             && l.ends_with(": too deeply nested (more than 64 levels)")
     });
+    // A non-ASCII character is quoted whole (a cut UTF-8 sequence would make the host refuse the string).
+    coral.send("calc 1+中");
+    coral.expect("[private 10000] [reply #13] [face:32]cannot calculate 1+中: unexpected '中' at position 3");
     // In a group the answer quotes the asker and @-mentions them.
     coral.send("/group 1000001");
     coral.send("calc 2^10");
-    coral.expect("[group 1000001] [reply #13] @10000 2^10 = 1024");
+    coral.expect("[group 1000001] [reply #15] @10000 2^10 = 1024");
     // No `at-all` grant: the host refuses the @all with an error value, which the plugin shows.
     coral.send("shout hello everyone");
-    coral.expect("[group 1000001] [reply #15] @10000 cannot shout: permission-denied (102)");
+    coral.expect("[group 1000001] [reply #17] @10000 cannot shout: permission-denied (102)");
     // The plugin is still there after all of that.
     coral.send("ping still here");
-    coral.expect("[group 1000001] [reply #17] @10000 pong still here (c)");
+    coral.expect("[group 1000001] [reply #19] @10000 pong still here (c)");
 }
 
 /// A group message from user 1000002 in group 100100, message id 7.
