@@ -170,13 +170,19 @@ mod tests {
         let logic = std::fs::read_to_string(root.join("logic.c")).unwrap();
         assert!(logic.contains("\"my-calc \"") && !logic.contains("{{"), "{logic}");
         let plugin = std::fs::read_to_string(root.join("plugin.c")).unwrap();
-        assert!(plugin.contains("plugin_string_dup(&ret->name, \"my-calc\")"), "{plugin}");
+        assert!(
+            plugin.contains("plugin_string_dup(&ret->name, \"my-calc\")"),
+            "{plugin}"
+        );
         for script in ["build.sh", "test.sh"] {
             let mode = std::fs::metadata(root.join(script)).unwrap().permissions().mode();
             assert_eq!(mode & 0o111, 0o111, "{script} is not executable");
         }
         let ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
-        assert!(ignore.contains("build/"), "generated bindings must stay out of git: {ignore}");
+        assert!(
+            ignore.contains("build/"),
+            "generated bindings must stay out of git: {ignore}"
+        );
         assert!(root.join("wit/types.wit").is_file() && root.join("logic_test.c").is_file());
     }
 }

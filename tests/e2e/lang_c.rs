@@ -87,9 +87,15 @@ fn the_c_plugin_over_onebot_introduces_itself_when_poked_and_quotes_the_asker_in
     assert!(message_text(&mistake.params["message"]).contains("division by zero"));
     // No `at-all` grant here either: nothing with @all reaches the implementation.
     peer.send_event(&group_message("shout hi"));
-    assert_eq!(peer.expect_reply("cannot shout"), " cannot shout: permission-denied (102)");
+    assert_eq!(
+        peer.expect_reply("cannot shout"),
+        " cannot shout: permission-denied (102)"
+    );
     assert!(
-        !peer.actions().iter().any(|r| r.action == "send_group_msg" && r.params["message"][0]["data"]["qq"] == "all"),
+        !peer
+            .actions()
+            .iter()
+            .any(|r| r.action == "send_group_msg" && r.params["message"][0]["data"]["qq"] == "all"),
         "an @all went out without the grant"
     );
 }
@@ -119,7 +125,15 @@ fn coral_new_c_builds_and_answers_as_generated() {
         .unwrap();
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let project = work.path().join(name);
-    for file in ["plugin.c", "logic.c", "logic.h", "logic_test.c", "test.sh", "build.sh", "wit/world.wit"] {
+    for file in [
+        "plugin.c",
+        "logic.c",
+        "logic.h",
+        "logic_test.c",
+        "test.sh",
+        "build.sh",
+        "wit/world.wit",
+    ] {
         assert!(project.join(file).is_file(), "{file} was not created");
     }
     let run = |script: &str, args: &[&std::path::Path]| {
@@ -184,7 +198,10 @@ fn the_c_guide_example_builds_and_answers_as_documented() {
     }
     // Every C block of the page, in order, is the example's source; the page's own build block builds it.
     let source = fenced_blocks(&guide, "c").join("\n");
-    assert!(source.contains("exports_plugin_on_event"), "the C blocks are a whole plugin");
+    assert!(
+        source.contains("exports_plugin_on_event"),
+        "the C blocks are a whole plugin"
+    );
     std::fs::write(work.path().join("guard.c"), source).unwrap();
     let build = fenced_blocks(&guide, "sh")
         .into_iter()
@@ -213,7 +230,10 @@ fn the_c_guide_example_builds_and_answers_as_documented() {
     std::fs::copy(work.path().join("guard.wasm"), setup.path().join("plugins/guard.wasm")).unwrap();
     let mut coral = setup.start();
     let transcript = fenced_blocks(&guide, "console").remove(0);
-    assert!(transcript.lines().any(|l| l.starts_with('[')), "the transcript shows answers");
+    assert!(
+        transcript.lines().any(|l| l.starts_with('[')),
+        "the transcript shows answers"
+    );
     for line in transcript.lines() {
         if line.starts_with('[') {
             coral.expect(line);
