@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 ensure_rust_target
 ensure_python_tools
+ensure_js_tools
 build_guests example-plugins/Cargo.toml
 build_other_language_plugins
 install_example_plugins

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod config;
 mod console;
+mod lang_js;
 mod languages;
 mod limits;
 mod onebot;
