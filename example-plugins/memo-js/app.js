@@ -100,7 +100,8 @@ function onMessage(selfId, m) {
                 return;
             }
             memos.set(key, { content: parsed.rest, messageId: m.messageId, groupId: m.groupId });
-            reply(selfId, m, [text(`remembered ${key} (${parsed.rest.length} segments)`)]);
+            const n = parsed.rest.length;
+            reply(selfId, m, [text(`remembered ${key} (${n} segment${n === 1 ? "" : "s"})`)]);
             break;
         case "recall":
             if (!key) {

@@ -98,8 +98,14 @@ pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<Path
         Lang::Js => vec![
             (root.join("app.js"), fill(include_str!("scaffold/js_app.js.tmpl"))),
             (root.join("logic.js"), fill(include_str!("scaffold/js_logic.js.tmpl"))),
-            (root.join("logic.test.js"), fill(include_str!("scaffold/js_test.js.tmpl"))),
-            (root.join("package.json"), fill(include_str!("scaffold/js_package.json.tmpl"))),
+            (
+                root.join("logic.test.js"),
+                fill(include_str!("scaffold/js_test.js.tmpl")),
+            ),
+            (
+                root.join("package.json"),
+                fill(include_str!("scaffold/js_package.json.tmpl")),
+            ),
             (root.join("README.md"), fill(include_str!("scaffold/js_readme.md.tmpl"))),
             (root.join("build.sh"), fill(include_str!("scaffold/js_build.sh.tmpl"))),
         ],
@@ -162,12 +168,22 @@ mod tests {
     fn js_projects_get_app_logic_test_and_build_script() {
         let dir = tempfile::tempdir().unwrap();
         let files = create("memo-two", Lang::Js, dir.path(), Path::new("/sdk")).unwrap();
-        for want in ["app.js", "logic.js", "logic.test.js", "package.json", "build.sh", "wit/world.wit"] {
+        for want in [
+            "app.js",
+            "logic.js",
+            "logic.test.js",
+            "package.json",
+            "build.sh",
+            "wit/world.wit",
+        ] {
             assert!(files.iter().any(|f| f.ends_with(want)), "{want} missing: {files:?}");
         }
         let app = std::fs::read_to_string(dir.path().join("memo-two/app.js")).unwrap();
         assert!(app.contains("name: \"memo-two\"") && !app.contains("{{"), "{app}");
         let build = std::fs::read_to_string(dir.path().join("memo-two/build.sh")).unwrap();
-        assert!(build.contains("CORAL_JS_TOOLS") && build.contains("memo-two.wasm"), "{build}");
+        assert!(
+            build.contains("CORAL_JS_TOOLS") && build.contains("memo-two.wasm"),
+            "{build}"
+        );
     }
 }

@@ -77,9 +77,15 @@ fn the_js_plugin_over_onebot_replays_segments_sends_with_its_grant_and_forgets_r
     let sent = peer.expect_action("the send to 100200", |r| r.action == "send_group_msg");
     assert_eq!(sent.params["group_id"], 100200);
     assert_eq!(sent.params["message"][1]["data"]["id"], "14");
-    assert!(peer.expect_reply("sent meeting").ends_with("sent meeting to group 100200"));
+    assert!(
+        peer.expect_reply("sent meeting")
+            .ends_with("sent meeting to group 100200")
+    );
     peer.send_event(&group_message(13, text("recall meeting to 100300")));
-    assert!(peer.expect_reply("cannot send there").ends_with("cannot send there: permission-denied (102)"));
+    assert!(
+        peer.expect_reply("cannot send there")
+            .ends_with("cannot send there: permission-denied (102)")
+    );
 
     // The member recalls the message that created the memo: the memo is dropped.
     let recall = fixture("events/notice.group_recall.json");

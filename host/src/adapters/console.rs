@@ -379,7 +379,10 @@ mod tests {
         );
         assert_eq!(m.raw_message, line);
         assert_eq!(m.plain_text, "remember k look  at  and  [x]");
-        assert_eq!(render(&m.message), "remember k look [face:1] at [image:cat.jpg] and @123 [x]");
+        assert_eq!(
+            render(&m.message),
+            "remember k look [face:1] at [image:cat.jpg] and @123 [x]"
+        );
     }
 
     #[test]
@@ -395,7 +398,7 @@ mod tests {
         let EventKind::Message(m) = message_event(&s, "@bot [CQ:face,id=5] hi", 1).kind else {
             panic!()
         };
-        assert_eq!(shape(&m.message), ["at:console", "face:5", "text: hi"]);
+        assert_eq!(shape(&m.message), ["at:console", "text: ", "face:5", "text: hi"]);
         assert_eq!(m.plain_text, "hi");
     }
 }
