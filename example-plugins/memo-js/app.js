@@ -9,7 +9,8 @@
 //   memos                     lists the keys
 // A `group_recall` notice drops the memo the recalled message created. A friend request whose comment equals
 // the configured `passphrase` is approved (needs the `handle-request` grant).
-// Memos live in this instance's memory: they are gone when the host restarts or reloads the plugin.
+// Memos are shared by every chat and live in this instance's memory: they are gone when the host restarts or
+// reloads the plugin, or replaces a faulted instance.
 
 import bot from "coral:bot/bot@0.1.0";
 import log from "coral:bot/log@0.1.0";
