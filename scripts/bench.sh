@@ -9,6 +9,7 @@ build_guests example-plugins/Cargo.toml
 build_guests tests/plugins/Cargo.toml
 ensure_python_tools
 ensure_c_tools
+ensure_js_tools
 build_other_language_plugins
 cargo build --release --bin coral
 cargo bench --bench ping

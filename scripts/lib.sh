@@ -76,6 +76,23 @@ ensure_c_tools() {
     [ -x "$ld" ] || { echo "error: $ld not found: update Rust (rustup update) to get wasm-component-ld" >&2; exit 1; }
 }
 
+COMPONENTIZE_QJS_VERSION=0.4.5
+
+# componentize-qjs (JavaScript on QuickJS) into .tools/js; builds use .tools/js/node_modules/.bin/componentize-qjs.
+ensure_js_tools() {
+    local dir="$ROOT/.tools/js"
+    local installed
+    installed="$(node -p "require('$dir/node_modules/componentize-qjs/package.json').version" 2>/dev/null || true)"
+    if [ "$installed" != "$COMPONENTIZE_QJS_VERSION" ] || [ ! -x "$dir/node_modules/.bin/componentize-qjs" ]; then
+        command -v node >/dev/null || { echo "error: node not found; Node.js 18+ is needed for JavaScript plugins" >&2; exit 1; }
+        command -v npm >/dev/null || { echo "error: npm not found; it is needed to install componentize-qjs" >&2; exit 1; }
+        say "installing componentize-qjs $COMPONENTIZE_QJS_VERSION into .tools/js"
+        mkdir -p "$dir"
+        [ -f "$dir/package.json" ] || printf '{ "name": "coral-js-tools", "private": true }\n' >"$dir/package.json"
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error "componentize-qjs@$COMPONENTIZE_QJS_VERSION")
+    fi
+}
+
 # Build the example plugins written in other languages (each folder with a build.sh) into target/wasm/lang/.
 build_other_language_plugins() {
     mkdir -p "$WASM_TARGET_DIR/lang"

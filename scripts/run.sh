@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 ensure_rust_target
 ensure_python_tools
 ensure_c_tools
+ensure_js_tools
 build_guests example-plugins/Cargo.toml
 build_other_language_plugins
 install_example_plugins

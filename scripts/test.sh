@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 ensure_rust_target
 ensure_python_tools
 ensure_c_tools
+ensure_js_tools
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
 say "cargo fmt --check"

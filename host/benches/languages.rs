@@ -1,4 +1,5 @@
-//! Benchmark: the same `ping <x>` path for plugins written in different languages (Rust `ping`, Python `dice`):
+//! Benchmark: the same `ping <x>` path for plugins written in different languages (Rust `ping`, Python `dice`,
+//! JavaScript `memo`):
 //! compile time (no cache), load time from the compilation cache, instantiate + `metadata` time, and per-event
 //! throughput / CPU through the console adapter. Run `./scripts/bench.sh` (builds the plugins) or
 //! `cargo bench --bench languages` after it.
@@ -77,13 +78,12 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let rust = root.join("target/wasm/wasm32-wasip2/release/ping.wasm");
     let python = root.join("target/wasm/lang/dice.wasm");
+    let js = root.join("target/wasm/lang/memo.wasm");
+    let c = root.join("target/wasm/lang/calc.wasm");
     assert!(
-        rust.is_file() && python.is_file(),
+        [&rust, &python, &js, &c].iter().all(|p| p.is_file()),
         "build first: ./scripts/bench.sh builds the plugins"
     );
-    // The C `calc` plugin (example-plugins/calc-c) answers the same `ping <x>`.
-    let c = root.join("target/wasm/lang/calc.wasm");
-    assert!(c.is_file(), "build first: ./scripts/bench.sh builds the plugins");
     println!(
         "| plugin | size | compile (no cache) | load from cache | instantiate + metadata | console ping throughput | CPU / event |"
     );
@@ -93,6 +93,7 @@ fn main() {
         measure("Rust `ping`", &rust, 20_000).await;
         measure("Python `dice`", &python, 2_000).await;
         measure("C `calc`", &c, 20_000).await;
+        measure("JavaScript `memo`", &js, 2_000).await;
     });
     rt.shutdown_background();
 }

@@ -1,4 +1,5 @@
-//! `coral new NAME --lang rust|python|c`: create a plugin project (code, its WIT, a build script, a test) that
+//! `coral new NAME --lang rust|python|js|c`: create a plugin project (code, its WIT, a build script, a test) that
+//! `coral new NAME --lang rust|python|js`: create a plugin project (code, its WIT, a build script, a test) that
 //! builds and loads as generated.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,9 @@ pub enum Lang {
     Python,
     /// C with `wit-bindgen c` and clang (a native unit test of the logic, no SDK).
     C,
+    /// JavaScript with componentize-qjs.
+    #[value(alias = "javascript")]
+    Js,
 }
 
 /// Why a project could not be created.
@@ -106,6 +110,20 @@ pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<Path
             (root.join("build.sh"), fill(include_str!("scaffold/c_build.sh.tmpl"))),
             (root.join(".gitignore"), fill(include_str!("scaffold/c_gitignore.tmpl"))),
         ],
+        Lang::Js => vec![
+            (root.join("app.js"), fill(include_str!("scaffold/js_app.js.tmpl"))),
+            (root.join("logic.js"), fill(include_str!("scaffold/js_logic.js.tmpl"))),
+            (
+                root.join("logic.test.js"),
+                fill(include_str!("scaffold/js_test.js.tmpl")),
+            ),
+            (
+                root.join("package.json"),
+                fill(include_str!("scaffold/js_package.json.tmpl")),
+            ),
+            (root.join("README.md"), fill(include_str!("scaffold/js_readme.md.tmpl"))),
+            (root.join("build.sh"), fill(include_str!("scaffold/js_build.sh.tmpl"))),
+        ],
     };
     for (file, text) in WIT {
         files.push((root.join("wit").join(file), text.to_string()));
@@ -184,5 +202,28 @@ mod tests {
             "generated bindings must stay out of git: {ignore}"
         );
         assert!(root.join("wit/types.wit").is_file() && root.join("logic_test.c").is_file());
+    }
+
+    #[test]
+    fn js_projects_get_app_logic_test_and_build_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = create("memo-two", Lang::Js, dir.path(), Path::new("/sdk")).unwrap();
+        for want in [
+            "app.js",
+            "logic.js",
+            "logic.test.js",
+            "package.json",
+            "build.sh",
+            "wit/world.wit",
+        ] {
+            assert!(files.iter().any(|f| f.ends_with(want)), "{want} missing: {files:?}");
+        }
+        let app = std::fs::read_to_string(dir.path().join("memo-two/app.js")).unwrap();
+        assert!(app.contains("name: \"memo-two\"") && !app.contains("{{"), "{app}");
+        let build = std::fs::read_to_string(dir.path().join("memo-two/build.sh")).unwrap();
+        assert!(
+            build.contains("CORAL_JS_TOOLS") && build.contains("memo-two.wasm"),
+            "{build}"
+        );
     }
 }

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod console;
 mod lang_c;
+mod lang_js;
 mod languages;
 mod limits;
 mod onebot;

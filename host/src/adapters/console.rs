@@ -236,13 +236,37 @@ fn message_event(session: &Session, line: &str, message_id: u64) -> Event {
                 title: None,
             },
             anonymous: None,
-            message: vec![Segment::Text(line.to_string())],
+            message: line_message(session.group.is_some() && to_me, text),
             raw_message: line.to_string(),
-            plain_text: text.trim().to_string(),
+            plain_text: plain_text(text),
             to_me,
             self_sent: false,
         }),
     }
+}
+
+/// A typed line as segments: CQ codes (`[CQ:face,id=1]`, `[CQ:at,qq=123]`, `[CQ:image,file=cat.jpg]`) become
+/// segments with OneBot's parser, so segment handling can be tried by hand; the rest is text (`&#91;` and `&#93;`
+/// type a literal `[` `]`, `&amp;` a `&`). A group line addressed with `@bot` starts with a mention of the bot.
+fn line_message(mentions_bot: bool, text: &str) -> Vec<Segment> {
+    let mut message = Vec::new();
+    if mentions_bot {
+        message.push(Segment::At(CONSOLE_SELF_ID.into()));
+    }
+    message.extend(crate::api::data::message(&serde_json::Value::String(text.to_string())));
+    message
+}
+
+/// The text segments of a typed line joined and trimmed (codes are not text), as OneBot's `plain-text`.
+fn plain_text(text: &str) -> String {
+    let joined: String = line_message(false, text)
+        .into_iter()
+        .filter_map(|s| match s {
+            Segment::Text(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    joined.trim().to_string()
 }
 
 #[cfg(test)]
@@ -314,5 +338,67 @@ mod tests {
         };
         assert!(!m.to_me);
         assert!(!control(&mut s, "quit"));
+    }
+
+    /// Segments as short strings, for comparison.
+    fn shape(message: &[Segment]) -> Vec<String> {
+        message
+            .iter()
+            .map(|seg| match seg {
+                Segment::Text(t) => format!("text:{t}"),
+                Segment::Face(id) => format!("face:{id}"),
+                Segment::Image(i) => format!("image:{}", i.media.file),
+                Segment::At(who) => format!("at:{who}"),
+                other => format!("other:{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn typed_cq_codes_become_segments() {
+        let s = Session {
+            user_id: "42".into(),
+            nickname: "n".into(),
+            group: None,
+        };
+        let line = "remember k look [CQ:face,id=1] at [CQ:image,file=cat.jpg] and [CQ:at,qq=123] &#91;x&#93;";
+        let EventKind::Message(m) = message_event(&s, line, 1).kind else {
+            panic!()
+        };
+        assert_eq!(
+            shape(&m.message),
+            [
+                "text:remember k look ",
+                "face:1",
+                "text: at ",
+                "image:cat.jpg",
+                "text: and ",
+                "at:123",
+                "text: [x]"
+            ]
+        );
+        assert_eq!(m.raw_message, line);
+        assert_eq!(m.plain_text, "remember k look  at  and  [x]");
+        assert_eq!(
+            render(&m.message),
+            "remember k look [face:1] at [image:cat.jpg] and @123 [x]"
+        );
+    }
+
+    #[test]
+    fn plain_lines_and_malformed_codes_stay_text() {
+        assert_eq!(shape(&line_message(false, "ping hello")), ["text:ping hello"]);
+        assert_eq!(shape(&line_message(false, "a [CQ:face b")), ["text:a [CQ:face b"]);
+        let mut s = Session {
+            user_id: "42".into(),
+            nickname: "n".into(),
+            group: None,
+        };
+        assert!(control(&mut s, "group 7"));
+        let EventKind::Message(m) = message_event(&s, "@bot [CQ:face,id=5] hi", 1).kind else {
+            panic!()
+        };
+        assert_eq!(shape(&m.message), ["at:console", "text: ", "face:5", "text: hi"]);
+        assert_eq!(m.plain_text, "hi");
     }
 }

@@ -36,7 +36,7 @@ fn build_workspace(manifest: &Path) {
 }
 
 /// Example plugins written in other languages: (plugin name, folder under `example-plugins/`).
-const OTHER_LANGUAGES: &[(&str, &str)] = &[("dice", "dice-py"), ("calc", "calc-c")];
+const OTHER_LANGUAGES: &[(&str, &str)] = &[("dice", "dice-py"), ("calc", "calc-c"), ("memo", "memo-js")];
 
 /// Build an example plugin that has its own `build.sh` (Python, JavaScript, C) into `target/wasm/lang/`.
 fn build_script_plugin(name: &str, folder: &str) -> PathBuf {
