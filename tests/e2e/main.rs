@@ -9,5 +9,6 @@ mod console;
 mod languages;
 mod limits;
 mod onebot;
+mod operator;
 mod policy;
 mod reload;
