@@ -537,7 +537,7 @@ fn broadcast_works_on_the_console_and_refuses_more_than_500_targets() {
     }
     coral.expect("[private 10000] bcast results=3 ok=3");
     coral.send("bcast 501");
-    coral.expect("[private 10000] bcast results=501 ok=0 InvalidArgument");
+    coral.expect("[private 10000] bcast results=501 ok=0 ErrorCode::InvalidArgument");
     let (exit, rest, _) = coral.finish();
     assert!(exit.success());
     assert!(
