@@ -78,6 +78,51 @@ pub struct Config {
     /// OneBot V11 connections (`[[onebot]]`), any number.
     #[serde(default)]
     pub onebot: Vec<crate::adapters::onebot::config::OneBotConfig>,
+    /// The Prometheus metrics endpoint (`[metrics]`), off by default.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// Default threshold above which a platform call or an event handler is logged as slow, ms.
+pub const DEFAULT_SLOW_MS: u64 = 1000;
+/// Default address of the metrics endpoint (loopback).
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+/// Most attempts a retry policy may make.
+pub const MAX_RETRY_ATTEMPTS: u32 = 5;
+
+/// `[metrics]`: the Prometheus text endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`. Default false.
+    pub enabled: bool,
+    /// Where (default `127.0.0.1:9464`: this machine only).
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: false,
+            listen: DEFAULT_METRICS_LISTEN.into(),
+        }
+    }
+}
+
+/// `[plugins.<name>] retry = { attempts = 3, backoff_ms = 100 }`: how read-only queries (the `query`
+/// capability's actions) are retried after a transient failure. Never applies to anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Attempts in all, including the first (1–5).
+    pub attempts: u32,
+    /// Wait before the second attempt, ms (doubling for each further one). Default 100.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+}
+
+fn default_backoff_ms() -> u64 {
+    100
 }
 
 /// `[host]`.
@@ -106,6 +151,13 @@ pub struct HostConfig {
     pub watch: bool,
     /// Quiet time after the last change to a file before it is acted on, ms. Default 300.
     pub reload_debounce_ms: u64,
+    /// Platform calls slower than this are logged as a warning (plugin, action), ms. Default 1000.
+    pub slow_call_ms: u64,
+    /// Event handlers slower than this are logged as a warning, ms (per plugin: `[plugins.<name>]
+    /// slow_event_ms`). Default 1000.
+    pub slow_event_ms: u64,
+    /// The `coral status` socket (Unix, mode 0600). Default `<data_dir>/coral.sock`.
+    pub admin_socket: Option<PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -122,6 +174,9 @@ impl Default for HostConfig {
             cache_dir: None,
             watch: true,
             reload_debounce_ms: 300,
+            slow_call_ms: DEFAULT_SLOW_MS,
+            slow_event_ms: DEFAULT_SLOW_MS,
+            admin_socket: None,
         }
     }
 }
@@ -196,6 +251,10 @@ pub struct PluginConfig {
     pub rate: BTreeMap<String, String>,
     /// Host calls one event may make before the plugin is stopped (default `[host] max_host_calls`).
     pub max_host_calls: Option<u32>,
+    /// Handlers slower than this are logged as a warning, ms (default `[host] slow_event_ms`).
+    pub slow_event_ms: Option<u64>,
+    /// Retry policy for read-only queries (default: none).
+    pub retry: Option<RetryConfig>,
     /// The plugin's own settings, passed to its `setup` export as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
@@ -286,6 +345,8 @@ impl Default for PluginConfig {
             scopes: BTreeMap::new(),
             rate: BTreeMap::new(),
             max_host_calls: None,
+            slow_event_ms: None,
+            retry: None,
             config: toml::Table::new(),
         }
     }
@@ -306,6 +367,12 @@ pub struct PluginLimits {
     pub instances: usize,
     /// Host calls per event.
     pub max_host_calls: u32,
+    /// Event handlers slower than this are logged.
+    pub slow_event: std::time::Duration,
+    /// Platform calls slower than this are logged.
+    pub slow_call: std::time::Duration,
+    /// Retry policy for read-only queries.
+    pub retry: Option<RetryConfig>,
 }
 
 impl Config {
@@ -341,6 +408,7 @@ impl Config {
         config.host.plugin_dir = base.join(&config.host.plugin_dir);
         config.host.data_dir = base.join(&config.host.data_dir);
         config.host.cache_dir = config.host.cache_dir.map(|dir| base.join(dir));
+        config.host.admin_socket = config.host.admin_socket.map(|path| base.join(path));
         Ok(config)
     }
 
@@ -361,6 +429,9 @@ impl Config {
         if h.queue_len == 0 {
             return invalid("host.queue_len".into(), "must be at least 1");
         }
+        if self.metrics.enabled && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("metrics.listen".into(), "must be an address like \"127.0.0.1:9464\"");
+        }
         for (index, entry) in self.onebot.iter().enumerate() {
             entry.validate(index).map_err(|reason| ConfigError::Invalid {
                 key: format!("onebot[{index}]"),
@@ -380,6 +451,14 @@ impl Config {
             }
             if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0) {
                 return invalid(format!("plugins.{name}"), "limits must be at least 1");
+            }
+            if let Some(retry) = &p.retry
+                && !(1..=MAX_RETRY_ATTEMPTS).contains(&retry.attempts)
+            {
+                return invalid(format!("plugins.{name}.retry.attempts"), "must be between 1 and 5");
+            }
+            if p.retry.is_some_and(|r| r.backoff_ms > 60_000) {
+                return invalid(format!("plugins.{name}.retry.backoff_ms"), "must be at most 60000");
             }
         }
         Ok(())
@@ -403,6 +482,9 @@ impl Config {
             queue_len: p.and_then(|p| p.queue_len).unwrap_or(h.queue_len),
             instances: p.and_then(|p| p.instances).unwrap_or(1),
             max_host_calls: p.and_then(|p| p.max_host_calls).unwrap_or(h.max_host_calls),
+            slow_event: std::time::Duration::from_millis(p.and_then(|p| p.slow_event_ms).unwrap_or(h.slow_event_ms)),
+            slow_call: std::time::Duration::from_millis(h.slow_call_ms),
+            retry: p.and_then(|p| p.retry),
         }
     }
 }
@@ -464,6 +546,34 @@ mod tests {
         );
         let err = Config::parse("[plugins.mod]\nrate = { ban = \"5/fortnight\" }\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("plugins.mod.rate.ban"), "{err}");
+    }
+
+    #[test]
+    fn ops_settings_parse_with_defaults_and_bad_retries_are_named() {
+        let c = Config::parse(
+            "[host]\nslow_call_ms = 200\n[plugins.a]\nslow_event_ms = 300\nretry = { attempts = 3 }\n\
+             [metrics]\nenabled = true\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let a = c.limits("a");
+        assert_eq!((a.slow_call.as_millis(), a.slow_event.as_millis()), (200, 300));
+        assert_eq!(
+            a.retry,
+            Some(RetryConfig {
+                attempts: 3,
+                backoff_ms: 100
+            })
+        );
+        let b = c.limits("b");
+        assert_eq!((b.slow_event.as_millis(), b.retry), (DEFAULT_SLOW_MS as u128, None));
+        assert_eq!(c.metrics.listen, "127.0.0.1:9464");
+        let err = Config::parse("[plugins.a]\nretry = { attempts = 9 }\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("plugins.a.retry.attempts"), "{err}");
+        let err = Config::parse("[plugins.a]\nretry = { attempt = 2 }\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("attempt"), "{err}");
+        let err = Config::parse("[metrics]\nenabled = true\nlisten = \"nowhere\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("metrics.listen"), "{err}");
     }
 
     #[test]

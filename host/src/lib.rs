@@ -14,6 +14,7 @@ pub mod api;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod ops;
 pub mod policy;
 pub mod reload;
 pub mod runtime;
@@ -95,6 +96,15 @@ pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispa
     loaded
 }
 
+/// Where the `coral status` socket is: `[host] admin_socket`, else `<data_dir>/coral.sock`.
+pub fn admin_socket_path(config: &Config) -> PathBuf {
+    config
+        .host
+        .admin_socket
+        .clone()
+        .unwrap_or_else(|| config.host.data_dir.join("coral.sock"))
+}
+
 /// Capability names, comma-separated.
 pub fn names(caps: &BTreeSet<policy::Capability>) -> String {
     caps.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
@@ -119,9 +129,12 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 /// Run the host until the console's input ends (when the console is on) or Ctrl-C. `config_path` is watched for
 /// changes when given.
 pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let bots = Bots::default();
     std::fs::create_dir_all(&config.host.data_dir)
         .with_context(|| format!("creating data dir {}", config.host.data_dir.display()))?;
+    // First, so a second host on the same data folder stops here; the socket file goes when this returns.
+    let mut admin = ops::admin::AdminSocket::bind(&admin_socket_path(&config))?;
     let audit_path = config.host.data_dir.join("audit.jsonl");
     let audit = audit::AuditLog::open(&audit_path)
         .with_context(|| format!("opening the audit log {}", audit_path.display()))?;
@@ -132,6 +145,21 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         .unwrap_or_else(|| config.host.data_dir.join("cache"));
     let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(Arc::new(audit)))?;
     let dispatcher = Dispatcher::default();
+    let sources = ops::Sources {
+        dispatcher: dispatcher.clone(),
+        bots: bots.clone(),
+        started,
+    };
+    admin.serve(sources.clone())?;
+    tracing::info!("admin socket (coral status): {}", admin.path().display());
+    if config.metrics.enabled {
+        let listener = tokio::net::TcpListener::bind(&config.metrics.listen)
+            .await
+            .with_context(|| format!("metrics: cannot listen on {}", config.metrics.listen))?;
+        // Tests and operators read this line to find the port.
+        tracing::info!("metrics listening on http://{}/metrics", listener.local_addr()?);
+        ops::metrics::serve(listener, sources);
+    }
     // Hot reload: keep the watcher alive for the life of the host.
     let reloader = reload::Reloader::new(runtime.clone(), dispatcher.clone(), config.clone(), config_path);
     let _watcher = if config.host.watch {

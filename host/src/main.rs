@@ -22,6 +22,8 @@ enum Command {
     Check(ConfigArgs),
     /// Show the audit log: privileged actions, denials and rate limits.
     Audit(AuditArgs),
+    /// Show the running host's figures: per plugin events, handler time, calls, denials, faults; per bot state.
+    Status(StatusArgs),
     /// Plugin tools.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -89,6 +91,18 @@ struct AuditArgs {
     limit: usize,
 }
 
+#[derive(clap::Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// The admin socket (default: `[host] admin_socket`, else `<data_dir>/coral.sock`).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
 impl ConfigArgs {
     fn load(&self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
@@ -137,6 +151,24 @@ fn main() -> anyhow::Result<()> {
                 args.action.as_deref(),
                 args.limit,
             )
+        }
+        Command::Status(args) => {
+            let config = args.config.load()?;
+            let path = args.socket.unwrap_or_else(|| coral_host::admin_socket_path(&config));
+            match coral_host::ops::admin::query(&path) {
+                Ok(snapshot) if args.json => {
+                    println!("{}", serde_json::to_string_pretty(&snapshot)?);
+                    true
+                }
+                Ok(snapshot) => {
+                    print!("{}", coral_host::ops::table::render(&snapshot));
+                    true
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    false
+                }
+            }
         }
         Command::Check(args) => match args.load() {
             Ok(config) => {

@@ -130,6 +130,13 @@ impl Bot {
         api::send_group_msg(&self.self_id, group_id, &message.into().0)
     }
 
+    /// Send one message to many chats (at most 500); returns one result per target, in order (the message id or
+    /// that target's error). The host checks each target like [`Bot::send_message`] and paces them through the
+    /// bot's send governor, so this may take a while on a rate-limited bot; nothing is retried.
+    pub fn broadcast(&self, targets: &[Chat], message: impl Into<MessageChain>) -> Vec<Result<String>> {
+        api::broadcast(&self.self_id, targets, &message.into().0)
+    }
+
     /// Answer a message in the chat it came from.
     pub fn reply(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<String> {
         self.send_message(&to.chat(), message)

@@ -11,5 +11,6 @@ mod lang_js;
 mod languages;
 mod limits;
 mod onebot;
+mod operator;
 mod policy;
 mod reload;

@@ -276,6 +276,8 @@ pub trait BotConnection: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Bots {
     inner: Arc<RwLock<BTreeMap<String, Arc<dyn BotConnection>>>>,
+    /// Counters per bot id (kept when a bot goes away, so its figures survive a reconnect).
+    stats: Arc<RwLock<BTreeMap<String, Arc<crate::ops::BotStats>>>>,
 }
 
 impl Bots {
@@ -309,11 +311,28 @@ impl Bots {
             .collect()
     }
 
-    /// Perform an action on a bot.
+    /// The counters of a bot (created on first use).
+    pub fn stats(&self, self_id: &str) -> Arc<crate::ops::BotStats> {
+        if let Some(stats) = self.stats.read().unwrap_or_else(|e| e.into_inner()).get(self_id) {
+            return stats.clone();
+        }
+        let mut stats = self.stats.write().unwrap_or_else(|e| e.into_inner());
+        stats.entry(self_id.to_string()).or_default().clone()
+    }
+
+    /// Perform an action on a bot (counted in its [`crate::ops::BotStats`]).
     pub async fn call(&self, self_id: &str, action: Action) -> Result<Value, ApiError> {
         let bot = self
             .get(self_id)
             .ok_or_else(|| ApiError::BotUnavailable(self_id.to_string()))?;
-        bot.call(action).await
+        let stats = self.stats(self_id);
+        let started = std::time::Instant::now();
+        let result = bot.call(action).await;
+        stats.latency.record(started.elapsed());
+        stats.api_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if result.is_err() {
+            stats.api_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
     }
 }

@@ -5,16 +5,22 @@
 use super::data;
 use crate::adapters::{Action, ApiError};
 use crate::audit::Entry;
+use crate::ops::ActionStats;
 use crate::policy::{self, Capability, PolicyError, Target};
 use crate::runtime::bindings::coral::bot::bot::Host;
 use crate::runtime::bindings::{
     BotInfo, Chat, Credentials, ErrorCode, ForwardMessageNode, FriendInfo, GroupInfo, GroupRequestKind, HonorInfo,
     LoginInfo, MemberInfo, MessageInfo, Segment, SendOptions, Status, StrangerInfo, VersionInfo, WitError,
 };
-use crate::runtime::state::PluginState;
+use crate::runtime::state::{PluginShared, PluginState};
 use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 type Answer<T> = wasmtime::Result<Result<T, WitError>>;
+
+/// Most targets one `broadcast` may name.
+pub const MAX_BROADCAST_TARGETS: usize = 500;
 
 impl ErrorCode {
     /// The fixed retcode of each error code (WIT `error-code` docs).
@@ -94,7 +100,18 @@ impl PluginState {
     /// Check the policy, perform the action, convert its `data`; record privileged actions and every refusal.
     async fn act<T>(&mut self, self_id: String, action: Action, read: impl FnOnce(&Value) -> T) -> Answer<T> {
         self.count_host_call()?;
+        Ok(self.act_counted(self_id, action, read).await)
+    }
+
+    /// [`Self::act`] without counting a host call (a broadcast counts once for all its targets).
+    async fn act_counted<T>(
+        &mut self,
+        self_id: String,
+        action: Action,
+        read: impl FnOnce(&Value) -> T,
+    ) -> Result<T, WitError> {
         let name = action.name().to_string();
+        let stats = self.shared.stats.calls.action(&name);
         let policy = self.shared.policy();
         let message_chat = match &action {
             Action::DeleteMsg { message_id } => self
@@ -125,12 +142,38 @@ impl PluginState {
                 } else {
                     "denied"
                 };
-                tracing::debug!(plugin = %self.shared.name, self_id, action = name, %refusal, "action refused");
+                let counter = if error.code == ErrorCode::RateLimited {
+                    &stats.rate_limited
+                } else {
+                    &stats.denied
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
+                    target = %target, ms = 0u64, outcome, retcode = error.retcode, "api call: {refusal}");
                 self.audit(&self_id, &name, capability, &target, outcome, Some(&error));
-                return Ok(Err(error));
+                return Err(error);
             }
         };
-        match self.shared.bots.call(&self_id, action).await {
+        if tracing::enabled!(target: "coral::api", tracing::Level::TRACE) {
+            tracing::trace!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
+                target = %target, "api call body: {}", body_text(&action));
+        }
+        let started = Instant::now();
+        let result = call_with_retry(&self.shared, &self_id, action, &stats).await;
+        let took = started.elapsed();
+        stats.latency.record(took);
+        let retcode = match &result {
+            Ok(_) => 0,
+            Err(e) => WitError::from(e).retcode,
+        };
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        tracing::debug!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
+            target = %target, ms = took.as_millis() as u64, outcome, retcode, "api call");
+        if took >= self.shared.slow_call {
+            tracing::warn!(plugin = %self.shared.name, bot = self_id, action = name, target = %target,
+                ms = took.as_millis() as u64, outcome, "slow platform call (over {} ms)", self.shared.slow_call.as_millis());
+        }
+        match result {
             Ok(data) => {
                 // Remember where our own messages went, so recalling them can be checked against scopes.
                 if let Some(chat) = &sent_to {
@@ -144,10 +187,12 @@ impl PluginState {
                 if capability.is_privileged() {
                     self.audit(&self_id, &name, &capability, &target, "ok", None);
                 }
-                Ok(Ok(read(&data)))
+                stats.ok.fetch_add(1, Ordering::Relaxed);
+                Ok(read(&data))
             }
             Err(error) => {
                 tracing::debug!(plugin = %self.shared.name, self_id, action = name, %error, "action failed");
+                stats.failed.fetch_add(1, Ordering::Relaxed);
                 let error = WitError::from(&error);
                 if capability.is_privileged() {
                     let outcome = if error.code == ErrorCode::Timeout {
@@ -157,7 +202,7 @@ impl PluginState {
                     };
                     self.audit(&self_id, &name, &capability, &target, outcome, Some(&error));
                 }
-                Ok(Err(error))
+                Err(error)
             }
         }
     }
@@ -190,6 +235,65 @@ impl PluginState {
     async fn act_unit(&mut self, self_id: String, action: Action) -> Answer<()> {
         self.act(self_id, action, |_| ()).await
     }
+}
+
+/// Perform an admitted action; a read-only query (capability `query`) is retried on a transient failure when
+/// the plugin has a retry policy. Nothing else is ever retried: a send, kick or ban that timed out may still
+/// have happened.
+async fn call_with_retry(
+    shared: &PluginShared,
+    self_id: &str,
+    action: Action,
+    stats: &ActionStats,
+) -> Result<Value, ApiError> {
+    let policy = match shared.retry {
+        Some(policy) if policy.attempts > 1 && retryable(action.name()) => policy,
+        _ => return shared.bots.call(self_id, action).await,
+    };
+    let mut backoff = Duration::from_millis(policy.backoff_ms);
+    for attempt in 1.. {
+        let result = shared.bots.call(self_id, action.clone()).await;
+        match result {
+            Err(error) if attempt < policy.attempts && transient(&error) => {
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(target: "coral::api", plugin = %shared.name, bot = self_id,
+                    action = action.name(), attempt, "retrying in {} ms after: {error}", backoff.as_millis());
+                tokio::time::sleep(backoff).await;
+                backoff = backoff.saturating_mul(2);
+            }
+            result => return result,
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+/// Whether an action may be retried: a read-only query (the `query` capability's actions, typed or raw).
+pub fn retryable(action: &str) -> bool {
+    policy::standard_capability(action) == Some(Capability::Query)
+}
+
+/// Whether a failure is worth another attempt: the platform did not answer, was busy, failed, or went away.
+pub fn transient(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::Timeout { .. }
+            | ApiError::Busy(_)
+            | ApiError::Failed { .. }
+            | ApiError::Disconnected { .. }
+            | ApiError::BotUnavailable(_)
+    )
+}
+
+/// A message's body for the trace-level call log (text only; other actions show their parameters).
+fn body_text(action: &Action) -> String {
+    let text = match action {
+        Action::SendMsg { message, .. }
+        | Action::SendGroupMsg { message, .. }
+        | Action::SendPrivateMsg { message, .. } => crate::adapters::console::render(message),
+        Action::Raw { params, .. } => params.to_string(),
+        other => format!("{other:?}"),
+    };
+    crate::runtime::state::sanitize(&text)
 }
 
 impl Host for PluginState {
@@ -235,6 +339,40 @@ impl Host for PluginState {
             data::message_id,
         )
         .await
+    }
+
+    async fn broadcast(
+        &mut self,
+        self_id: String,
+        targets: Vec<Chat>,
+        message: Vec<Segment>,
+    ) -> wasmtime::Result<Vec<Result<String, WitError>>> {
+        // One host call for the whole list: the list itself is bounded.
+        self.count_host_call()?;
+        if targets.len() > MAX_BROADCAST_TARGETS {
+            let error = WitError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "broadcast takes at most {MAX_BROADCAST_TARGETS} targets, not {}; nothing was sent",
+                    targets.len()
+                ),
+            );
+            return Ok(vec![error; targets.len()].into_iter().map(Err).collect());
+        }
+        let mut results = Vec::with_capacity(targets.len());
+        // In order, one at a time: each is checked like a send and waits its turn at the bot's send governor.
+        for target in targets {
+            let action = Action::SendMsg {
+                target,
+                message: message.clone(),
+                options: SendOptions {
+                    at_sender: None,
+                    reply_to: None,
+                },
+            };
+            results.push(self.act_counted(self_id.clone(), action, data::message_id).await);
+        }
+        Ok(results)
     }
 
     async fn delete_msg(&mut self, self_id: String, message_id: String) -> Answer<()> {

@@ -65,6 +65,14 @@ pub struct PluginStats {
     pub timeouts: AtomicU64,
     /// Fresh instances made after a fault.
     pub restarts: AtomicU64,
+    /// Time spent in the event handler (`on-event`), successful or not.
+    pub handler_time: crate::ops::Histogram,
+    /// Handlers that took longer than the plugin's `slow_event_ms`.
+    pub slow_events: AtomicU64,
+    /// Highest total linear memory any of its instances reached, bytes.
+    pub memory_peak: AtomicU64,
+    /// Platform calls, per action.
+    pub calls: crate::ops::CallStats,
 }
 
 /// The shared runtime: engine, linker, the bots plugins can reach, and the audit log.
@@ -167,7 +175,6 @@ impl Runtime {
     /// and spawn its task(s).
     pub async fn start(&self, name: &str, compiled: Compiled, spec: StartSpec) -> Result<PluginHandle, LoadError> {
         let name: Arc<str> = Arc::from(name);
-        let stats = Arc::new(PluginStats::default());
         let limits = spec.limits;
         let shared = PluginShared::new(
             name.clone(),
@@ -176,6 +183,7 @@ impl Runtime {
             self.audit.clone(),
             &limits,
         );
+        let stats = shared.stats.clone();
         let config_json = spec.config_json.clone();
         let starter = Starter {
             shared: shared.clone(),
@@ -655,10 +663,21 @@ impl Actor {
                 .remember(&m.message_id, chat);
         }
         store.data_mut().reply_chat = chat;
+        let started = std::time::Instant::now();
         let outcome = starter
             .guarded(&mut store, async |s| plugin.call_on_event(s, &event).await)
             .await;
+        let took = started.elapsed();
         store.data_mut().reply_chat = None;
+        stats.handler_time.record(took);
+        stats
+            .memory_peak
+            .fetch_max(store.data().limiter.peak as u64, Ordering::Relaxed);
+        if took >= starter.limits.slow_event {
+            stats.slow_events.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(plugin = %starter.shared.name, action = "on-event", event = event_name(&event),
+                ms = took.as_millis() as u64, "slow event handler (over {} ms)", starter.limits.slow_event.as_millis());
+        }
         match outcome {
             Ok(()) => {
                 stats.handled.fetch_add(1, Ordering::Relaxed);
@@ -716,6 +735,20 @@ fn reply_chat(event: &Event) -> Option<Chat> {
         // Requests come from people who are not (yet) friends or members: no free messaging.
         EventKind::Request(RequestEvent::Friend(_) | RequestEvent::Group(_) | RequestEvent::Other(_)) => None,
         EventKind::Meta(_) | EventKind::Other(_) => None,
+    }
+}
+
+/// A short name of an event's kind for logs (`message.group`, `notice`, …).
+fn event_name(event: &Event) -> &'static str {
+    match &event.kind {
+        EventKind::Message(m) => match m.message_type {
+            ChatType::Group => "message.group",
+            ChatType::Private => "message.private",
+        },
+        EventKind::Notice(_) => "notice",
+        EventKind::Request(_) => "request",
+        EventKind::Meta(_) => "meta",
+        EventKind::Other(_) => "other",
     }
 }
 

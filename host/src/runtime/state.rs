@@ -41,6 +41,12 @@ pub struct PluginShared {
     pub messages: Mutex<MessageIndex>,
     /// Fault history (crash backoff and quarantine), shared by the plugin's instances.
     pub crashes: Mutex<crate::runtime::crash::CrashGuard>,
+    /// Its counters (events, handler time, platform calls).
+    pub stats: Arc<crate::runtime::PluginStats>,
+    /// Platform calls slower than this are logged as a warning.
+    pub slow_call: std::time::Duration,
+    /// How read-only queries are retried on transient failures (none: never).
+    pub retry: Option<crate::config::RetryConfig>,
 }
 
 /// Recent message ids and their chats, bounded (oldest forgotten first).
@@ -91,6 +97,9 @@ impl PluginShared {
             max_host_calls: limits.max_host_calls,
             messages: Mutex::default(),
             crashes: Mutex::default(),
+            stats: Arc::default(),
+            slow_call: limits.slow_call,
+            retry: limits.retry,
         })
     }
 

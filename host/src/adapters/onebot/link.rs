@@ -164,6 +164,8 @@ pub struct OneBotBot {
     quick: Mutex<Vec<QuickSlot>>,
     /// Heartbeat liveness: the last heartbeat and its announced interval.
     heartbeat: Mutex<Option<(Instant, Duration)>>,
+    /// Its counters (connections are counted here).
+    stats: Arc<crate::ops::BotStats>,
 }
 
 /// The OneBot bots, by self id; each is also registered (as a [`BotConnection`]) in the host's [`Bots`].
@@ -194,6 +196,7 @@ impl Registry {
                     governor: RwLock::default(),
                     quick: Mutex::default(),
                     heartbeat: Mutex::default(),
+                    stats: self.bots.stats(self_id),
                 });
                 self.bots.insert(self_id, bot.clone());
                 bot
@@ -205,7 +208,17 @@ impl Registry {
 impl OneBotBot {
     /// Route API calls through `api` from now on (a reconnect replaces the old channel atomically).
     pub fn set_api(&self, api: Api, governor: Option<Arc<super::governor::Governor>>) {
-        *self.api.write().unwrap_or_else(|e| e.into_inner()) = Some(api);
+        let mut current = self.api.write().unwrap_or_else(|e| e.into_inner());
+        let same = match (&*current, &api) {
+            (Some(Api::Ws(a)), Api::Ws(b)) => Arc::ptr_eq(a, b),
+            (Some(Api::Http(a)), Api::Http(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if !same {
+            self.stats.connects.fetch_add(1, Ordering::Relaxed);
+        }
+        *current = Some(api);
+        drop(current);
         *self.governor.write().unwrap_or_else(|e| e.into_inner()) = governor;
     }
 

@@ -131,6 +131,21 @@ fn command(bot: &Bot, words: &[&str]) -> Option<String> {
             bot.send_group_message(group, MessageSegment::image("file:///etc/passwd")),
         ),
         ["send-to", group, text] => show("send-to", bot.send_group_message(group, *text)),
+        ["bcast", n] => {
+            let n: u32 = n.parse().ok()?;
+            let targets: Vec<Chat> = (0..n).map(|i| Chat::Group(format!("{}", 200_001 + i))).collect();
+            let results = bot.broadcast(&targets, "news");
+            let ok = results.iter().filter(|r| r.is_ok()).count();
+            let first_err = results
+                .iter()
+                .find_map(|r| r.as_ref().err())
+                .map(|e| format!(" {:?}", e.code));
+            format!(
+                "bcast results={} ok={ok}{}",
+                results.len(),
+                first_err.unwrap_or_default()
+            )
+        }
         ["burst", n, group] => {
             let n: u32 = n.parse().ok()?;
             let sent = (0..n)

@@ -1,0 +1,221 @@
+//! The local admin socket behind `coral status`: a Unix socket (mode 0600, default `<data_dir>/coral.sock`,
+//! `[host] admin_socket`) that answers the line `status` with the [`Snapshot`] as one line of JSON. It is never on
+//! the network. A host refuses to start while another one answers on its socket, replaces a stale socket file, and
+//! removes its own on exit.
+
+use super::{Snapshot, Sources};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+/// How long the client waits for the host's answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the host waits for a client's request line.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Problems with the admin socket.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Nothing is listening there.
+    #[error("no coral host is running (nothing answers on {path}); start one with `coral run`")]
+    NotRunning {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// Another host answers there.
+    #[error("another coral host is already running with the admin socket {path} (stop it, or set [host] admin_socket)")]
+    AlreadyRunning {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// Some other I/O failure.
+    #[error("admin socket {path}: {source}")]
+    Io {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The host's answer was not a status.
+    #[error("unexpected answer on {path}: {reason}")]
+    BadAnswer {
+        /// The socket path.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> AdminError + '_ {
+    move |source| AdminError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The bound socket; dropping it removes the socket file.
+pub struct AdminSocket {
+    path: PathBuf,
+    listener: Option<std::os::unix::net::UnixListener>,
+}
+
+impl AdminSocket {
+    /// Bind `path` (mode 0600). Fails if another host answers there; a stale file (nobody answering) is replaced.
+    pub fn bind(path: &Path) -> Result<AdminSocket, AdminError> {
+        if path.exists() {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(AdminError::AlreadyRunning {
+                        path: path.to_path_buf(),
+                    });
+                }
+                Err(_) => {
+                    tracing::info!(path = %path.display(), "removing a stale admin socket");
+                    std::fs::remove_file(path).map_err(io(path))?;
+                }
+            }
+        }
+        // Bind inside a private folder, restrict the socket, then move it into place: nobody else can connect in
+        // between.
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let staging = parent.join(format!(".coral-admin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir(&staging).map_err(io(&staging))?;
+        std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o700)).map_err(io(&staging))?;
+        let temp = staging.join("s");
+        let bound = (|| {
+            let listener = std::os::unix::net::UnixListener::bind(&temp)?;
+            std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600))?;
+            std::fs::rename(&temp, path)?;
+            Ok(listener)
+        })();
+        let _ = std::fs::remove_dir_all(&staging);
+        let listener = bound.map_err(io(path))?;
+        listener.set_nonblocking(true).map_err(io(path))?;
+        Ok(AdminSocket {
+            path: path.to_path_buf(),
+            listener: Some(listener),
+        })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Answer status requests until the host exits (needs a tokio runtime).
+    pub fn serve(&mut self, sources: Sources) -> Result<(), AdminError> {
+        let Some(listener) = self.listener.take() else {
+            return Ok(());
+        };
+        let listener = tokio::net::UnixListener::from_std(listener).map_err(io(&self.path))?;
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        tokio::spawn(answer(stream, sources.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!("admin socket: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Drop for AdminSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn answer(stream: tokio::net::UnixStream, sources: Sources) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(read).take(256);
+    let request = tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut line)).await;
+    let reply = match request {
+        Ok(Ok(_)) if line.trim() == "status" => {
+            serde_json::to_string(&sources.snapshot()).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        }
+        Ok(Ok(_)) => "{\"error\":\"unknown request; send `status`\"}".to_string(),
+        _ => return,
+    };
+    let _ = write.write_all(reply.as_bytes()).await;
+    let _ = write.write_all(b"\n").await;
+    let _ = write.shutdown().await;
+}
+
+/// Ask the host listening on `path` for its status (blocking; for the `coral status` command).
+pub fn query(path: &Path) -> Result<Snapshot, AdminError> {
+    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => AdminError::NotRunning {
+            path: path.to_path_buf(),
+        },
+        _ => io(path)(e),
+    })?;
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT)).map_err(io(path))?;
+    stream.write_all(b"status\n").map_err(io(path))?;
+    let mut line = String::new();
+    BufReader::new(stream.take(64 << 20))
+        .read_line(&mut line)
+        .map_err(io(path))?;
+    serde_json::from_str(&line).map_err(|e| AdminError::BadAnswer {
+        path: path.to_path_buf(),
+        reason: format!("{e}: {}", line.chars().take(200).collect::<String>()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources() -> Sources {
+        Sources {
+            dispatcher: Default::default(),
+            bots: Default::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn status_round_trip_mode_0600_second_host_refused_and_removed_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coral.sock");
+        assert!(matches!(query(&path), Err(AdminError::NotRunning { .. })));
+        let mut socket = AdminSocket::bind(&path).unwrap();
+        socket.serve(sources()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let p = path.clone();
+        let snapshot = tokio::task::spawn_blocking(move || query(&p)).await.unwrap().unwrap();
+        assert_eq!(snapshot.version, env!("CARGO_PKG_VERSION"));
+        assert!(snapshot.plugins.is_empty());
+        assert!(matches!(
+            AdminSocket::bind(&path),
+            Err(AdminError::AlreadyRunning { .. })
+        ));
+        drop(socket);
+        assert!(!path.exists(), "removed on exit");
+    }
+
+    #[test]
+    fn a_stale_socket_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coral.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap()); // leaves the file, nobody listening
+        assert!(path.exists());
+        assert!(matches!(query(&path), Err(AdminError::NotRunning { .. })));
+        let socket = AdminSocket::bind(&path).unwrap();
+        assert!(path.exists());
+        drop(socket);
+    }
+}
