@@ -199,6 +199,18 @@ pub struct PluginConfig {
     /// The plugin's own settings, passed to its `setup` export as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
+    /// Storage quota: `storage = { max_keys = 10000, max_mb = 16 }` (the defaults).
+    pub storage: Option<StorageQuotaConfig>,
+}
+
+/// `storage = { max_keys, max_mb }` under `[plugins.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageQuotaConfig {
+    /// Most keys (default 10 000).
+    pub max_keys: Option<u64>,
+    /// Most MiB of keys plus values (default 16).
+    pub max_mb: Option<u64>,
 }
 
 /// A group or user id in config: a number or a string.
@@ -287,6 +299,7 @@ impl Default for PluginConfig {
             rate: BTreeMap::new(),
             max_host_calls: None,
             config: toml::Table::new(),
+            storage: None,
         }
     }
 }
@@ -306,6 +319,8 @@ pub struct PluginLimits {
     pub instances: usize,
     /// Host calls per event.
     pub max_host_calls: u32,
+    /// Storage quota.
+    pub storage: crate::services::storage::Quota,
 }
 
 impl Config {
@@ -378,6 +393,14 @@ impl Config {
             if !(1..=MAX_INSTANCES).contains(&p.instances.unwrap_or(1)) {
                 return invalid(format!("plugins.{name}.instances"), "must be between 1 and 64");
             }
+            if let Some(q) = &p.storage
+                && (q.max_keys == Some(0) || q.max_mb == Some(0) || q.max_mb.is_some_and(|mb| mb > 1 << 20))
+            {
+                return invalid(
+                    format!("plugins.{name}.storage"),
+                    "max_keys and max_mb must be at least 1 (max_mb at most 1048576)",
+                );
+            }
             if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0) {
                 return invalid(format!("plugins.{name}"), "limits must be at least 1");
             }
@@ -403,6 +426,18 @@ impl Config {
             queue_len: p.and_then(|p| p.queue_len).unwrap_or(h.queue_len),
             instances: p.and_then(|p| p.instances).unwrap_or(1),
             max_host_calls: p.and_then(|p| p.max_host_calls).unwrap_or(h.max_host_calls),
+            storage: {
+                let q = p.and_then(|p| p.storage.as_ref());
+                crate::services::storage::Quota {
+                    max_keys: q
+                        .and_then(|q| q.max_keys)
+                        .unwrap_or(crate::services::storage::DEFAULT_MAX_KEYS),
+                    max_bytes: q
+                        .and_then(|q| q.max_mb)
+                        .unwrap_or(crate::services::storage::DEFAULT_MAX_MB)
+                        << 20,
+                }
+            },
         }
     }
 }

@@ -11,3 +11,4 @@ mod limits;
 mod onebot;
 mod policy;
 mod reload;
+mod services;

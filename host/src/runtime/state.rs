@@ -41,6 +41,10 @@ pub struct PluginShared {
     pub messages: Mutex<MessageIndex>,
     /// Fault history (crash backoff and quarantine), shared by the plugin's instances.
     pub crashes: Mutex<crate::runtime::crash::CrashGuard>,
+    /// The host services (storage, schedule), when the host has a data folder.
+    pub services: Option<Arc<crate::services::Services>>,
+    /// Its storage quota.
+    pub storage_quota: crate::services::storage::Quota,
 }
 
 /// Recent message ids and their chats, bounded (oldest forgotten first).
@@ -81,6 +85,7 @@ impl PluginShared {
         bots: Bots,
         audit: Option<Arc<AuditLog>>,
         limits: &crate::config::PluginLimits,
+        services: Option<Arc<crate::services::Services>>,
     ) -> Arc<Self> {
         Arc::new(PluginShared {
             name,
@@ -91,6 +96,8 @@ impl PluginShared {
             max_host_calls: limits.max_host_calls,
             messages: Mutex::default(),
             crashes: Mutex::default(),
+            services,
+            storage_quota: limits.storage,
         })
     }
 
