@@ -502,6 +502,23 @@ mod tests {
     }
 
     #[test]
+    fn storage_quotas_default_and_override() {
+        let c = Config::parse(
+            "[plugins.a]\nstorage = { max_keys = 5, max_mb = 2 }\n[plugins.b]\nstorage = { max_keys = 7 }\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.limits("a").storage.max_keys, 5);
+        assert_eq!(c.limits("a").storage.max_bytes, 2 << 20);
+        assert_eq!(c.limits("b").storage.max_bytes, 16 << 20);
+        assert_eq!(c.limits("other").storage.max_keys, 10_000);
+        let err = Config::parse("[plugins.a]\nstorage = { max_keys = 0 }\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("plugins.a.storage"), "{err}");
+        let err = Config::parse("[plugins.a]\nstorage = { keys = 3 }\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("keys"), "{err}");
+    }
+
+    #[test]
     fn zero_limits_are_invalid() {
         let err = Config::parse("[plugins.ping]\nmemory_mb = 0\n", Path::new("c.toml")).unwrap_err();
         assert!(
