@@ -16,8 +16,8 @@
 //! ```
 
 use crate::bindings::coral::bot::schedule as api;
-pub use api::{Job, When};
 use crate::error::Result;
+pub use api::{Job, When};
 
 /// Add the job `name` (replacing one of that name); `payload` comes back in its [`crate::TimerEvent`].
 pub fn add(name: &str, when: When, payload: &str) -> Result<()> {

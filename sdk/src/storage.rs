@@ -52,9 +52,7 @@ pub fn compare_and_swap(key: &str, expected: Option<&[u8]>, new: Option<&[u8]>) 
 /// The value under `key` as UTF-8 text.
 pub fn get_string(key: &str) -> Result<Option<String>> {
     get(key)?
-        .map(|bytes| {
-            String::from_utf8(bytes).map_err(|_| local_error(format!("the value under {key:?} is not UTF-8")))
-        })
+        .map(|bytes| String::from_utf8(bytes).map_err(|_| local_error(format!("the value under {key:?} is not UTF-8"))))
         .transpose()
 }
 

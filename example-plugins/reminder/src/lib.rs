@@ -13,8 +13,8 @@
 //! At setup it (re)adds `daily:<n>` jobs from config and cancels daily jobs no longer there. Grants it asks for:
 //! `schedule`, `send`.
 
-use coral_sdk::prelude::*;
 use coral_sdk::TimerEvent;
+use coral_sdk::prelude::*;
 use coral_sdk::schedule::{self, When};
 use serde_json::{Value, json};
 
@@ -70,7 +70,10 @@ fn sync_daily(config: &Config) -> Result<(), String> {
         }
         Err(e) => return Err(format!("cannot list jobs: {}", e.message)),
     };
-    for job in jobs.iter().filter(|j| j.name.starts_with("daily:") && !wanted.contains(&j.name)) {
+    for job in jobs
+        .iter()
+        .filter(|j| j.name.starts_with("daily:") && !wanted.contains(&j.name))
+    {
         schedule::cancel(&job.name).map_err(|e| format!("cannot cancel {}: {}", job.name, e.message))?;
     }
     for (name, entry) in wanted.iter().zip(&daily) {

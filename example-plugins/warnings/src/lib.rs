@@ -55,7 +55,10 @@ impl Warnings {
                 self.limit,
                 self.mute_secs / 60
             ),
-            Err(e) => format!("{user} reached {count}/{} warnings{reason} but could not be muted: {}", self.limit, e.message),
+            Err(e) => format!(
+                "{user} reached {count}/{} warnings{reason} but could not be muted: {}",
+                self.limit, e.message
+            ),
         })
     }
 }

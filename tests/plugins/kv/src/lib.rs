@@ -85,11 +85,19 @@ impl Kv {
             "remind" => {
                 let payload = serde_json::json!({"self_id": bot.self_id(), "user": msg.user_id, "text": b});
                 let name = format!("remind-{a}");
-                show(op, schedule::add(&name, When::AfterSecs(a.parse().unwrap_or(60)), &payload.to_string()).map(|()| name))
+                show(
+                    op,
+                    schedule::add(&name, When::AfterSecs(a.parse().unwrap_or(60)), &payload.to_string()).map(|()| name),
+                )
             }
             "jobs" => show(
                 op,
-                schedule::list().map(|jobs| format!("[{}]", jobs.iter().map(|j| j.name.clone()).collect::<Vec<_>>().join(","))),
+                schedule::list().map(|jobs| {
+                    format!(
+                        "[{}]",
+                        jobs.iter().map(|j| j.name.clone()).collect::<Vec<_>>().join(",")
+                    )
+                }),
             ),
             _ => format!("unknown command {op:?}"),
         }
