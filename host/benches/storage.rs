@@ -86,8 +86,14 @@ fn host_side(n: usize, dir: &std::path::Path) {
     let half = n / 2;
     let (cpu0, t0) = (common::cpu_time("self"), Instant::now());
     for i in 0..half {
-        s.set("host", Quota::default(), &format!("bench{}", i % 1000), b"0123456789abcdef", None)
-            .unwrap();
+        s.set(
+            "host",
+            Quota::default(),
+            &format!("bench{}", i % 1000),
+            b"0123456789abcdef",
+            None,
+        )
+        .unwrap();
     }
     for i in 0..(n - half) {
         s.get("host", &format!("bench{}", i % 1000)).unwrap();

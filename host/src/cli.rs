@@ -71,7 +71,9 @@ pub async fn describe(
     let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
     let violations = crate::runtime::config_violations(metadata.config_schema.as_deref(), &config_json);
     for v in &violations {
-        problems.push(format!("{name}: [plugins.{name}.config] does not match the plugin's schema: {v}"));
+        problems.push(format!(
+            "{name}: [plugins.{name}.config] does not match the plugin's schema: {v}"
+        ));
     }
     let unrequested: BTreeSet<_> = policy.granted().difference(policy.requested()).collect();
     if !unrequested.is_empty() {

@@ -57,7 +57,11 @@ fn two_copies_of_one_plugin_cannot_see_each_others_keys() {
         assert_eq!(ask(&mut coral, &format!("a set {key} A")), "set ok stored", "{key}");
     }
     for key in TRICKY_KEYS {
-        assert_eq!(ask(&mut coral, &format!("b get {key}")), "get ok none", "{key} leaked to b");
+        assert_eq!(
+            ask(&mut coral, &format!("b get {key}")),
+            "get ok none",
+            "{key} leaked to b"
+        );
         assert_eq!(ask(&mut coral, &format!("a get {key}")), "get ok A", "{key}");
     }
     assert_eq!(ask(&mut coral, "b list"), "list ok []");
@@ -65,7 +69,11 @@ fn two_copies_of_one_plugin_cannot_see_each_others_keys() {
     assert_eq!(ask(&mut coral, "a list x"), "list ok [x,x%]", "`%` is no wildcard");
     assert_eq!(ask(&mut coral, "b set x B"), "set ok stored");
     assert_eq!(ask(&mut coral, "b del %"), "del ok false");
-    assert_eq!(ask(&mut coral, "a get x"), "get ok A", "b's write did not touch a's key");
+    assert_eq!(
+        ask(&mut coral, "a get x"),
+        "get ok A",
+        "b's write did not touch a's key"
+    );
     assert_eq!(ask(&mut coral, "a get %"), "get ok A");
     assert_eq!(ask(&mut coral, "b get x"), "get ok B");
     assert_eq!(ask(&mut coral, "a incr n 5"), "incr ok 5");
@@ -83,13 +91,24 @@ fn a_full_quota_returns_quota_exceeded_and_loses_nothing() {
         answer.starts_with("fill stopped at 5: err quota-exceeded 1413 storage quota exceeded"),
         "{answer}"
     );
-    assert_eq!(ask(&mut coral, "a list fill"), "list ok [fill0,fill1,fill2,fill3,fill4]");
+    assert_eq!(
+        ask(&mut coral, "a list fill"),
+        "list ok [fill0,fill1,fill2,fill3,fill4]"
+    );
     assert_eq!(ask(&mut coral, "a get fill4"), "get ok xxxxxxxxxx");
     let answer = ask(&mut coral, "a incr counter 1");
     assert!(answer.starts_with("incr err quota-exceeded 1413"), "{answer}");
-    assert_eq!(ask(&mut coral, "a set fill0 replaced"), "set ok stored", "rewriting a key needs no new slot");
+    assert_eq!(
+        ask(&mut coral, "a set fill0 replaced"),
+        "set ok stored",
+        "rewriting a key needs no new slot"
+    );
     assert_eq!(ask(&mut coral, "a del fill1"), "del ok true");
-    assert_eq!(ask(&mut coral, "a set new 1"), "set ok stored", "freeing a key makes room");
+    assert_eq!(
+        ask(&mut coral, "a set new 1"),
+        "set ok stored",
+        "freeing a key makes room"
+    );
 }
 
 #[test]
@@ -173,7 +192,10 @@ fn a_config_breaking_the_schema_is_refused_by_check_and_at_load() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("config.tag: 13 characters; at most 8"), "{text}");
-    assert!(text.contains("config.colour: unknown key (not in the schema)"), "{text}");
+    assert!(
+        text.contains("config.colour: unknown key (not in the schema)"),
+        "{text}"
+    );
     assert!(text.contains("ok: kv-b"), "{text}");
     let inspect = std::process::Command::new(env!("CARGO_BIN_EXE_coral"))
         .args(["plugin", "inspect", "plugins/kv-b.wasm", "--config", "coral.toml"])
@@ -182,8 +204,14 @@ fn a_config_breaking_the_schema_is_refused_by_check_and_at_load() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&inspect.stdout);
-    assert!(text.contains("storage:      granted (quota 10000 keys, 16 MiB"), "{text}");
-    assert!(text.contains("schedule:     requested, not granted (≤ 32 jobs"), "{text}");
+    assert!(
+        text.contains("storage:      granted (quota 10000 keys, 16 MiB"),
+        "{text}"
+    );
+    assert!(
+        text.contains("schedule:     requested, not granted (≤ 32 jobs"),
+        "{text}"
+    );
     assert!(text.contains("config:       schema-checked: matches"), "{text}");
 
     let mut coral = setup.start();
@@ -192,7 +220,10 @@ fn a_config_breaking_the_schema_is_refused_by_check_and_at_load() {
     coral.send("a get k");
     coral.send("b get k");
     let line = coral.expect_line("b's answer", |l| l.contains(": get"));
-    assert_eq!(line, "[private 10000] b: get ok v", "kv-a is not loaded, so it does not answer");
+    assert_eq!(
+        line, "[private 10000] b: get ok v",
+        "kv-a is not loaded, so it does not answer"
+    );
 }
 
 #[test]
@@ -221,7 +252,10 @@ fn the_example_plugins_run_in_the_sample_config() {
     coral.expect("[group 1000001] 42 has 2/3 warnings");
     coral.send("warn 42");
     let line = coral.expect_line("third warning", |l| l.contains("3/3"));
-    assert!(line.contains("could not be muted") && line.contains("not supported on the console"), "{line}");
+    assert!(
+        line.contains("could not be muted") && line.contains("not supported on the console"),
+        "{line}"
+    );
     coral.send("warnings 42");
     coral.expect("[group 1000001] 42 has 0/3 warnings");
 

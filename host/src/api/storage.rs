@@ -41,7 +41,8 @@ impl Host for PluginState {
     }
 
     async fn delete(&mut self, key: String) -> Answer<bool> {
-        self.storage_call("storage.delete", move |s, ns, _| s.delete(ns, &key)).await
+        self.storage_call("storage.delete", move |s, ns, _| s.delete(ns, &key))
+            .await
     }
 
     async fn list_keys(&mut self, prefix: String) -> Answer<Vec<String>> {

@@ -227,7 +227,11 @@ mod tests {
     fn simple_fields_steps_ranges_and_lists() {
         let t = at(2024, 6, 10, 8, 29);
         assert_eq!(next("30 8 * * *", t), at(2024, 6, 10, 8, 30));
-        assert_eq!(next("30 8 * * *", at(2024, 6, 10, 8, 30)), at(2024, 6, 11, 8, 30), "strictly after");
+        assert_eq!(
+            next("30 8 * * *", at(2024, 6, 10, 8, 30)),
+            at(2024, 6, 11, 8, 30),
+            "strictly after"
+        );
         assert_eq!(next("*/15 * * * *", at(2024, 6, 10, 8, 31)), at(2024, 6, 10, 8, 45));
         assert_eq!(next("5-10/5 * * * *", at(2024, 6, 10, 8, 6)), at(2024, 6, 10, 8, 10));
         assert_eq!(next("50/5 * * * *", at(2024, 6, 10, 8, 56)), at(2024, 6, 10, 9, 50));

@@ -245,11 +245,10 @@ impl Jobs {
                 .prepare_cached("SELECT 1 FROM jobs WHERE plugin = ?1 AND name = ?2")?
                 .exists(params![plugin, name])?;
             if !exists {
-                let count: i64 = conn.query_row(
-                    "SELECT count(*) FROM jobs WHERE plugin = ?1",
-                    params![plugin],
-                    |r| r.get(0),
-                )?;
+                let count: i64 =
+                    conn.query_row("SELECT count(*) FROM jobs WHERE plugin = ?1", params![plugin], |r| {
+                        r.get(0)
+                    })?;
                 if count as u64 >= MAX_JOBS {
                     return Err(JobError::Limit(format!(
                         "a plugin may have at most {MAX_JOBS} jobs; cancel one first"
@@ -304,7 +303,11 @@ impl Jobs {
     }
 
     /// Fire every job due at `now`; returns when the next one is due.
-    fn fire_due(conn: &Connection, now: u64, deliver: &(dyn Fn(Fired) -> bool + Send + Sync)) -> Result<Option<u64>, JobError> {
+    fn fire_due(
+        conn: &Connection,
+        now: u64,
+        deliver: &(dyn Fn(Fired) -> bool + Send + Sync),
+    ) -> Result<Option<u64>, JobError> {
         let due: Vec<(String, String, String, String, u64, String, u64)> = {
             let mut stmt = conn.prepare_cached(
                 "SELECT plugin, name, kind, spec, anchor_ms, payload, due_ms FROM jobs
@@ -363,9 +366,7 @@ impl Jobs {
             let woken = self.inner.wake.notified();
             let now = self.inner.clock.now_ms();
             let deliver = deliver.clone();
-            let pass = self
-                .blocking(move |conn| Self::fire_due(conn, now, &*deliver))
-                .await;
+            let pass = self.blocking(move |conn| Self::fire_due(conn, now, &*deliver)).await;
             let next = match pass {
                 Ok(next) => next,
                 Err(e) => {
@@ -419,7 +420,10 @@ mod tests {
         h.jobs.add("p", "tea", When::AfterSecs(600), "kettle").await.unwrap();
         h.jobs.add("p", "tick", When::EverySecs(3600), "t").await.unwrap();
         let f = h.fired.recv().await.unwrap();
-        assert_eq!((f.name.as_str(), f.payload.as_str(), f.due_ms), ("tea", "kettle", T0 + 600_000));
+        assert_eq!(
+            (f.name.as_str(), f.payload.as_str(), f.due_ms),
+            ("tea", "kettle", T0 + 600_000)
+        );
         assert_eq!(h.jobs.clock().now_ms(), T0 + 600_000, "fired exactly when due");
         for k in 1..=3 {
             let f = h.fired.recv().await.unwrap();
@@ -437,7 +441,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut h = start(dir.path(), T0, |_| true);
         // 2024-06-10 is a Monday; 08:00 now.
-        h.jobs.add("p", "standup", When::Cron("30 9 * * mon-fri".into()), "").await.unwrap();
+        h.jobs
+            .add("p", "standup", When::Cron("30 9 * * mon-fri".into()), "")
+            .await
+            .unwrap();
         let f = h.fired.recv().await.unwrap();
         assert_eq!(f.due_ms, T0 + 90 * 60_000);
         let f = h.fired.recv().await.unwrap();
@@ -450,16 +457,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut h = start(dir.path(), T0, |_| true);
         let j = &h.jobs;
-        assert!(matches!(j.add("p", "x", When::EverySecs(59), "").await, Err(JobError::Invalid(_))));
-        assert!(matches!(j.add("p", "", When::AfterSecs(1), "").await, Err(JobError::Invalid(_))));
+        assert!(matches!(
+            j.add("p", "x", When::EverySecs(59), "").await,
+            Err(JobError::Invalid(_))
+        ));
+        assert!(matches!(
+            j.add("p", "", When::AfterSecs(1), "").await,
+            Err(JobError::Invalid(_))
+        ));
         let long = "n".repeat(MAX_NAME_BYTES + 1);
-        assert!(matches!(j.add("p", &long, When::AfterSecs(1), "").await, Err(JobError::Invalid(_))));
+        assert!(matches!(
+            j.add("p", &long, When::AfterSecs(1), "").await,
+            Err(JobError::Invalid(_))
+        ));
         let big = "x".repeat(MAX_PAYLOAD_BYTES + 1);
-        assert!(matches!(j.add("p", "x", When::AfterSecs(1), &big).await, Err(JobError::Invalid(_))));
-        assert!(matches!(j.add("p", "x", When::Cron("0 0 30 2 *".into()), "").await, Err(JobError::Invalid(_))));
-        assert!(matches!(j.add("p", "x", When::Cron("61 * * * *".into()), "").await, Err(JobError::Invalid(_))));
+        assert!(matches!(
+            j.add("p", "x", When::AfterSecs(1), &big).await,
+            Err(JobError::Invalid(_))
+        ));
+        assert!(matches!(
+            j.add("p", "x", When::Cron("0 0 30 2 *".into()), "").await,
+            Err(JobError::Invalid(_))
+        ));
+        assert!(matches!(
+            j.add("p", "x", When::Cron("61 * * * *".into()), "").await,
+            Err(JobError::Invalid(_))
+        ));
         for i in 0..MAX_JOBS {
-            j.add("p", &format!("job{i}"), When::AfterSecs(10_000 + i), "").await.unwrap();
+            j.add("p", &format!("job{i}"), When::AfterSecs(10_000 + i), "")
+                .await
+                .unwrap();
         }
         let err = j.add("p", "one-more", When::AfterSecs(1), "").await.unwrap_err();
         assert!(matches!(err, JobError::Limit(_)), "{err}");
@@ -468,7 +495,10 @@ mod tests {
         j.add("q", "job0", When::AfterSecs(7), "q's").await.unwrap();
         assert_eq!(j.list("p").await.unwrap().len(), MAX_JOBS as usize);
         let f = h.fired.recv().await.unwrap();
-        assert_eq!((f.plugin.as_str(), f.name.as_str(), f.payload.as_str()), ("p", "job0", "new"));
+        assert_eq!(
+            (f.plugin.as_str(), f.name.as_str(), f.payload.as_str()),
+            ("p", "job0", "new")
+        );
         assert_eq!(f.due_ms, T0 + 5_000);
         let f = h.fired.recv().await.unwrap();
         assert_eq!((f.plugin.as_str(), f.payload.as_str()), ("q", "q's"));
@@ -494,7 +524,11 @@ mod tests {
         assert_eq!((fired[1].name.as_str(), fired[1].due_ms), ("hourly", T0 + 3_600_000));
         assert_eq!(h.jobs.clock().now_ms(), T0 + 12_600_000, "missed jobs fire at start-up");
         let next = h.fired.recv().await.unwrap();
-        assert_eq!(next.due_ms, T0 + 4 * 3_600_000, "one run for all missed, then on the old phase");
+        assert_eq!(
+            next.due_ms,
+            T0 + 4 * 3_600_000,
+            "one run for all missed, then on the old phase"
+        );
         h.task.abort();
     }
 
@@ -507,7 +541,11 @@ mod tests {
         h.jobs.add("p", "later", When::AfterSecs(60), "x").await.unwrap();
         tokio::time::sleep(Duration::from_secs(70)).await;
         assert!(h.fired.try_recv().is_err());
-        assert_eq!(h.jobs.list("p").await.unwrap().len(), 1, "kept while the plugin is away");
+        assert_eq!(
+            h.jobs.list("p").await.unwrap().len(),
+            1,
+            "kept while the plugin is away"
+        );
         loaded.store(true, std::sync::atomic::Ordering::SeqCst);
         let f = h.fired.recv().await.unwrap();
         assert_eq!(f.due_ms, T0 + 60_000, "the original due time is reported");

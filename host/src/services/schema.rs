@@ -327,7 +327,10 @@ mod tests {
 
     #[test]
     fn types_integers_and_union_types() {
-        assert!(errors(json!({"type": "integer"}), json!(3.0)).is_empty(), "3.0 is an integer");
+        assert!(
+            errors(json!({"type": "integer"}), json!(3.0)).is_empty(),
+            "3.0 is an integer"
+        );
         assert_eq!(
             errors(json!({"type": "integer"}), json!(3.5)),
             ["config: expected integer, found number"]
@@ -340,7 +343,10 @@ mod tests {
         );
         assert!(errors(json!({"enum": [1]}), json!(1.0)).is_empty());
         assert_eq!(
-            errors(json!({"additionalProperties": {"type": "boolean"}}), json!({"a": true, "b": 1})),
+            errors(
+                json!({"additionalProperties": {"type": "boolean"}}),
+                json!({"a": true, "b": 1})
+            ),
             ["config.b: expected boolean, found integer"]
         );
     }
@@ -348,8 +354,14 @@ mod tests {
     #[test]
     fn unsupported_or_malformed_schemas_are_refused() {
         for (schema, why) in [
-            (json!({"type": "string", "pattern": "^a"}), "unsupported keyword `pattern`"),
-            (json!({"properties": {"a": {"oneOf": []}}}), "unsupported keyword `oneOf`"),
+            (
+                json!({"type": "string", "pattern": "^a"}),
+                "unsupported keyword `pattern`",
+            ),
+            (
+                json!({"properties": {"a": {"oneOf": []}}}),
+                "unsupported keyword `oneOf`",
+            ),
             (json!({"$ref": "#/x"}), "unsupported keyword `$ref`"),
             (json!({"type": "text"}), "unknown type"),
             (json!({"required": "a"}), "array of strings"),
@@ -363,8 +375,6 @@ mod tests {
         assert!(err.contains("not JSON"), "{err}");
         let err = Schema::parse(r#"{"properties": {"a": {"pattern": "x"}}}"#).unwrap_err();
         assert_eq!(err.path, "(schema).properties.a");
-        assert!(
-            Schema::parse(r#"{"title": "t", "description": "d", "default": {}, "$schema": "x"}"#).is_ok()
-        );
+        assert!(Schema::parse(r#"{"title": "t", "description": "d", "default": {}, "$schema": "x"}"#).is_ok());
     }
 }

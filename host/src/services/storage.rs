@@ -235,14 +235,16 @@ impl Storage {
 
     pub(crate) fn list_keys_at(&self, ns: &str, prefix: &str, now: i64) -> Result<Vec<String>, StorageError> {
         if prefix.len() > MAX_KEY_BYTES {
-            return Err(StorageError::Invalid(format!("the prefix is over {MAX_KEY_BYTES} bytes")));
+            return Err(StorageError::Invalid(format!(
+                "the prefix is over {MAX_KEY_BYTES} bytes"
+            )));
         }
         let inner = self.lock();
         // Keys sharing a prefix are contiguous in key order: scan from the prefix and stop at the first key
         // without it (no LIKE, so `%`, `_` and quotes in keys mean nothing special).
-        let mut stmt = inner.conn.prepare_cached(
-            "SELECT key, expires_ms FROM kv WHERE ns = ?1 AND key >= ?2 ORDER BY key",
-        )?;
+        let mut stmt = inner
+            .conn
+            .prepare_cached("SELECT key, expires_ms FROM kv WHERE ns = ?1 AND key >= ?2 ORDER BY key")?;
         let mut rows = stmt.query(params![ns, prefix])?;
         let mut keys = Vec::new();
         while let Some(row) = rows.next()? {
@@ -518,9 +520,15 @@ mod tests {
         s.set_at("p", q, "third", b"v", None, 10_000).unwrap();
         assert_eq!(s.list_keys_at("p", "", 10_000).unwrap(), ["long", "third"]);
         assert_eq!(s.usage("p").unwrap().0, 2);
-        assert!(!s.delete_at("p", "short", 10_000).unwrap(), "an expired key did not exist");
+        assert!(
+            !s.delete_at("p", "short", 10_000).unwrap(),
+            "an expired key did not exist"
+        );
         // A fourth key does not fit: nothing has expired now.
-        assert!(matches!(s.set_at("p", q, "fourth", b"v", None, 10_000), Err(StorageError::Quota(_))));
+        assert!(matches!(
+            s.set_at("p", q, "fourth", b"v", None, 10_000),
+            Err(StorageError::Quota(_))
+        ));
     }
 
     #[test]
@@ -548,7 +556,10 @@ mod tests {
         let s = Storage::in_memory().unwrap();
         assert!(matches!(s.set("p", Q, "", b"v", None), Err(StorageError::Invalid(_))));
         let long = "k".repeat(MAX_KEY_BYTES + 1);
-        assert!(matches!(s.set("p", Q, &long, b"v", None), Err(StorageError::Invalid(_))));
+        assert!(matches!(
+            s.set("p", Q, &long, b"v", None),
+            Err(StorageError::Invalid(_))
+        ));
         s.set("p", Q, &long[1..], b"v", None).unwrap();
         let big = vec![0u8; MAX_VALUE_BYTES + 1];
         assert!(matches!(s.set("p", Q, "k", &big, None), Err(StorageError::Invalid(_))));
