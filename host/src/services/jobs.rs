@@ -518,7 +518,7 @@ mod tests {
         }
         // The host comes back 3.5 hours later.
         let mut h = start(dir.path(), T0 + 12_600_000, |_| true);
-        let mut fired = vec![h.fired.recv().await.unwrap(), h.fired.recv().await.unwrap()];
+        let mut fired = [h.fired.recv().await.unwrap(), h.fired.recv().await.unwrap()];
         fired.sort_by_key(|f| f.due_ms);
         assert_eq!((fired[0].name.as_str(), fired[0].due_ms), ("once", T0 + 600_000));
         assert_eq!((fired[1].name.as_str(), fired[1].due_ms), ("hourly", T0 + 3_600_000));

@@ -103,27 +103,15 @@ fn check_schema(schema: &Value, path: &str) -> Result<(), SchemaError> {
                     check_schema(sub, &format!("{at}.{name}"))?;
                 }
             }
-            "required" => {
-                if !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
-                    return bad(&at, "must be an array of strings");
-                }
+            "required" if !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) => {
+                return bad(&at, "must be an array of strings");
             }
             "additionalProperties" | "items" => check_schema(v, &at)?,
-            "minItems" | "maxItems" | "minLength" | "maxLength" => {
-                if v.as_u64().is_none() {
-                    return bad(&at, "must be a non-negative integer");
-                }
+            "minItems" | "maxItems" | "minLength" | "maxLength" if v.as_u64().is_none() => {
+                return bad(&at, "must be a non-negative integer");
             }
-            "minimum" | "maximum" => {
-                if !v.is_number() {
-                    return bad(&at, "must be a number");
-                }
-            }
-            "enum" => {
-                if !v.is_array() {
-                    return bad(&at, "must be an array");
-                }
-            }
+            "minimum" | "maximum" if !v.is_number() => return bad(&at, "must be a number"),
+            "enum" if !v.is_array() => return bad(&at, "must be an array"),
             _ => {}
         }
     }

@@ -318,13 +318,16 @@ impl Storage {
     }
 }
 
+/// A stored value and its expiry (Unix ms).
+type Entry = (Vec<u8>, Option<i64>);
+
 impl Inner {
     /// The live value and expiry of a key.
-    fn current(&self, ns: &str, key: &str, now: i64) -> Result<Option<(Vec<u8>, Option<i64>)>, StorageError> {
+    fn current(&self, ns: &str, key: &str, now: i64) -> Result<Option<Entry>, StorageError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT value, expires_ms FROM kv WHERE ns = ?1 AND key = ?2")?;
-        let row: Option<(Vec<u8>, Option<i64>)> = stmt
+        let row: Option<Entry> = stmt
             .query_row(params![ns, key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         Ok(row.filter(|(_, expires)| expires.is_none_or(|e| e > now)))
