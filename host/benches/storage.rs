@@ -68,8 +68,11 @@ async fn in_plugin(n: usize, dir: &std::path::Path) {
     )
     .await
     .expect("console");
-    dispatcher.shutdown().await;
+    // Wait for the answer before stopping: shutdown gives a busy plugin only a grace period.
+    let counter = lines.clone();
+    tokio::task::spawn_blocking(move || counter.wait_for(1)).await.unwrap();
     let (wall, cpu) = (t0.elapsed(), common::cpu_time("self") - cpu0);
+    dispatcher.shutdown().await;
     assert_eq!(lines.count(), 1, "the plugin answered");
     println!(
         "from a plugin: {n} storage calls (half set, half get) in {:.3} s = {:.0} ops/s; CPU {:.1} µs/op \
