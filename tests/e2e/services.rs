@@ -159,8 +159,8 @@ fn a_reminder_set_before_a_stop_fires_after_the_restart() {
     let setup = kv_setup(&["kv-a"], &two_copies("\"send\", \"storage\", \"schedule\"", ""));
     let mut coral = setup.start();
     let set_at = std::time::Instant::now();
-    assert_eq!(ask(&mut coral, "a remind 5 tea"), "remind ok remind-5");
-    assert_eq!(ask(&mut coral, "a jobs"), "jobs ok [remind-5]");
+    assert_eq!(ask(&mut coral, "a remind 15 tea"), "remind ok remind-15");
+    assert_eq!(ask(&mut coral, "a jobs"), "jobs ok [remind-15]");
     let (status, rest, _) = coral.finish();
     assert!(status.success());
     assert!(
@@ -168,12 +168,12 @@ fn a_reminder_set_before_a_stop_fires_after_the_restart() {
         "the host stopped before the job was due: {rest:?}"
     );
     // Stay down past the due time, so the job is missed and must fire at start-up.
-    let due = std::time::Duration::from_secs(6);
+    let due = std::time::Duration::from_secs(16);
     if let Some(left) = due.checked_sub(set_at.elapsed()) {
         std::thread::sleep(left);
     }
     let mut coral = setup.start();
-    coral.expect("[private 10000] a: timer remind-5 tea");
+    coral.expect("[private 10000] a: timer remind-15 tea");
     assert_eq!(ask(&mut coral, "a jobs"), "jobs ok []", "a fired one-shot is gone");
 }
 
