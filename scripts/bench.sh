@@ -16,4 +16,5 @@ cargo bench --bench ping
 cargo bench --bench policy
 cargo bench --bench reload
 cargo bench --bench languages
+cargo bench --bench storage
 cargo bench --bench onebot_load

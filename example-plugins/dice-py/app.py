@@ -47,6 +47,7 @@ class WitWorld(wit_world.WitWorld):
             description="dice rolls, choices and welcomes, written in Python",
             capabilities=["send", "ban"],
             events=[types.EventCategory.MESSAGE, types.EventCategory.NOTICE],
+            config_schema=None,
         )
 
     def setup(self, config_json: str) -> None:

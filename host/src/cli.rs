@@ -68,6 +68,13 @@ pub async fn describe(
             problems.push(format!("{name}: the plugin requests {e}"));
         }
     }
+    let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
+    let violations = crate::runtime::config_violations(metadata.config_schema.as_deref(), &config_json);
+    for v in &violations {
+        problems.push(format!(
+            "{name}: [plugins.{name}.config] does not match the plugin's schema: {v}"
+        ));
+    }
     let unrequested: BTreeSet<_> = policy.granted().difference(policy.requested()).collect();
     if !unrequested.is_empty() {
         problems.push(format!(
@@ -86,6 +93,7 @@ pub async fn describe(
                 C::Request => "request",
                 C::Meta => "meta",
                 C::Other => "other",
+                C::Timer => "timer",
             }
         }))
     };
@@ -112,6 +120,43 @@ pub async fn describe(
         let _ = writeln!(out, "rate {cap}:  {text}");
     }
     let _ = writeln!(out, "limits:       {}", limits_line(&limits));
+    for (cap, detail) in [
+        (
+            Capability::Storage,
+            format!(
+                "quota {} keys, {} MiB; keys ≤ {} B, values ≤ {} KiB, list ≤ {} keys",
+                limits.storage.max_keys,
+                limits.storage.max_bytes >> 20,
+                crate::services::storage::MAX_KEY_BYTES,
+                crate::services::storage::MAX_VALUE_BYTES >> 10,
+                crate::services::storage::MAX_LIST
+            ),
+        ),
+        (
+            Capability::Schedule,
+            format!(
+                "≤ {} jobs, repeating ≥ every {} s, names ≤ {} B, payload ≤ {} KiB",
+                crate::services::jobs::MAX_JOBS,
+                crate::services::jobs::MIN_INTERVAL_SECS,
+                crate::services::jobs::MAX_NAME_BYTES,
+                crate::services::jobs::MAX_PAYLOAD_BYTES >> 10
+            ),
+        ),
+    ] {
+        let state = match (policy.requested().contains(&cap), policy.granted().contains(&cap)) {
+            (true, true) => "granted",
+            (true, false) => "requested, not granted",
+            (false, true) => "granted, not requested",
+            (false, false) => "not used",
+        };
+        let _ = writeln!(out, "{:<14}{state} ({detail})", format!("{cap}:"));
+    }
+    let schema_state = match (&metadata.config_schema, violations.len()) {
+        (None, _) => "not schema-checked (the plugin declares no config schema)".to_string(),
+        (Some(_), 0) => "schema-checked: matches".to_string(),
+        (Some(_), n) => format!("schema-checked: {n} problem(s); the plugin will not load"),
+    };
+    let _ = writeln!(out, "config:       {schema_state}");
     let _ = writeln!(out, "enabled:      {}", settings.enabled);
     Ok((out, problems))
 }

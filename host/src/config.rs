@@ -258,6 +258,18 @@ pub struct PluginConfig {
     /// The plugin's own settings, passed to its `setup` export as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
+    /// Storage quota: `storage = { max_keys = 10000, max_mb = 16 }` (the defaults).
+    pub storage: Option<StorageQuotaConfig>,
+}
+
+/// `storage = { max_keys, max_mb }` under `[plugins.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageQuotaConfig {
+    /// Most keys (default 10 000).
+    pub max_keys: Option<u64>,
+    /// Most MiB of keys plus values (default 16).
+    pub max_mb: Option<u64>,
 }
 
 /// A group or user id in config: a number or a string.
@@ -348,6 +360,7 @@ impl Default for PluginConfig {
             slow_event_ms: None,
             retry: None,
             config: toml::Table::new(),
+            storage: None,
         }
     }
 }
@@ -373,6 +386,8 @@ pub struct PluginLimits {
     pub slow_call: std::time::Duration,
     /// Retry policy for read-only queries.
     pub retry: Option<RetryConfig>,
+    /// Storage quota.
+    pub storage: crate::services::storage::Quota,
 }
 
 impl Config {
@@ -449,6 +464,14 @@ impl Config {
             if !(1..=MAX_INSTANCES).contains(&p.instances.unwrap_or(1)) {
                 return invalid(format!("plugins.{name}.instances"), "must be between 1 and 64");
             }
+            if let Some(q) = &p.storage
+                && (q.max_keys == Some(0) || q.max_mb == Some(0) || q.max_mb.is_some_and(|mb| mb > 1 << 20))
+            {
+                return invalid(
+                    format!("plugins.{name}.storage"),
+                    "max_keys and max_mb must be at least 1 (max_mb at most 1048576)",
+                );
+            }
             if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0) {
                 return invalid(format!("plugins.{name}"), "limits must be at least 1");
             }
@@ -485,6 +508,18 @@ impl Config {
             slow_event: std::time::Duration::from_millis(p.and_then(|p| p.slow_event_ms).unwrap_or(h.slow_event_ms)),
             slow_call: std::time::Duration::from_millis(h.slow_call_ms),
             retry: p.and_then(|p| p.retry),
+            storage: {
+                let q = p.and_then(|p| p.storage.as_ref());
+                crate::services::storage::Quota {
+                    max_keys: q
+                        .and_then(|q| q.max_keys)
+                        .unwrap_or(crate::services::storage::DEFAULT_MAX_KEYS),
+                    max_bytes: q
+                        .and_then(|q| q.max_mb)
+                        .unwrap_or(crate::services::storage::DEFAULT_MAX_MB)
+                        << 20,
+                }
+            },
         }
     }
 }
@@ -574,6 +609,23 @@ mod tests {
         assert!(err.to_string().contains("attempt"), "{err}");
         let err = Config::parse("[metrics]\nenabled = true\nlisten = \"nowhere\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("metrics.listen"), "{err}");
+    }
+
+    #[test]
+    fn storage_quotas_default_and_override() {
+        let c = Config::parse(
+            "[plugins.a]\nstorage = { max_keys = 5, max_mb = 2 }\n[plugins.b]\nstorage = { max_keys = 7 }\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.limits("a").storage.max_keys, 5);
+        assert_eq!(c.limits("a").storage.max_bytes, 2 << 20);
+        assert_eq!(c.limits("b").storage.max_bytes, 16 << 20);
+        assert_eq!(c.limits("other").storage.max_keys, 10_000);
+        let err = Config::parse("[plugins.a]\nstorage = { max_keys = 0 }\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("plugins.a.storage"), "{err}");
+        let err = Config::parse("[plugins.a]\nstorage = { keys = 3 }\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("keys"), "{err}");
     }
 
     #[test]

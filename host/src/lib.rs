@@ -5,7 +5,9 @@
 //! - [`adapters`]: platforms. [`adapters::Action`] is what plugins ask for, [`adapters::Bots`] the connected
 //!   accounts, [`adapters::console`] the embedded default platform.
 //! - [`runtime`]: wasmtime engine, per-plugin actor tasks with CPU/memory/time limits, [`runtime::Dispatcher`].
-//! - [`api`]: host implementations of the WIT imports (`coral:bot/bot`, `coral:bot/log`).
+//! - [`api`]: host implementations of the WIT imports (`coral:bot/bot`, `coral:bot/log`, `coral:bot/storage`,
+//!   `coral:bot/schedule`).
+//! - [`services`]: the stores behind storage and schedule, and the config-schema checker.
 //!
 //! [`run`] wires them together; `main.rs` is only the command line.
 
@@ -143,7 +145,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         .cache_dir
         .clone()
         .unwrap_or_else(|| config.host.data_dir.join("cache"));
-    let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(Arc::new(audit)))?;
+    let services = services::Services::open(&config.host.data_dir)?;
+    let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(Arc::new(audit)))?.with_services(services.clone());
     let dispatcher = Dispatcher::default();
     let sources = ops::Sources {
         dispatcher: dispatcher.clone(),
@@ -184,6 +187,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let loaded = load_plugins(&runtime, &config, &dispatcher).await;
     let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
     tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
+    // Timers start once the plugins are in, so jobs missed while the host was down reach them at once.
+    let timers = services::start_timers(&services, &dispatcher);
 
     let _onebot_stats = adapters::onebot::start(&config.onebot, &dispatcher, &bots).await?;
 
@@ -208,6 +213,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         tracing::info!("interrupted");
     }
     // Let each plugin finish what is queued, then stop.
+    timers.abort();
     dispatcher.shutdown().await;
     Ok(())
 }

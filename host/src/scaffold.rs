@@ -9,6 +9,8 @@ const WIT: &[(&str, &str)] = &[
     ("types.wit", include_str!("../../wit/types.wit")),
     ("bot.wit", include_str!("../../wit/bot.wit")),
     ("log.wit", include_str!("../../wit/log.wit")),
+    ("storage.wit", include_str!("../../wit/storage.wit")),
+    ("schedule.wit", include_str!("../../wit/schedule.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
 ];
 

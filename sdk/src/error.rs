@@ -18,6 +18,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => 1404,
             ErrorCode::RateLimited => 1429,
             ErrorCode::BotUnavailable => 1503,
+            ErrorCode::QuotaExceeded => 1413,
         }
     }
 }
@@ -26,6 +27,11 @@ impl Error {
     /// True when the plugin lacks the grant for what it tried.
     pub fn is_denied(&self) -> bool {
         self.code == ErrorCode::PermissionDenied
+    }
+
+    /// True when a storage quota or schedule limit would be exceeded (nothing was changed).
+    pub fn is_quota_exceeded(&self) -> bool {
+        self.code == ErrorCode::QuotaExceeded
     }
 
     /// True when the platform cannot do this at all (e.g. kicking on the console).

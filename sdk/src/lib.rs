@@ -11,6 +11,8 @@
 //! - [`bot`]: [`Bot`], [`get_bot`], [`bots`] and every platform action.
 //! - [`error`]: [`Error`], [`ErrorCode`] and the `{status, retcode, data, message}` envelope.
 //! - [`log`]: writing to the host's log.
+//! - [`storage`]: the plugin's key-value store (capability `storage`).
+//! - [`schedule`]: timers and cron jobs (capability `schedule`), delivered to [`Plugin::on_timer`].
 //!
 //! # Example
 //! ```no_run
@@ -59,6 +61,8 @@ pub mod error;
 pub mod log;
 pub mod message;
 pub mod plugin;
+pub mod schedule;
+pub mod storage;
 
 // We enumerate re-exports explicitly: some generated names are shadowed by friendlier wrappers.
 pub use bindings::coral::bot::bot::{
@@ -70,7 +74,7 @@ pub use bindings::coral::bot::types::{
     ForwardNode, FriendRecall, FriendRequest, GroupAdmin, GroupBan, GroupFile, GroupRecall, GroupRequest,
     GroupRequestKind, GroupUpload, Heartbeat, HonorNotice, Image, Lifecycle, Location, LuckyKing, Media, MemberChange,
     MessageEvent, MetaEvent, Music, MusicRef, NoticeEvent, OtherNotice, OtherSegment, Poke, PokeNotice, RequestEvent,
-    Role, Segment, Sender, Share, Voice,
+    Role, Segment, Sender, Share, TimerEvent, Voice,
 };
 pub use bot::{Action, Bot, bots, get_bot};
 pub use error::{ApiResponse, Error, ErrorCode, Result};
@@ -82,6 +86,6 @@ pub mod prelude {
     pub use crate::{
         Action, ApiResponse, Bot, Chat, ChatType, Config, Error, ErrorCode, Event, EventCategory, EventKind,
         HandlerResult, MessageChain, MessageEvent, MessageSegment, MetaEvent, Metadata, NoticeEvent, Plugin,
-        RequestEvent, Role, Segment, bots, export_plugin, get_bot, log,
+        RequestEvent, Role, Segment, TimerEvent, bots, export_plugin, get_bot, log, schedule, storage,
     };
 }

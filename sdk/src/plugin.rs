@@ -1,7 +1,7 @@
 //! The [`Plugin`] trait a plugin implements, its [`Metadata`], its [`Config`], and [`export_plugin!`](crate::export_plugin).
 
 use crate::bindings::coral::bot::types::{
-    Event, EventCategory, EventKind, MessageEvent, MetaEvent, NoticeEvent, PluginMetadata, RequestEvent,
+    Event, EventCategory, EventKind, MessageEvent, MetaEvent, NoticeEvent, PluginMetadata, RequestEvent, TimerEvent,
 };
 use crate::bot::{Bot, get_bot};
 use std::any::Any;
@@ -24,6 +24,7 @@ impl Metadata {
             description: String::new(),
             capabilities: Vec::new(),
             events: Vec::new(),
+            config_schema: None,
         })
     }
 
@@ -43,6 +44,15 @@ impl Metadata {
     /// The event categories to deliver (default: all).
     pub fn events(mut self, events: impl IntoIterator<Item = EventCategory>) -> Self {
         self.0.events = events.into_iter().collect();
+        self
+    }
+
+    /// A JSON Schema for the plugin's `[plugins.<name>.config]` table. `coral check` reports every place the
+    /// table breaks it, and the host refuses to load the plugin with such a config. Supported keywords: `type`,
+    /// `properties`, `required`, `additionalProperties`, `items`, `minItems`, `maxItems`, `enum`, `const`,
+    /// `minimum`, `maximum`, `minLength`, `maxLength` (others, like `pattern`, make the schema invalid).
+    pub fn config_schema(mut self, schema: &serde_json::Value) -> Self {
+        self.0.config_schema = Some(schema.to_string());
         self
     }
 
@@ -103,7 +113,15 @@ pub trait Plugin: Sized + 'static {
             EventKind::Request(r) => self.on_request(&bot, r),
             EventKind::Meta(m) => self.on_meta(&bot, m),
             EventKind::Other(json) => self.on_other(&bot, json),
+            EventKind::Timer(timer) => self.on_timer(timer),
         }
+    }
+
+    /// One of the plugin's scheduled jobs is due (see [`crate::schedule`]). No bot comes with it: use
+    /// [`get_bot`] with an id you saved (e.g. in the payload).
+    fn on_timer(&mut self, timer: &TimerEvent) -> HandlerResult {
+        let _ = timer;
+        Ok(())
     }
 
     /// A message.

@@ -14,3 +14,4 @@ mod onebot;
 mod operator;
 mod policy;
 mod reload;
+mod services;

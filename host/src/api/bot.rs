@@ -35,6 +35,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => 1404,
             ErrorCode::RateLimited => 1429,
             ErrorCode::BotUnavailable => 1503,
+            ErrorCode::QuotaExceeded => 1413,
         }
     }
 }
@@ -208,7 +209,7 @@ impl PluginState {
     }
 
     /// Append an audit entry.
-    fn audit(
+    pub(crate) fn audit(
         &self,
         bot: &str,
         action: &str,

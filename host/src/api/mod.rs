@@ -2,6 +2,7 @@
 //!
 //! - [`bot`] (`coral:bot/bot`): every platform action (turned into an [`crate::adapters::Action`]);
 //! - [`log`] (`coral:bot/log`);
+//! - [`storage`] (`coral:bot/storage`) and [`schedule`] (`coral:bot/schedule`), sharing [`services`];
 //! - `coral:bot/types` has no functions.
 //!
 //! A refused or failed action is returned to the plugin as a WIT `error` value; only host bugs trap.
@@ -9,6 +10,9 @@
 pub mod bot;
 pub mod data;
 pub mod log;
+pub mod schedule;
+pub mod services;
+pub mod storage;
 
 use crate::runtime::bindings::coral::bot::types;
 use crate::runtime::state::PluginState;

@@ -26,6 +26,7 @@ impl Event {
             EventKind::Request(_) => EventCategory::Request,
             EventKind::Meta(_) => EventCategory::Meta,
             EventKind::Other(_) => EventCategory::Other,
+            EventKind::Timer(_) => EventCategory::Timer,
         }
     }
 }

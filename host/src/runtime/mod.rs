@@ -46,6 +46,9 @@ pub enum LoadError {
     /// Instantiation, `metadata` or `setup` failed or trapped.
     #[error("failed to start: {0}")]
     Start(String),
+    /// The plugin's config table does not match the schema it declares (or the schema is invalid).
+    #[error("config does not match the plugin's schema: {0}")]
+    Config(String),
 }
 
 /// Counters for one plugin (read by status output and benchmarks).
@@ -82,6 +85,7 @@ pub struct Runtime {
     linker: Arc<Linker<PluginState>>,
     bots: Bots,
     audit: Option<Arc<AuditLog>>,
+    services: Option<Arc<crate::services::Services>>,
 }
 
 /// A compiled, checked plugin, ready to start.
@@ -118,7 +122,14 @@ impl Runtime {
             linker: Arc::new(linker),
             bots,
             audit,
+            services: None,
         })
+    }
+
+    /// Give plugins started from now on the host services (storage, schedule).
+    pub fn with_services(mut self, services: Arc<crate::services::Services>) -> Self {
+        self.services = Some(services);
+        self
     }
 
     /// The bots registry.
@@ -182,6 +193,7 @@ impl Runtime {
             self.bots.clone(),
             self.audit.clone(),
             &limits,
+            self.services.clone(),
         );
         let stats = shared.stats.clone();
         let config_json = spec.config_json.clone();
@@ -228,6 +240,7 @@ impl Runtime {
             Bots::default(),
             None,
             &limits,
+            None,
         );
         let starter = Starter {
             shared,
@@ -390,6 +403,16 @@ impl Dispatcher {
                 plugins.push(plugin);
                 None
             }
+        }
+    }
+
+    /// Queue an event for one plugin only (a timer of its own), if it is running, wants the event's category and
+    /// has queue space; whether it was queued.
+    pub fn offer_to(&self, name: &str, event: Event) -> bool {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        match plugins.iter().find(|p| &*p.name == name) {
+            Some(p) if p.wants(event.category()) => p.offer(event, None),
+            _ => false,
         }
     }
 
@@ -599,6 +622,10 @@ impl Actor {
     async fn first_start(&mut self, grants: &Grants) -> Result<PluginMetadata, LoadError> {
         let starter = &self.starter;
         let (metadata, mut store, plugin) = starter.metadata().await?;
+        let violations = config_violations(metadata.config_schema.as_deref(), &starter.config_json);
+        if !violations.is_empty() {
+            return Err(LoadError::Config(violations.join("; ")));
+        }
         *starter.shared.policy.write().unwrap_or_else(|e| e.into_inner()) =
             Arc::new(Policy::new(&metadata.capabilities, grants));
         let config = starter.config_json.clone();
@@ -708,6 +735,18 @@ impl Actor {
     }
 }
 
+/// Every way `config_json` breaks the plugin's declared config schema (none declared: none); an invalid schema
+/// is one violation.
+pub fn config_violations(schema: Option<&str>, config_json: &str) -> Vec<String> {
+    let Some(schema) = schema else { return Vec::new() };
+    let schema = match crate::services::schema::Schema::parse(schema) {
+        Ok(schema) => schema,
+        Err(e) => return vec![e.to_string()],
+    };
+    let value: serde_json::Value = serde_json::from_str(config_json).unwrap_or_default();
+    schema.validate(&value, "config")
+}
+
 /// The chat a plugin may answer into without a grant: where the event happened.
 fn reply_chat(event: &Event) -> Option<Chat> {
     use bindings::coral::bot::types::{NoticeEvent as N, RequestEvent};
@@ -735,6 +774,8 @@ fn reply_chat(event: &Event) -> Option<Chat> {
         // Requests come from people who are not (yet) friends or members: no free messaging.
         EventKind::Request(RequestEvent::Friend(_) | RequestEvent::Group(_) | RequestEvent::Other(_)) => None,
         EventKind::Meta(_) | EventKind::Other(_) => None,
+        // A timer is the plugin's own: it answers nobody, so it may send only where it is granted.
+        EventKind::Timer(_) => None,
     }
 }
 

@@ -47,6 +47,10 @@ pub struct PluginShared {
     pub slow_call: std::time::Duration,
     /// How read-only queries are retried on transient failures (none: never).
     pub retry: Option<crate::config::RetryConfig>,
+    /// The host services (storage, schedule), when the host has a data folder.
+    pub services: Option<Arc<crate::services::Services>>,
+    /// Its storage quota.
+    pub storage_quota: crate::services::storage::Quota,
 }
 
 /// Recent message ids and their chats, bounded (oldest forgotten first).
@@ -87,6 +91,7 @@ impl PluginShared {
         bots: Bots,
         audit: Option<Arc<AuditLog>>,
         limits: &crate::config::PluginLimits,
+        services: Option<Arc<crate::services::Services>>,
     ) -> Arc<Self> {
         Arc::new(PluginShared {
             name,
@@ -100,6 +105,8 @@ impl PluginShared {
             stats: Arc::default(),
             slow_call: limits.slow_call,
             retry: limits.retry,
+            services,
+            storage_quota: limits.storage,
         })
     }
 

@@ -1,0 +1,72 @@
+//! `coral:bot/schedule`: the plugin's own scheduled jobs, named within its namespace (the plugin's name, set by
+//! the host). Due jobs come back as `timer` events to this plugin only.
+
+use crate::policy::Capability;
+use crate::runtime::bindings::WitError;
+use crate::runtime::bindings::coral::bot::schedule::{Host, Job, When as WitWhen};
+use crate::runtime::state::PluginState;
+use crate::services::jobs::When;
+
+type Answer<T> = wasmtime::Result<Result<T, WitError>>;
+
+fn from_wit(when: WitWhen) -> When {
+    match when {
+        WitWhen::AfterSecs(s) => When::AfterSecs(s),
+        WitWhen::EverySecs(s) => When::EverySecs(s),
+        WitWhen::Cron(e) => When::Cron(e),
+    }
+}
+
+fn to_wit(when: When) -> WitWhen {
+    match when {
+        When::AfterSecs(s) => WitWhen::AfterSecs(s),
+        When::EverySecs(s) => WitWhen::EverySecs(s),
+        When::Cron(e) => WitWhen::Cron(e),
+    }
+}
+
+impl Host for PluginState {
+    async fn add(&mut self, name: String, when: WitWhen, payload: String) -> Answer<()> {
+        let services = match self.admit_service(Capability::Schedule, "schedule.add")? {
+            Ok(services) => services,
+            Err(error) => return Ok(Err(error)),
+        };
+        let result = services
+            .jobs
+            .add(&self.shared.name, &name, from_wit(when), &payload)
+            .await;
+        Ok(result.map_err(|e| WitError::from(&e)))
+    }
+
+    async fn cancel(&mut self, name: String) -> Answer<bool> {
+        let services = match self.admit_service(Capability::Schedule, "schedule.cancel")? {
+            Ok(services) => services,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(services
+            .jobs
+            .cancel(&self.shared.name, &name)
+            .await
+            .map_err(|e| WitError::from(&e)))
+    }
+
+    async fn list_jobs(&mut self) -> Answer<Vec<Job>> {
+        let services = match self.admit_service(Capability::Schedule, "schedule.list-jobs")? {
+            Ok(services) => services,
+            Err(error) => return Ok(Err(error)),
+        };
+        let jobs = match services.jobs.list(&self.shared.name).await {
+            Ok(jobs) => jobs,
+            Err(e) => return Ok(Err(WitError::from(&e))),
+        };
+        Ok(Ok(jobs
+            .into_iter()
+            .map(|j| Job {
+                name: j.name,
+                when: to_wit(j.when),
+                payload: j.payload,
+                next_due_ms: j.next_due_ms,
+            })
+            .collect()))
+    }
+}

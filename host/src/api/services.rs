@@ -1,0 +1,63 @@
+//! What `coral:bot/storage` and `coral:bot/schedule` share: counting the host call, checking the capability with
+//! [`crate::policy::Policy::check_service`] (refusals audited), and mapping service errors to WIT `error`s.
+
+use crate::policy::{Capability, PolicyError, Target};
+use crate::runtime::bindings::{ErrorCode, WitError};
+use crate::runtime::state::PluginState;
+use crate::services::Services;
+use crate::services::jobs::JobError;
+use crate::services::storage::StorageError;
+use std::sync::Arc;
+
+impl From<&StorageError> for WitError {
+    fn from(error: &StorageError) -> Self {
+        let code = match error {
+            StorageError::Invalid(_) => ErrorCode::InvalidArgument,
+            StorageError::Quota(_) => ErrorCode::QuotaExceeded,
+            StorageError::Database(_) => ErrorCode::OperationFailed,
+            StorageError::Unavailable(_) => ErrorCode::Busy,
+        };
+        WitError::new(code, error.to_string())
+    }
+}
+
+impl From<&JobError> for WitError {
+    fn from(error: &JobError) -> Self {
+        let code = match error {
+            JobError::Invalid(_) => ErrorCode::InvalidArgument,
+            JobError::Limit(_) => ErrorCode::QuotaExceeded,
+            JobError::Database(_) => ErrorCode::OperationFailed,
+            JobError::Unavailable(_) => ErrorCode::Busy,
+        };
+        WitError::new(code, error.to_string())
+    }
+}
+
+impl PluginState {
+    /// Admit one call of a service: counts the host call (a trap past the per-event budget), then checks grant,
+    /// request and rate. A refusal is audited and returned as the WIT error to hand back.
+    pub(crate) fn admit_service(
+        &mut self,
+        capability: Capability,
+        call: &str,
+    ) -> wasmtime::Result<Result<Arc<Services>, WitError>> {
+        self.count_host_call()?;
+        if let Err(refusal) = self.shared.policy().check_service(&capability) {
+            let error = WitError::from(&refusal);
+            let outcome = match refusal {
+                PolicyError::RateLimited { .. } => "rate-limited",
+                PolicyError::Denied { .. } => "denied",
+            };
+            tracing::debug!(plugin = %self.shared.name, call, %refusal, "service call refused");
+            self.audit("-", call, &capability, &Target::default(), outcome, Some(&error));
+            return Ok(Err(error));
+        }
+        match &self.shared.services {
+            Some(services) => Ok(Ok(services.clone())),
+            None => Ok(Err(WitError::new(
+                ErrorCode::Unsupported,
+                format!("`{capability}` is not available in this host (no data folder)"),
+            ))),
+        }
+    }
+}

@@ -1,0 +1,556 @@
+//! Scheduled jobs (`coral:bot/schedule`): kept in `<data_dir>/jobs.db`, named per plugin, fired by one task that
+//! sleeps until the next due job on a [`Clock`] over tokio time (so tests run on a paused clock).
+//!
+//! Firing hands a [`Fired`] to a delivery function (the host routes it as a `timer` event to the job's plugin
+//! only). A one-shot job is then deleted; a repeating job moves to its first scheduled time after now — so runs
+//! missed while the host was down fire once, and an `every` job keeps its phase. When the delivery is refused
+//! (the plugin is not loaded, or its queue is full) the job is offered again [`REDELIVER_AFTER_MS`] later.
+
+use super::cron::Cron;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Most jobs per plugin.
+pub const MAX_JOBS: u64 = 32;
+/// Shortest repeat interval, seconds.
+pub const MIN_INTERVAL_SECS: u64 = 60;
+/// Longest job name, bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+/// Largest payload, bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Longest delay or interval, seconds (100 years).
+pub const MAX_DELAY_SECS: u64 = 100 * 365 * 24 * 3600;
+/// How long after a refused delivery a job is offered again.
+pub const REDELIVER_AFTER_MS: u64 = 5_000;
+/// Longest single sleep of the firing task with the system clock (it re-reads the wall clock after each).
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// When a job fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum When {
+    /// Once, this many seconds after it was added.
+    AfterSecs(u64),
+    /// Every this many seconds, the first time one interval after it was added.
+    EverySecs(u64),
+    /// On a cron expression (UTC).
+    Cron(String),
+}
+
+/// A job as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInfo {
+    /// Its name.
+    pub name: String,
+    /// When it fires.
+    pub when: When,
+    /// Its payload.
+    pub payload: String,
+    /// When it is next due, Unix ms.
+    pub next_due_ms: u64,
+}
+
+/// A job that is due, handed to the delivery function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    /// The plugin that added it.
+    pub plugin: String,
+    /// The job's name.
+    pub name: String,
+    /// Its payload.
+    pub payload: String,
+    /// When it was due (Unix ms).
+    pub due_ms: u64,
+}
+
+/// Why a schedule call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// A bad name, payload, interval or cron expression.
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+    /// The plugin already has [`MAX_JOBS`] jobs.
+    #[error("schedule limit reached: {0}")]
+    Limit(String),
+    /// SQLite failed.
+    #[error("schedule storage failed: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// The worker running the call went away.
+    #[error("schedule is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Wall-clock time for the scheduler.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// `base_ms` at `start`, advancing with tokio time (which tests pause and advance).
+    Tokio {
+        /// Unix ms at `start`.
+        base_ms: u64,
+        /// The tokio instant matching `base_ms`.
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A clock reading `base_ms` now and advancing with tokio time.
+    pub fn tokio_at(base_ms: u64) -> Clock {
+        Clock::Tokio {
+            base_ms,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Unix milliseconds now.
+    pub fn now_ms(&self) -> u64 {
+        match self {
+            Clock::System => super::storage::unix_ms().max(0) as u64,
+            Clock::Tokio { base_ms, start } => base_ms + start.elapsed().as_millis() as u64,
+        }
+    }
+
+    fn max_sleep(&self) -> Duration {
+        match self {
+            Clock::System => MAX_SLEEP,
+            Clock::Tokio { .. } => Duration::from_secs(u64::from(u32::MAX)),
+        }
+    }
+}
+
+/// The scheduler. Cheap to clone.
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    clock: Clock,
+    wake: tokio::sync::Notify,
+}
+
+fn encode(when: &When) -> (&'static str, String) {
+    match when {
+        When::AfterSecs(s) => ("after", s.to_string()),
+        When::EverySecs(s) => ("every", s.to_string()),
+        When::Cron(e) => ("cron", e.clone()),
+    }
+}
+
+fn decode(kind: &str, spec: String) -> When {
+    match kind {
+        "after" => When::AfterSecs(spec.parse().unwrap_or(0)),
+        "every" => When::EverySecs(spec.parse().unwrap_or(MIN_INTERVAL_SECS)),
+        _ => When::Cron(spec),
+    }
+}
+
+/// The first scheduled time of a repeating job strictly after `now` (none for one-shots or dead cron lines).
+fn next_run(when: &When, anchor_ms: u64, now: u64) -> Option<u64> {
+    match when {
+        When::AfterSecs(_) => None,
+        When::EverySecs(secs) => {
+            let interval = (*secs).max(1) * 1000;
+            let k = now.saturating_sub(anchor_ms) / interval + 1;
+            Some(anchor_ms + k * interval)
+        }
+        When::Cron(expr) => Cron::parse(expr).ok()?.next_after(now),
+    }
+}
+
+impl Jobs {
+    /// Open (or create) `<dir>/jobs.db`.
+    pub fn open(dir: &Path, clock: Clock) -> Result<Jobs, JobError> {
+        let conn = Connection::open(dir.join("jobs.db"))?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS jobs (
+                plugin TEXT NOT NULL,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                spec TEXT NOT NULL,
+                anchor_ms INTEGER NOT NULL,
+                payload TEXT NOT NULL,
+                due_ms INTEGER NOT NULL,
+                retry_ms INTEGER,
+                PRIMARY KEY (plugin, name)
+            ) WITHOUT ROWID;",
+        )?;
+        Ok(Jobs {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                clock,
+                wake: tokio::sync::Notify::new(),
+            }),
+        })
+    }
+
+    /// The scheduler's clock.
+    pub fn clock(&self) -> Clock {
+        self.inner.clock
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Connection) -> Result<T, JobError> + Send + 'static,
+    ) -> Result<T, JobError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+            call(&conn)
+        })
+        .await
+        .map_err(|e| JobError::Unavailable(e.to_string()))?
+    }
+
+    /// Add (or replace) `plugin`'s job `name`.
+    pub async fn add(&self, plugin: &str, name: &str, when: When, payload: &str) -> Result<(), JobError> {
+        if name.is_empty() || name.len() > MAX_NAME_BYTES {
+            return Err(JobError::Invalid(format!(
+                "a job name must be 1 to {MAX_NAME_BYTES} bytes"
+            )));
+        }
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(JobError::Invalid(format!(
+                "the payload is {} bytes; at most {MAX_PAYLOAD_BYTES}",
+                payload.len()
+            )));
+        }
+        let now = self.inner.clock.now_ms();
+        let due = match &when {
+            When::AfterSecs(s) | When::EverySecs(s) if *s > MAX_DELAY_SECS => {
+                return Err(JobError::Invalid(format!("{s} s is longer than 100 years")));
+            }
+            When::AfterSecs(s) => now + s * 1000,
+            When::EverySecs(s) if *s < MIN_INTERVAL_SECS => {
+                return Err(JobError::Invalid(format!(
+                    "an interval of {s} s is under the minimum of {MIN_INTERVAL_SECS} s"
+                )));
+            }
+            When::EverySecs(s) => now + s * 1000,
+            When::Cron(expr) => {
+                let cron = Cron::parse(expr).map_err(|e| JobError::Invalid(e.to_string()))?;
+                cron.next_after(now)
+                    .ok_or_else(|| JobError::Invalid(format!("{expr:?} never matches")))?
+            }
+        };
+        let (kind, spec) = encode(&when);
+        let (plugin, name, payload) = (plugin.to_string(), name.to_string(), payload.to_string());
+        self.blocking(move |conn| {
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM jobs WHERE plugin = ?1 AND name = ?2")?
+                .exists(params![plugin, name])?;
+            if !exists {
+                let count: i64 =
+                    conn.query_row("SELECT count(*) FROM jobs WHERE plugin = ?1", params![plugin], |r| {
+                        r.get(0)
+                    })?;
+                if count as u64 >= MAX_JOBS {
+                    return Err(JobError::Limit(format!(
+                        "a plugin may have at most {MAX_JOBS} jobs; cancel one first"
+                    )));
+                }
+            }
+            conn.execute(
+                "INSERT OR REPLACE INTO jobs (plugin, name, kind, spec, anchor_ms, payload, due_ms, retry_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
+                params![plugin, name, kind, spec, now as i64, payload, due as i64],
+            )?;
+            Ok(())
+        })
+        .await?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Cancel `plugin`'s job `name`; whether it existed.
+    pub async fn cancel(&self, plugin: &str, name: &str) -> Result<bool, JobError> {
+        let (plugin, name) = (plugin.to_string(), name.to_string());
+        let removed = self
+            .blocking(move |conn| {
+                Ok(conn.execute(
+                    "DELETE FROM jobs WHERE plugin = ?1 AND name = ?2",
+                    params![plugin, name],
+                )? > 0)
+            })
+            .await?;
+        self.inner.wake.notify_one();
+        Ok(removed)
+    }
+
+    /// `plugin`'s jobs, by name.
+    pub async fn list(&self, plugin: &str) -> Result<Vec<JobInfo>, JobError> {
+        let plugin = plugin.to_string();
+        self.blocking(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, kind, spec, payload, coalesce(retry_ms, due_ms) FROM jobs WHERE plugin = ?1 ORDER BY name",
+            )?;
+            let rows = stmt.query_map(params![plugin], |r| {
+                Ok(JobInfo {
+                    name: r.get(0)?,
+                    when: decode(&r.get::<_, String>(1)?, r.get(2)?),
+                    payload: r.get(3)?,
+                    next_due_ms: r.get::<_, i64>(4)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Fire every job due at `now`; returns when the next one is due.
+    fn fire_due(
+        conn: &Connection,
+        now: u64,
+        deliver: &(dyn Fn(Fired) -> bool + Send + Sync),
+    ) -> Result<Option<u64>, JobError> {
+        let due: Vec<(String, String, String, String, u64, String, u64)> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT plugin, name, kind, spec, anchor_ms, payload, due_ms FROM jobs
+                 WHERE coalesce(retry_ms, due_ms) <= ?1 ORDER BY coalesce(retry_ms, due_ms)",
+            )?;
+            let rows = stmt.query_map(params![now as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, i64>(4)? as u64,
+                    r.get(5)?,
+                    r.get::<_, i64>(6)? as u64,
+                ))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (plugin, name, kind, spec, anchor, payload, due_ms) in due {
+            let when = decode(&kind, spec);
+            let fired = Fired {
+                plugin: plugin.clone(),
+                name: name.clone(),
+                payload,
+                due_ms,
+            };
+            if !deliver(fired) {
+                conn.execute(
+                    "UPDATE jobs SET retry_ms = ?3 WHERE plugin = ?1 AND name = ?2",
+                    params![plugin, name, (now + REDELIVER_AFTER_MS) as i64],
+                )?;
+                continue;
+            }
+            match next_run(&when, anchor, now) {
+                Some(next) => conn.execute(
+                    "UPDATE jobs SET due_ms = ?3, retry_ms = NULL WHERE plugin = ?1 AND name = ?2",
+                    params![plugin, name, next as i64],
+                )?,
+                None => conn.execute(
+                    "DELETE FROM jobs WHERE plugin = ?1 AND name = ?2",
+                    params![plugin, name],
+                )?,
+            };
+        }
+        let next: Option<i64> = conn
+            .query_row("SELECT min(coalesce(retry_ms, due_ms)) FROM jobs", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        Ok(next.map(|n| n as u64))
+    }
+
+    /// The firing task: runs until dropped (abort it to stop). Missed jobs fire at once.
+    pub async fn run(self, deliver: Arc<dyn Fn(Fired) -> bool + Send + Sync>) {
+        loop {
+            // Registered before reading the table, so an `add` during the pass is not missed.
+            let woken = self.inner.wake.notified();
+            let now = self.inner.clock.now_ms();
+            let deliver = deliver.clone();
+            let pass = self.blocking(move |conn| Self::fire_due(conn, now, &*deliver)).await;
+            let next = match pass {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!("scheduled jobs: {e}; retrying in 5 s");
+                    Some(now + 5_000)
+                }
+            };
+            let max = self.inner.clock.max_sleep();
+            let wait = next.map_or(max, |n| {
+                Duration::from_millis(n.saturating_sub(self.inner.clock.now_ms())).min(max)
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = woken => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    const T0: u64 = 1_718_006_400_000; // 2024-06-10 08:00:00 UTC
+
+    struct Harness {
+        jobs: Jobs,
+        fired: mpsc::UnboundedReceiver<Fired>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    fn start(dir: &Path, base_ms: u64, accept: impl Fn(&Fired) -> bool + Send + Sync + 'static) -> Harness {
+        let jobs = Jobs::open(dir, Clock::tokio_at(base_ms)).unwrap();
+        let (tx, fired) = mpsc::unbounded_channel();
+        let deliver: Arc<dyn Fn(Fired) -> bool + Send + Sync> = Arc::new(move |f: Fired| {
+            let ok = accept(&f);
+            if ok {
+                tx.send(f).unwrap();
+            }
+            ok
+        });
+        let task = tokio::spawn(jobs.clone().run(deliver));
+        Harness { jobs, fired, task }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_shot_and_every_fire_on_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = start(dir.path(), T0, |_| true);
+        h.jobs.add("p", "tea", When::AfterSecs(600), "kettle").await.unwrap();
+        h.jobs.add("p", "tick", When::EverySecs(3600), "t").await.unwrap();
+        let f = h.fired.recv().await.unwrap();
+        assert_eq!(
+            (f.name.as_str(), f.payload.as_str(), f.due_ms),
+            ("tea", "kettle", T0 + 600_000)
+        );
+        assert_eq!(h.jobs.clock().now_ms(), T0 + 600_000, "fired exactly when due");
+        for k in 1..=3 {
+            let f = h.fired.recv().await.unwrap();
+            assert_eq!((f.name.as_str(), f.due_ms), ("tick", T0 + k * 3_600_000));
+            assert_eq!(h.jobs.clock().now_ms(), T0 + k * 3_600_000);
+        }
+        let left = h.jobs.list("p").await.unwrap();
+        assert_eq!(left.len(), 1, "the one-shot is gone: {left:?}");
+        assert_eq!(left[0].next_due_ms, T0 + 4 * 3_600_000);
+        h.task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cron_jobs_fire_on_their_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = start(dir.path(), T0, |_| true);
+        // 2024-06-10 is a Monday; 08:00 now.
+        h.jobs
+            .add("p", "standup", When::Cron("30 9 * * mon-fri".into()), "")
+            .await
+            .unwrap();
+        let f = h.fired.recv().await.unwrap();
+        assert_eq!(f.due_ms, T0 + 90 * 60_000);
+        let f = h.fired.recv().await.unwrap();
+        assert_eq!(f.due_ms, T0 + 24 * 3_600_000 + 90 * 60_000, "the next weekday");
+        h.task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limits_and_replacement() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = start(dir.path(), T0, |_| true);
+        let j = &h.jobs;
+        assert!(matches!(
+            j.add("p", "x", When::EverySecs(59), "").await,
+            Err(JobError::Invalid(_))
+        ));
+        assert!(matches!(
+            j.add("p", "", When::AfterSecs(1), "").await,
+            Err(JobError::Invalid(_))
+        ));
+        let long = "n".repeat(MAX_NAME_BYTES + 1);
+        assert!(matches!(
+            j.add("p", &long, When::AfterSecs(1), "").await,
+            Err(JobError::Invalid(_))
+        ));
+        let big = "x".repeat(MAX_PAYLOAD_BYTES + 1);
+        assert!(matches!(
+            j.add("p", "x", When::AfterSecs(1), &big).await,
+            Err(JobError::Invalid(_))
+        ));
+        assert!(matches!(
+            j.add("p", "x", When::Cron("0 0 30 2 *".into()), "").await,
+            Err(JobError::Invalid(_))
+        ));
+        assert!(matches!(
+            j.add("p", "x", When::Cron("61 * * * *".into()), "").await,
+            Err(JobError::Invalid(_))
+        ));
+        for i in 0..MAX_JOBS {
+            j.add("p", &format!("job{i}"), When::AfterSecs(10_000 + i), "")
+                .await
+                .unwrap();
+        }
+        let err = j.add("p", "one-more", When::AfterSecs(1), "").await.unwrap_err();
+        assert!(matches!(err, JobError::Limit(_)), "{err}");
+        // Re-adding an existing name replaces it (and needs no new slot); another plugin has its own limit.
+        j.add("p", "job0", When::AfterSecs(5), "new").await.unwrap();
+        j.add("q", "job0", When::AfterSecs(7), "q's").await.unwrap();
+        assert_eq!(j.list("p").await.unwrap().len(), MAX_JOBS as usize);
+        let f = h.fired.recv().await.unwrap();
+        assert_eq!(
+            (f.plugin.as_str(), f.name.as_str(), f.payload.as_str()),
+            ("p", "job0", "new")
+        );
+        assert_eq!(f.due_ms, T0 + 5_000);
+        let f = h.fired.recv().await.unwrap();
+        assert_eq!((f.plugin.as_str(), f.payload.as_str()), ("q", "q's"));
+        assert!(j.cancel("p", "job1").await.unwrap());
+        assert!(!j.cancel("p", "job1").await.unwrap());
+        h.task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_fires_missed_runs_once_and_keeps_the_phase() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let h = start(dir.path(), T0, |_| true);
+            h.jobs.add("p", "hourly", When::EverySecs(3600), "h").await.unwrap();
+            h.jobs.add("p", "once", When::AfterSecs(600), "o").await.unwrap();
+            h.task.abort();
+        }
+        // The host comes back 3.5 hours later.
+        let mut h = start(dir.path(), T0 + 12_600_000, |_| true);
+        let mut fired = [h.fired.recv().await.unwrap(), h.fired.recv().await.unwrap()];
+        fired.sort_by_key(|f| f.due_ms);
+        assert_eq!((fired[0].name.as_str(), fired[0].due_ms), ("once", T0 + 600_000));
+        assert_eq!((fired[1].name.as_str(), fired[1].due_ms), ("hourly", T0 + 3_600_000));
+        assert_eq!(h.jobs.clock().now_ms(), T0 + 12_600_000, "missed jobs fire at start-up");
+        let next = h.fired.recv().await.unwrap();
+        assert_eq!(
+            next.due_ms,
+            T0 + 4 * 3_600_000,
+            "one run for all missed, then on the old phase"
+        );
+        h.task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_delivery_is_offered_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = loaded.clone();
+        let mut h = start(dir.path(), T0, move |_| flag.load(std::sync::atomic::Ordering::SeqCst));
+        h.jobs.add("p", "later", When::AfterSecs(60), "x").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(70)).await;
+        assert!(h.fired.try_recv().is_err());
+        assert_eq!(
+            h.jobs.list("p").await.unwrap().len(),
+            1,
+            "kept while the plugin is away"
+        );
+        loaded.store(true, std::sync::atomic::Ordering::SeqCst);
+        let f = h.fired.recv().await.unwrap();
+        assert_eq!(f.due_ms, T0 + 60_000, "the original due time is reported");
+        assert!(h.jobs.clock().now_ms() <= T0 + 70_000 + REDELIVER_AFTER_MS);
+        assert!(h.jobs.list("p").await.unwrap().is_empty());
+        h.task.abort();
+    }
+}
