@@ -790,6 +790,7 @@ fn event_name(event: &Event) -> &'static str {
         EventKind::Request(_) => "request",
         EventKind::Meta(_) => "meta",
         EventKind::Other(_) => "other",
+        EventKind::Timer(_) => "timer",
     }
 }
 
