@@ -188,7 +188,25 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
     tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
     // Timers start once the plugins are in, so jobs missed while the host was down reach them at once.
-    let timers = services::start_timers(&services, &dispatcher);
+    let timers = {
+        let run = services::run_timers(&services, &dispatcher);
+        let (bots, console) = (bots.clone(), config.console.enabled);
+        tokio::spawn(async move {
+            // A missed job fires at once: let the console register its bot first so the plugin can answer there.
+            for _ in 0..200 {
+                if !console
+                    || bots
+                        .list()
+                        .iter()
+                        .any(|(id, _, _)| id == adapters::console::CONSOLE_SELF_ID)
+                {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            run.await
+        })
+    };
 
     let _onebot_stats = adapters::onebot::start(&config.onebot, &dispatcher, &bots).await?;
 

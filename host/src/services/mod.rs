@@ -60,6 +60,14 @@ pub fn timer_event(fired: &jobs::Fired, now_ms: u64) -> Event {
 /// Start the task that fires due jobs and queues each as a `timer` event for its own plugin only; a job whose
 /// plugin is not running (or whose queue is full) is offered again later.
 pub fn start_timers(services: &Services, dispatcher: &crate::runtime::Dispatcher) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run_timers(services, dispatcher))
+}
+
+/// The timer task itself (see [`start_timers`]).
+pub fn run_timers(
+    services: &Services,
+    dispatcher: &crate::runtime::Dispatcher,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let dispatcher = dispatcher.clone();
     let clock = services.jobs.clock();
     let deliver: Arc<dyn Fn(jobs::Fired) -> bool + Send + Sync> = Arc::new(move |fired: jobs::Fired| {
@@ -69,5 +77,5 @@ pub fn start_timers(services: &Services, dispatcher: &crate::runtime::Dispatcher
         }
         queued
     });
-    tokio::spawn(services.jobs.clone().run(deliver))
+    services.jobs.clone().run(deliver)
 }
