@@ -112,6 +112,10 @@ pub async fn describe(
         let _ = writeln!(out, "rate {cap}:  {text}");
     }
     let _ = writeln!(out, "limits:       {}", limits_line(&limits));
+    for line in crate::services::http::inspect_lines(&policy) {
+        let _ = writeln!(out, "{line}");
+    }
+    problems.extend(crate::services::http::problems(name, &policy));
     let _ = writeln!(out, "enabled:      {}", settings.enabled);
     Ok((out, problems))
 }

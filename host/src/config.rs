@@ -196,6 +196,13 @@ pub struct PluginConfig {
     pub rate: BTreeMap<String, String>,
     /// Host calls one event may make before the plugin is stopped (default `[host] max_host_calls`).
     pub max_host_calls: Option<u32>,
+    /// Hosts the plugin may reach over HTTP once granted `http`: `["api.example.com", "*.example.org"]` (`*.x`
+    /// matches subdomains of `x` only). Default: none.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Bounds on its HTTP requests: `{ max_response_kb, timeout_ms, max_concurrent, allow_private }`.
+    #[serde(default)]
+    pub http_limits: crate::services::http::HttpLimitsConfig,
     /// The plugin's own settings, passed to its `setup` export as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
@@ -267,6 +274,7 @@ impl PluginConfig {
             let parsed = Rate::parse(rate).map_err(|reason| invalid(key, reason))?;
             grants.rates.insert(capability, (rate.clone(), parsed));
         }
+        grants.http = crate::services::http::HttpRules::from_config(name, &self.http, &self.http_limits)?;
         Ok(grants)
     }
 }
@@ -286,6 +294,8 @@ impl Default for PluginConfig {
             scopes: BTreeMap::new(),
             rate: BTreeMap::new(),
             max_host_calls: None,
+            http: Vec::new(),
+            http_limits: Default::default(),
             config: toml::Table::new(),
         }
     }

@@ -8,6 +8,7 @@ const WIT: &[(&str, &str)] = &[
     ("types.wit", include_str!("../../wit/types.wit")),
     ("bot.wit", include_str!("../../wit/bot.wit")),
     ("log.wit", include_str!("../../wit/log.wit")),
+    ("http.wit", include_str!("../../wit/http.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
 ];
 

@@ -11,6 +11,7 @@
 //! - [`bot`]: [`Bot`], [`get_bot`], [`bots`] and every platform action.
 //! - [`error`]: [`Error`], [`ErrorCode`] and the `{status, retcode, data, message}` envelope.
 //! - [`log`]: writing to the host's log.
+//! - [`http`]: outgoing HTTP through the host (`fetch`, `get`, `post_json`), for plugins granted `http`.
 //!
 //! # Example
 //! ```no_run
@@ -56,6 +57,7 @@ pub mod bindings {
 
 pub mod bot;
 pub mod error;
+pub mod http;
 pub mod log;
 pub mod message;
 pub mod plugin;

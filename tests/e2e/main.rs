@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod config;
 mod console;
+mod http;
 mod languages;
 mod limits;
 mod onebot;
