@@ -64,6 +64,9 @@ impl Response {
 
     /// Whether this is a redirect (3xx with a `location`).
     pub fn redirect_location(&self) -> Option<&str> {
-        (300..400).contains(&self.status).then(|| self.header("location")).flatten()
+        (300..400)
+            .contains(&self.status)
+            .then(|| self.header("location"))
+            .flatten()
     }
 }

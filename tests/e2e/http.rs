@@ -143,7 +143,10 @@ fn wasi_http_reaches_the_listed_host_and_nothing_else() {
     // Over the 16 KiB cap: by Content-Length before reading, and while streaming a chunked body.
     coral.send(&format!("fetch {}", server.url("localhost", "/big")));
     let line = coral.expect_line("the /big answer", |l| l.contains("fetch: ") && !l.contains("hello"));
-    assert_eq!(line, "[private 10000] fetch: error ErrorCode::HttpResponseBodySize(Some(65536))");
+    assert_eq!(
+        line,
+        "[private 10000] fetch: error ErrorCode::HttpResponseBodySize(Some(65536))"
+    );
     coral.send(&format!("fetch {}", server.url("localhost", "/stream")));
     let line = coral.expect_line("the /stream answer", |l| l.contains("fetch: 200 body error"));
     assert!(line.contains("ErrorCode::HttpResponseBodySize"), "{line}");
@@ -154,7 +157,10 @@ fn wasi_http_reaches_the_listed_host_and_nothing_else() {
 
     let paths = server.paths();
     assert!(!server.saw("/direct"), "{paths:?}");
-    assert!(!server.saw("/secret"), "the redirect to an unlisted host was followed: {paths:?}");
+    assert!(
+        !server.saw("/secret"),
+        "the redirect to an unlisted host was followed: {paths:?}"
+    );
     for path in ["/hello", "/redirect", "/away", "/big", "/stream", "/slow"] {
         assert!(server.saw(path), "{path} never arrived: {paths:?}");
     }
@@ -163,26 +169,39 @@ fn wasi_http_reaches_the_listed_host_and_nothing_else() {
     let audit = http_audit(&setup);
     let outcomes: Vec<(String, String)> = audit
         .iter()
-        .map(|e| (e["target"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["target"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let expected: Vec<(String, String)> = [
-        ("localhost", "ok"),        // /hello
-        ("localhost", "ok"),        // /redirect
-        ("localhost", "ok"),        // → /hello
-        ("127.0.0.1", "denied"),    // /direct
-        ("localhost", "ok"),        // /away
-        ("127.0.0.1", "denied"),    // → /secret
-        ("localhost", "failed"),    // /big
-        ("localhost", "ok"),        // /stream (its head was fine; the body was cut)
-        ("localhost", "timeout"),   // /slow
+        ("localhost", "ok"),      // /hello
+        ("localhost", "ok"),      // /redirect
+        ("localhost", "ok"),      // → /hello
+        ("127.0.0.1", "denied"),  // /direct
+        ("localhost", "ok"),      // /away
+        ("127.0.0.1", "denied"),  // → /secret
+        ("localhost", "failed"),  // /big
+        ("localhost", "ok"),      // /stream (its head was fine; the body was cut)
+        ("localhost", "timeout"), // /slow
     ]
     .iter()
     .map(|(t, o)| (t.to_string(), o.to_string()))
     .collect();
     assert_eq!(outcomes, expected, "{audit:#?}");
-    assert!(audit.iter().all(|e| e["plugin"] == "fetch" && e["capability"] == "http"));
+    assert!(
+        audit
+            .iter()
+            .all(|e| e["plugin"] == "fetch" && e["capability"] == "http")
+    );
     assert_eq!(audit[3]["retcode"], 102);
-    assert!(audit[0]["detail"].as_str().unwrap().ends_with("/hello → 200"), "{:?}", audit[0]);
+    assert!(
+        audit[0]["detail"].as_str().unwrap().ends_with("/hello → 200"),
+        "{:?}",
+        audit[0]
+    );
 }
 
 #[test]
@@ -198,7 +217,10 @@ fn a_listed_name_that_resolves_to_a_private_address_is_prohibited() {
     assert_eq!(audit.len(), 1, "{audit:#?}");
     assert_eq!(audit[0]["outcome"], "denied");
     let detail = audit[0]["detail"].as_str().unwrap();
-    assert!(detail.contains("loopback") && detail.contains("allow_private"), "{detail}");
+    assert!(
+        detail.contains("loopback") && detail.contains("allow_private"),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -215,7 +237,11 @@ fn without_the_grant_no_request_leaves_the_host() {
     assert_eq!(audit.len(), 1, "{audit:#?}");
     assert_eq!(audit[0]["outcome"], "denied");
     assert_eq!(audit[0]["retcode"], 102);
-    assert!(audit[0]["detail"].as_str().unwrap().contains("not granted"), "{:?}", audit[0]);
+    assert!(
+        audit[0]["detail"].as_str().unwrap().contains("not granted"),
+        "{:?}",
+        audit[0]
+    );
 }
 
 #[test]
@@ -237,25 +263,40 @@ fn coral_bot_http_fetch_is_checked_the_same_way() {
 
     coral.send(&format!("get {}", server.url("127.0.0.1", "/direct")));
     let line = coral.expect_line("the /direct answer", |l| l.contains("get err"));
-    assert!(line.starts_with("[private 10000] get err ErrorCode::PermissionDenied 102 "), "{line}");
+    assert!(
+        line.starts_with("[private 10000] get err ErrorCode::PermissionDenied 102 "),
+        "{line}"
+    );
     assert!(line.contains("127.0.0.1") && line.contains("allowlist"), "{line}");
 
     coral.send(&format!("get {}", server.url("localhost", "/big")));
     let line = coral.expect_line("the /big answer", |l| l.contains("get err"));
-    assert!(line.starts_with("[private 10000] get err ErrorCode::OperationFailed 103 "), "{line}");
+    assert!(
+        line.starts_with("[private 10000] get err ErrorCode::OperationFailed 103 "),
+        "{line}"
+    );
     assert!(line.contains("16384-byte limit"), "{line}");
 
     coral.send(&format!("get {}", server.url("localhost", "/stream")));
     let line = coral.expect_line("the /stream answer", |l| l.contains("get err"));
-    assert!(line.starts_with("[private 10000] get err ErrorCode::OperationFailed 103 "), "{line}");
+    assert!(
+        line.starts_with("[private 10000] get err ErrorCode::OperationFailed 103 "),
+        "{line}"
+    );
 
     coral.send(&format!("get {}", server.url("localhost", "/slow")));
     let line = coral.expect_line("the /slow answer", |l| l.contains("get err"));
-    assert!(line.starts_with("[private 10000] get err ErrorCode::Timeout 202 "), "{line}");
+    assert!(
+        line.starts_with("[private 10000] get err ErrorCode::Timeout 202 "),
+        "{line}"
+    );
 
     coral.send(&format!("get ftp://localhost:{}/file", server.port));
     let line = coral.expect_line("the ftp answer", |l| l.contains("get err"));
-    assert!(line.starts_with("[private 10000] get err ErrorCode::InvalidArgument 100 "), "{line}");
+    assert!(
+        line.starts_with("[private 10000] get err ErrorCode::InvalidArgument 100 "),
+        "{line}"
+    );
 
     assert!(!server.saw("/direct"), "{:?}", server.paths());
     assert!(!server.saw("/file"), "{:?}", server.paths());

@@ -27,7 +27,9 @@ struct Target {
 
 impl Target {
     fn parse(url: &str) -> Result<Target, String> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| format!("{url:?} is not an absolute URL"))?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("{url:?} is not an absolute URL"))?;
         let https = match scheme.to_ascii_lowercase().as_str() {
             "https" => true,
             "http" => false,
@@ -77,7 +79,9 @@ fn send(target: &Target) -> Result<Answer, HttpError> {
     let invalid = || HttpError::HttpRequestUriInvalid;
     request.set_scheme(Some(&scheme)).map_err(|()| invalid())?;
     request.set_authority(Some(&target.authority)).map_err(|()| invalid())?;
-    request.set_path_with_query(Some(&target.path)).map_err(|()| invalid())?;
+    request
+        .set_path_with_query(Some(&target.path))
+        .map_err(|()| invalid())?;
     let body = request.body().map_err(|()| HttpError::InternalError(None))?;
     let future = outgoing_handler::handle(request, None)?;
     OutgoingBody::finish(body, None)?;
@@ -98,8 +102,12 @@ fn send(target: &Target) -> Result<Answer, HttpError> {
 }
 
 fn read_body(response: &wasip2::http::types::IncomingResponse) -> Result<Vec<u8>, String> {
-    let body = response.consume().map_err(|()| "the body was already taken".to_string())?;
-    let stream = body.stream().map_err(|()| "the body stream was already taken".to_string())?;
+    let body = response
+        .consume()
+        .map_err(|()| "the body was already taken".to_string())?;
+    let stream = body
+        .stream()
+        .map_err(|()| "the body stream was already taken".to_string())?;
     let mut bytes = Vec::new();
     loop {
         match stream.blocking_read(64 * 1024) {

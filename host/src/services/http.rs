@@ -92,7 +92,10 @@ impl HttpRules {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let at_least_one = |key: &str, value: Option<u64>, default: u64| match value {
-            Some(0) => Err(invalid(format!("plugins.{name}.http_limits.{key}"), "must be at least 1".into())),
+            Some(0) => Err(invalid(
+                format!("plugins.{name}.http_limits.{key}"),
+                "must be at least 1".into(),
+            )),
             Some(v) => Ok(v),
             None => Ok(default),
         };
@@ -117,7 +120,11 @@ impl HttpRules {
         let private = if self.allow_private.is_empty() {
             "none".to_string()
         } else {
-            self.allow_private.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            self.allow_private
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         format!(
             "max_response_kb={} timeout_ms={} max_concurrent={} allow_private={private}",
@@ -229,7 +236,10 @@ fn build_request(request: FetchRequest) -> Result<(Method, Uri, Request<Full<Byt
         .map_err(|e| invalid(format!("{:?} is not a URL: {e}", request.url)))?;
     let body = request.body.unwrap_or_default();
     if body.len() > MAX_REQUEST_BODY {
-        return Err(invalid(format!("the request body is over {} MiB", MAX_REQUEST_BODY >> 20)));
+        return Err(invalid(format!(
+            "the request body is over {} MiB",
+            MAX_REQUEST_BODY >> 20
+        )));
     }
     let mut builder = Request::builder().method(method.clone()).uri(uri.clone());
     for (name, value) in &request.headers {
@@ -293,7 +303,12 @@ pub fn inspect_lines(policy: &Policy) -> Vec<String> {
     let hosts = if rules.hosts.is_empty() {
         "none".to_string()
     } else {
-        rules.hosts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        rules
+            .hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     vec![
         format!("http:         {state}; allowed hosts: {hosts}"),
@@ -326,7 +341,10 @@ mod tests {
         let err = HttpRules::from_config("f", &["ok.example".into(), "https://x.org".into()], &Default::default())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("plugins.f.http[1]") && err.contains("without scheme"), "{err}");
+        assert!(
+            err.contains("plugins.f.http[1]") && err.contains("without scheme"),
+            "{err}"
+        );
         let limits = HttpLimitsConfig {
             allow_private: vec!["127.0.0.1".into(), "10.0.0.0/33".into()],
             ..Default::default()
@@ -350,8 +368,14 @@ mod tests {
             body: None,
         };
         assert!(build_request(req("get", "https://api.example.com/x?y=1")).is_ok());
-        assert!(matches!(build_request(req("GE T", "https://a.example")), Err(HttpFailure::Invalid(_))));
-        assert!(matches!(build_request(req("GET", "not a url")), Err(HttpFailure::Invalid(_))));
+        assert!(matches!(
+            build_request(req("GE T", "https://a.example")),
+            Err(HttpFailure::Invalid(_))
+        ));
+        assert!(matches!(
+            build_request(req("GET", "not a url")),
+            Err(HttpFailure::Invalid(_))
+        ));
         let mut bad_header = req("GET", "https://a.example");
         bad_header.headers.push(("bad header".into(), "x".into()));
         assert!(matches!(build_request(bad_header), Err(HttpFailure::Invalid(_))));
@@ -361,7 +385,12 @@ mod tests {
         );
         assert_eq!(HttpFailure::HostNotListed("x".into()).wit_error().retcode, 102);
         assert_eq!(
-            HttpFailure::TooLarge { limit: 1, declared: None }.wit_error().code,
+            HttpFailure::TooLarge {
+                limit: 1,
+                declared: None
+            }
+            .wit_error()
+            .code,
             ErrorCode::OperationFailed
         );
     }

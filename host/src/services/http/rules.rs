@@ -157,12 +157,20 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix))
+            };
             IpAddr::V4(Ipv4Addr::from(bits & m))
         }
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix))
+            };
             IpAddr::V6(Ipv6Addr::from(bits & m))
         }
     }
@@ -387,7 +395,10 @@ mod tests {
             ("::2", "reserved"),
         ] {
             let got = non_public_class(ip(addr));
-            assert!(got.is_some_and(|c| c.contains(class)), "{addr}: {got:?}, expected {class}");
+            assert!(
+                got.is_some_and(|c| c.contains(class)),
+                "{addr}: {got:?}, expected {class}"
+            );
         }
     }
 
@@ -403,7 +414,10 @@ mod tests {
             ("2002:c0a8:101::1", "private"),
         ] {
             let got = non_public_class(ip(addr));
-            assert!(got.is_some_and(|c| c.contains(class)), "{addr}: {got:?}, expected {class}");
+            assert!(
+                got.is_some_and(|c| c.contains(class)),
+                "{addr}: {got:?}, expected {class}"
+            );
         }
         assert_eq!(canonical(ip("::ffff:1.2.3.4")), ip("1.2.3.4"));
     }

@@ -192,13 +192,10 @@ impl Admitted {
             let bare = self.host.trim_start_matches('[').trim_end_matches(']').to_string();
             let name = rustls::pki_types::ServerName::try_from(bare)
                 .map_err(|e| HttpFailure::Invalid(format!("`{}` is not a TLS server name: {e}", self.host)))?;
-            let stream = tls_connector()
-                .connect(name, tcp)
-                .await
-                .map_err(|e| HttpFailure::Tls {
-                    host: self.host.clone(),
-                    reason: e.to_string(),
-                })?;
+            let stream = tls_connector().connect(name, tcp).await.map_err(|e| HttpFailure::Tls {
+                host: self.host.clone(),
+                reason: e.to_string(),
+            })?;
             round_trip(TokioIo::new(stream), request).await
         } else {
             round_trip(TokioIo::new(tcp), request).await
@@ -283,11 +280,12 @@ fn tls_connector() -> tokio_rustls::TlsConnector {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("the ring provider supports the default TLS versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Arc::new(config)
     });
