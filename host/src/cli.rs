@@ -157,6 +157,10 @@ pub async fn describe(
         (Some(_), n) => format!("schema-checked: {n} problem(s); the plugin will not load"),
     };
     let _ = writeln!(out, "config:       {schema_state}");
+    for line in crate::services::http::inspect_lines(&policy) {
+        let _ = writeln!(out, "{line}");
+    }
+    problems.extend(crate::services::http::problems(name, &policy));
     let _ = writeln!(out, "enabled:      {}", settings.enabled);
     Ok((out, problems))
 }

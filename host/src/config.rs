@@ -255,6 +255,13 @@ pub struct PluginConfig {
     pub slow_event_ms: Option<u64>,
     /// Retry policy for read-only queries (default: none).
     pub retry: Option<RetryConfig>,
+    /// Hosts the plugin may reach over HTTP once granted `http`: `["api.example.com", "*.example.org"]` (`*.x`
+    /// matches subdomains of `x` only). Default: none.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Bounds on its HTTP requests: `{ max_response_kb, timeout_ms, max_concurrent, allow_private }`.
+    #[serde(default)]
+    pub http_limits: crate::services::http::HttpLimitsConfig,
     /// The plugin's own settings, passed to its `setup` export as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
@@ -338,6 +345,7 @@ impl PluginConfig {
             let parsed = Rate::parse(rate).map_err(|reason| invalid(key, reason))?;
             grants.rates.insert(capability, (rate.clone(), parsed));
         }
+        grants.http = crate::services::http::HttpRules::from_config(name, &self.http, &self.http_limits)?;
         Ok(grants)
     }
 }
@@ -359,6 +367,8 @@ impl Default for PluginConfig {
             max_host_calls: None,
             slow_event_ms: None,
             retry: None,
+            http: Vec::new(),
+            http_limits: Default::default(),
             config: toml::Table::new(),
             storage: None,
         }

@@ -11,6 +11,7 @@ const WIT: &[(&str, &str)] = &[
     ("log.wit", include_str!("../../wit/log.wit")),
     ("storage.wit", include_str!("../../wit/storage.wit")),
     ("schedule.wit", include_str!("../../wit/schedule.wit")),
+    ("http.wit", include_str!("../../wit/http.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
 ];
 

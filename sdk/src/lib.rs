@@ -13,6 +13,7 @@
 //! - [`log`]: writing to the host's log.
 //! - [`storage`]: the plugin's key-value store (capability `storage`).
 //! - [`schedule`]: timers and cron jobs (capability `schedule`), delivered to [`Plugin::on_timer`].
+//! - [`http`]: outgoing HTTP through the host (`fetch`, `get`, `post_json`), for plugins granted `http`.
 //!
 //! # Example
 //! ```no_run
@@ -58,6 +59,7 @@ pub mod bindings {
 
 pub mod bot;
 pub mod error;
+pub mod http;
 pub mod log;
 pub mod message;
 pub mod plugin;

@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod lang_c;
 mod lang_js;
+mod http;
 mod languages;
 mod limits;
 mod onebot;

@@ -440,6 +440,7 @@ pub struct Policy {
     default_scope: Scope,
     scopes: HashMap<Capability, Scope>,
     rates: HashMap<Capability, (String, Mutex<Bucket>)>,
+    http: std::sync::Arc<crate::services::http::HttpRules>,
 }
 
 /// The operator's grant table for one plugin, already parsed.
@@ -453,6 +454,8 @@ pub struct Grants {
     pub scopes: BTreeMap<Capability, Scope>,
     /// Per-capability rates, with the text they were written as.
     pub rates: BTreeMap<Capability, (String, Rate)>,
+    /// Where outgoing HTTP may go and its limits (`http`, `http_limits`).
+    pub http: crate::services::http::HttpRules,
 }
 
 impl Policy {
@@ -472,7 +475,13 @@ impl Policy {
             default_scope: grants.scope.clone(),
             scopes,
             rates,
+            http: std::sync::Arc::new(grants.http.clone()),
         }
+    }
+
+    /// The HTTP allowlist and limits.
+    pub fn http(&self) -> &std::sync::Arc<crate::services::http::HttpRules> {
+        &self.http
     }
 
     /// Capabilities the plugin may use (requested and granted).

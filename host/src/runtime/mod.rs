@@ -116,6 +116,8 @@ impl Runtime {
         engine::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // wasi:http, with Coral's checked sender (crate::services::http) instead of the default one.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
         Ok(Runtime {
             engine,

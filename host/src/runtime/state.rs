@@ -51,6 +51,8 @@ pub struct PluginShared {
     pub services: Option<Arc<crate::services::Services>>,
     /// Its storage quota.
     pub storage_quota: crate::services::storage::Quota,
+    /// Outgoing HTTP requests in flight (bounded by `http_limits.max_concurrent`).
+    pub http_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// Recent message ids and their chats, bounded (oldest forgotten first).
@@ -107,6 +109,7 @@ impl PluginShared {
             retry: limits.retry,
             services,
             storage_quota: limits.storage,
+            http_in_flight: Default::default(),
         })
     }
 
@@ -131,6 +134,8 @@ pub struct PluginState {
     pub(crate) tick_budget: u64,
     wasi: WasiCtx,
     table: ResourceTable,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    http_hooks: crate::services::http::CoralHttpHooks,
 }
 
 impl PluginState {
@@ -145,6 +150,7 @@ impl PluginState {
             .allow_ip_name_lookup(false)
             .max_random_size(MAX_RANDOM_BYTES)
             .build();
+        let http_hooks = crate::services::http::CoralHttpHooks::new(shared.clone());
         PluginState {
             shared,
             reply_chat: None,
@@ -154,6 +160,8 @@ impl PluginState {
             tick_budget: u64::MAX,
             wasi,
             table: ResourceTable::new(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks,
         }
     }
 }
@@ -178,6 +186,20 @@ impl WasiView for PluginState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for PluginState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        // Every wasi:http call passes here: fold the requests sent since the last call into the event's host-call
+        // count, and hand the hooks what is left of the budget.
+        self.host_calls += std::mem::take(&mut self.http_hooks.sent);
+        self.http_hooks.budget_left = self.shared.max_host_calls.saturating_sub(self.host_calls);
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! `crate::api::schedule`.
 
 pub mod cron;
+pub mod http;
 pub mod jobs;
 pub mod schema;
 pub mod storage;
