@@ -1,5 +1,5 @@
 //! Benchmark: the same `ping <x>` path for plugins written in different languages (Rust `ping`, Python `dice`,
-//! JavaScript `memo`):
+//! C `calc`, JavaScript `memo`):
 //! compile time (no cache), load time from the compilation cache, instantiate + `metadata` time, and per-event
 //! throughput / CPU through the console adapter. Run `./scripts/bench.sh` (builds the plugins) or
 //! `cargo bench --bench languages` after it.

@@ -503,23 +503,31 @@ impl Policy {
         self.scopes.get(capability).unwrap_or(&self.default_scope)
     }
 
-    fn permit(&self, capability: &Capability, target: &Target) -> Result<(), PolicyError> {
-        let deny = |reason: String| {
-            Err(PolicyError::Denied {
-                capability: capability.clone(),
-                reason,
-            })
-        };
+    fn deny(capability: &Capability, reason: String) -> Result<(), PolicyError> {
+        Err(PolicyError::Denied {
+            capability: capability.clone(),
+            reason,
+        })
+    }
+
+    /// The capability is granted and requested (anywhere).
+    fn held(&self, capability: &Capability) -> Result<(), PolicyError> {
         if !self.granted.contains(capability) {
-            return deny(format!("`{capability}` is not granted to this plugin"));
+            return Self::deny(capability, format!("`{capability}` is not granted to this plugin"));
         }
         if !self.requested.contains(capability) {
-            return deny(format!(
-                "`{capability}` is granted but the plugin did not request it in its metadata"
-            ));
+            return Self::deny(
+                capability,
+                format!("`{capability}` is granted but the plugin did not request it in its metadata"),
+            );
         }
+        Ok(())
+    }
+
+    fn permit(&self, capability: &Capability, target: &Target) -> Result<(), PolicyError> {
+        self.held(capability)?;
         if !self.scope(capability).allows(target) {
-            return deny(format!("`{capability}` is not granted for {target}"));
+            return Self::deny(capability, format!("`{capability}` is not granted for {target}"));
         }
         Ok(())
     }
@@ -528,20 +536,7 @@ impl Policy {
     /// requested and granted (service calls have no group/user target, so scopes do not apply), and its rate
     /// limit (`rate = { storage = "…" }`) is charged.
     pub fn check_service(&self, capability: &Capability) -> Result<(), PolicyError> {
-        let deny = |reason: String| {
-            Err(PolicyError::Denied {
-                capability: capability.clone(),
-                reason,
-            })
-        };
-        if !self.granted.contains(capability) {
-            return deny(format!("`{capability}` is not granted to this plugin"));
-        }
-        if !self.requested.contains(capability) {
-            return deny(format!(
-                "`{capability}` is granted but the plugin did not request it in its metadata"
-            ));
-        }
+        self.held(capability)?;
         self.charge(capability)
     }
 
