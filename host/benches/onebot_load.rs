@@ -4,7 +4,8 @@
 //!
 //! Reports events/s, coral's CPU per event (from /proc), p50/p99 latency (event written → pong received), lost
 //! events, and coral's peak RSS. Run: `./scripts/bench.sh` (builds coral and the plugins first), or
-//! `cargo bench --bench onebot_load` with `CORAL_LOAD_EVENTS` / `CORAL_LOAD_INFLIGHT` to override.
+//! `cargo bench --bench onebot_load` with `CORAL_LOAD_EVENTS` / `CORAL_LOAD_INFLIGHT` to override, and
+//! `CORAL_LOAD_BIN` / `CORAL_LOAD_PLUGIN` to drive another `coral` binary and `ping.wasm` (before/after figures).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -153,8 +154,13 @@ async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run) {
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let coral = root.join("target/release/coral");
-    let ping = root.join("target/wasm/wasm32-wasip2/release/ping.wasm");
+    // CORAL_LOAD_BIN / CORAL_LOAD_PLUGIN drive another build (e.g. an older commit's) with the same harness.
+    let path_env = |k: &str, default: PathBuf| std::env::var_os(k).map_or(default, PathBuf::from);
+    let coral = path_env("CORAL_LOAD_BIN", root.join("target/release/coral"));
+    let ping = path_env(
+        "CORAL_LOAD_PLUGIN",
+        root.join("target/wasm/wasm32-wasip2/release/ping.wasm"),
+    );
     assert!(
         coral.is_file() && ping.is_file(),
         "build first: ./scripts/bench.sh builds coral (release) and the plugins"
