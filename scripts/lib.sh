@@ -8,7 +8,8 @@ cd "$ROOT"
 # Guests build in their own target dir so the host's build is never invalidated by them.
 WASM_TARGET_DIR="$ROOT/target/wasm"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step is stamped with the seconds since the script started (where a slow CI run spends its time).
+say() { printf '\033[1m==> [%4ds] %s\033[0m\n' "$SECONDS" "$*" >&2; }
 
 ensure_rust_target() {
     command -v cargo >/dev/null || { echo "error: cargo not found; install Rust with rustup first" >&2; exit 1; }

@@ -7,13 +7,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use coral_host::adapters::{Bots, console};
-use coral_host::config::{Config, ConsoleConfig};
+use coral_host::adapters::Bots;
+use coral_host::config::Config;
 use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::BufReader;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -46,22 +44,8 @@ async fn measure(label: &str, wasm: &Path, events: usize) {
     let handle = runtime.start("bench", compiled, spec()).await.expect("start");
     let dispatcher = Dispatcher::default();
     dispatcher.add(handle);
-    let lines = common::LineCounter::default();
-    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
     let input: String = (0..events).map(|i| format!("ping {i}\n")).collect();
-    let (cpu0, t0) = (common::cpu_time("self"), Instant::now());
-    console::run(
-        &ConsoleConfig::default(),
-        BufReader::new(input.as_bytes()),
-        out,
-        dispatcher.clone(),
-        bots,
-    )
-    .await
-    .unwrap();
-    dispatcher.shutdown().await;
-    let (wall, cpu) = (t0.elapsed(), common::cpu_time("self") - cpu0);
-    assert_eq!(lines.count(), events, "every ping answered");
+    let common::Burst { wall, cpu } = common::console_burst(&input, events, &dispatcher, bots).await;
     let size = std::fs::metadata(wasm).unwrap().len();
     println!(
         "| {label} | {:.1} MB | {:.0} ms | {:.0} ms | {:.2} ms | {:.0} events/s | {:.0} µs |",

@@ -46,22 +46,8 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
 
 async fn throughput(n: usize, cache: &std::path::Path) {
     let (dispatcher, bots) = start(cache).await;
-    let lines = common::LineCounter::default();
-    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
     let input: String = (0..n).map(|i| format!("ping {i}\n")).collect();
-    let (cpu0, t0) = (common::cpu_time("self"), Instant::now());
-    console::run(
-        &ConsoleConfig::default(),
-        BufReader::new(input.as_bytes()),
-        out,
-        dispatcher.clone(),
-        bots,
-    )
-    .await
-    .expect("console");
-    dispatcher.shutdown().await;
-    let (wall, cpu) = (t0.elapsed(), common::cpu_time("self") - cpu0);
-    assert_eq!(lines.count(), n, "every ping answered");
+    let common::Burst { wall, cpu } = common::console_burst(&input, n, &dispatcher, bots).await;
     println!(
         "throughput: {n} events in {:.3} s = {:.0} events/s; CPU {:.1} µs/event (process user+sys, 10 ms ticks)",
         wall.as_secs_f64(),

@@ -9,16 +9,14 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use coral_host::adapters::{Bots, console};
-use coral_host::config::{Config, ConsoleConfig};
+use coral_host::adapters::Bots;
+use coral_host::config::Config;
 use coral_host::policy::{Capability, Grants};
 use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
 use coral_host::services::Services;
 use coral_host::services::storage::Quota;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::BufReader;
 
 async fn in_plugin(n: usize, dir: &std::path::Path) {
     let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/wasm32-wasip2/release/kv.wasm");
@@ -55,25 +53,8 @@ async fn in_plugin(n: usize, dir: &std::path::Path) {
         .expect("load kv");
     let dispatcher = Dispatcher::default();
     dispatcher.add(handle);
-    let lines = common::LineCounter::default();
-    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
     let input = format!("kv bench {n}\n");
-    let (cpu0, t0) = (common::cpu_time("self"), Instant::now());
-    console::run(
-        &ConsoleConfig::default(),
-        BufReader::new(input.as_bytes()),
-        out,
-        dispatcher.clone(),
-        bots,
-    )
-    .await
-    .expect("console");
-    // Wait for the answer before stopping: shutdown gives a busy plugin only a grace period.
-    let counter = lines.clone();
-    tokio::task::spawn_blocking(move || counter.wait_for(1)).await.unwrap();
-    let (wall, cpu) = (t0.elapsed(), common::cpu_time("self") - cpu0);
-    dispatcher.shutdown().await;
-    assert_eq!(lines.count(), 1, "the plugin answered");
+    let common::Burst { wall, cpu } = common::console_burst(&input, 1, &dispatcher, bots).await;
     println!(
         "from a plugin: {n} storage calls (half set, half get) in {:.3} s = {:.0} ops/s; CPU {:.1} µs/op \
          (process user+sys)",

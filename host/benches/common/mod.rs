@@ -1,10 +1,14 @@
-//! Helpers shared by the benchmark binaries: process CPU time from /proc and a console sink that counts lines.
+//! Helpers shared by the benchmark binaries: process CPU time from /proc, a console sink that counts lines, and
+//! a console burst that feeds lines to plugins and waits for their answers.
 
 #![allow(dead_code)] // each benchmark uses a subset
 
+use coral_host::adapters::{Bots, console};
+use coral_host::config::ConsoleConfig;
+use coral_host::runtime::Dispatcher;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// User + system CPU time of a process (`"self"` or a pid) from `/proc/<pid>/stat`, in 10 ms clock ticks.
 pub fn cpu_time(pid: &str) -> Duration {
@@ -28,14 +32,48 @@ impl LineCounter {
         *self.lines.0.lock().unwrap()
     }
 
-    /// Block until at least `n` lines have been written.
+    /// Block until at least `n` lines have been written; panics after a minute (a lost answer).
     pub fn wait_for(&self, n: usize) {
         let (count, cv) = &*self.lines;
-        let mut c = count.lock().unwrap();
-        while *c < n {
-            c = cv.wait(c).unwrap();
-        }
+        let c = count.lock().unwrap();
+        let (c, timeout) = cv.wait_timeout_while(c, Duration::from_secs(60), |c| *c < n).unwrap();
+        assert!(!timeout.timed_out(), "waited a minute for {n} lines, got {}", *c);
     }
+}
+
+/// Wall and CPU time of a console burst.
+pub struct Burst {
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// Feed `input` to the real console adapter, wait until `answers` lines have come back, then shut the
+/// dispatcher down. Times (wall, and this process's CPU) run from the first line to the last answer.
+pub async fn console_burst(input: &str, answers: usize, dispatcher: &Dispatcher, bots: Bots) -> Burst {
+    let lines = LineCounter::default();
+    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
+    let (cpu0, t0) = (cpu_time("self"), Instant::now());
+    console::run(
+        &ConsoleConfig::default(),
+        tokio::io::BufReader::new(input.as_bytes()),
+        out,
+        dispatcher.clone(),
+        bots,
+    )
+    .await
+    .expect("console");
+    // Wait for the answers before stopping: shutdown gives a busy plugin only a grace period.
+    let counter = lines.clone();
+    tokio::task::spawn_blocking(move || counter.wait_for(answers))
+        .await
+        .expect("every line answered");
+    let burst = Burst {
+        wall: t0.elapsed(),
+        cpu: cpu_time("self") - cpu0,
+    };
+    dispatcher.shutdown().await;
+    assert_eq!(lines.count(), answers, "one answer per line");
+    burst
 }
 
 impl Write for LineCounter {
