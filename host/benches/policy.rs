@@ -3,7 +3,7 @@
 
 use coral_host::adapters::Action;
 use coral_host::policy::rate::Rate;
-use coral_host::policy::{Capability, Grants, Policy, Scope};
+use coral_host::policy::{Capability, Context, Grants, Policy, Scope};
 use coral_host::runtime::bindings::{Chat, Segment, SendOptions};
 use std::hint::black_box;
 use std::time::Instant;
@@ -38,7 +38,7 @@ fn main() {
         ("1000000000/s".into(), Rate::parse("1000000000/s").unwrap()),
     );
     let policy = Policy::new(&requested, &grants);
-    let send = Action::SendMsg {
+    let mut send = Action::SendMsg {
         target: Chat::Group("1000007".into()),
         message: vec![Segment::Text("pong 42".into()), Segment::At("10001".into())],
         options: SendOptions {
@@ -46,26 +46,26 @@ fn main() {
             reply_to: None,
         },
     };
-    let kick = Action::SetGroupKick {
+    let mut kick = Action::SetGroupKick {
         group_id: "1000007".into(),
         user_id: "42".into(),
         reject_add_request: false,
     };
     let reply_chat = Chat::Group("1000007".into());
     time("send, reply into the event's chat", 2_000_000, || {
-        black_box(policy.check(black_box(&send), Some(&reply_chat), None).unwrap());
+        black_box(policy.check(black_box(&mut send), &Context::reply(&reply_chat)).unwrap());
     });
     time("send, scoped grant (50 groups)", 2_000_000, || {
-        black_box(policy.check(black_box(&send), None, None).unwrap());
+        black_box(policy.check(black_box(&mut send), &Context::none()).unwrap());
     });
     time("kick, scoped grant + rate limit", 2_000_000, || {
-        black_box(policy.check(black_box(&kick), None, None).unwrap());
+        black_box(policy.check(black_box(&mut kick), &Context::none()).unwrap());
     });
-    let denied = Action::SetGroupWholeBan {
+    let mut denied = Action::SetGroupWholeBan {
         group_id: "1000007".into(),
         enable: true,
     };
     time("whole-ban, denied", 2_000_000, || {
-        black_box(policy.check(black_box(&denied), None, None).unwrap_err());
+        black_box(policy.check(black_box(&mut denied), &Context::none()).unwrap_err());
     });
 }

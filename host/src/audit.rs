@@ -1,12 +1,19 @@
 //! The audit log: every privileged action (everything but plain sends and queries) and every denial or rate
 //! limit, appended as one JSON line to `<data_dir>/audit.jsonl`. Each entry is written with one `write` call on
 //! an append-only file before the call returns, so a crash of Coral loses nothing already reported.
+//!
+//! A privileged call that reaches the platform is written twice: a `pending` entry before its frame leaves
+//! ([`AuditLog::begin`]), and the outcome after, with the same `call` number ([`Pending::finish`]). A call whose
+//! platform never answered, or whose plugin was stopped mid-call, is completed as `unknown` (the guard's `Drop`),
+//! so no privileged frame ever leaves without a line in the log.
 
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,12 +39,21 @@ pub struct Entry {
     /// Details (denial reason, platform message).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// Pairs a `pending` entry with its outcome (0: a single entry, e.g. a denial).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub call: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The append-only log.
 pub struct AuditLog {
     path: PathBuf,
     file: Mutex<File>,
+    /// The next `call` number: microseconds at opening, then counting up (unique across restarts).
+    next_call: AtomicU64,
 }
 
 impl AuditLog {
@@ -47,6 +63,7 @@ impl AuditLog {
         Ok(AuditLog {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            next_call: AtomicU64::new(now_ms().saturating_mul(1000).max(1)),
         })
     }
 
@@ -65,6 +82,19 @@ impl AuditLog {
         }
     }
 
+    /// Write the `pending` entry of a call about to reach the platform; the returned guard writes its outcome.
+    pub fn begin(self: &Arc<Self>, mut entry: Entry) -> Pending {
+        entry.call = self.next_call.fetch_add(1, Ordering::Relaxed);
+        entry.outcome = "pending".into();
+        entry.retcode = 0;
+        entry.detail.clear();
+        self.append(&entry);
+        Pending {
+            log: self.clone(),
+            entry: Some(entry),
+        }
+    }
+
     /// Read every entry of a log file (unreadable lines are skipped).
     pub fn read(path: &Path) -> std::io::Result<Vec<Entry>> {
         let file = File::open(path)?;
@@ -73,6 +103,41 @@ impl AuditLog {
             .map_while(Result::ok)
             .filter_map(|l| serde_json::from_str(&l).ok())
             .collect())
+    }
+}
+
+/// A call that reached (or is about to reach) the platform and whose outcome is not written yet.
+pub struct Pending {
+    log: Arc<AuditLog>,
+    entry: Option<Entry>,
+}
+
+impl Pending {
+    /// Write the outcome.
+    pub fn finish(mut self, outcome: &str, retcode: i32, detail: &str) {
+        if let Some(entry) = self.entry.take() {
+            self.log.append(&Entry {
+                time_ms: now_ms(),
+                outcome: outcome.into(),
+                retcode,
+                detail: detail.into(),
+                ..entry
+            });
+        }
+    }
+}
+
+impl Drop for Pending {
+    /// Never finished: the plugin was stopped (or its call cut off) while the platform had the frame.
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            self.log.append(&Entry {
+                time_ms: now_ms(),
+                outcome: "unknown".into(),
+                detail: "the plugin was stopped before the platform answered; the action may have happened".into(),
+                ..entry
+            });
+        }
     }
 }
 
@@ -102,6 +167,7 @@ mod tests {
             outcome: "denied".into(),
             retcode: 102,
             detail: "not granted".into(),
+            call: 0,
         };
         AuditLog::open(&path).unwrap().append(&entry);
         AuditLog::open(&path).unwrap().append(&Entry {
@@ -113,5 +179,35 @@ mod tests {
         assert_eq!(read.len(), 2);
         assert_eq!(read[0], entry);
         assert_eq!(read[1].outcome, "ok");
+    }
+
+    #[test]
+    fn a_call_is_written_before_and_after_and_never_left_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let entry = Entry {
+            time_ms: 1,
+            plugin: "p".into(),
+            plugin_hash: "h".into(),
+            bot: "1".into(),
+            action: "set_group_kick".into(),
+            capability: "kick".into(),
+            target: "group 1 user 2".into(),
+            outcome: String::new(),
+            retcode: 0,
+            detail: String::new(),
+            call: 0,
+        };
+        let first = log.begin(entry.clone());
+        assert_eq!(AuditLog::read(&path).unwrap()[0].outcome, "pending", "written before the call");
+        first.finish("ok", 0, "");
+        drop(log.begin(entry));
+        let read = AuditLog::read(&path).unwrap();
+        let outcomes: Vec<&str> = read.iter().map(|e| e.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["pending", "ok", "pending", "unknown"]);
+        assert_eq!(read[0].call, read[1].call);
+        assert_eq!(read[2].call, read[3].call);
+        assert_ne!(read[0].call, read[2].call);
     }
 }

@@ -244,28 +244,40 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
             return false;
         }
     };
+    // A call is written as `pending` before its frame leaves and again with its outcome: show the outcome (a
+    // `pending` line without one means the host stopped before the platform answered).
+    let completed: std::collections::HashSet<u64> = entries
+        .iter()
+        .filter(|e| e.call != 0 && e.outcome != "pending")
+        .map(|e| e.call)
+        .collect();
     let matching: Vec<&Entry> = entries
         .iter()
+        .filter(|e| !(e.outcome == "pending" && completed.contains(&e.call)))
         .filter(|e| plugin.is_none_or(|p| e.plugin == p))
-        .filter(|e| action.is_none_or(|a| e.action == a || e.capability == a || e.outcome == a))
+        .filter(|e| {
+            action.is_none_or(|a| e.action == a || e.capability.split('+').any(|c| c == a) || e.outcome == a)
+        })
         .collect();
     let shown = &matching[matching.len().saturating_sub(limit)..];
     println!(
         "{:<24} {:<14} {:<16} {:<10} {:<24} {:<22} {:<13} {:>7}  detail",
         "time (UTC)", "plugin", "hash", "bot", "action", "target", "outcome", "retcode"
     );
+    // Every field but the time and retcode may hold text a plugin chose: shown escaped, never raw.
+    let esc = |s: &str| crate::text::escape(s).into_owned();
     for e in shown {
         println!(
             "{:<24} {:<14} {:<16} {:<10} {:<24} {:<22} {:<13} {:>7}  {}",
             utc(e.time_ms),
-            e.plugin,
-            e.plugin_hash,
-            e.bot,
-            e.action,
-            e.target,
-            e.outcome,
+            esc(&e.plugin),
+            esc(&e.plugin_hash),
+            esc(&e.bot),
+            esc(&e.action),
+            esc(&e.target),
+            esc(&e.outcome),
             e.retcode,
-            e.detail
+            esc(&e.detail)
         );
     }
     println!("{} of {} entries", shown.len(), entries.len());

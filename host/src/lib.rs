@@ -22,6 +22,7 @@ pub mod reload;
 pub mod runtime;
 pub mod scaffold;
 pub mod services;
+pub mod text;
 
 use adapters::Bots;
 use anyhow::Context as _;

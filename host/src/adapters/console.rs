@@ -38,7 +38,14 @@ impl ConsoleBot {
             Chat::Private(user) => ("private", user),
             Chat::Group(group) => ("group", group),
         };
-        let body = format!("{prefix}{}", render(message)).replace('\n', "\n  ");
+        // A plugin's text reaches the operator's terminal: lines stay lines (indented under the first), every
+        // other control character (escapes, carriage returns, bells) is shown escaped.
+        let body: Vec<String> = format!("{prefix}{}", render(message))
+            .split('\n')
+            .map(|line| crate::text::escape_controls(line).into_owned())
+            .collect();
+        let body = body.join("\n  ");
+        let target = crate::text::escape_controls(target);
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         // A closed stdout must not take the host down; the send still "happened" as far as plugins know.
         let _ = writeln!(out, "[{kind} {target}] {body}").and_then(|_| out.flush());

@@ -205,6 +205,24 @@ impl Action {
     }
 }
 
+/// The segments a send puts on the wire, in order: the quote (`reply_to`), the mention (`at_sender`, followed by
+/// a space) and the message. Adapters send exactly this and the policy judges exactly this.
+pub fn send_segments<'a>(message: &'a [Segment], options: Option<&SendOptions>) -> std::borrow::Cow<'a, [Segment]> {
+    let Some(options) = options.filter(|o| o.reply_to.is_some() || o.at_sender.is_some()) else {
+        return std::borrow::Cow::Borrowed(message);
+    };
+    let mut segments = Vec::with_capacity(message.len() + 3);
+    if let Some(id) = &options.reply_to {
+        segments.push(Segment::Reply(id.clone()));
+    }
+    if let Some(user) = &options.at_sender {
+        segments.push(Segment::At(user.clone()));
+        segments.push(Segment::Text(" ".into()));
+    }
+    segments.extend_from_slice(message);
+    std::borrow::Cow::Owned(segments)
+}
+
 /// Why a platform did not do an action.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -220,7 +238,7 @@ pub enum ApiError {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// No bot with that id is connected.
-    #[error("no bot `{0}` is connected")]
+    #[error("no bot `{}` is connected", crate::text::escape(.0))]
     BotUnavailable(String),
     /// No answer in time; the outcome is unknown.
     #[error("`{action}` timed out after {ms} ms (it may still have happened)")]

@@ -93,6 +93,7 @@ impl From<&PolicyError> for WitError {
                 retry_after_ms: Some(retry_after.as_millis() as u64),
                 ..WitError::new(ErrorCode::RateLimited, error.to_string())
             },
+            PolicyError::Invalid(_) => WitError::new(ErrorCode::InvalidArgument, error.to_string()),
         }
     }
 }
@@ -108,57 +109,62 @@ impl PluginState {
     async fn act_counted<T>(
         &mut self,
         self_id: String,
-        action: Action,
+        mut action: Action,
         read: impl FnOnce(&Value) -> T,
     ) -> Result<T, WitError> {
         let name = action.name().to_string();
         let stats = self.shared.stats.calls.action(&name);
         let policy = self.shared.policy();
-        let message_chat = match &action {
-            Action::DeleteMsg { message_id } => self
-                .shared
-                .messages
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .chat_of(message_id),
-            _ => None,
+        // A free reply goes into the event's chat on the bot that delivered the event, and nowhere else.
+        let reply_chat = self
+            .reply_chat
+            .as_ref()
+            .filter(|(bot, _)| *bot == self_id)
+            .map(|(_, chat)| chat);
+        let verdict = {
+            let index = self.shared.messages.lock().unwrap_or_else(|e| e.into_inner());
+            let messages = index.of_bot(&self_id);
+            let context = policy::Context {
+                reply_chat,
+                messages: &messages,
+            };
+            policy
+                .check(&mut action, &context)
+                .map_err(|refusal| (refusal, refused_target(&action, &messages)))
         };
-        let sent_to = match &action {
-            Action::SendMsg { target, .. } => Some(target.clone()),
-            Action::SendGroupMsg { group_id, .. } => Some(Chat::Group(group_id.clone())),
-            Action::SendPrivateMsg { user_id, .. } => Some(Chat::Private(user_id.clone())),
-            _ => None,
-        };
-        let (capability, target) = match policy.check(&action, self.reply_chat.as_ref(), message_chat.as_ref()) {
+        let decision = match verdict {
             Ok(decision) => decision,
-            Err(refusal) => {
+            Err((refusal, target)) => {
                 let error = WitError::from(&refusal);
-                let (_, mut target) = policy::capability_of(&action);
-                if let Some(chat) = &message_chat {
-                    target = policy::Target::of_chat(chat);
-                }
-                let (PolicyError::Denied { capability, .. } | PolicyError::RateLimited { capability, .. }) = &refusal;
-                let outcome = if error.code == ErrorCode::RateLimited {
-                    "rate-limited"
-                } else {
-                    "denied"
-                };
-                let counter = if error.code == ErrorCode::RateLimited {
-                    &stats.rate_limited
-                } else {
-                    &stats.denied
+                let (capability, outcome, counter) = match &refusal {
+                    PolicyError::Denied { capability, .. } => (capability.to_string(), "denied", &stats.denied),
+                    PolicyError::RateLimited { capability, .. } => {
+                        (capability.to_string(), "rate-limited", &stats.rate_limited)
+                    }
+                    PolicyError::Invalid(_) => ("-".to_string(), "invalid", &stats.denied),
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
                     target = %target, ms = 0u64, outcome, retcode = error.retcode, "api call: {refusal}");
-                self.audit(&self_id, &name, capability, &target, outcome, Some(&error));
+                self.audit(&self_id, &name, &capability, &target, outcome, Some(&error));
                 return Err(error);
             }
         };
+        let target = &decision.target;
         if tracing::enabled!(target: "coral::api", tracing::Level::TRACE) {
             tracing::trace!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
                 target = %target, "api call body: {}", body_text(&action));
         }
+        // A privileged call is in the audit log before its frame leaves; its outcome follows (or `unknown`).
+        let pending = match &self.shared.audit {
+            Some(audit) if decision.is_audited() => Some(audit.begin(self.audit_entry(
+                &self_id,
+                &name,
+                &decision.capabilities(),
+                target,
+            ))),
+            _ => None,
+        };
         let started = Instant::now();
         let result = call_with_retry(&self.shared, &self_id, action, &stats).await;
         let took = started.elapsed();
@@ -176,17 +182,17 @@ impl PluginState {
         }
         match result {
             Ok(data) => {
-                // Remember where our own messages went, so recalling them can be checked against scopes.
-                if let Some(chat) = &sent_to {
+                // Remember where our own messages went: recalls are scoped by it, and quotes may point at it.
+                if let Some(chat) = &decision.sent_to {
                     let id = super::data::message_id(&data);
                     self.shared
                         .messages
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .remember(&id, chat);
+                        .remember(&self_id, &id, chat);
                 }
-                if capability.is_privileged() {
-                    self.audit(&self_id, &name, &capability, &target, "ok", None);
+                if let Some(pending) = pending {
+                    pending.finish("ok", 0, "");
                 }
                 stats.ok.fetch_add(1, Ordering::Relaxed);
                 Ok(read(&data))
@@ -194,32 +200,20 @@ impl PluginState {
             Err(error) => {
                 tracing::debug!(plugin = %self.shared.name, self_id, action = name, %error, "action failed");
                 stats.failed.fetch_add(1, Ordering::Relaxed);
+                // Without an answer the outcome is unknown: the platform may still have done it.
+                let unknown = matches!(error, ApiError::Timeout { .. } | ApiError::Disconnected { .. });
                 let error = WitError::from(&error);
-                if capability.is_privileged() {
-                    let outcome = if error.code == ErrorCode::Timeout {
-                        "timeout"
-                    } else {
-                        "failed"
-                    };
-                    self.audit(&self_id, &name, &capability, &target, outcome, Some(&error));
+                if let Some(pending) = pending {
+                    let outcome = if unknown { "unknown" } else { "failed" };
+                    pending.finish(outcome, error.retcode, &error.message);
                 }
                 Err(error)
             }
         }
     }
 
-    /// Append an audit entry.
-    pub(crate) fn audit(
-        &self,
-        bot: &str,
-        action: &str,
-        capability: &Capability,
-        target: &Target,
-        outcome: &str,
-        error: Option<&WitError>,
-    ) {
-        let Some(audit) = &self.shared.audit else { return };
-        audit.append(&Entry {
+    fn audit_entry(&self, bot: &str, action: &str, capability: &str, target: &Target) -> Entry {
+        Entry {
             time_ms: crate::audit::now_ms(),
             plugin: self.shared.name.to_string(),
             plugin_hash: self.shared.hash.clone(),
@@ -227,14 +221,45 @@ impl PluginState {
             action: action.to_string(),
             capability: capability.to_string(),
             target: target.to_string(),
+            outcome: String::new(),
+            retcode: 0,
+            detail: String::new(),
+            call: 0,
+        }
+    }
+
+    /// Append a one-line audit entry (a refusal, a service call).
+    pub(crate) fn audit(
+        &self,
+        bot: &str,
+        action: &str,
+        capability: &str,
+        target: &Target,
+        outcome: &str,
+        error: Option<&WitError>,
+    ) {
+        let Some(audit) = &self.shared.audit else { return };
+        audit.append(&Entry {
             outcome: outcome.to_string(),
             retcode: error.map_or(0, |e| e.retcode),
             detail: error.map(|e| e.message.clone()).unwrap_or_default(),
+            ..self.audit_entry(bot, action, capability, target)
         });
     }
 
     async fn act_unit(&mut self, self_id: String, action: Action) -> Answer<()> {
         self.act(self_id, action, |_| ()).await
+    }
+}
+
+/// Who a refused action was aimed at, for the audit log and the call log (a recall: where its message is).
+fn refused_target(action: &Action, messages: &dyn policy::MessageLookup) -> Target {
+    match action {
+        Action::DeleteMsg { message_id } => messages
+            .chat_of(message_id)
+            .map(|chat| Target::of_chat(&chat))
+            .unwrap_or_default(),
+        other => policy::capability_of(other).1,
     }
 }
 

@@ -47,9 +47,10 @@ impl PluginState {
             let outcome = match refusal {
                 PolicyError::RateLimited { .. } => "rate-limited",
                 PolicyError::Denied { .. } => "denied",
+                PolicyError::Invalid(_) => "invalid",
             };
             tracing::debug!(plugin = %self.shared.name, call, %refusal, "service call refused");
-            self.audit("-", call, &capability, &Target::default(), outcome, Some(&error));
+            self.audit("-", call, &capability.to_string(), &Target::default(), outcome, Some(&error));
             return Ok(Err(error));
         }
         match &self.shared.services {

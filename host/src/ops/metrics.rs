@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Escape a label value: backslash, double quote and line feed.
+/// Escape a label value: backslash, double quote and line feed as the format says; any other control character
+/// (a plugin may choose action names) becomes U+FFFD, so a scrape shown in a terminal cannot drive it.
 pub fn escape_label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
@@ -15,6 +16,7 @@ pub fn escape_label(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -330,6 +332,7 @@ mod tests {
         assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
         assert_eq!(escape_label("x\ny"), "x\\ny");
         assert_eq!(escape_label("普通"), "普通");
+        assert_eq!(escape_label("a\u{1b}[31m\r"), "a\u{fffd}[31m\u{fffd}");
     }
 
     #[test]

@@ -23,8 +23,14 @@ fn bytes(n: u64) -> String {
     }
 }
 
-/// Columns padded to their widest cell, separated by two spaces.
+/// Columns padded to their widest cell, separated by two spaces. Cells are escaped: plugin names, action names and
+/// bot ids may be text a plugin chose, and none of it reaches the terminal raw.
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| crate::text::escape(cell).into_owned()).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -6,14 +6,20 @@
 //! grants`), within the grant's scope (groups / users), and within its rate limit. Without any grant a plugin may
 //! still send replies into the chat of the event it is handling. A refusal is a [`PolicyError`] value; nothing
 //! reaches the platform.
+//!
+//! [`Policy::check`] is the one place every path decides in: typed calls, raw `call-api` calls, quick operations,
+//! broadcasts and timers all arrive as an [`Action`], become [`request::Request`]s (typed twin, targets from
+//! facts, content judged on the wire form by [`content`]) and are granted, scoped and charged here.
 
+pub mod content;
 pub mod rate;
+pub mod request;
 
 use crate::adapters::Action;
 use crate::api::data;
-use crate::runtime::bindings::coral::bot::types::ForwardNode;
-use crate::runtime::bindings::{Chat, Segment};
+use crate::runtime::bindings::Chat;
 use rate::{Bucket, Rate};
+pub use request::{MessageLookup, NoMessages, Request};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Mutex;
@@ -127,7 +133,11 @@ impl Capability {
             "schedule" => Capability::Schedule,
             "http" => Capability::Http,
             other => match other.strip_prefix("call-api:") {
-                Some(action) if !action.is_empty() => Capability::CallApi(action.to_string()),
+                // Granted under the name raw calls are checked under (`x_async` is `x`).
+                Some(action) if !action.is_empty() => match request::normalise_name(action) {
+                    Ok(action) => Capability::CallApi(action),
+                    Err(e) => return Err(format!("{other:?}: {e}")),
+                },
                 _ => {
                     return Err(format!(
                         "unknown capability {other:?} (known: {}, call-api:<action>)",
@@ -173,7 +183,7 @@ impl fmt::Display for Capability {
             Capability::Storage => "storage",
             Capability::Schedule => "schedule",
             Capability::Http => "http",
-            Capability::CallApi(action) => return write!(f, "call-api:{action}"),
+            Capability::CallApi(action) => return write!(f, "call-api:{}", escape(action)),
         };
         f.write_str(name)
     }
@@ -220,24 +230,27 @@ impl Target {
     }
 }
 
+/// Plugin-controlled text as it may appear in a reason, a log line or the audit log.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::escape(text)
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.group, &self.user) {
-            (Some(g), Some(u)) => write!(f, "group {g} user {u}"),
-            (Some(g), None) => write!(f, "group {g}"),
-            (None, Some(u)) => write!(f, "user {u}"),
+            (Some(g), Some(u)) => write!(f, "group {} user {}", escape(g), escape(u)),
+            (Some(g), None) => write!(f, "group {}", escape(g)),
+            (None, Some(u)) => write!(f, "user {}", escape(u)),
             (None, None) => f.write_str("-"),
         }
     }
 }
 
-/// The standard action a name refers to, if it is one of the 38 (+ `delete_friend`), ignoring the OneBot
-/// `_async` and `_rate_limited` suffixes.
+/// The standard action a name refers to, if it is one of the 38 (+ `delete_friend`), after normalising it the way
+/// raw calls are ([`request::normalise_name`]: case, leading dots, `_async` / `_rate_limited` suffixes).
 pub fn standard_capability(name: &str) -> Option<Capability> {
-    let base = name
-        .strip_suffix("_async")
-        .or_else(|| name.strip_suffix("_rate_limited"))
-        .unwrap_or(name);
+    let normalised = request::normalise_name(name).ok()?;
+    let base = normalised.as_str();
     Some(match base {
         "send_private_msg" | "send_group_msg" | "send_msg" => Capability::Send,
         "delete_msg" => Capability::Recall,
@@ -329,60 +342,12 @@ fn opt_id(params: &serde_json::Value, key: &str) -> Option<String> {
     data::opt_str(params, key).filter(|s| !s.is_empty())
 }
 
-/// Content capabilities a message needs: `at-all`, `local-file`, `media-url` (also inside forward nodes).
-pub fn content_capabilities(message: &[Segment], out: &mut BTreeSet<Capability>) {
-    content_inner(message, out, 0);
-}
-
-fn content_inner(message: &[Segment], out: &mut BTreeSet<Capability>, depth: u32) {
-    let media = |file: &str, out: &mut BTreeSet<Capability>| {
-        let lower = file.trim().to_ascii_lowercase();
-        if lower.starts_with("file:")
-            || lower.starts_with('/')
-            || lower.starts_with('\\')
-            || lower.get(1..3) == Some(":\\")
-        {
-            out.insert(Capability::LocalFile);
-        } else if lower.starts_with("http://") || lower.starts_with("https://") {
-            out.insert(Capability::MediaUrl);
-        }
-    };
-    for segment in message {
-        match segment {
-            Segment::At(who) if who.trim() == "all" => {
-                out.insert(Capability::AtAll);
-            }
-            Segment::Image(i) => media(&i.media.file, out),
-            Segment::Record(v) => media(&v.media.file, out),
-            Segment::Video(m) => media(&m.file, out),
-            Segment::Node(ForwardNode::Custom(node)) => {
-                // A node carries a whole message: check it too (nesting is bounded).
-                if depth >= 4 {
-                    out.insert(Capability::LocalFile);
-                    continue;
-                }
-                let inner = serde_json::from_str(&node.content_json)
-                    .map(|v| data::message(&v))
-                    .unwrap_or_default();
-                content_inner(&inner, out, depth + 1);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The message an action sends, if any (raw calls: their `message` parameter, in any OneBot form).
-fn message_of(action: &Action) -> Option<std::borrow::Cow<'_, [Segment]>> {
-    match action {
-        Action::SendPrivateMsg { message, .. } | Action::SendGroupMsg { message, .. } => Some(message.into()),
-        Action::SendMsg { message, .. } => Some(message.into()),
-        Action::Raw { params, .. } => params.get("message").map(|m| data::message(m).into()),
-        _ => None,
-    }
-}
-
-/// Where a grant applies. No lists: everywhere. With lists: group targets need their group listed, user targets
-/// (private chats, friends) their user listed, and targets that are neither are outside the scope.
+/// Where a grant applies. No lists: everywhere. With lists, each names what may be touched:
+/// - a group target (a group chat, a whole-group action) needs its group listed;
+/// - a user target (a private chat, a friend) needs its user listed;
+/// - a member target (kick, ban, card of someone in a group) needs its group listed (when groups are listed) **and**
+///   its user listed (when users are listed);
+/// - a target that is neither is outside every scope with lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     /// Allowed groups (`None`: any).
@@ -401,9 +366,12 @@ impl Scope {
         if self.is_open() {
             return true;
         }
+        let listed = |list: &Option<BTreeSet<String>>, id: &String| list.as_ref().is_some_and(|l| l.contains(id));
+        let within = |list: &Option<BTreeSet<String>>, id: &String| list.as_ref().is_none_or(|l| l.contains(id));
         match (&target.group, &target.user) {
-            (Some(g), _) => self.groups.as_ref().is_some_and(|gs| gs.contains(g)),
-            (None, Some(u)) => self.users.as_ref().is_some_and(|us| us.contains(u)),
+            (Some(g), Some(u)) => within(&self.groups, g) && within(&self.users, u),
+            (Some(g), None) => listed(&self.groups, g),
+            (None, Some(u)) => listed(&self.users, u),
             (None, None) => false,
         }
     }
@@ -430,6 +398,9 @@ pub enum PolicyError {
         /// Until a token is free.
         retry_after: Duration,
     },
+    /// The call cannot be judged as given (an ambiguous target, a malformed name); nothing was sent.
+    #[error("invalid argument: {0}")]
+    Invalid(String),
 }
 
 /// A plugin's effective permissions: requested ∩ granted, scopes, and live rate-limit buckets.
@@ -542,65 +513,189 @@ impl Policy {
 
     /// Take one token from the capability's rate bucket, if it has one.
     fn charge(&self, capability: &Capability) -> Result<(), PolicyError> {
-        if let Some((text, bucket)) = self.rates.get(capability) {
-            let mut bucket = bucket.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(retry_after) = bucket.try_take() {
+        self.charge_all(std::slice::from_ref(capability))
+    }
+
+    /// Take one token from the bucket of every capability listed (that has a rate), all or none: if any bucket is
+    /// empty nothing is taken and the refusal names that capability.
+    fn charge_all(&self, capabilities: &[Capability]) -> Result<(), PolicyError> {
+        let mut buckets = Vec::new();
+        for capability in capabilities {
+            if let Some((text, bucket)) = self.rates.get(capability)
+                && !buckets.iter().any(|(c, _, _)| *c == capability)
+            {
+                buckets.push((capability, text, bucket));
+            }
+        }
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        // One fixed order (the capabilities' own), so two checks of one plugin never wait on each other's locks.
+        buckets.sort_by(|a, b| a.0.cmp(b.0));
+        let mut guards: Vec<_> = buckets
+            .iter()
+            .map(|(c, t, b)| (*c, *t, b.lock().unwrap_or_else(|e| e.into_inner())))
+            .collect();
+        for (capability, text, bucket) in guards.iter_mut() {
+            if let Err(retry_after) = bucket.check() {
                 return Err(PolicyError::RateLimited {
-                    capability: capability.clone(),
-                    rate: text.clone(),
+                    capability: (*capability).clone(),
+                    rate: (*text).clone(),
                     retry_after,
                 });
             }
         }
+        for (_, _, bucket) in guards.iter_mut() {
+            bucket.take();
+        }
         Ok(())
     }
 
-    /// Decide whether `action` may go to the platform now. `reply_chat` is the chat of the event being handled
-    /// (where a reply may go without any grant). On success returns the action's capability and target; the rate
-    /// limit is charged (so an action whose outcome is later unknown still counts).
-    /// `message_chat` is where the message an action refers to is, when known (for recalls).
-    pub fn check(
-        &self,
-        action: &Action,
-        reply_chat: Option<&Chat>,
-        message_chat: Option<&Chat>,
-    ) -> Result<(Capability, Target), PolicyError> {
-        let (capability, mut target) = capability_of(action);
-        if capability == Capability::Recall
-            && let Some(chat) = message_chat
-        {
-            target = Target::chat(chat);
-        }
-        let is_reply = capability == Capability::Send && reply_chat.is_some_and(|chat| Target::chat(chat) == target);
-        if !is_reply {
-            self.permit(&capability, &target)?;
-        }
-        // A raw call of a standard action also needs that action's own capability.
-        if let Capability::CallApi(name) = &capability
-            && let Some(standard) = standard_capability(name)
-        {
-            let is_raw_reply = standard == Capability::Send && reply_chat.is_some_and(|c| Target::chat(c) == target);
-            if !is_raw_reply {
-                self.permit(&standard, &target)?;
+    /// Decide whether `action` may go to the platform now, on every path (typed call, raw call, quick operation,
+    /// broadcast, timer). A raw call's CQ-string messages are first replaced in place by the arrays Coral parsed
+    /// (what is judged is what is sent). On success every capability it used has been charged once: the typed
+    /// capability, the `call-api:<name>` grant of a raw call, and each content capability (`at-all`,
+    /// `local-file`, `media-url`), so an action whose outcome is later unknown still counts.
+    pub fn check(&self, action: &mut Action, context: &Context<'_>) -> Result<Decision, PolicyError> {
+        let (requests, call_api) = match action {
+            Action::Raw { action: name, params } => {
+                let normalised = request::normalise_name(name)?;
+                content::normalise_message_params(params, 0);
+                let requests = request::raw(&normalised, params, context.messages)?;
+                (requests, Some(Capability::CallApi(normalised)))
+            }
+            typed => (vec![request::typed(typed, context.messages)?], None),
+        };
+        let mut charged: Vec<Capability> = Vec::with_capacity(2);
+        let mut content = BTreeSet::new();
+        for request in &requests {
+            let is_reply = request.capability == Capability::Send
+                && same_chat(request.chat.as_ref(), context.reply_chat);
+            if !is_reply && Some(&request.capability) != call_api.as_ref() {
+                for target in &request.targets {
+                    self.permit(&request.capability, target)?;
+                }
+            }
+            for needed in &request.content.needs {
+                for target in &request.targets {
+                    self.permit(needed, target)?;
+                }
+                content.insert(needed.clone());
+            }
+            for id in &request.content.refs {
+                let seen = context.messages.chat_of(id);
+                if !same_chat(seen.as_ref(), request.chat.as_ref()) {
+                    let place = request.chat.as_ref().map_or("-".to_string(), |c| Target::of_chat(c).to_string());
+                    return Err(PolicyError::Denied {
+                        capability: request.capability.clone(),
+                        reason: format!(
+                            "message {} was not seen in {place}: a reply or forward may only point at a message \
+                             from the chat it is sent to",
+                            escape(id)
+                        ),
+                    });
+                }
+            }
+            if !charged.contains(&request.capability) {
+                charged.push(request.capability.clone());
             }
         }
-        if let Some(message) = message_of(action) {
-            let mut needed = BTreeSet::new();
-            content_capabilities(&message, &mut needed);
-            for content in needed {
-                self.permit(&content, &target)?;
+        if let Some(call_api) = &call_api {
+            // The operator's `call-api:<name>` grant, scoped like any grant. It adds to the typed capability.
+            for request in &requests {
+                for target in &request.targets {
+                    self.permit(call_api, target)?;
+                }
             }
+            charged.push(call_api.clone());
         }
-        self.charge(&capability)?;
-        Ok((capability, target))
+        charged.extend(content.iter().cloned());
+        self.charge_all(&charged)?;
+        let first = &requests[0];
+        Ok(Decision {
+            capability: first.capability.clone(),
+            target: first.targets.first().cloned().unwrap_or_default(),
+            content,
+            call_api,
+            sent_to: first.chat.clone().filter(|_| first.capability == Capability::Send),
+        })
+    }
+}
+
+/// Whether two chats are known and the same.
+fn same_chat(a: Option<&Chat>, b: Option<&Chat>) -> bool {
+    match (a, b) {
+        (Some(Chat::Group(a)), Some(Chat::Group(b))) | (Some(Chat::Private(a)), Some(Chat::Private(b))) => a == b,
+        _ => false,
+    }
+}
+
+/// What the policy knows about the call besides the action: where a free reply may go, and where messages are.
+pub struct Context<'a> {
+    /// The chat of the event being handled, when the call goes to the bot that delivered it.
+    pub reply_chat: Option<&'a Chat>,
+    /// The messages the plugin saw or sent on that bot.
+    pub messages: &'a dyn MessageLookup,
+}
+
+impl<'a> Context<'a> {
+    /// No event, no known messages (a timer, a test).
+    pub fn none() -> Context<'static> {
+        Context {
+            reply_chat: None,
+            messages: &NoMessages,
+        }
+    }
+
+    /// A reply context with no known messages.
+    pub fn reply(chat: &'a Chat) -> Context<'a> {
+        Context {
+            reply_chat: Some(chat),
+            messages: &NoMessages,
+        }
+    }
+}
+
+/// An admitted call: what it was charged and audited as.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The typed capability (or `call-api:<name>` for an action with no typed twin).
+    pub capability: Capability,
+    /// Its (first) target.
+    pub target: Target,
+    /// The content capabilities it used.
+    pub content: BTreeSet<Capability>,
+    /// The `call-api:<name>` grant it used, for a raw call.
+    pub call_api: Option<Capability>,
+    /// Where the message goes, for a send.
+    pub sent_to: Option<Chat>,
+}
+
+impl Decision {
+    /// Whether the call is recorded in the audit log: a privileged capability, a raw call, or content that needs
+    /// its own grant.
+    pub fn is_audited(&self) -> bool {
+        self.capability.is_privileged() || self.call_api.is_some() || !self.content.is_empty()
+    }
+
+    /// Every capability it used, for the audit log (`send+at-all`, `call-api:x+kick`).
+    pub fn capabilities(&self) -> String {
+        let mut names: Vec<String> = self.call_api.iter().map(ToString::to_string).collect();
+        if self.call_api.as_ref() != Some(&self.capability) {
+            names.push(self.capability.to_string());
+        }
+        names.extend(self.content.iter().map(ToString::to_string));
+        names.join("+")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::coral::bot::types::Image;
-    use crate::runtime::bindings::{Media, SendOptions};
+    use crate::runtime::bindings::coral::bot::types::{CustomNode, ForwardNode, Image, OtherSegment};
+    use crate::runtime::bindings::{Media, Segment, SendOptions};
+    use serde_json::json;
+    use std::collections::HashMap;
 
     fn grants(caps: &[&str]) -> Grants {
         Grants {
@@ -613,6 +708,10 @@ mod tests {
         caps.iter().map(|c| c.to_string()).collect()
     }
 
+    fn policy(caps: &[&str]) -> Policy {
+        Policy::new(&req(caps), &grants(caps))
+    }
+
     fn kick(group: &str) -> Action {
         Action::SetGroupKick {
             group_id: group.into(),
@@ -622,14 +721,69 @@ mod tests {
     }
 
     fn send(chat: Chat, message: Vec<Segment>) -> Action {
+        send_with(chat, message, None, None)
+    }
+
+    fn send_with(chat: Chat, message: Vec<Segment>, at: Option<&str>, reply_to: Option<&str>) -> Action {
         Action::SendMsg {
             target: chat,
             message,
             options: SendOptions {
-                at_sender: None,
-                reply_to: None,
+                at_sender: at.map(Into::into),
+                reply_to: reply_to.map(Into::into),
             },
         }
+    }
+
+    fn raw(action: &str, params: serde_json::Value) -> Action {
+        Action::Raw {
+            action: action.into(),
+            params,
+        }
+    }
+
+    /// Messages known in chats (as the index of one bot would say).
+    struct Known(HashMap<&'static str, Chat>);
+
+    impl MessageLookup for Known {
+        fn chat_of(&self, id: &str) -> Option<Chat> {
+            self.0.get(id).cloned()
+        }
+    }
+
+    fn check(p: &Policy, action: &Action) -> Result<Decision, PolicyError> {
+        p.check(&mut action.clone(), &Context::none())
+    }
+
+    fn check_in(p: &Policy, action: &Action, here: &Chat) -> Result<Decision, PolicyError> {
+        p.check(&mut action.clone(), &Context::reply(here))
+    }
+
+    fn denied(result: Result<Decision, PolicyError>) -> Capability {
+        match result {
+            Err(PolicyError::Denied { capability, .. }) => capability,
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    fn image(file: &str) -> Segment {
+        Segment::Image(Image {
+            media: Media {
+                file: file.into(),
+                url: None,
+                cache: None,
+                proxy: None,
+                timeout_secs: None,
+            },
+            flash: false,
+        })
+    }
+
+    fn other(kind: &str, data: serde_json::Value) -> Segment {
+        Segment::Other(OtherSegment {
+            kind: kind.into(),
+            data_json: data.to_string(),
+        })
     }
 
     #[test]
@@ -641,24 +795,24 @@ mod tests {
             Capability::parse("call-api:get_group_notice").unwrap().to_string(),
             "call-api:get_group_notice"
         );
+        // Granted under the normalised name.
+        assert_eq!(
+            Capability::parse("call-api:Set_Group_Kick_Async").unwrap(),
+            Capability::CallApi("set_group_kick".into())
+        );
         assert!(Capability::parse("kik").unwrap_err().contains("unknown capability"));
         assert!(Capability::parse("call-api:").is_err());
+        assert!(Capability::parse("call-api:a\nb").is_err());
     }
 
     #[test]
     fn both_locks_are_needed() {
         let p = Policy::new(&req(&["kick"]), &grants(&[]));
-        assert!(matches!(
-            p.check(&kick("1"), None, None),
-            Err(PolicyError::Denied { .. })
-        ));
+        assert_eq!(denied(check(&p, &kick("1"))), Capability::Kick);
         let p = Policy::new(&req(&[]), &grants(&["kick"]));
-        assert!(matches!(
-            p.check(&kick("1"), None, None),
-            Err(PolicyError::Denied { .. })
-        ));
-        let p = Policy::new(&req(&["kick"]), &grants(&["kick"]));
-        assert_eq!(p.check(&kick("1"), None, None).unwrap().0, Capability::Kick);
+        assert_eq!(denied(check(&p, &kick("1"))), Capability::Kick);
+        let p = policy(&["kick"]);
+        assert_eq!(check(&p, &kick("1")).unwrap().capability, Capability::Kick);
         assert_eq!(p.effective(), [Capability::Kick].into());
     }
 
@@ -667,22 +821,29 @@ mod tests {
         let p = Policy::new(&req(&["send"]), &grants(&[]));
         let here = Chat::Group("100".into());
         let text = vec![Segment::Text("hi".into())];
-        assert!(p.check(&send(here.clone(), text.clone()), Some(&here), None).is_ok());
-        assert!(
-            p.check(&send(Chat::Group("200".into()), text.clone()), Some(&here), None)
-                .is_err()
-        );
-        assert!(
-            p.check(&send(Chat::Private("42".into()), text.clone()), Some(&here), None)
-                .is_err()
-        );
-        assert!(
-            p.check(&send(here.clone(), text), None, None).is_err(),
-            "no event, no reply"
-        );
-        // Even a reply may not carry @all or a local file without their grants.
+        assert!(check_in(&p, &send(here.clone(), text.clone()), &here).is_ok());
+        assert!(check_in(&p, &send(Chat::Group("200".into()), text.clone()), &here).is_err());
+        assert!(check_in(&p, &send(Chat::Private("42".into()), text.clone()), &here).is_err());
+        assert!(check(&p, &send(here.clone(), text)).is_err(), "no event, no reply");
+        // Even a reply may not carry @all or a local file without their grants, in any form.
         let all = vec![Segment::At("all".into())];
-        assert!(p.check(&send(here.clone(), all), Some(&here), None).is_err());
+        assert_eq!(denied(check_in(&p, &send(here.clone(), all), &here)), Capability::AtAll);
+        let via_options = send_with(here.clone(), vec![Segment::Text("hi".into())], Some("all"), None);
+        assert_eq!(denied(check_in(&p, &via_options, &here)), Capability::AtAll);
+        let via_options = send_with(here.clone(), vec![], Some(" ALL "), None);
+        assert_eq!(denied(check_in(&p, &via_options, &here)), Capability::AtAll);
+        for (kind, data, needs) in [
+            ("at", json!({"qq": "all"}), Capability::AtAll),
+            ("AT", json!({"qq": "ALL"}), Capability::AtAll),
+            ("image", json!({"file": "/etc/passwd"}), Capability::LocalFile),
+            ("file", json!({"file": "C:/x"}), Capability::LocalFile),
+            ("video", json!({"file": "file:///x"}), Capability::LocalFile),
+            ("record", json!({"file": "http://169.254.169.254/x"}), Capability::MediaUrl),
+            ("mface", json!({"url": "https://x/y.gif"}), Capability::MediaUrl),
+        ] {
+            let message = vec![other(kind, data)];
+            assert_eq!(denied(check_in(&p, &send(here.clone(), message), &here)), needs, "{kind}");
+        }
     }
 
     #[test]
@@ -696,14 +857,14 @@ mod tests {
             },
         );
         let p = Policy::new(&req(&["kick", "send"]), &g);
-        assert!(p.check(&kick("1000001"), None, None).is_ok());
-        let err = p.check(&kick("1000002"), None, None).unwrap_err();
+        assert!(check(&p, &kick("1000001")).is_ok());
+        let err = check(&p, &kick("1000002")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "permission denied: `kick` is not granted for group 1000002 user 42"
         );
         // `send` has the plugin-wide (open) scope.
-        assert!(p.check(&send(Chat::Group("5".into()), vec![]), None, None).is_ok());
+        assert!(check(&p, &send(Chat::Group("5".into()), vec![])).is_ok());
         // A plugin-wide scope limits every grant, and user targets need the user list.
         let mut g = grants(&["send"]);
         g.scope = Scope {
@@ -711,109 +872,189 @@ mod tests {
             users: None,
         };
         let p = Policy::new(&req(&["send"]), &g);
-        assert!(p.check(&send(Chat::Group("7".into()), vec![]), None, None).is_ok());
-        assert!(p.check(&send(Chat::Private("7".into()), vec![]), None, None).is_err());
+        assert!(check(&p, &send(Chat::Group("7".into()), vec![])).is_ok());
+        assert!(check(&p, &send(Chat::Private("7".into()), vec![])).is_err());
+    }
+
+    #[test]
+    fn a_users_scope_restricts_who_may_be_touched_even_in_a_listed_group() {
+        let mut g = grants(&["kick", "send"]);
+        g.scope = Scope {
+            groups: Some(["1".to_string()].into()),
+            users: Some(["42".to_string()].into()),
+        };
+        let p = Policy::new(&req(&["kick", "send"]), &g);
+        assert!(check(&p, &kick("1")).is_ok(), "42 in group 1");
+        let other_user = Action::SetGroupKick {
+            group_id: "1".into(),
+            user_id: "43".into(),
+            reject_add_request: false,
+        };
+        assert_eq!(denied(check(&p, &other_user)), Capability::Kick);
+        assert!(check(&p, &send(Chat::Private("42".into()), vec![])).is_ok());
+        assert!(check(&p, &send(Chat::Private("43".into()), vec![])).is_err());
+        // A raw kick is judged the same way.
+        let p = Policy::new(
+            &req(&["kick", "call-api:set_group_kick"]),
+            &Grants {
+                grants: [Capability::Kick, Capability::CallApi("set_group_kick".into())].into(),
+                scope: g.scope.clone(),
+                ..Grants::default()
+            },
+        );
+        assert!(check(&p, &raw("set_group_kick", json!({"group_id": 1, "user_id": 42}))).is_ok());
+        assert!(check(&p, &raw("set_group_kick", json!({"group_id": 1, "user_id": 43}))).is_err());
     }
 
     #[test]
     fn content_needs_its_own_grants() {
-        let p = Policy::new(&req(&["send", "media-url"]), &grants(&["send", "media-url"]));
+        let p = policy(&["send", "media-url"]);
         let chat = Chat::Group("1".into());
-        let image = |file: &str| {
-            Segment::Image(Image {
-                media: Media {
-                    file: file.into(),
-                    url: None,
-                    cache: None,
-                    proxy: None,
-                    timeout_secs: None,
-                },
-                flash: false,
-            })
-        };
-        assert!(
-            p.check(&send(chat.clone(), vec![image("https://x/y.png")]), None, None)
-                .is_ok()
+        assert!(check(&p, &send(chat.clone(), vec![image("https://x/y.png")])).is_ok());
+        assert!(check(&p, &send(chat.clone(), vec![image("base64://AAAA")])).is_ok());
+        assert_eq!(
+            denied(check(&p, &send(chat.clone(), vec![image("file:///etc/passwd")]))),
+            Capability::LocalFile
         );
-        assert!(
-            p.check(&send(chat.clone(), vec![image("base64://AAAA")]), None, None)
-                .is_ok()
-        );
-        let local = p
-            .check(&send(chat.clone(), vec![image("file:///etc/passwd")]), None, None)
-            .unwrap_err();
-        assert!(matches!(
-            local,
-            PolicyError::Denied {
-                capability: Capability::LocalFile,
-                ..
-            }
-        ));
-        assert!(
-            p.check(&send(chat.clone(), vec![image("/etc/passwd")]), None, None)
-                .is_err()
-        );
-        assert!(
-            p.check(&send(chat.clone(), vec![Segment::At("all".into())]), None, None)
-                .is_err()
-        );
+        for path in ["/etc/passwd", "C:/x", "c:\\x", "../x", "~/x", "FILE:///x"] {
+            assert!(check(&p, &send(chat.clone(), vec![image(path)])).is_err(), "{path}");
+        }
+        assert!(check(&p, &send(chat.clone(), vec![Segment::At("all".into())])).is_err());
         // Hidden inside a forward node, or in a raw call's CQ string, it is found too.
-        let node = Segment::Node(ForwardNode::Custom(
-            crate::runtime::bindings::coral::bot::types::CustomNode {
-                user_id: "1".into(),
-                nickname: "n".into(),
-                content_json: r#"[{"type":"at","data":{"qq":"all"}}]"#.into(),
-            },
-        ));
-        assert!(p.check(&send(chat, vec![node]), None, None).is_err());
-        let p = Policy::new(
-            &req(&["send", "call-api:send_msg"]),
-            &grants(&["send", "call-api:send_msg"]),
+        let node = Segment::Node(ForwardNode::Custom(CustomNode {
+            user_id: "1".into(),
+            nickname: "n".into(),
+            content_json: r#"[{"type":"at","data":{"qq":"all"}}]"#.into(),
+        }));
+        assert!(check(&p, &send(chat.clone(), vec![node])).is_err());
+        let p = policy(&["send", "call-api:send_msg"]);
+        let at_all = raw("send_msg", json!({"group_id": 1, "message": "hi [CQ:at,qq=all]"}));
+        assert_eq!(denied(check(&p, &at_all)), Capability::AtAll);
+        // The lenient form is sent as the text Coral parsed it as: nothing for the implementation to re-parse.
+        let mut lenient = raw("send_msg", json!({"group_id": 1, "message": "[CQ:at,qq=all,a=[]"}));
+        assert!(p.check(&mut lenient, &Context::none()).is_ok());
+        let Action::Raw { params, .. } = &lenient else { unreachable!() };
+        assert_eq!(params["message"], json!([{"type": "text", "data": {"text": "[CQ:at,qq=all,a=[]"}}]));
+    }
+
+    #[test]
+    fn content_is_charged_and_listed_when_used() {
+        let mut g = grants(&["send", "at-all"]);
+        g.rates
+            .insert(Capability::AtAll, ("1/hour".into(), Rate::parse("1/hour").unwrap()));
+        let p = Policy::new(&req(&["send", "at-all"]), &g);
+        let all = send(Chat::Group("1".into()), vec![Segment::At("all".into())]);
+        let decision = check(&p, &all).unwrap();
+        assert!(decision.is_audited());
+        assert_eq!(decision.capabilities(), "send+at-all");
+        assert!(matches!(check(&p, &all), Err(PolicyError::RateLimited { .. })));
+        // A plain send is not limited by the @all rate.
+        assert!(check(&p, &send(Chat::Group("1".into()), vec![Segment::Text("x".into())])).is_ok());
+    }
+
+    #[test]
+    fn raw_calls_need_call_api_and_the_standard_capability_under_every_alias() {
+        let params = json!({"group_id": 1, "user_id": 2});
+        let p = policy(&["call-api:set_group_kick"]);
+        for alias in [
+            "set_group_kick",
+            "SET_GROUP_KICK",
+            ".set_group_kick",
+            "set_group_kick_async",
+            "set_group_kick_rate_limited_async",
+        ] {
+            assert_eq!(denied(check(&p, &raw(alias, params.clone()))), Capability::Kick, "{alias}");
+        }
+        let p = policy(&["call-api:set_group_kick_async", "kick"]);
+        assert!(check(&p, &raw("set_group_kick_async", params.clone())).is_ok());
+        assert!(
+            check(&p, &raw("Set_Group_Kick", params.clone())).is_ok(),
+            "one grant for every alias"
         );
-        let raw = Action::Raw {
-            action: "send_msg".into(),
-            params: serde_json::json!({"group_id": 1, "message": "hi [CQ:at,qq=all]"}),
-        };
+        let p = policy(&["call-api:get_group_notice"]);
+        assert!(check(&p, &raw("get_group_notice", params.clone())).is_ok());
+        assert!(check(&p, &raw(".handle_quick_operation", params.clone())).is_err());
+        // Extensions that send, kick or touch files need the typed capability too.
+        for (action, params, needs) in [
+            ("send_group_forward_msg", json!({"group_id": 1, "messages": []}), Capability::Send),
+            ("upload_group_file", json!({"group_id": 1, "file": "x", "name": "x"}), Capability::Send),
+            ("set_group_kick_members", json!({"group_id": 1, "user_id": [2, 3]}), Capability::Kick),
+        ] {
+            let p = policy(&[&format!("call-api:{action}")]);
+            assert_eq!(denied(check(&p, &raw(action, params))), needs, "{action}");
+        }
+        let p = policy(&["call-api:upload_group_file", "send"]);
+        let upload = raw("upload_group_file", json!({"group_id": 1, "file": "/etc/passwd", "name": "x"}));
+        assert_eq!(denied(check(&p, &upload)), Capability::LocalFile);
+        // Bad names are refused as invalid, before anything else.
         assert!(matches!(
-            p.check(&raw, None, None),
-            Err(PolicyError::Denied {
-                capability: Capability::AtAll,
-                ..
-            })
+            check(&p, &raw("kick\n\u{1b}[31m", json!({}))),
+            Err(PolicyError::Invalid(_))
         ));
     }
 
     #[test]
-    fn raw_calls_need_call_api_and_the_standard_capability() {
-        let raw = |action: &str| Action::Raw {
-            action: action.into(),
-            params: serde_json::json!({"group_id": 1, "user_id": 2}),
+    fn quick_operations_map_to_each_typed_capability() {
+        let p = policy(&["call-api:.handle_quick_operation", "send"]);
+        let context = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2,
+                             "message_id": 9});
+        let reply = raw(".handle_quick_operation", json!({"context": context, "operation": {"reply": "hi"}}));
+        assert!(check(&p, &reply).is_ok());
+        let kick = raw(".handle_quick_operation", json!({"context": context, "operation": {"kick": true}}));
+        assert_eq!(denied(check(&p, &kick)), Capability::Kick);
+        let all = raw(
+            ".handle_quick_operation",
+            json!({"context": context, "operation": {"reply": "[CQ:at,qq=all]"}}),
+        );
+        assert_eq!(denied(check(&p, &all)), Capability::AtAll);
+        let forged = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2,
+                            "sender": {"user_id": 3}});
+        let forged = raw(".handle_quick_operation", json!({"context": forged, "operation": {"reply": "x"}}));
+        assert!(matches!(check(&p, &forged), Err(PolicyError::Invalid(_))));
+    }
+
+    #[test]
+    fn raw_targets_come_from_facts_not_from_extra_parameters() {
+        let mut g = grants(&["recall", "send", "call-api:delete_msg", "call-api:send_private_msg"]);
+        g.scope = Scope {
+            groups: Some(["1".to_string()].into()),
+            users: None,
         };
-        let p = Policy::new(
-            &req(&["call-api:set_group_kick"]),
-            &grants(&["call-api:set_group_kick"]),
-        );
-        assert!(matches!(
-            p.check(&raw("set_group_kick"), None, None),
-            Err(PolicyError::Denied {
-                capability: Capability::Kick,
-                ..
-            })
-        ));
-        let p = Policy::new(
-            &req(&["call-api:set_group_kick_async", "kick"]),
-            &grants(&["call-api:set_group_kick_async", "kick"]),
-        );
-        assert!(
-            p.check(&raw("set_group_kick_async"), None, None).is_ok(),
-            "suffixes map to the same capability"
-        );
-        let p = Policy::new(
-            &req(&["call-api:get_group_notice"]),
-            &grants(&["call-api:get_group_notice"]),
-        );
-        assert!(p.check(&raw("get_group_notice"), None, None).is_ok());
-        assert!(p.check(&raw(".handle_quick_operation"), None, None).is_err());
+        let p = Policy::new(&req(&["recall", "send", "call-api:delete_msg", "call-api:send_private_msg"]), &g);
+        let known = Known([("9", Chat::Group("2".into()))].into());
+        let context = Context {
+            reply_chat: None,
+            messages: &known,
+        };
+        // Message 9 is in group 2: a forged group_id 1 does not move it into the scope.
+        let mut recall = raw("delete_msg", json!({"message_id": 9, "group_id": 1}));
+        assert_eq!(denied(p.check(&mut recall, &context)), Capability::Recall);
+        // A private message is to a user, whatever group_id rides along.
+        let mut private = raw("send_private_msg", json!({"user_id": 5, "group_id": 1, "message": "x"}));
+        assert_eq!(denied(p.check(&mut private, &context)), Capability::Send);
+        // send_msg with both ids and no message_type could go either way: refused.
+        let p = policy(&["call-api:send_msg", "send"]);
+        let mut both = raw("send_msg", json!({"user_id": 5, "group_id": 1, "message": "x"}));
+        assert!(matches!(p.check(&mut both, &context), Err(PolicyError::Invalid(_))));
+    }
+
+    #[test]
+    fn references_must_point_into_the_chat_sent_to() {
+        let p = policy(&["send"]);
+        let known = Known([("7", Chat::Group("1".into())), ("8", Chat::Group("2".into()))].into());
+        let context = Context {
+            reply_chat: None,
+            messages: &known,
+        };
+        let here = Chat::Group("1".into());
+        let quote = |id: &str| send_with(here.clone(), vec![Segment::Text("x".into())], None, Some(id));
+        assert!(p.check(&mut quote("7"), &context).is_ok());
+        assert_eq!(denied(p.check(&mut quote("8"), &context)), Capability::Send);
+        assert!(p.check(&mut quote("unknown"), &context).is_err());
+        let mut node = send(here.clone(), vec![Segment::Node(ForwardNode::Existing("8".into()))]);
+        assert!(p.check(&mut node, &context).is_err());
+        let mut reply_seg = send(here.clone(), vec![other("reply", json!({"id": "8"}))]);
+        assert!(p.check(&mut reply_seg, &context).is_err());
     }
 
     #[tokio::test(start_paused = true)]
@@ -823,9 +1064,9 @@ mod tests {
             .insert(Capability::Kick, ("3/min".into(), Rate::parse("3/min").unwrap()));
         let p = Policy::new(&req(&["kick"]), &g);
         for _ in 0..3 {
-            assert!(p.check(&kick("1"), None, None).is_ok());
+            assert!(check(&p, &kick("1")).is_ok());
         }
-        match p.check(&kick("1"), None, None) {
+        match check(&p, &kick("1")) {
             Err(PolicyError::RateLimited { retry_after, rate, .. }) => {
                 assert_eq!(rate, "3/min");
                 assert!((19_000..=20_000).contains(&retry_after.as_millis()));
@@ -833,7 +1074,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
         tokio::time::advance(Duration::from_secs(20)).await;
-        assert!(p.check(&kick("1"), None, None).is_ok());
+        assert!(check(&p, &kick("1")).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn raw_calls_are_charged_to_the_typed_bucket() {
+        let mut g = grants(&["kick", "call-api:set_group_kick"]);
+        g.rates
+            .insert(Capability::Kick, ("2/hour".into(), Rate::parse("2/hour").unwrap()));
+        let p = Policy::new(&req(&["kick", "call-api:set_group_kick"]), &g);
+        assert!(check(&p, &kick("1")).is_ok());
+        assert!(check(&p, &raw("set_group_kick_async", json!({"group_id": 1, "user_id": 2}))).is_ok());
+        assert!(matches!(
+            check(&p, &raw("SET_GROUP_KICK", json!({"group_id": 1, "user_id": 3}))),
+            Err(PolicyError::RateLimited { .. })
+        ));
+        assert!(matches!(check(&p, &kick("1")), Err(PolicyError::RateLimited { .. })));
     }
 
     #[test]
@@ -844,15 +1100,20 @@ mod tests {
             users: None,
         };
         let p = Policy::new(&req(&["recall"]), &g);
-        let recall = Action::DeleteMsg { message_id: "9".into() };
-        assert!(p.check(&recall, None, Some(&Chat::Group("1".into()))).is_ok());
-        assert!(p.check(&recall, None, Some(&Chat::Group("2".into()))).is_err());
+        let known = Known([("9", Chat::Group("1".into())), ("10", Chat::Group("2".into()))].into());
+        let context = Context {
+            reply_chat: None,
+            messages: &known,
+        };
+        let recall = |id: &str| Action::DeleteMsg { message_id: id.into() };
+        assert!(p.check(&mut recall("9"), &context).is_ok());
+        assert!(p.check(&mut recall("10"), &context).is_err());
         assert!(
-            p.check(&recall, None, None).is_err(),
+            p.check(&mut recall("11"), &context).is_err(),
             "an unknown message is outside a scoped grant"
         );
-        let open = Policy::new(&req(&["recall"]), &grants(&["recall"]));
-        assert!(open.check(&recall, None, None).is_ok());
+        let open = policy(&["recall"]);
+        assert!(check(&open, &recall("11")).is_ok());
     }
 
     /// Every standard action name the typed functions produce maps to the same capability a raw call of it needs.

@@ -65,17 +65,28 @@ impl Bucket {
 
     /// Take a token now, or say how long until one is available.
     pub fn try_take(&mut self) -> Result<(), Duration> {
+        self.check()?;
+        self.take();
+        Ok(())
+    }
+
+    /// Whether a token is available now (without taking it), or how long until one is.
+    pub fn check(&mut self) -> Result<(), Duration> {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate.per_sec).min(f64::from(self.rate.burst));
         self.updated = now;
         if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
             Ok(())
         } else {
             let wait = (1.0 - self.tokens) / self.rate.per_sec;
             Err(Duration::from_secs_f64(wait).max(Duration::from_millis(1)))
         }
+    }
+
+    /// Take a token that [`Self::check`] just found available.
+    pub fn take(&mut self) {
+        self.tokens = (self.tokens - 1.0).max(0.0);
     }
 }
 

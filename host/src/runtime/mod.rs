@@ -562,6 +562,7 @@ impl Starter {
                     outcome: "quarantined".into(),
                     retcode: 0,
                     detail: format!("{} traps or timeouts within 10 minutes", crash::QUARANTINE_AFTER),
+                    call: 0,
                 });
             }
         }
@@ -684,14 +685,17 @@ impl Actor {
         };
         let chat = reply_chat(&event);
         if let (EventKind::Message(m), Some(chat)) = (&event.kind, &chat) {
-            starter
-                .shared
-                .messages
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remember(&m.message_id, chat);
+            // The message, and the messages it quotes or forwards, are in this chat on this bot: the plugin may
+            // point at them there (a quote, a forward node), and only there.
+            let mut index = starter.shared.messages.lock().unwrap_or_else(|e| e.into_inner());
+            index.remember(&event.self_id, &m.message_id, chat);
+            for segment in &m.message {
+                if let bindings::Segment::Reply(id) | bindings::Segment::Forward(id) = segment {
+                    index.remember(&event.self_id, id, chat);
+                }
+            }
         }
-        store.data_mut().reply_chat = chat;
+        store.data_mut().reply_chat = chat.map(|chat| (event.self_id.clone(), chat));
         let started = std::time::Instant::now();
         let outcome = starter
             .guarded(&mut store, async |s| plugin.call_on_event(s, &event).await)

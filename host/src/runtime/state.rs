@@ -55,23 +55,28 @@ pub struct PluginShared {
     pub http_in_flight: std::sync::atomic::AtomicUsize,
 }
 
-/// Recent message ids and their chats, bounded (oldest forgotten first).
+/// Recent message ids and their chats, per bot, bounded (oldest forgotten first). Message ids are only unique per
+/// bot, so the same id seen on two bots is two entries.
 #[derive(Debug, Default)]
 pub struct MessageIndex {
-    chats: std::collections::HashMap<String, Chat>,
-    order: std::collections::VecDeque<String>,
+    chats: std::collections::HashMap<(String, String), Chat>,
+    order: std::collections::VecDeque<(String, String)>,
 }
 
 /// How many message ids a plugin's index remembers.
 const MESSAGE_INDEX_LEN: usize = 4096;
 
 impl MessageIndex {
-    /// Remember where a message is.
-    pub fn remember(&mut self, message_id: &str, chat: &Chat) {
-        if message_id.is_empty() || self.chats.insert(message_id.to_string(), chat.clone()).is_some() {
+    /// Remember where a message of `bot` is.
+    pub fn remember(&mut self, bot: &str, message_id: &str, chat: &Chat) {
+        if message_id.is_empty() {
             return;
         }
-        self.order.push_back(message_id.to_string());
+        let key = (bot.to_string(), message_id.to_string());
+        if self.chats.insert(key.clone(), chat.clone()).is_some() {
+            return;
+        }
+        self.order.push_back(key);
         if self.order.len() > MESSAGE_INDEX_LEN
             && let Some(old) = self.order.pop_front()
         {
@@ -79,9 +84,26 @@ impl MessageIndex {
         }
     }
 
-    /// Where a message is, if known.
-    pub fn chat_of(&self, message_id: &str) -> Option<Chat> {
-        self.chats.get(message_id).cloned()
+    /// Where a message of `bot` is, if known.
+    pub fn chat_of(&self, bot: &str, message_id: &str) -> Option<Chat> {
+        self.chats.get(&(bot.to_string(), message_id.to_string())).cloned()
+    }
+
+    /// The index as one bot's [`crate::policy::MessageLookup`].
+    pub fn of_bot<'a>(&'a self, bot: &'a str) -> BotMessages<'a> {
+        BotMessages { index: self, bot }
+    }
+}
+
+/// The messages known on one bot.
+pub struct BotMessages<'a> {
+    index: &'a MessageIndex,
+    bot: &'a str,
+}
+
+impl crate::policy::MessageLookup for BotMessages<'_> {
+    fn chat_of(&self, message_id: &str) -> Option<Chat> {
+        self.index.chat_of(self.bot, message_id)
     }
 }
 
@@ -123,8 +145,8 @@ impl PluginShared {
 pub struct PluginState {
     /// What the plugin's instances share.
     pub shared: Arc<PluginShared>,
-    /// The chat of the event being handled: replies there need no grant.
-    pub reply_chat: Option<Chat>,
+    /// The bot and chat of the event being handled: replies there, on that bot, need no grant.
+    pub reply_chat: Option<(String, Chat)>,
     /// Host calls made while handling the current event.
     pub host_calls: u32,
     pub(crate) limiter: MemoryLimiter,

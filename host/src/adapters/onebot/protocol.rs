@@ -34,7 +34,8 @@ pub fn segments_to_json(segments: &[Segment]) -> Value {
     Value::Array(segments.iter().map(segment_to_json).collect())
 }
 
-fn segment_to_json(segment: &Segment) -> Value {
+/// One segment in array form (see [`segments_to_json`]).
+pub fn segment_to_json(segment: &Segment) -> Value {
     let s = |v: &str| Some(v.to_string());
     match segment {
         Segment::Text(text) => seg("text", [("text", s(text))]),
@@ -474,18 +475,7 @@ pub fn action_request(action: &Action) -> (String, Value) {
             message,
             options,
         } => {
-            let mut segments = Vec::with_capacity(message.len() + 3);
-            if let Some(reply_to) = &options.reply_to {
-                segments.push(Segment::Reply(reply_to.clone()));
-            }
-            if let Some(user) = &options.at_sender {
-                segments.push(Segment::At(user.clone()));
-                segments.push(Segment::Text(" ".into()));
-            }
-            let mut message_json = segments_to_json(&segments);
-            if let (Value::Array(all), Value::Array(rest)) = (&mut message_json, segments_to_json(message)) {
-                all.extend(rest);
-            }
+            let message_json = segments_to_json(&crate::adapters::send_segments(message, Some(options)));
             match target {
                 Chat::Private(user_id) => json!({
                     "message_type": "private",

@@ -384,6 +384,7 @@ fn audit(
         outcome: outcome.into(),
         retcode,
         detail: crate::runtime::state::sanitize(&detail),
+        call: 0,
     });
 }
 

@@ -1,0 +1,495 @@
+//! What a message carries, judged on its wire form: the one place that decides which content capabilities
+//! (`at-all`, `local-file`, `media-url`) a message needs and which other messages it points at.
+//!
+//! Every path that sends content ends here with OneBot's array form (`[{"type": …, "data": {…}}]`): typed
+//! segments are judged on the JSON the adapter will send ([`crate::adapters::onebot::protocol::segment_to_json`]),
+//! raw calls on their parameters after [`normalise_message`] turned every CQ string into the array Coral sends
+//! instead (so the implementation never parses a CQ string Coral did not parse the same way), `other` segments
+//! and forward nodes on their data like any other segment. Type names are compared trimmed and case-insensitively,
+//! so `" AT"` is an `at` here even if no implementation would read it so.
+
+use super::Capability;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// How deep forward nodes and nested parameters may go before a message is refused.
+pub const MAX_DEPTH: u32 = 8;
+
+/// Parameter names whose value is a message (string CQ code, array, or one segment), in any action.
+pub const MESSAGE_KEYS: &[&str] = &["message", "messages", "reply", "content"];
+
+/// What one message (or one raw call's parameters) carries.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// Content capabilities it needs.
+    pub needs: BTreeSet<Capability>,
+    /// Message ids it points at (`reply`, `node` by id, `forward`), which must be known in the target chat.
+    pub refs: Vec<String>,
+}
+
+/// Why content could not be judged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    /// Nesting beyond [`MAX_DEPTH`].
+    #[error("the message nests forward nodes or parameters more than {MAX_DEPTH} levels deep")]
+    TooDeep,
+}
+
+/// What a media reference (an image, voice or video `file`, a `url`, a path parameter) makes the platform do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaRef {
+    /// Inline data (`base64://`, `data:`) or a name in the platform's own cache (`abc.image`): nothing outside.
+    Inline,
+    /// A file on the implementation's machine: `file:` in any case, `/x`, `\x`, `C:/x`, `c:\x`, `c:x`, `~/x`,
+    /// `./x`, `../x`, `.x`, or any relative path with a separator.
+    Local,
+    /// Something the platform fetches: `http(s)://` or any other `scheme://`.
+    Url,
+}
+
+/// Whether text starts the way an absolute, home, dot or drive path or a `file:` reference does.
+fn starts_like_a_path(reference: &str) -> bool {
+    let s = reference.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    let mut chars = s.chars();
+    let drive = chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.next() == Some(':');
+    drive || s.starts_with(['/', '\\', '~', '.']) || s.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("file:"))
+}
+
+/// Classify a media reference the way the most lenient implementation (NapCat's `uri2local`, which falls back
+/// to "a path that exists") would read it.
+pub fn classify(reference: &str) -> MediaRef {
+    let s = reference.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    let head: String = s.chars().take(16).flat_map(char::to_lowercase).collect();
+    if head.starts_with("base64://") || head.starts_with("data:") {
+        return MediaRef::Inline;
+    }
+    if head.starts_with("file:") {
+        return MediaRef::Local;
+    }
+    if let Some((scheme, _)) = head.split_once("://")
+        && !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    {
+        return MediaRef::Url;
+    }
+    let mut chars = s.chars();
+    let (first, second) = (chars.next(), chars.next());
+    let drive = first.is_some_and(|c| c.is_ascii_alphabetic()) && second == Some(':');
+    if drive || s.starts_with(['/', '\\', '~', '.']) || s.contains(['/', '\\']) {
+        return MediaRef::Local;
+    }
+    MediaRef::Inline
+}
+
+impl Content {
+    fn media(&mut self, reference: &str, fetches: bool, file_field: bool) {
+        let class = match classify(reference) {
+            // Outside a file field, a relative name with a separator is just text.
+            MediaRef::Local if !file_field && !starts_like_a_path(reference) => MediaRef::Inline,
+            class => class,
+        };
+        match class {
+            MediaRef::Inline => {}
+            MediaRef::Local => {
+                self.needs.insert(Capability::LocalFile);
+            }
+            MediaRef::Url if fetches => {
+                self.needs.insert(Capability::MediaUrl);
+            }
+            MediaRef::Url => {}
+        }
+    }
+
+    /// Judge a message in any of OneBot's three forms. A string is judged as CQ code ([`normalise_message`]
+    /// replaces it with exactly what this parse sees before anything is sent).
+    pub fn message(&mut self, message: &Value, depth: u32) -> Result<(), ContentError> {
+        if depth > MAX_DEPTH {
+            return Err(ContentError::TooDeep);
+        }
+        match message {
+            Value::String(cq) => {
+                for segment in crate::adapters::onebot::cq::parse(cq) {
+                    self.segment(&segment, depth)?;
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.message(item, depth + 1)?;
+                }
+            }
+            Value::Object(_) => self.segment(message, depth)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Judge one array-form segment. Anything that is not `{type, data}` is judged as a parameter tree.
+    pub fn segment(&mut self, segment: &Value, depth: u32) -> Result<(), ContentError> {
+        if depth > MAX_DEPTH {
+            return Err(ContentError::TooDeep);
+        }
+        let kind = segment.get("type").and_then(Value::as_str).map(normalise_kind);
+        let (Some(kind), Some(data)) = (kind, segment.get("data").and_then(Value::as_object)) else {
+            return self.params(segment, depth + 1);
+        };
+        match kind.as_str() {
+            // Literal text: an array `text` is never parsed as CQ code.
+            "text" | "face" | "rps" | "dice" | "shake" | "anonymous" => {}
+            "at" => {
+                if data.values().any(|v| scalar(v).is_some_and(|s| is_all(&s))) {
+                    self.needs.insert(Capability::AtAll);
+                }
+            }
+            "reply" | "forward" => self.refs_of(data),
+            // A node forwards an existing message by id or carries a whole message; who it claims to be from is
+            // just a name.
+            "node" => {
+                self.refs_of(data);
+                for (key, value) in data {
+                    if MESSAGE_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+                        self.message(value, depth + 1)?;
+                    }
+                }
+            }
+            // Cards whose links the reader opens: the implementation fetches nothing, but a file named in one of
+            // their file fields would still be read.
+            "share" | "music" | "contact" | "location" | "poke" => {
+                for (key, value) in data {
+                    if is_file_key(&key.to_ascii_lowercase()) {
+                        self.strings(value, false, true, depth + 1)?;
+                    }
+                }
+            }
+            // Documents: their text is the card itself.
+            "xml" | "json" | "markdown" => {}
+            // Media and every type Coral does not know: any path is a local file, any URL is fetched. Outside
+            // file fields only what starts like a path or URL counts (a caption with a `/` in it is not a file).
+            _ => {
+                for (key, value) in data {
+                    let file_field = is_file_key(&key.to_ascii_lowercase());
+                    self.strings(value, true, file_field, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn refs_of(&mut self, data: &Map<String, Value>) {
+        for key in ["id", "message_id"] {
+            if let Some(id) = data.get(key).and_then(scalar) {
+                self.refs.push(id);
+            }
+        }
+    }
+
+    /// Every string in a value, as a media reference (`file_field`: a relative path with a separator counts).
+    fn strings(&mut self, value: &Value, fetches: bool, file_field: bool, depth: u32) -> Result<(), ContentError> {
+        if depth > MAX_DEPTH {
+            return Err(ContentError::TooDeep);
+        }
+        match value {
+            Value::String(s) => self.media(s, fetches, file_field),
+            Value::Array(items) => {
+                for item in items {
+                    self.strings(item, fetches, file_field, depth + 1)?;
+                }
+            }
+            Value::Object(map) => {
+                for item in map.values() {
+                    self.strings(item, fetches, file_field, depth + 1)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Judge a raw call's whole parameter tree: message parameters as messages, segment-shaped objects as segments,
+    /// file-like parameters as media, and any other string that contains CQ code as a message.
+    pub fn params(&mut self, params: &Value, depth: u32) -> Result<(), ContentError> {
+        if depth > MAX_DEPTH {
+            return Err(ContentError::TooDeep);
+        }
+        match params {
+            Value::Object(map) => {
+                if map.get("type").is_some_and(Value::is_string) && map.get("data").is_some_and(Value::is_object) {
+                    return self.segment(params, depth);
+                }
+                for (key, value) in map {
+                    let key = key.to_ascii_lowercase();
+                    if MESSAGE_KEYS.contains(&key.as_str()) {
+                        self.message(value, depth + 1)?;
+                    } else if is_file_key(&key) {
+                        self.strings(value, true, true, depth + 1)?;
+                    } else {
+                        self.params(value, depth + 1)?;
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.params(item, depth + 1)?;
+                }
+            }
+            Value::String(s) if s.contains("[CQ:") || s.contains("[cq:") => self.message(params, depth)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Parameter names that name a file or something the implementation fetches.
+fn is_file_key(key: &str) -> bool {
+    matches!(
+        key,
+        "file"
+            | "files"
+            | "path"
+            | "file_path"
+            | "url"
+            | "image"
+            | "images"
+            | "pic"
+            | "picture"
+            | "avatar"
+            | "icon"
+            | "cover"
+            | "thumb"
+            | "audio"
+            | "voice"
+            | "record"
+            | "video"
+            | "src"
+    )
+}
+
+fn normalise_kind(kind: &str) -> String {
+    kind.trim().to_ascii_lowercase()
+}
+
+/// `all` as an @-target, as lenient implementations compare it.
+fn is_all(s: &str) -> bool {
+    s.trim().eq_ignore_ascii_case("all")
+}
+
+/// A string, number or boolean as text.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Parameter names whose CQ strings are replaced by arrays before sending (a node's `content` too). Other
+/// parameters (a notice's `content`) are judged as messages but sent as written.
+const REWRITTEN_KEYS: &[&str] = &["message", "messages", "reply"];
+
+/// Replace every message given as a CQ string in a raw call's parameters by the array Coral parsed from it (with
+/// `auto_escape`, one text segment), at any depth and inside forward nodes, so what was judged is what is sent.
+pub fn normalise_message_params(params: &mut Value, depth: u32) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let escape = params.get("auto_escape").is_some_and(truthy);
+    match params {
+        Value::Object(map) => {
+            let is_node = map.get("type").and_then(Value::as_str).map(normalise_kind).as_deref() == Some("node");
+            if is_node && let Some(Value::Object(data)) = map.get_mut("data") {
+                for (key, value) in data.iter_mut() {
+                    if MESSAGE_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+                        normalise_message(value, false, depth + 1);
+                    }
+                }
+                return;
+            }
+            for (key, value) in map.iter_mut() {
+                if REWRITTEN_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+                    normalise_message(value, escape, depth + 1);
+                } else {
+                    normalise_message_params(value, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                normalise_message_params(item, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One message value: a CQ string becomes its array (or one text segment when `auto_escape`); arrays and segments
+/// are walked for nested messages (forward nodes' `content`).
+pub fn normalise_message(message: &mut Value, auto_escape: bool, depth: u32) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match message {
+        Value::String(cq) => {
+            let segments = if auto_escape {
+                vec![serde_json::json!({"type": "text", "data": {"text": cq}})]
+            } else {
+                crate::adapters::onebot::cq::parse(cq)
+            };
+            *message = Value::Array(segments);
+        }
+        Value::Array(items) => {
+            for item in items {
+                normalise_message_params(item, depth + 1);
+            }
+        }
+        Value::Object(_) => normalise_message_params(message, depth + 1),
+        _ => {}
+    }
+}
+
+/// OneBot's booleans: `true`, non-zero numbers, `"1"`, `"true"`, `"yes"`.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => matches!(s.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_path_form_is_a_local_file() {
+        for local in [
+            "/etc/passwd",
+            "  /etc/passwd",
+            "\u{1}/x",
+            "C:/x",
+            "c:\\x",
+            "c:x",
+            "\\\\server\\share",
+            "../x",
+            "./x",
+            "..\\x",
+            "~/x",
+            "~root/.ssh/id_rsa",
+            ".env",
+            "a/../../etc/passwd",
+            "data/images/x.jpg",
+            "file:///etc/passwd",
+            "FILE:///etc/passwd",
+            "File:/etc/passwd",
+            "file:etc/passwd",
+        ] {
+            assert_eq!(classify(local), MediaRef::Local, "{local:?}");
+        }
+        for url in ["http://x/y.png", "HTTPS://x", "ftp://x/y", "gopher://x"] {
+            assert_eq!(classify(url), MediaRef::Url, "{url:?}");
+        }
+        for inline in ["base64://AAAA", "BASE64://AAAA", "data:image/png;base64,AAAA", "abc.image", "cat.jpg", ""] {
+            assert_eq!(classify(inline), MediaRef::Inline, "{inline:?}");
+        }
+    }
+
+    fn needs(message: Value) -> BTreeSet<Capability> {
+        let mut c = Content::default();
+        c.message(&message, 0).unwrap();
+        c.needs
+    }
+
+    #[test]
+    fn at_all_is_found_in_every_form() {
+        let all: BTreeSet<_> = [Capability::AtAll].into();
+        assert_eq!(needs(json!([{"type": "at", "data": {"qq": "all"}}])), all);
+        assert_eq!(needs(json!([{"type": " AT ", "data": {"qq": " ALL"}}])), all);
+        assert_eq!(needs(json!({"type": "at", "data": {"qq": "all"}})), all);
+        assert_eq!(needs(json!("hi [CQ:at,qq=all]")), all);
+        assert_eq!(needs(json!("hi [CQ:at,qq=all,a=1]")), all);
+        assert_eq!(needs(json!([{"type": "at", "data": {"id": "all"}}])), all, "any key");
+        // Inside a forward node's content, in any form.
+        let node = json!([{"type": "node", "data": {"user_id": "1", "nickname": "n",
+            "content": [{"type": "at", "data": {"qq": "all"}}]}}]);
+        assert_eq!(needs(node), all);
+        let node = json!([{"type": "node", "data": {"content": "[CQ:at,qq=all]"}}]);
+        assert_eq!(needs(node), all);
+        // Text is text.
+        assert!(needs(json!([{"type": "text", "data": {"text": "[CQ:at,qq=all]"}}])).is_empty());
+        assert!(needs(json!([{"type": "at", "data": {"qq": "42"}}])).is_empty());
+    }
+
+    #[test]
+    fn files_and_urls_in_any_segment() {
+        let local: BTreeSet<_> = [Capability::LocalFile].into();
+        let url: BTreeSet<_> = [Capability::MediaUrl].into();
+        assert_eq!(needs(json!([{"type": "image", "data": {"file": "C:/x.png"}}])), local);
+        assert_eq!(needs(json!([{"type": "image", "data": {"file": "x.png", "url": "/etc/passwd"}}])), local);
+        assert_eq!(needs(json!([{"type": "mface", "data": {"path": "../x"}}])), local);
+        assert_eq!(needs(json!([{"type": "file", "data": {"file": "~/x"}}])), local);
+        assert_eq!(needs(json!([{"type": "record", "data": {"file": "http://10.0.0.1/x"}}])), url);
+        assert_eq!(needs(json!([{"type": "weird", "data": {"nested": {"src": "https://x"}}}])), url);
+        assert_eq!(needs(json!("[CQ:image,file=file:///etc/passwd]")), local);
+        // A share's link is opened by the reader, not fetched; a path in it is still a file.
+        assert!(needs(json!([{"type": "share", "data": {"url": "https://x", "title": "~t"}}])).is_empty());
+        // Names and captions are not files.
+        let node = json!([{"type": "node", "data": {"nickname": "~/me", "content": "hi"}}]);
+        assert!(needs(node).is_empty());
+        assert!(needs(json!([{"type": "mface", "data": {"summary": "a/b", "url": "https://x"}}])) == url);
+        assert_eq!(needs(json!([{"type": "share", "data": {"url": "https://x", "image": "/x.png"}}])), local);
+    }
+
+    #[test]
+    fn references_are_collected() {
+        let mut c = Content::default();
+        c.message(
+            &json!([{"type": "reply", "data": {"id": "7"}}, {"type": "node", "data": {"id": 8}},
+                    {"type": "forward", "data": {"id": "f"}}]),
+            0,
+        )
+        .unwrap();
+        assert_eq!(c.refs, ["7", "8", "f"]);
+        let mut c = Content::default();
+        c.message(&json!("[CQ:reply,id=9]x"), 0).unwrap();
+        assert_eq!(c.refs, ["9"]);
+    }
+
+    #[test]
+    fn raw_parameters_are_judged_wherever_content_is() {
+        let mut c = Content::default();
+        c.params(
+            &json!({"group_id": 1, "file": "/etc/passwd", "name": "x",
+                    "messages": [{"type": "node", "data": {"content": "[CQ:at,qq=all]"}}],
+                    "other": {"deep": [{"type": "image", "data": {"file": "https://x"}}]},
+                    "notice": "see [CQ:image,file=file:///x]"}),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            c.needs,
+            [Capability::AtAll, Capability::LocalFile, Capability::MediaUrl].into()
+        );
+        let mut deep = json!("x");
+        for _ in 0..20 {
+            deep = json!({ "a": deep });
+        }
+        assert_eq!(Content::default().params(&deep, 0), Err(ContentError::TooDeep));
+    }
+
+    #[test]
+    fn cq_strings_become_the_array_that_was_judged() {
+        let mut params = json!({"group_id": 1, "message": "hi [CQ:at,qq=all,a=[]"});
+        normalise_message_params(&mut params, 0);
+        // Coral's parser keeps the malformed code as text, and that text is what goes out: no implementation
+        // parses an array `text` as CQ code.
+        assert_eq!(params["message"], json!([{"type": "text", "data": {"text": "hi [CQ:at,qq=all,a=[]"}}]));
+        let mut params = json!({"message": "[CQ:at,qq=all]", "auto_escape": true});
+        normalise_message_params(&mut params, 0);
+        assert_eq!(params["message"], json!([{"type": "text", "data": {"text": "[CQ:at,qq=all]"}}]));
+        let mut params = json!({"messages": [{"type": "node", "data": {"content": "[CQ:face,id=1]"}}]});
+        normalise_message_params(&mut params, 0);
+        assert_eq!(params["messages"][0]["data"]["content"], json!([{"type": "face", "data": {"id": "1"}}]));
+    }
+}

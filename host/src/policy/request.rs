@@ -1,0 +1,356 @@
+//! What an action asks for, in the policy's terms: the capability of its typed twin, the targets it touches (from
+//! facts: the message index for recalls, the chat a message really goes to), and what its content carries.
+//!
+//! Typed calls and raw `call-api` calls end in the same [`Request`], so a raw call is never weaker than its typed
+//! twin: `call-api` names are normalised first ([`normalise_name`]), the standard 38 and the extensions that send,
+//! kick, ban, mute or touch files map to the typed capability, and content is judged over every parameter.
+
+use super::content::{Content, ContentError};
+use super::{Capability, PolicyError, Target, standard_capability};
+use crate::adapters::Action;
+use crate::api::data;
+use crate::runtime::bindings::{Chat, Segment};
+use serde_json::Value;
+
+/// Longest raw action name accepted.
+pub const MAX_ACTION_NAME: usize = 128;
+
+/// Where the message ids a plugin knows are (for the bot being called).
+pub trait MessageLookup {
+    /// The chat a message is in, if the plugin saw or sent it on this bot.
+    fn chat_of(&self, message_id: &str) -> Option<Chat>;
+}
+
+/// No message is known.
+pub struct NoMessages;
+
+impl MessageLookup for NoMessages {
+    fn chat_of(&self, _: &str) -> Option<Chat> {
+        None
+    }
+}
+
+/// One capability an action needs, where, and for a message: where it goes and what it carries.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The typed capability (`send`, `kick`, …), or `call-api:<name>` for an action with no typed twin.
+    pub capability: Capability,
+    /// Who or what it touches; every one must be inside the grant's scope.
+    pub targets: Vec<Target>,
+    /// Where a message goes (sends): a reply there on the event's bot needs no grant, and every message it
+    /// points at must be from there.
+    pub chat: Option<Chat>,
+    /// What its content carries.
+    pub content: Content,
+}
+
+impl Request {
+    fn new(capability: Capability, targets: Vec<Target>) -> Request {
+        Request {
+            capability,
+            targets,
+            chat: None,
+            content: Content::default(),
+        }
+    }
+
+    fn send(chat: Chat) -> Request {
+        Request {
+            capability: Capability::Send,
+            targets: vec![Target::of_chat(&chat)],
+            chat: Some(chat),
+            content: Content::default(),
+        }
+    }
+}
+
+/// The name a raw action is checked under: lower case, without leading dots, without every `_async` and
+/// `_rate_limited` suffix (in any order and number). Names are ASCII letters, digits, `_` and `.`.
+pub fn normalise_name(name: &str) -> Result<String, PolicyError> {
+    if name.is_empty() || name.len() > MAX_ACTION_NAME {
+        return Err(PolicyError::Invalid(format!(
+            "an action name has 1 to {MAX_ACTION_NAME} characters"
+        )));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+        return Err(PolicyError::Invalid(
+            "an action name has only ASCII letters, digits, `_` and `.`".into(),
+        ));
+    }
+    let mut base = name.trim_start_matches('.').to_ascii_lowercase();
+    loop {
+        if let Some(stripped) = base.strip_suffix("_async") {
+            base.truncate(stripped.len());
+        } else if let Some(stripped) = base.strip_suffix("_rate_limited") {
+            base.truncate(stripped.len());
+        } else {
+            break;
+        }
+    }
+    if base.is_empty() {
+        return Err(PolicyError::Invalid(format!("`{name}` names no action")));
+    }
+    Ok(base)
+}
+
+fn invalid(e: ContentError) -> PolicyError {
+    PolicyError::Invalid(e.to_string())
+}
+
+/// The requests of a typed action (its effective message judged on the segments the adapter sends).
+pub fn typed(action: &Action, messages: &dyn MessageLookup) -> Result<Request, PolicyError> {
+    let (chat, message, options) = match action {
+        Action::SendMsg {
+            target,
+            message,
+            options,
+        } => (target.clone(), message, Some(options)),
+        Action::SendGroupMsg { group_id, message } => (Chat::Group(group_id.clone()), message, None),
+        Action::SendPrivateMsg { user_id, message } => (Chat::Private(user_id.clone()), message, None),
+        Action::DeleteMsg { message_id } => {
+            let target = messages.chat_of(message_id).map(|c| Target::of_chat(&c)).unwrap_or_default();
+            return Ok(Request::new(Capability::Recall, vec![target]));
+        }
+        Action::Raw { .. } => unreachable!("raw calls are interpreted by `raw`"),
+        other => {
+            let (capability, target) = super::capability_of(other);
+            return Ok(Request::new(capability, vec![target]));
+        }
+    };
+    let mut request = Request::send(chat);
+    let segments = crate::adapters::send_segments(message, options);
+    judge_segments(&segments, &mut request.content)?;
+    Ok(request)
+}
+
+/// Judge typed segments on their wire form (text and faces carry nothing).
+fn judge_segments(segments: &[Segment], content: &mut Content) -> Result<(), PolicyError> {
+    for segment in segments {
+        match segment {
+            Segment::Text(_) | Segment::Face(_) | Segment::Rps | Segment::Dice | Segment::Shake => {}
+            other => content
+                .segment(&crate::adapters::onebot::protocol::segment_to_json(other), 0)
+                .map_err(invalid)?,
+        }
+    }
+    Ok(())
+}
+
+fn id(params: &Value, key: &str) -> Option<String> {
+    data::opt_str(params, key).filter(|s| !s.is_empty())
+}
+
+fn require(params: &Value, key: &str, action: &str) -> Result<String, PolicyError> {
+    id(params, key).ok_or_else(|| PolicyError::Invalid(format!("`{action}` needs `{key}`")))
+}
+
+/// The chat a raw send goes to, as the implementations decide it; where they could disagree, refuse.
+fn send_chat(name: &str, params: &Value) -> Result<Chat, PolicyError> {
+    let group = id(params, "group_id");
+    let user = id(params, "user_id");
+    let kind = data::opt_str(params, "message_type");
+    match (kind.as_deref(), group, user) {
+        (Some("group"), Some(g), _) => Ok(Chat::Group(g)),
+        (Some("private"), _, Some(u)) => Ok(Chat::Private(u)),
+        (Some(kind @ ("group" | "private")), _, _) => Err(PolicyError::Invalid(format!(
+            "`{name}` with message_type {kind} needs `{}`",
+            if kind == "group" { "group_id" } else { "user_id" }
+        ))),
+        (Some(other), _, _) => Err(PolicyError::Invalid(format!(
+            "`{name}`: message_type must be `group` or `private`, not {:?}",
+            super::escape(other)
+        ))),
+        (None, Some(g), None) => Ok(Chat::Group(g)),
+        (None, None, Some(u)) => Ok(Chat::Private(u)),
+        (None, Some(_), Some(_)) => Err(PolicyError::Invalid(format!(
+            "`{name}` has both group_id and user_id: say which with message_type"
+        ))),
+        (None, None, None) => Err(PolicyError::Invalid(format!("`{name}` needs group_id or user_id"))),
+    }
+}
+
+/// The requests of a raw call of `name` (already normalised) with these parameters (already normalised: CQ
+/// strings replaced by arrays).
+pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<Vec<Request>, PolicyError> {
+    let group = || require(params, "group_id", name);
+    let user = || require(params, "user_id", name);
+    let member = || -> Result<Target, PolicyError> { Ok(Target::member(&group()?, &user()?)) };
+    let message_target = |key: &str| {
+        id(params, key)
+            .and_then(|m| messages.chat_of(&m))
+            .map(|c| Target::of_chat(&c))
+            .unwrap_or_default()
+    };
+    let mut requests = match name {
+        "handle_quick_operation" => return quick_operation(params, messages),
+        // Messages, wherever they go.
+        "send_private_msg" | "send_private_forward_msg" | "upload_private_file" | "friend_poke" => {
+            vec![Request::send(Chat::Private(user()?))]
+        }
+        "send_group_msg" | "send_group_forward_msg" | "upload_group_file" | "send_group_notice" | "group_poke"
+        | "send_group_sign" | "set_group_sign" => vec![Request::send(Chat::Group(group()?))],
+        "send_msg" | "send_forward_msg" | "send_poke" => vec![Request::send(send_chat(name, params)?)],
+        "forward_group_single_msg" | "forward_friend_single_msg" => {
+            let chat = if name == "forward_group_single_msg" {
+                Chat::Group(group()?)
+            } else {
+                Chat::Private(user()?)
+            };
+            let mut request = Request::send(chat);
+            request.content.refs.push(require(params, "message_id", name)?);
+            vec![request]
+        }
+        "delete_msg" => vec![Request::new(Capability::Recall, vec![message_target("message_id")])],
+        "set_group_kick" | "set_group_ban" | "set_group_admin" | "set_group_card" | "set_group_special_title" => {
+            let capability = standard_capability(name).unwrap_or(Capability::Kick);
+            vec![Request::new(capability, vec![member()?])]
+        }
+        // NapCat's batch kick: every member named.
+        "set_group_kick_members" => {
+            let g = group()?;
+            let users: Vec<String> = match params.get("user_id") {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) => Ok(s.clone()),
+                        Value::Number(n) => Ok(n.to_string()),
+                        _ => Err(PolicyError::Invalid("user_id items are ids".into())),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => vec![user()?],
+            };
+            if users.is_empty() {
+                return Err(PolicyError::Invalid(format!("`{name}` names nobody")));
+            }
+            vec![Request::new(
+                Capability::Kick,
+                users.iter().map(|u| Target::member(&g, u)).collect(),
+            )]
+        }
+        "set_group_anonymous_ban" | "set_group_whole_ban" | "set_group_anonymous" | "set_group_name"
+        | "set_group_leave" => {
+            let capability = standard_capability(name).unwrap_or(Capability::Ban);
+            vec![Request::new(capability, vec![Target::group(&group()?)])]
+        }
+        "delete_friend" | "delete_unidirectional_friend" => {
+            vec![Request::new(Capability::DeleteFriend, vec![Target::user(&user()?)])]
+        }
+        "send_like" => vec![Request::new(Capability::SendLike, vec![Target::user(&user()?)])],
+        "set_friend_add_request" | "set_group_add_request" => {
+            vec![Request::new(Capability::HandleRequest, vec![Target::default()])]
+        }
+        // Reading history is reading.
+        "get_group_msg_history" => vec![Request::new(Capability::Query, vec![Target::group(&group()?)])],
+        "get_friend_msg_history" => vec![Request::new(Capability::Query, vec![Target::user(&user()?)])],
+        other => {
+            // The rest of the standard set (queries, credentials, restart), and everything else under its own
+            // `call-api:<name>` only; either way scoped by the ids it names and the chat of a message it names.
+            let capability = standard_capability(other).unwrap_or_else(|| Capability::CallApi(other.to_string()));
+            let mut targets = vec![Target {
+                group: id(params, "group_id"),
+                user: id(params, "user_id"),
+            }];
+            if params.get("message_id").is_some() {
+                targets.push(message_target("message_id"));
+            }
+            let mut request = Request::new(capability, targets);
+            request.chat = match (id(params, "group_id"), id(params, "user_id")) {
+                (Some(g), _) => Some(Chat::Group(g)),
+                (None, Some(u)) => Some(Chat::Private(u)),
+                _ => None,
+            };
+            vec![request]
+        }
+    };
+    // Every parameter that can carry content is judged, whatever the action (it lands on the first request).
+    requests[0].content.params(params, 0).map_err(invalid)?;
+    Ok(requests)
+}
+
+/// `.handle_quick_operation {context, operation}`: what the implementation will do with the event in `context`.
+/// The ids it acts on are the context's; where two fields of it disagree, refuse.
+fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<Request>, PolicyError> {
+    let bad = |why: &str| PolicyError::Invalid(format!("`.handle_quick_operation`: {why}"));
+    let context = params.get("context").filter(|c| c.is_object()).ok_or_else(|| bad("needs a context object"))?;
+    let operation = params.get("operation").and_then(Value::as_object).ok_or_else(|| bad("needs an operation object"))?;
+    let group = id(context, "group_id");
+    let user = id(context, "user_id");
+    if let (Some(u), Some(sender)) = (&user, context.get("sender").and_then(|s| id(s, "user_id")))
+        && *u != sender
+    {
+        return Err(bad("context user_id and sender.user_id differ"));
+    }
+    let post_type = data::opt_str(context, "post_type").unwrap_or_default();
+    let chat = match (data::opt_str(context, "message_type").as_deref(), &group, &user) {
+        (Some("group"), Some(g), _) => Some(Chat::Group(g.clone())),
+        (Some("private"), _, Some(u)) => Some(Chat::Private(u.clone())),
+        _ => None,
+    };
+    let mut requests = Vec::new();
+    for (key, value) in operation {
+        match key.as_str() {
+            "reply" => {
+                let chat = chat.clone().ok_or_else(|| bad("a reply needs message_type and the chat's id"))?;
+                let mut request = Request::send(chat.clone());
+                request.content.message(value, 0).map_err(invalid)?;
+                // `at_sender` (on by default in groups) mentions the context's user.
+                let at_sender = operation.get("at_sender").is_none_or(|v| v.as_bool() != Some(false));
+                if at_sender
+                    && matches!(chat, Chat::Group(_))
+                    && user.as_deref().is_some_and(|u| u.trim().eq_ignore_ascii_case("all"))
+                {
+                    request.content.needs.insert(Capability::AtAll);
+                }
+                requests.push(request);
+            }
+            "delete" if value.as_bool() == Some(true) => {
+                let target = id(context, "message_id")
+                    .and_then(|m| messages.chat_of(&m))
+                    .map(|c| Target::of_chat(&c))
+                    .unwrap_or_default();
+                requests.push(Request::new(Capability::Recall, vec![target]));
+            }
+            "kick" | "ban" if value.as_bool() == Some(true) => {
+                let (Some(g), Some(u)) = (&group, &user) else {
+                    return Err(bad("kick and ban need the context's group_id and user_id"));
+                };
+                let capability = if key == "kick" { Capability::Kick } else { Capability::Ban };
+                requests.push(Request::new(capability, vec![Target::member(g, u)]));
+            }
+            "approve" if post_type == "request" => {
+                requests.push(Request::new(Capability::HandleRequest, vec![Target::default()]));
+            }
+            "auto_escape" | "at_sender" | "ban_duration" | "remark" | "reason" | "delete" | "kick" | "ban"
+            | "approve" => {}
+            other => return Err(bad(&format!("unknown operation `{}`", super::escape(other)))),
+        }
+    }
+    if requests.is_empty() {
+        return Err(bad("the operation does nothing"));
+    }
+    Ok(requests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_before_any_check() {
+        for alias in [
+            "set_group_kick",
+            "SET_GROUP_KICK",
+            "Set_Group_Kick_Async",
+            ".set_group_kick",
+            "..set_group_kick_rate_limited",
+            "set_group_kick_async_rate_limited",
+            "set_group_kick_rate_limited_async_async",
+        ] {
+            assert_eq!(normalise_name(alias).unwrap(), "set_group_kick", "{alias}");
+        }
+        assert_eq!(normalise_name(".handle_quick_operation").unwrap(), "handle_quick_operation");
+        for bad in ["", "_async", "..", "kick\n", "a b", "x\u{1b}[31m", &"x".repeat(200)] {
+            assert!(matches!(normalise_name(bad), Err(PolicyError::Invalid(_))), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Plugin-controlled text on its way to an operator: control characters, newlines and ANSI escapes shown as
+//! visible escapes, so nothing a plugin chose can move a terminal's cursor, colour it, or forge a line.
+
+use std::borrow::Cow;
+
+/// `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u{1b}`, …) and backslashes
+/// doubled, so the escaped form cannot be confused with an escape the plugin typed itself. Text without control
+/// characters or backslashes is returned as is.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    escape_with(text, true)
+}
+
+/// As [`escape`], but backslashes stay single (text for reading, such as console output, where a doubled `\` in
+/// `C:\x` would only confuse).
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    escape_with(text, false)
+}
+
+fn escape_with(text: &str, backslashes: bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || (backslashes && c == '\\') || is_invisible_format(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' if backslashes => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || is_invisible_format(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Characters that reorder or hide text on a terminal (bidirectional overrides and isolates).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_bytes_become_visible() {
+        assert_eq!(escape("set_group_kick"), "set_group_kick");
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+        assert_eq!(escape("a\nb\r\t\u{1b}[31m\u{7}"), "a\\nb\\r\\t\\u{1b}[31m\\u{7}");
+        assert_eq!(escape("a\\nb"), "a\\\\nb", "a typed backslash cannot pass for an escape");
+        assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
+        assert!(!escape("\u{9b}2J\u{0}").chars().any(char::is_control));
+        assert_eq!(escape_controls("C:\\x\u{1b}"), "C:\\x\\u{1b}");
+    }
+}
