@@ -251,9 +251,13 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
         .filter(|e| e.call != 0 && e.outcome != "pending")
         .map(|e| e.call)
         .collect();
-    let matching: Vec<&Entry> = entries
+    let calls: Vec<&Entry> = entries
         .iter()
         .filter(|e| !(e.outcome == "pending" && completed.contains(&e.call)))
+        .collect();
+    let matching: Vec<&Entry> = calls
+        .iter()
+        .copied()
         .filter(|e| plugin.is_none_or(|p| e.plugin == p))
         .filter(|e| {
             action.is_none_or(|a| e.action == a || e.capability.split('+').any(|c| c == a) || e.outcome == a)
@@ -280,7 +284,7 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
             esc(&e.detail)
         );
     }
-    println!("{} of {} entries", shown.len(), entries.len());
+    println!("{} of {} entries", shown.len(), calls.len());
     true
 }
 

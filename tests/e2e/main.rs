@@ -15,4 +15,5 @@ mod onebot;
 mod operator;
 mod policy;
 mod reload;
+mod security;
 mod services;

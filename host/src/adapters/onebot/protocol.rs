@@ -107,7 +107,10 @@ pub fn segment_to_json(segment: &Segment) -> Value {
             data.insert("user_id".into(), Value::String(node.user_id.clone()));
             data.insert("nickname".into(), Value::String(node.nickname.clone()));
             data.insert("content".into(), node_content(&node.content_json));
-            segment_value("node", data)
+            // Nested nodes may carry CQ strings too: they go out as the arrays Coral parsed (and judged).
+            let mut node = segment_value("node", data);
+            crate::policy::content::normalise_message_params(&mut node, 0);
+            node
         }
         Segment::Xml(xml) => seg("xml", [("data", s(xml))]),
         Segment::Json(json) => seg("json", [("data", s(json))]),
@@ -116,7 +119,10 @@ pub fn segment_to_json(segment: &Segment) -> Value {
                 Ok(Value::Object(data)) => data,
                 _ => Map::new(),
             };
-            segment_value(&other.kind, data)
+            // A message inside (a node's `content`) given as a CQ string goes out as the array Coral parsed.
+            let mut segment = segment_value(&other.kind, data);
+            crate::policy::content::normalise_message_params(&mut segment, 0);
+            segment
         }
     }
 }
