@@ -53,7 +53,11 @@ fn main() {
     };
     let reply_chat = Chat::Group("1000007".into());
     time("send, reply into the event's chat", 2_000_000, || {
-        black_box(policy.check(black_box(&mut send), &Context::reply(&reply_chat)).unwrap());
+        black_box(
+            policy
+                .check(black_box(&mut send), &Context::reply(&reply_chat))
+                .unwrap(),
+        );
     });
     time("send, scoped grant (50 groups)", 2_000_000, || {
         black_box(policy.check(black_box(&mut send), &Context::none()).unwrap());

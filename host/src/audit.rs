@@ -200,7 +200,11 @@ mod tests {
             call: 0,
         };
         let first = log.begin(entry.clone());
-        assert_eq!(AuditLog::read(&path).unwrap()[0].outcome, "pending", "written before the call");
+        assert_eq!(
+            AuditLog::read(&path).unwrap()[0].outcome,
+            "pending",
+            "written before the call"
+        );
         first.finish("ok", 0, "");
         drop(log.begin(entry));
         let read = AuditLog::read(&path).unwrap();

@@ -259,9 +259,7 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
         .iter()
         .copied()
         .filter(|e| plugin.is_none_or(|p| e.plugin == p))
-        .filter(|e| {
-            action.is_none_or(|a| e.action == a || e.capability.split('+').any(|c| c == a) || e.outcome == a)
-        })
+        .filter(|e| action.is_none_or(|a| e.action == a || e.capability.split('+').any(|c| c == a) || e.outcome == a))
         .collect();
     let shown = &matching[matching.len().saturating_sub(limit)..];
     println!(

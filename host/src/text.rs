@@ -17,7 +17,10 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
 }
 
 fn escape_with(text: &str, backslashes: bool) -> Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() || (backslashes && c == '\\') || is_invisible_format(c)) {
+    if !text
+        .chars()
+        .any(|c| c.is_control() || (backslashes && c == '\\') || is_invisible_format(c))
+    {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -48,7 +51,11 @@ mod tests {
         assert_eq!(escape("set_group_kick"), "set_group_kick");
         assert!(matches!(escape("plain"), Cow::Borrowed(_)));
         assert_eq!(escape("a\nb\r\t\u{1b}[31m\u{7}"), "a\\nb\\r\\t\\u{1b}[31m\\u{7}");
-        assert_eq!(escape("a\\nb"), "a\\\\nb", "a typed backslash cannot pass for an escape");
+        assert_eq!(
+            escape("a\\nb"),
+            "a\\\\nb",
+            "a typed backslash cannot pass for an escape"
+        );
         assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
         assert!(!escape("\u{9b}2J\u{0}").chars().any(char::is_control));
         assert_eq!(escape_controls("C:\\x\u{1b}"), "C:\\x\\u{1b}");

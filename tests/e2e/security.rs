@@ -42,10 +42,10 @@ fn has_at_all(v: &Value) -> bool {
                 .get("type")
                 .and_then(Value::as_str)
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("at"));
-            let all = map
-                .get("data")
-                .and_then(Value::as_object)
-                .is_some_and(|d| d.values().any(|x| x.as_str().is_some_and(|s| s.trim().eq_ignore_ascii_case("all"))));
+            let all = map.get("data").and_then(Value::as_object).is_some_and(|d| {
+                d.values()
+                    .any(|x| x.as_str().is_some_and(|s| s.trim().eq_ignore_ascii_case("all")))
+            });
             (is_at && all) || map.values().any(has_at_all)
         }
         Value::Array(items) => items.iter().any(has_at_all),
@@ -140,7 +140,11 @@ fn with_no_grants_at_all_via_a_quick_operation_is_refused() {
     assert!(!has_at_all(&op), "the quick operation carries an @all: {body}");
     assert_ne!(op["at_sender"], true, "{body}");
     denied_102(&message_text(&op["reply"]), "at-all");
-    assert!(audit(&setup).iter().any(|e| e["outcome"] == "denied" && e["capability"] == "at-all"));
+    assert!(
+        audit(&setup)
+            .iter()
+            .any(|e| e["outcome"] == "denied" && e["capability"] == "at-all")
+    );
 }
 
 #[test]
@@ -157,7 +161,10 @@ fn with_no_grants_other_segments_carrying_at_all_files_paths_or_urls_are_refused
         (r#"video {"file":"../../secret.mp4"}"#, "local-file"),
         (r#"mface {"path":"~/x.gif"}"#, "local-file"),
         (r#"image {"file":"FILE:///etc/passwd"}"#, "local-file"),
-        (r#"image {"file":"http://169.254.169.254/latest/meta-data"}"#, "media-url"),
+        (
+            r#"image {"file":"http://169.254.169.254/latest/meta-data"}"#,
+            "media-url",
+        ),
         (r#"node {"content":[{"type":"at","data":{"qq":"all"}}]}"#, "at-all"),
         (r#"node {"content":"[CQ:image,file=file:///etc/passwd]"}"#, "local-file"),
     ];
@@ -203,7 +210,10 @@ fn lenient_cq_strings_never_reach_the_platform_as_at_all() {
     let sends: Vec<_> = frames_besides_answers(&peer);
     assert!(!sends.is_empty(), "the harmless forms are sent (as text)");
     for a in &sends {
-        assert!(a.params["message"].is_array(), "a CQ string reached the platform: {a:#?}");
+        assert!(
+            a.params["message"].is_array(),
+            "a CQ string reached the platform: {a:#?}"
+        );
         assert!(!has_at_all(&a.params), "{a:#?}");
         assert!(
             a.params["message"]
@@ -231,7 +241,11 @@ fn every_alias_of_a_kick_needs_the_kick_grant() {
         "set_group_kick_rate_limited_async_async",
     ];
     for (i, alias) in aliases.iter().enumerate() {
-        let reply = command(&mut peer, 60 + i as i64, &format!(r#"raw {alias} {{"group_id":100,"user_id":42}}"#));
+        let reply = command(
+            &mut peer,
+            60 + i as i64,
+            &format!(r#"raw {alias} {{"group_id":100,"user_id":42}}"#),
+        );
         denied_102(&reply, "kick");
     }
     let kicks: Vec<_> = peer
@@ -261,7 +275,11 @@ fn a_raw_recall_with_a_forged_group_id_is_judged_by_where_the_message_is() {
     // A message seen in group 100 may be recalled.
     let reply = command(&mut peer, 3, r#"raw delete_msg {"message_id":3}"#);
     assert!(reply.starts_with("raw ok"), "{reply}");
-    let recalls: Vec<_> = peer.actions().into_iter().filter(|a| a.action == "delete_msg").collect();
+    let recalls: Vec<_> = peer
+        .actions()
+        .into_iter()
+        .filter(|a| a.action == "delete_msg")
+        .collect();
     assert_eq!(recalls.len(), 1, "{recalls:#?}");
     assert_eq!(recalls[0].params["message_id"], 3);
 }
@@ -271,10 +289,18 @@ fn a_raw_private_send_with_a_forged_group_id_is_a_private_send() {
     let mut peer = Peer::new();
     let config = "grants = [\"send\", \"call-api:send_private_msg\", \"call-api:send_msg\"]\ngroups = [100]";
     let (_setup, _coral) = attack(&peer, config);
-    let reply = command(&mut peer, 1, r#"raw send_private_msg {"user_id":555,"group_id":100,"message":"hi"}"#);
+    let reply = command(
+        &mut peer,
+        1,
+        r#"raw send_private_msg {"user_id":555,"group_id":100,"message":"hi"}"#,
+    );
     denied_102(&reply, "send");
     // send_msg naming both ids without saying which could go either way: refused.
-    let reply = command(&mut peer, 2, r#"raw send_msg {"user_id":555,"group_id":100,"message":"hi"}"#);
+    let reply = command(
+        &mut peer,
+        2,
+        r#"raw send_msg {"user_id":555,"group_id":100,"message":"hi"}"#,
+    );
     assert!(reply.contains("InvalidArgument 100 "), "{reply}");
     let frames = frames_besides_answers(&peer);
     assert!(frames.is_empty(), "{frames:#?}");
@@ -288,7 +314,11 @@ fn a_users_scope_restricts_who_may_be_kicked_in_a_listed_group() {
     assert!(command(&mut peer, 1, "kick 100 42").starts_with("kick ok"));
     denied_102(&command(&mut peer, 2, "kick 100 43"), "kick");
     denied_102(&command(&mut peer, 3, "kick 200 42"), "kick");
-    let kicks: Vec<_> = peer.actions().into_iter().filter(|a| a.action == "set_group_kick").collect();
+    let kicks: Vec<_> = peer
+        .actions()
+        .into_iter()
+        .filter(|a| a.action == "set_group_kick")
+        .collect();
     assert_eq!(kicks.len(), 1);
     assert_eq!(kicks[0].params["user_id"], 42);
 }
@@ -319,7 +349,11 @@ fn a_message_id_reused_across_two_bots_is_judged_per_bot() {
     // On bot A it is A's message, in group 100: allowed, and it goes to A only.
     peer_a.send_event(&group_event("10001", 100, 2, "recallon 10001 555"));
     assert!(peer_a.expect_reply("recallon ").starts_with("recallon ok"));
-    assert!(peer_b.actions().iter().all(|a| a.action != "delete_msg"), "{:#?}", peer_b.actions());
+    assert!(
+        peer_b.actions().iter().all(|a| a.action != "delete_msg"),
+        "{:#?}",
+        peer_b.actions()
+    );
     assert_eq!(peer_a.actions().iter().filter(|a| a.action == "delete_msg").count(), 1);
 }
 
@@ -339,7 +373,11 @@ fn a_free_reply_goes_only_to_the_bot_that_delivered_the_event() {
     // Same group id, other bot: that is another account speaking, which needs `send`.
     peer_a.send_event(&group_event("10001", 100, 1, "sendon 10002 group 100 hi"));
     denied_102(&peer_a.expect_reply("sendon "), "send");
-    assert!(peer_b.actions().iter().all(|a| !a.action.starts_with("send")), "{:#?}", peer_b.actions());
+    assert!(
+        peer_b.actions().iter().all(|a| !a.action.starts_with("send")),
+        "{:#?}",
+        peer_b.actions()
+    );
 }
 
 #[test]
@@ -348,9 +386,13 @@ fn references_may_only_point_into_the_chat_sent_to() {
     let (_setup, _coral) = attack(&peer, "grants = [\"send\"]");
     peer.send_event(&group_event(SELF_ID, 200, 777, "a secret in group 200"));
     // Quoting or forwarding message 777 (from group 200) into group 100 leaks it: refused.
-    for (i, attempt) in ["quote group 100 777", "node group 100 777", r#"seg group 100 reply {"id":"777"}"#]
-        .iter()
-        .enumerate()
+    for (i, attempt) in [
+        "quote group 100 777",
+        "node group 100 777",
+        r#"seg group 100 reply {"id":"777"}"#,
+    ]
+    .iter()
+    .enumerate()
     {
         let reply = command(&mut peer, 1 + i as i64, attempt);
         assert!(
@@ -372,7 +414,10 @@ fn raw_kicks_are_charged_to_the_typed_kick_rate() {
     let mut peer = Peer::new();
     let config = "grants = [\"kick\", \"call-api:set_group_kick\"]\nrate = { kick = \"3/hour\" }";
     let (_setup, _coral) = attack(&peer, config);
-    assert_eq!(command(&mut peer, 1, "rawkicks 20 100"), "rawkicks ok=3 limited=17 other=0");
+    assert_eq!(
+        command(&mut peer, 1, "rawkicks 20 100"),
+        "rawkicks ok=3 limited=17 other=0"
+    );
     // The typed door is closed too: the bucket is one.
     let reply = command(&mut peer, 2, "kick 100 42");
     assert!(reply.contains("RateLimited 1429 "), "{reply}");
@@ -427,7 +472,10 @@ fn a_call_the_platform_never_answers_is_audited_before_and_as_unknown_after() {
     assert_eq!(outcomes, ["pending", "unknown"], "{kicks:#?}");
     assert_eq!(kicks[0]["call"], kicks[1]["call"]);
     // The frame did leave: the entry was there first.
-    assert_eq!(peer.actions().iter().filter(|a| a.action == "set_group_kick").count(), 1);
+    assert_eq!(
+        peer.actions().iter().filter(|a| a.action == "set_group_kick").count(),
+        1
+    );
 }
 
 #[test]
@@ -483,14 +531,24 @@ fn control_bytes_and_newlines_in_an_action_name_are_shown_escaped() {
     assert!(reply.contains("InvalidArgument 100 "), "{reply}");
     assert!(frames_besides_answers(&peer).is_empty());
     // The audit log keeps it (JSON-escaped) …
-    assert!(audit(&setup).iter().any(|e| e["action"] == evil && e["outcome"] == "invalid"));
+    assert!(
+        audit(&setup)
+            .iter()
+            .any(|e| e["action"] == evil && e["outcome"] == "invalid")
+    );
     // … and `coral audit` and `coral status` show it escaped.
     let (audit_out, _) = run(&setup, &["audit"]);
     let (status_out, status_err) = run(&setup, &["status"]);
     assert!(status_out.contains("get\\u{1b}[2J"), "{status_out}{status_err}");
     for (what, out) in [("coral audit", &audit_out), ("coral status", &status_out)] {
-        assert!(out.contains("get\\u{1b}[2J\\u{1b}[31mFAKE\\nforged-line\\r\\u{7}"), "{what}: {out}");
-        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\r'), "{what}: {out:?}");
+        assert!(
+            out.contains("get\\u{1b}[2J\\u{1b}[31mFAKE\\nforged-line\\r\\u{7}"),
+            "{what}: {out}"
+        );
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\r'),
+            "{what}: {out:?}"
+        );
         assert!(!out.lines().any(|l| l.starts_with("forged-line")), "{what}: {out}");
     }
     // The host's own log shows no raw control byte either.

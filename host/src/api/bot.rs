@@ -157,12 +157,9 @@ impl PluginState {
         }
         // A privileged call is in the audit log before its frame leaves; its outcome follows (or `unknown`).
         let pending = match &self.shared.audit {
-            Some(audit) if decision.is_audited() => Some(audit.begin(self.audit_entry(
-                &self_id,
-                &name,
-                &decision.capabilities(),
-                target,
-            ))),
+            Some(audit) if decision.is_audited() => {
+                Some(audit.begin(self.audit_entry(&self_id, &name, &decision.capabilities(), target)))
+            }
             _ => None,
         };
         let started = Instant::now();

@@ -50,7 +50,14 @@ impl PluginState {
                 PolicyError::Invalid(_) => "invalid",
             };
             tracing::debug!(plugin = %self.shared.name, call, %refusal, "service call refused");
-            self.audit("-", call, &capability.to_string(), &Target::default(), outcome, Some(&error));
+            self.audit(
+                "-",
+                call,
+                &capability.to_string(),
+                &Target::default(),
+                outcome,
+                Some(&error),
+            );
             return Ok(Err(error));
         }
         match &self.shared.services {

@@ -390,7 +390,14 @@ mod tests {
         for url in ["http://x/y.png", "HTTPS://x", "ftp://x/y", "gopher://x"] {
             assert_eq!(classify(url), MediaRef::Url, "{url:?}");
         }
-        for inline in ["base64://AAAA", "BASE64://AAAA", "data:image/png;base64,AAAA", "abc.image", "cat.jpg", ""] {
+        for inline in [
+            "base64://AAAA",
+            "BASE64://AAAA",
+            "data:image/png;base64,AAAA",
+            "abc.image",
+            "cat.jpg",
+            "",
+        ] {
             assert_eq!(classify(inline), MediaRef::Inline, "{inline:?}");
         }
     }
@@ -426,11 +433,20 @@ mod tests {
         let local: BTreeSet<_> = [Capability::LocalFile].into();
         let url: BTreeSet<_> = [Capability::MediaUrl].into();
         assert_eq!(needs(json!([{"type": "image", "data": {"file": "C:/x.png"}}])), local);
-        assert_eq!(needs(json!([{"type": "image", "data": {"file": "x.png", "url": "/etc/passwd"}}])), local);
+        assert_eq!(
+            needs(json!([{"type": "image", "data": {"file": "x.png", "url": "/etc/passwd"}}])),
+            local
+        );
         assert_eq!(needs(json!([{"type": "mface", "data": {"path": "../x"}}])), local);
         assert_eq!(needs(json!([{"type": "file", "data": {"file": "~/x"}}])), local);
-        assert_eq!(needs(json!([{"type": "record", "data": {"file": "http://10.0.0.1/x"}}])), url);
-        assert_eq!(needs(json!([{"type": "weird", "data": {"nested": {"src": "https://x"}}}])), url);
+        assert_eq!(
+            needs(json!([{"type": "record", "data": {"file": "http://10.0.0.1/x"}}])),
+            url
+        );
+        assert_eq!(
+            needs(json!([{"type": "weird", "data": {"nested": {"src": "https://x"}}}])),
+            url
+        );
         assert_eq!(needs(json!("[CQ:image,file=file:///etc/passwd]")), local);
         // A share's link is opened by the reader, not fetched; a path in it is still a file.
         assert!(needs(json!([{"type": "share", "data": {"url": "https://x", "title": "~t"}}])).is_empty());
@@ -438,7 +454,10 @@ mod tests {
         let node = json!([{"type": "node", "data": {"nickname": "~/me", "content": "hi"}}]);
         assert!(needs(node).is_empty());
         assert!(needs(json!([{"type": "mface", "data": {"summary": "a/b", "url": "https://x"}}])) == url);
-        assert_eq!(needs(json!([{"type": "share", "data": {"url": "https://x", "image": "/x.png"}}])), local);
+        assert_eq!(
+            needs(json!([{"type": "share", "data": {"url": "https://x", "image": "/x.png"}}])),
+            local
+        );
     }
 
     #[test]
@@ -484,12 +503,21 @@ mod tests {
         normalise_message_params(&mut params, 0);
         // Coral's parser keeps the malformed code as text, and that text is what goes out: no implementation
         // parses an array `text` as CQ code.
-        assert_eq!(params["message"], json!([{"type": "text", "data": {"text": "hi [CQ:at,qq=all,a=[]"}}]));
+        assert_eq!(
+            params["message"],
+            json!([{"type": "text", "data": {"text": "hi [CQ:at,qq=all,a=[]"}}])
+        );
         let mut params = json!({"message": "[CQ:at,qq=all]", "auto_escape": true});
         normalise_message_params(&mut params, 0);
-        assert_eq!(params["message"], json!([{"type": "text", "data": {"text": "[CQ:at,qq=all]"}}]));
+        assert_eq!(
+            params["message"],
+            json!([{"type": "text", "data": {"text": "[CQ:at,qq=all]"}}])
+        );
         let mut params = json!({"messages": [{"type": "node", "data": {"content": "[CQ:face,id=1]"}}]});
         normalise_message_params(&mut params, 0);
-        assert_eq!(params["messages"][0]["data"]["content"], json!([{"type": "face", "data": {"id": "1"}}]));
+        assert_eq!(
+            params["messages"][0]["data"]["content"],
+            json!([{"type": "face", "data": {"id": "1"}}])
+        );
     }
 }

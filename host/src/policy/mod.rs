@@ -569,8 +569,8 @@ impl Policy {
         let mut charged: Vec<Capability> = Vec::with_capacity(2);
         let mut content = BTreeSet::new();
         for request in &requests {
-            let is_reply = request.capability == Capability::Send
-                && same_chat(request.chat.as_ref(), context.reply_chat);
+            let is_reply =
+                request.capability == Capability::Send && same_chat(request.chat.as_ref(), context.reply_chat);
             if !is_reply && Some(&request.capability) != call_api.as_ref() {
                 for target in &request.targets {
                     self.permit(&request.capability, target)?;
@@ -585,7 +585,10 @@ impl Policy {
             for id in &request.content.refs {
                 let seen = context.messages.chat_of(id);
                 if !same_chat(seen.as_ref(), request.chat.as_ref()) {
-                    let place = request.chat.as_ref().map_or("-".to_string(), |c| Target::of_chat(c).to_string());
+                    let place = request
+                        .chat
+                        .as_ref()
+                        .map_or("-".to_string(), |c| Target::of_chat(c).to_string());
                     return Err(PolicyError::Denied {
                         capability: request.capability.clone(),
                         reason: format!(
@@ -838,11 +841,19 @@ mod tests {
             ("image", json!({"file": "/etc/passwd"}), Capability::LocalFile),
             ("file", json!({"file": "C:/x"}), Capability::LocalFile),
             ("video", json!({"file": "file:///x"}), Capability::LocalFile),
-            ("record", json!({"file": "http://169.254.169.254/x"}), Capability::MediaUrl),
+            (
+                "record",
+                json!({"file": "http://169.254.169.254/x"}),
+                Capability::MediaUrl,
+            ),
             ("mface", json!({"url": "https://x/y.gif"}), Capability::MediaUrl),
         ] {
             let message = vec![other(kind, data)];
-            assert_eq!(denied(check_in(&p, &send(here.clone(), message), &here)), needs, "{kind}");
+            assert_eq!(
+                denied(check_in(&p, &send(here.clone(), message), &here)),
+                needs,
+                "{kind}"
+            );
         }
     }
 
@@ -933,8 +944,13 @@ mod tests {
         // The lenient form is sent as the text Coral parsed it as: nothing for the implementation to re-parse.
         let mut lenient = raw("send_msg", json!({"group_id": 1, "message": "[CQ:at,qq=all,a=[]"}));
         assert!(p.check(&mut lenient, &Context::none()).is_ok());
-        let Action::Raw { params, .. } = &lenient else { unreachable!() };
-        assert_eq!(params["message"], json!([{"type": "text", "data": {"text": "[CQ:at,qq=all,a=[]"}}]));
+        let Action::Raw { params, .. } = &lenient else {
+            unreachable!()
+        };
+        assert_eq!(
+            params["message"],
+            json!([{"type": "text", "data": {"text": "[CQ:at,qq=all,a=[]"}}])
+        );
     }
 
     #[test]
@@ -963,7 +979,11 @@ mod tests {
             "set_group_kick_async",
             "set_group_kick_rate_limited_async",
         ] {
-            assert_eq!(denied(check(&p, &raw(alias, params.clone()))), Capability::Kick, "{alias}");
+            assert_eq!(
+                denied(check(&p, &raw(alias, params.clone()))),
+                Capability::Kick,
+                "{alias}"
+            );
         }
         let p = policy(&["call-api:set_group_kick_async", "kick"]);
         assert!(check(&p, &raw("set_group_kick_async", params.clone())).is_ok());
@@ -976,15 +996,30 @@ mod tests {
         assert!(check(&p, &raw(".handle_quick_operation", params.clone())).is_err());
         // Extensions that send, kick or touch files need the typed capability too.
         for (action, params, needs) in [
-            ("send_group_forward_msg", json!({"group_id": 1, "messages": []}), Capability::Send),
-            ("upload_group_file", json!({"group_id": 1, "file": "x", "name": "x"}), Capability::Send),
-            ("set_group_kick_members", json!({"group_id": 1, "user_id": [2, 3]}), Capability::Kick),
+            (
+                "send_group_forward_msg",
+                json!({"group_id": 1, "messages": []}),
+                Capability::Send,
+            ),
+            (
+                "upload_group_file",
+                json!({"group_id": 1, "file": "x", "name": "x"}),
+                Capability::Send,
+            ),
+            (
+                "set_group_kick_members",
+                json!({"group_id": 1, "user_id": [2, 3]}),
+                Capability::Kick,
+            ),
         ] {
             let p = policy(&[&format!("call-api:{action}")]);
             assert_eq!(denied(check(&p, &raw(action, params))), needs, "{action}");
         }
         let p = policy(&["call-api:upload_group_file", "send"]);
-        let upload = raw("upload_group_file", json!({"group_id": 1, "file": "/etc/passwd", "name": "x"}));
+        let upload = raw(
+            "upload_group_file",
+            json!({"group_id": 1, "file": "/etc/passwd", "name": "x"}),
+        );
         assert_eq!(denied(check(&p, &upload)), Capability::LocalFile);
         // Bad names are refused as invalid, before anything else.
         assert!(matches!(
@@ -998,9 +1033,15 @@ mod tests {
         let p = policy(&["call-api:.handle_quick_operation", "send"]);
         let context = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2,
                              "message_id": 9});
-        let reply = raw(".handle_quick_operation", json!({"context": context, "operation": {"reply": "hi"}}));
+        let reply = raw(
+            ".handle_quick_operation",
+            json!({"context": context, "operation": {"reply": "hi"}}),
+        );
         assert!(check(&p, &reply).is_ok());
-        let kick = raw(".handle_quick_operation", json!({"context": context, "operation": {"kick": true}}));
+        let kick = raw(
+            ".handle_quick_operation",
+            json!({"context": context, "operation": {"kick": true}}),
+        );
         assert_eq!(denied(check(&p, &kick)), Capability::Kick);
         let all = raw(
             ".handle_quick_operation",
@@ -1009,7 +1050,10 @@ mod tests {
         assert_eq!(denied(check(&p, &all)), Capability::AtAll);
         let forged = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2,
                             "sender": {"user_id": 3}});
-        let forged = raw(".handle_quick_operation", json!({"context": forged, "operation": {"reply": "x"}}));
+        let forged = raw(
+            ".handle_quick_operation",
+            json!({"context": forged, "operation": {"reply": "x"}}),
+        );
         assert!(matches!(check(&p, &forged), Err(PolicyError::Invalid(_))));
     }
 
@@ -1020,7 +1064,10 @@ mod tests {
             groups: Some(["1".to_string()].into()),
             users: None,
         };
-        let p = Policy::new(&req(&["recall", "send", "call-api:delete_msg", "call-api:send_private_msg"]), &g);
+        let p = Policy::new(
+            &req(&["recall", "send", "call-api:delete_msg", "call-api:send_private_msg"]),
+            &g,
+        );
         let known = Known([("9", Chat::Group("2".into()))].into());
         let context = Context {
             reply_chat: None,

@@ -72,7 +72,10 @@ pub fn normalise_name(name: &str) -> Result<String, PolicyError> {
             "an action name has 1 to {MAX_ACTION_NAME} characters"
         )));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    {
         return Err(PolicyError::Invalid(
             "an action name has only ASCII letters, digits, `_` and `.`".into(),
         ));
@@ -108,7 +111,10 @@ pub fn typed(action: &Action, messages: &dyn MessageLookup) -> Result<Request, P
         Action::SendGroupMsg { group_id, message } => (Chat::Group(group_id.clone()), message, None),
         Action::SendPrivateMsg { user_id, message } => (Chat::Private(user_id.clone()), message, None),
         Action::DeleteMsg { message_id } => {
-            let target = messages.chat_of(message_id).map(|c| Target::of_chat(&c)).unwrap_or_default();
+            let target = messages
+                .chat_of(message_id)
+                .map(|c| Target::of_chat(&c))
+                .unwrap_or_default();
             return Ok(Request::new(Capability::Recall, vec![target]));
         }
         Action::Raw { .. } => unreachable!("raw calls are interpreted by `raw`"),
@@ -187,8 +193,13 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
         "send_private_msg" | "send_private_forward_msg" | "upload_private_file" | "friend_poke" => {
             vec![Request::send(Chat::Private(user()?))]
         }
-        "send_group_msg" | "send_group_forward_msg" | "upload_group_file" | "send_group_notice" | "group_poke"
-        | "send_group_sign" | "set_group_sign" => vec![Request::send(Chat::Group(group()?))],
+        "send_group_msg"
+        | "send_group_forward_msg"
+        | "upload_group_file"
+        | "send_group_notice"
+        | "group_poke"
+        | "send_group_sign"
+        | "set_group_sign" => vec![Request::send(Chat::Group(group()?))],
         "send_msg" | "send_forward_msg" | "send_poke" => vec![Request::send(send_chat(name, params)?)],
         "forward_group_single_msg" | "forward_friend_single_msg" => {
             let chat = if name == "forward_group_single_msg" {
@@ -227,7 +238,10 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
                 users.iter().map(|u| Target::member(&g, u)).collect(),
             )]
         }
-        "set_group_anonymous_ban" | "set_group_whole_ban" | "set_group_anonymous" | "set_group_name"
+        "set_group_anonymous_ban"
+        | "set_group_whole_ban"
+        | "set_group_anonymous"
+        | "set_group_name"
         | "set_group_leave" => {
             let capability = standard_capability(name).unwrap_or(Capability::Ban);
             vec![Request::new(capability, vec![Target::group(&group()?)])]
@@ -271,8 +285,14 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
 /// The ids it acts on are the context's; where two fields of it disagree, refuse.
 fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<Request>, PolicyError> {
     let bad = |why: &str| PolicyError::Invalid(format!("`.handle_quick_operation`: {why}"));
-    let context = params.get("context").filter(|c| c.is_object()).ok_or_else(|| bad("needs a context object"))?;
-    let operation = params.get("operation").and_then(Value::as_object).ok_or_else(|| bad("needs an operation object"))?;
+    let context = params
+        .get("context")
+        .filter(|c| c.is_object())
+        .ok_or_else(|| bad("needs a context object"))?;
+    let operation = params
+        .get("operation")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("needs an operation object"))?;
     let group = id(context, "group_id");
     let user = id(context, "user_id");
     if let (Some(u), Some(sender)) = (&user, context.get("sender").and_then(|s| id(s, "user_id")))
@@ -290,7 +310,9 @@ fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<R
     for (key, value) in operation {
         match key.as_str() {
             "reply" => {
-                let chat = chat.clone().ok_or_else(|| bad("a reply needs message_type and the chat's id"))?;
+                let chat = chat
+                    .clone()
+                    .ok_or_else(|| bad("a reply needs message_type and the chat's id"))?;
                 let mut request = Request::send(chat.clone());
                 request.content.message(value, 0).map_err(invalid)?;
                 // `at_sender` (on by default in groups) mentions the context's user.
@@ -314,7 +336,11 @@ fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<R
                 let (Some(g), Some(u)) = (&group, &user) else {
                     return Err(bad("kick and ban need the context's group_id and user_id"));
                 };
-                let capability = if key == "kick" { Capability::Kick } else { Capability::Ban };
+                let capability = if key == "kick" {
+                    Capability::Kick
+                } else {
+                    Capability::Ban
+                };
                 requests.push(Request::new(capability, vec![Target::member(g, u)]));
             }
             "approve" if post_type == "request" => {
@@ -348,7 +374,10 @@ mod tests {
         ] {
             assert_eq!(normalise_name(alias).unwrap(), "set_group_kick", "{alias}");
         }
-        assert_eq!(normalise_name(".handle_quick_operation").unwrap(), "handle_quick_operation");
+        assert_eq!(
+            normalise_name(".handle_quick_operation").unwrap(),
+            "handle_quick_operation"
+        );
         for bad in ["", "_async", "..", "kick\n", "a b", "x\u{1b}[31m", &"x".repeat(200)] {
             assert!(matches!(normalise_name(bad), Err(PolicyError::Invalid(_))), "{bad:?}");
         }
