@@ -211,7 +211,10 @@ mod tests {
     fn refusals_map_to_401_for_missing_and_403_for_wrong_credentials() {
         assert_eq!(Refusal::token(AuthFailure::Missing).status(), StatusCode::UNAUTHORIZED);
         assert_eq!(Refusal::token(AuthFailure::Wrong).status(), StatusCode::FORBIDDEN);
-        assert_eq!(Refusal::signature(AuthFailure::Missing).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            Refusal::signature(AuthFailure::Missing).status(),
+            StatusCode::UNAUTHORIZED
+        );
         assert_eq!(Refusal::signature(AuthFailure::Wrong).status(), StatusCode::FORBIDDEN);
         assert_eq!(Refusal::token(AuthFailure::Wrong).to_string(), "wrong access token");
     }

@@ -148,7 +148,10 @@ impl OneBotConfig {
             return Ok(());
         }
         let (missing, fix) = match self.transport {
-            Transport::Http => ("neither `access_token` nor `secret`", "set `access_token` and/or `secret`"),
+            Transport::Http => (
+                "neither `access_token` nor `secret`",
+                "set `access_token` and/or `secret`",
+            ),
             _ => ("no `access_token`", "set `access_token`"),
         };
         Err(format!(
@@ -174,22 +177,41 @@ mod tests {
 
     #[test]
     fn loopback_addresses() {
-        for addr in ["127.0.0.1:8080", "127.3.2.1:1", "[::1]:8080", "localhost:80", "LOCALHOST:0", "[::ffff:127.0.0.1]:9"] {
+        for addr in [
+            "127.0.0.1:8080",
+            "127.3.2.1:1",
+            "[::1]:8080",
+            "localhost:80",
+            "LOCALHOST:0",
+            "[::ffff:127.0.0.1]:9",
+        ] {
             assert!(is_loopback(addr), "{addr}");
         }
-        for addr in ["0.0.0.0:8080", "[::]:8080", "192.168.1.2:80", "example.com:80", "127.0.0.1", "localhost:", ""] {
+        for addr in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.168.1.2:80",
+            "example.com:80",
+            "127.0.0.1",
+            "localhost:",
+            "",
+        ] {
             assert!(!is_loopback(addr), "{addr}");
         }
     }
 
     #[test]
     fn an_open_listener_without_a_credential_needs_insecure() {
-        let err = entry("transport = \"ws-reverse\"\nlisten = \"0.0.0.0:8080\"\n").validate(2).unwrap_err();
+        let err = entry("transport = \"ws-reverse\"\nlisten = \"0.0.0.0:8080\"\n")
+            .validate(2)
+            .unwrap_err();
         assert!(
             err.contains("onebot[2]") && err.contains("0.0.0.0:8080") && err.contains("insecure = true"),
             "{err}"
         );
-        let err = entry("transport = \"http\"\nlisten = \"[::]:5701\"\n").validate(0).unwrap_err();
+        let err = entry("transport = \"http\"\nlisten = \"[::]:5701\"\n")
+            .validate(0)
+            .unwrap_err();
         assert!(err.contains("`secret`") && err.contains("insecure"), "{err}");
         // `secret` only protects HTTP POSTs; a reverse WebSocket needs the token.
         let err = entry("transport = \"ws-reverse\"\nlisten = \"0.0.0.0:1\"\nsecret = \"s\"\n").validate(0);
