@@ -16,3 +16,4 @@ mod operator;
 mod policy;
 mod reload;
 mod services;
+mod transport_auth;
