@@ -17,3 +17,4 @@ mod policy;
 mod reload;
 mod security;
 mod services;
+mod transport_auth;

@@ -1,6 +1,6 @@
 //! The operator's view: counters every plugin → platform call and every event updates (lock-free atomics on the
 //! event path), a point-in-time [`Snapshot`] of them, the `coral status` admin socket ([`admin`]) and the
-//! Prometheus text endpoint ([`metrics`]).
+//! Prometheus text endpoint ([`metrics`]); [`log_limit`] keeps floods of one kind of log line in check.
 //!
 //! Per plugin the counters live in [`crate::runtime::PluginStats`] (events, handler time, faults, memory peak)
 //! with its [`CallStats`] (per action: ok / failed / denied / rate-limited, retries, latency); per bot in
@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod histogram;
+pub mod log_limit;
 pub mod metrics;
 pub mod table;
 

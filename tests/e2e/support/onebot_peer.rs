@@ -309,6 +309,13 @@ impl Peer {
 
     /// POST an event; returns the HTTP status and the response body (a quick operation, if any).
     pub fn post_event_full(&self, url: &str, event: &Value, signature: Option<String>) -> (u16, String) {
+        let headers: Vec<(&str, String)> = signature.into_iter().map(|sig| ("X-Signature", sig)).collect();
+        self.post_event_with(url, event, &headers)
+    }
+
+    /// POST an event with these extra headers (e.g. `Authorization`, `X-Signature`); returns the HTTP status and
+    /// the response body.
+    pub fn post_event_with(&self, url: &str, event: &Value, headers: &[(&str, String)]) -> (u16, String) {
         let body = event.to_string();
         self.rt.block_on(async {
             use http_body_util::{BodyExt, Full};
@@ -316,8 +323,8 @@ impl Peer {
             let mut req = hyper::Request::post(url)
                 .header("content-type", "application/json")
                 .header("X-Self-ID", SELF_ID);
-            if let Some(sig) = signature {
-                req = req.header("X-Signature", sig);
+            for (name, value) in headers {
+                req = req.header(*name, value.as_str());
             }
             let req = req.body(Full::new(axum::body::Bytes::from(body))).unwrap();
             match client.request(req).await {

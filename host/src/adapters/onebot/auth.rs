@@ -1,8 +1,13 @@
 //! Secret checks for OneBot transports, all constant-time: access tokens (`Authorization: Bearer`, or
-//! `?access_token=`) and HTTP POST signatures (`X-Signature: sha1=<hex HMAC-SHA1 over the raw body>`).
+//! `?access_token=`) and HTTP POST signatures (`X-Signature: sha1=<hex HMAC-SHA1 over the raw body>`); and
+//! [`Refusals`], the rate-limited WARN line a listener logs for every request it refuses.
 
+use crate::ops::log_limit::LogLimiter;
+use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
 use sha1::{Digest, Sha1};
+use std::net::SocketAddr;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// Why a request was refused.
@@ -69,6 +74,104 @@ pub fn check_signature(secret: &str, header: Option<&str>, body: &[u8]) -> Resul
     mac.verify_slice(&given).map_err(|_| AuthFailure::Wrong)
 }
 
+/// Why a listener refused a request or a connection. What it says is logged: never a secret, never what the client
+/// presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No access token (401).
+    #[error("missing access token")]
+    MissingToken,
+    /// A wrong access token (403).
+    #[error("wrong access token")]
+    WrongToken,
+    /// No `X-Signature` on an event POST (401).
+    #[error("missing X-Signature")]
+    MissingSignature,
+    /// An `X-Signature` that does not match the body (403).
+    #[error("bad X-Signature")]
+    BadSignature,
+    /// Nothing is served at this path (404).
+    #[error("unknown path")]
+    UnknownPath,
+    /// A reverse-WebSocket handshake without `X-Self-ID` (400).
+    #[error("missing X-Self-ID")]
+    MissingSelfId,
+    /// A reverse-WebSocket handshake with an unknown `X-Client-Role` (400).
+    #[error("unknown X-Client-Role")]
+    UnknownRole,
+    /// A request to the reverse-WebSocket path that is not a WebSocket handshake.
+    #[error("not a WebSocket handshake")]
+    NotWebSocket,
+}
+
+impl Refusal {
+    /// The token check's failure as a refusal.
+    pub fn token(failure: AuthFailure) -> Self {
+        match failure {
+            AuthFailure::Missing => Refusal::MissingToken,
+            AuthFailure::Wrong => Refusal::WrongToken,
+        }
+    }
+
+    /// The signature check's failure as a refusal.
+    pub fn signature(failure: AuthFailure) -> Self {
+        match failure {
+            AuthFailure::Missing => Refusal::MissingSignature,
+            AuthFailure::Wrong => Refusal::BadSignature,
+        }
+    }
+
+    /// The HTTP status the client gets.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Refusal::MissingToken | Refusal::MissingSignature => StatusCode::UNAUTHORIZED,
+            Refusal::WrongToken | Refusal::BadSignature => StatusCode::FORBIDDEN,
+            Refusal::UnknownPath => StatusCode::NOT_FOUND,
+            Refusal::MissingSelfId | Refusal::UnknownRole | Refusal::NotWebSocket => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// How often a listener may log a refusal: one line per second at most, the rest counted.
+pub const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(1);
+
+/// The refusals log of one listener: a WARN line per refused request naming the transport, the listen address,
+/// the peer and the reason, at most one per [`REFUSAL_LOG_PERIOD`]; the count of lines held back goes out with the
+/// next one.
+#[derive(Debug)]
+pub struct Refusals {
+    transport: String,
+    listen: SocketAddr,
+    limiter: LogLimiter,
+}
+
+impl Refusals {
+    /// The log of the listener of `transport` (e.g. `onebot[0] http`) bound to `listen`.
+    pub fn new(transport: &str, listen: SocketAddr) -> Self {
+        Refusals {
+            transport: transport.to_string(),
+            listen,
+            limiter: LogLimiter::new(REFUSAL_LOG_PERIOD),
+        }
+    }
+
+    /// Log (or count) a refusal of a request from `peer`.
+    pub fn refused(&self, peer: SocketAddr, why: Refusal) {
+        let Some(suppressed) = self.limiter.admit() else {
+            return;
+        };
+        let (transport, listen) = (&self.transport, self.listen);
+        if suppressed == 0 {
+            tracing::warn!(%transport, %listen, %peer, "refused a request: {why}");
+        } else {
+            tracing::warn!(
+                %transport, %listen, %peer,
+                "refused a request: {why} ({suppressed} more refusals on this listener suppressed since the last line)"
+            );
+        }
+    }
+}
+
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     if !hex.len().is_multiple_of(2) {
         return None;
@@ -102,6 +205,18 @@ mod tests {
             check_token(Some("s3"), Some("Bearer s33"), None),
             Err(AuthFailure::Wrong)
         );
+    }
+
+    #[test]
+    fn refusals_map_to_401_for_missing_and_403_for_wrong_credentials() {
+        assert_eq!(Refusal::token(AuthFailure::Missing).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(Refusal::token(AuthFailure::Wrong).status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            Refusal::signature(AuthFailure::Missing).status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(Refusal::signature(AuthFailure::Wrong).status(), StatusCode::FORBIDDEN);
+        assert_eq!(Refusal::token(AuthFailure::Wrong).to_string(), "wrong access token");
     }
 
     #[test]

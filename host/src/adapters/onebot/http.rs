@@ -1,12 +1,13 @@
 //! HTTP transports: the API client (`POST <url>/<action>` with a JSON body, Bearer token) and the event receiver
-//! (the implementation POSTs events to Coral; `X-Signature` is verified over the raw body before parsing).
+//! (the implementation POSTs events to Coral; the access token and `X-Signature`, when configured, are both
+//! checked before the body is parsed, and every refused POST is logged, rate-limited).
 
-use super::auth::{AuthFailure, check_signature};
+use super::auth::{Refusal, Refusals, check_signature, check_token};
 use super::config::OneBotConfig;
 use super::link::{Api, Inbound, envelope};
 use crate::adapters::ApiError;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Full};
@@ -14,6 +15,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -108,7 +111,16 @@ pub async fn run(config: OneBotConfig, listener: Option<TcpListener>, inbound: I
     }
     if let Some(listener) = listener {
         let quick_timeout = Duration::from_millis(config.quick_timeout_ms.unwrap_or(DEFAULT_QUICK_TIMEOUT_MS));
+        let listen = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(e) => {
+                tracing::error!(transport = %inbound.label, "onebot http event receiver has no address: {e}");
+                return;
+            }
+        };
         let state = Arc::new(Receiver {
+            refusals: Refusals::new(&inbound.label, listen),
+            token: config.access_token.clone(),
             secret: config.secret.clone(),
             path: config.path.clone(),
             inbound,
@@ -117,7 +129,8 @@ pub async fn run(config: OneBotConfig, listener: Option<TcpListener>, inbound: I
         });
         let app = axum::Router::new()
             .fallback(axum::routing::post(receive))
-            .with_state(state);
+            .with_state(state)
+            .into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("onebot http event receiver stopped: {e}");
         }
@@ -147,6 +160,11 @@ async fn learn_self_id(api: &HttpApi) -> String {
 }
 
 struct Receiver {
+    /// Logs refused POSTs.
+    refusals: Refusals,
+    /// Required on every POST (`Authorization: Bearer`, or `?access_token=`) when set.
+    token: Option<String>,
+    /// Signs every POST's body (`X-Signature`) when set.
     secret: Option<String>,
     path: Option<String>,
     inbound: Arc<Inbound>,
@@ -160,26 +178,14 @@ pub const DEFAULT_QUICK_TIMEOUT_MS: u64 = 3000;
 
 async fn receive(
     State(state): State<Arc<Receiver>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(path) = &state.path
-        && uri.path() != path
-    {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    if let Some(secret) = &state.secret {
-        let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
-        match check_signature(secret, signature, &body) {
-            Ok(()) => {}
-            Err(AuthFailure::Missing) => {
-                return (StatusCode::UNAUTHORIZED, "missing X-Signature").into_response();
-            }
-            Err(AuthFailure::Wrong) => {
-                return (StatusCode::FORBIDDEN, "bad X-Signature").into_response();
-            }
-        }
+    if let Err(refusal) = admit(&state, &uri, &headers, &body) {
+        state.refusals.refused(peer, refusal);
+        return (refusal.status(), refusal.to_string()).into_response();
     }
     let text = String::from_utf8_lossy(&body);
     if state.api.is_none() {
@@ -198,6 +204,32 @@ async fn receive(
         }
         None => (StatusCode::BAD_REQUEST, "not a OneBot event").into_response(),
     }
+}
+
+/// Whether an event POST may go on: the path, then the access token, then the signature (each when configured).
+fn admit(state: &Receiver, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+    if let Some(path) = &state.path
+        && uri.path() != path
+    {
+        return Err(Refusal::UnknownPath);
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if state.token.is_some() {
+        // An unparsable query carries no token.
+        let query = Query::<HashMap<String, String>>::try_from_uri(uri)
+            .map(|Query(q)| q)
+            .unwrap_or_default();
+        check_token(
+            state.token.as_deref(),
+            header("authorization"),
+            query.get("access_token").map(String::as_str),
+        )
+        .map_err(Refusal::token)?;
+    }
+    if let Some(secret) = &state.secret {
+        check_signature(secret, header("x-signature"), body).map_err(Refusal::signature)?;
+    }
+    Ok(())
 }
 
 /// A POST-only connection (no API URL): hold the response open while the plugins handle the event, and answer

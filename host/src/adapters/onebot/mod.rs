@@ -4,7 +4,8 @@
 //! - [`link`]: echo-matched API calls, the response envelope, the per-bot connection, frame handling;
 //! - [`ws`]: forward WebSocket client (with reconnect) and reverse WebSocket server;
 //! - [`http`]: HTTP API client and HTTP POST event receiver;
-//! - [`auth`]: constant-time token and signature checks; [`config`]: `[[onebot]]` entries.
+//! - [`auth`]: constant-time token and signature checks, and the rate-limited log of refused requests;
+//!   [`config`]: `[[onebot]]` entries (a listener open to other machines needs a credential or `insecure = true`).
 
 pub mod auth;
 pub mod config;
@@ -50,6 +51,16 @@ pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bot
             label,
             governor: governor.clone(),
         };
+        if let Some(listen) = entry.listener()
+            && !entry.listener_has_credential()
+            && !config::is_loopback(listen)
+        {
+            // Only reachable with `insecure = true` (config validation refuses it otherwise).
+            tracing::warn!(
+                "onebot[{index}]: listening on {listen} without `access_token` or `secret` (insecure = true): anyone \
+                 who can reach it can act as the bot"
+            );
+        }
         let bind = |addr: &str| {
             let addr = addr.to_string();
             async move {

@@ -1,16 +1,18 @@
 //! WebSocket transports: the forward client (Coral connects to the implementation, universal or split
 //! `/api` + `/event`, reconnecting with backoff) and the reverse server (the implementation connects to Coral,
-//! universal or split API/Event clients keyed by `X-Self-ID`, token checked before the upgrade).
+//! universal or split API/Event clients keyed by `X-Self-ID`, token checked before the upgrade, every refused
+//! handshake logged, rate-limited).
 
-use super::auth::{AuthFailure, check_token};
+use super::auth::{Refusal, Refusals, check_token};
 use super::config::OneBotConfig;
 use super::link::{Api, Inbound, OUTBOX_LEN, WsLink};
 use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -231,6 +233,8 @@ async fn connect_once(config: &OneBotConfig, url: &str, role: Role, inbound: &Ar
 // ---- reverse server -----------------------------------------------------------------------------------------------
 
 struct ReverseState {
+    /// Logs refused handshakes.
+    refusals: Refusals,
     token: Option<String>,
     timeout: Duration,
     inbound: Arc<Inbound>,
@@ -240,7 +244,15 @@ struct ReverseState {
 
 /// Serve reverse-WebSocket clients on `listener` at `path` until the process ends.
 pub async fn run_reverse(listener: TcpListener, path: String, config: OneBotConfig, inbound: Inbound) {
+    let listen = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            tracing::error!(transport = %inbound.label, "onebot reverse WebSocket server has no address: {e}");
+            return;
+        }
+    };
     let state = Arc::new(ReverseState {
+        refusals: Refusals::new(&inbound.label, listen),
         token: config.access_token.clone(),
         timeout: config.timeout(),
         inbound: Arc::new(inbound),
@@ -248,51 +260,64 @@ pub async fn run_reverse(listener: TcpListener, path: String, config: OneBotConf
     });
     let app = axum::Router::new()
         .route(&path, axum::routing::any(upgrade))
-        .with_state(state);
+        .fallback(unknown_path)
+        .with_state(state)
+        .into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!("onebot reverse WebSocket server stopped: {e}");
     }
 }
 
+/// Anything but the WebSocket path: refused (and logged).
+async fn unknown_path(State(state): State<Arc<ReverseState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+    let refusal = Refusal::UnknownPath;
+    state.refusals.refused(peer, refusal);
+    (refusal.status(), refusal.to_string()).into_response()
+}
+
 async fn upgrade(
     State(state): State<Arc<ReverseState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    let refuse = |refusal: Refusal, body: String| {
+        state.refusals.refused(peer, refusal);
+        (refusal.status(), body).into_response()
+    };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    // Authenticate before anything else, and before the upgrade.
-    match check_token(
+    // Authenticate before anything else, and before the upgrade. An unparsable query carries no token.
+    let query = Query::<HashMap<String, String>>::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    if let Err(failure) = check_token(
         state.token.as_deref(),
         header("authorization"),
         query.get("access_token").map(String::as_str),
     ) {
-        Ok(()) => {}
-        Err(AuthFailure::Missing) => {
-            return (StatusCode::UNAUTHORIZED, "missing access token").into_response();
-        }
-        Err(AuthFailure::Wrong) => {
-            return (StatusCode::FORBIDDEN, "wrong access token").into_response();
-        }
+        let refusal = Refusal::token(failure);
+        return refuse(refusal, refusal.to_string());
     }
     let Some(self_id) = header("x-self-id")
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
     else {
-        return (StatusCode::BAD_REQUEST, "missing X-Self-ID").into_response();
+        return refuse(Refusal::MissingSelfId, Refusal::MissingSelfId.to_string());
     };
     let role = match header("x-client-role").map(str::to_ascii_lowercase).as_deref() {
         None | Some("universal") => Role::Universal,
         Some("api") => Role::Api,
         Some("event") => Role::Event,
-        Some(other) => {
-            return (StatusCode::BAD_REQUEST, format!("unknown X-Client-Role {other:?}")).into_response();
-        }
+        Some(other) => return refuse(Refusal::UnknownRole, format!("unknown X-Client-Role {other:?}")),
     };
     let ws = match ws {
         Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => {
+            state.refusals.refused(peer, Refusal::NotWebSocket);
+            return rejection.into_response();
+        }
     };
     ws.on_upgrade(move |socket| session(socket, state, self_id, role))
 }
