@@ -229,7 +229,10 @@ fn lenient_cq_strings_never_reach_the_platform_as_at_all() {
 #[test]
 fn every_alias_of_a_kick_needs_the_kick_grant() {
     let mut peer = Peer::new();
-    let (setup, _coral) = attack(&peer, "grants = [\"call-api:set_group_kick\"]");
+    // Granted every spelling as a raw call (the plugin asked for them all), but never `kick` itself.
+    let grants = "grants = [\"call-api:set_group_kick\", \"call-api:SET_GROUP_KICK\", \"call-api:.set_group_kick\", \
+                  \"call-api:set_group_kick_async\", \"call-api:Set_Group_Kick_Async_Rate_Limited\"]";
+    let (setup, _coral) = attack(&peer, grants);
     let aliases = [
         "set_group_kick",
         "SET_GROUP_KICK",
