@@ -53,6 +53,8 @@ pub struct PluginShared {
     pub storage_quota: crate::services::storage::Quota,
     /// Outgoing HTTP requests in flight (bounded by `http_limits.max_concurrent`).
     pub http_in_flight: std::sync::atomic::AtomicUsize,
+    /// The host's own endpoints, which its HTTP requests may never reach (shared by every plugin).
+    pub own_endpoints: Arc<crate::services::http::OwnEndpoints>,
 }
 
 /// Recent message ids and their chats, bounded (oldest forgotten first).
@@ -94,6 +96,7 @@ impl PluginShared {
         audit: Option<Arc<AuditLog>>,
         limits: &crate::config::PluginLimits,
         services: Option<Arc<crate::services::Services>>,
+        own_endpoints: Arc<crate::services::http::OwnEndpoints>,
     ) -> Arc<Self> {
         Arc::new(PluginShared {
             name,
@@ -110,6 +113,7 @@ impl PluginShared {
             services,
             storage_quota: limits.storage,
             http_in_flight: Default::default(),
+            own_endpoints,
         })
     }
 
