@@ -255,8 +255,9 @@ pub struct PluginConfig {
     pub slow_event_ms: Option<u64>,
     /// Retry policy for read-only queries (default: none).
     pub retry: Option<RetryConfig>,
-    /// Hosts the plugin may reach over HTTP once granted `http`: `["api.example.com", "*.example.org"]` (`*.x`
-    /// matches subdomains of `x` only). Default: none.
+    /// Hosts the plugin may reach over HTTP once granted `http`: `["api.example.com", "*.example.org",
+    /// "localhost:8080"]` (`*.x` matches subdomains of `x` only; an entry without a port admits only 80 for http
+    /// and 443 for https). Default: none.
     #[serde(default)]
     pub http: Vec<String>,
     /// Bounds on its HTTP requests: `{ max_response_kb, timeout_ms, max_concurrent, allow_private }`.

@@ -148,6 +148,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         .unwrap_or_else(|| config.host.data_dir.join("cache"));
     let services = services::Services::open(&config.host.data_dir)?;
     let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(Arc::new(audit)))?.with_services(services.clone());
+    // Before any plugin runs: the listeners and OneBot endpoints no plugin request may reach.
+    let own = runtime.own_endpoints().clone();
+    own.add(services::http::coral_endpoints(&config).iter().cloned());
     let dispatcher = Dispatcher::default();
     let sources = ops::Sources {
         dispatcher: dispatcher.clone(),
@@ -160,8 +163,13 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         let listener = tokio::net::TcpListener::bind(&config.metrics.listen)
             .await
             .with_context(|| format!("metrics: cannot listen on {}", config.metrics.listen))?;
+        let addr = listener.local_addr()?;
+        own.add([services::http::rules::CoralEndpoint::bound(
+            addr,
+            "the metrics listener [metrics].listen",
+        )]);
         // Tests and operators read this line to find the port.
-        tracing::info!("metrics listening on http://{}/metrics", listener.local_addr()?);
+        tracing::info!("metrics listening on http://{addr}/metrics");
         ops::metrics::serve(listener, sources);
     }
     // Hot reload: keep the watcher alive for the life of the host.
@@ -209,7 +217,12 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         })
     };
 
-    let _onebot_stats = adapters::onebot::start(&config.onebot, &dispatcher, &bots).await?;
+    let onebot = adapters::onebot::start(&config.onebot, &dispatcher, &bots).await?;
+    own.add(
+        onebot.listening.iter().map(|(addr, key)| {
+            services::http::rules::CoralEndpoint::bound(*addr, format!("the OneBot listener {key}"))
+        }),
+    );
 
     if config.console.enabled {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {

@@ -128,6 +128,10 @@ impl Reloader {
         if new.host.plugin_dir != current.host.plugin_dir || new.host.data_dir != current.host.data_dir {
             tracing::warn!("plugin_dir / data_dir changes take effect after a restart");
         }
+        // The new config's listeners and OneBot endpoints join those still in use (they change only on restart).
+        self.runtime
+            .own_endpoints()
+            .add(crate::services::http::coral_endpoints(&new).iter().cloned());
         // Grants and rates: in place, from the next call.
         for name in self.dispatcher.names() {
             match new.plugin(&name).grants(&name) {

@@ -1,17 +1,21 @@
 //! Outgoing HTTP: the `fetch` example (wasi:http) and the `http-probe` fixture (coral:bot/http) against a local
-//! HTTP server that records every request reaching it, under allowlists that name it (or do not).
+//! HTTP server that records every connection and request reaching it, under allowlists that name it (or do not,
+//! or name it without its port), and against the host's own OneBot endpoints, which no allowlist opens.
 
 use crate::support::coral::Setup;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A tiny HTTP/1.1 server on 127.0.0.1 that logs `METHOD /path` of every request it receives.
+/// A tiny HTTP/1.1 server on 127.0.0.1 that counts the connections it accepts and logs `METHOD /path` of every
+/// request it receives.
 struct TestServer {
     port: u16,
     seen: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl TestServer {
@@ -19,14 +23,25 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the test server");
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (log, count) = (seen.clone(), connections.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
+                count.fetch_add(1, Ordering::SeqCst);
                 let log = log.clone();
                 std::thread::spawn(move || serve(stream, port, &log));
             }
         });
-        TestServer { port, seen }
+        TestServer {
+            port,
+            seen,
+            connections,
+        }
+    }
+
+    /// How many connections it has accepted.
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// `http://<host>:<port><path>`.
@@ -114,18 +129,27 @@ fn http_audit(setup: &Setup) -> Vec<Value> {
         .collect()
 }
 
-/// `localhost` listed; 127.0.0.1 and ::1 allowed although private; 16 KiB and 1 s limits.
-fn allowed_config(plugin: &str) -> String {
+/// `localhost` on the test server's port listed; 127.0.0.1 and ::1 allowed although private; 16 KiB and 1 s
+/// limits.
+fn allowed_config(plugin: &str, port: u16) -> String {
     format!(
-        "[console]\nenabled = true\n[plugins.{plugin}]\ngrants = [\"http\"]\nhttp = [\"localhost\"]\n\
+        "[console]\nenabled = true\n[plugins.{plugin}]\ngrants = [\"http\"]\nhttp = [\"localhost:{port}\"]\n\
          http_limits = {{ max_response_kb = 16, timeout_ms = 1000, allow_private = [\"127.0.0.1\", \"::1\"] }}\n"
     )
+}
+
+/// `N` distinct ports nobody listens on right now (bound together, then released), for listeners a test
+/// configures.
+fn free_ports<const N: usize>() -> [u16; N] {
+    let probes: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("binding a probe listener"));
+    probes.map(|l| l.local_addr().unwrap().port())
 }
 
 #[test]
 fn wasi_http_reaches_the_listed_host_and_nothing_else() {
     let server = TestServer::start();
-    let setup = Setup::new(&["fetch"], &allowed_config("fetch"));
+    let setup = Setup::new(&["fetch"], &allowed_config("fetch", server.port));
     let mut coral = setup.start();
 
     coral.send(&format!("fetch {}", server.url("localhost", "/hello")));
@@ -209,12 +233,16 @@ fn wasi_http_reaches_the_listed_host_and_nothing_else() {
 #[test]
 fn a_listed_name_that_resolves_to_a_private_address_is_prohibited() {
     let server = TestServer::start();
-    let config = "[console]\nenabled = true\n[plugins.fetch]\ngrants = [\"http\"]\nhttp = [\"localhost\"]\n";
-    let setup = Setup::new(&["fetch"], config);
+    let config = format!(
+        "[console]\nenabled = true\n[plugins.fetch]\ngrants = [\"http\"]\nhttp = [\"localhost:{}\"]\n",
+        server.port
+    );
+    let setup = Setup::new(&["fetch"], &config);
     let mut coral = setup.start();
     coral.send(&format!("fetch {}", server.url("localhost", "/private")));
     coral.expect("[private 10000] fetch: error ErrorCode::DestinationIpProhibited");
     assert!(server.paths().is_empty(), "{:?}", server.paths());
+    assert_eq!(server.connections(), 0);
     let audit = http_audit(&setup);
     assert_eq!(audit.len(), 1, "{audit:#?}");
     assert_eq!(audit[0]["outcome"], "denied");
@@ -228,13 +256,17 @@ fn a_listed_name_that_resolves_to_a_private_address_is_prohibited() {
 #[test]
 fn without_the_grant_no_request_leaves_the_host() {
     let server = TestServer::start();
-    let config = "[console]\nenabled = true\n[plugins.fetch]\nhttp = [\"localhost\"]\n\
-                  http_limits = { allow_private = [\"127.0.0.1\", \"::1\"] }\n";
-    let setup = Setup::new(&["fetch"], config);
+    let config = format!(
+        "[console]\nenabled = true\n[plugins.fetch]\nhttp = [\"localhost:{}\"]\n\
+         http_limits = {{ allow_private = [\"127.0.0.1\", \"::1\"] }}\n",
+        server.port
+    );
+    let setup = Setup::new(&["fetch"], &config);
     let mut coral = setup.start();
     coral.send(&format!("fetch {}", server.url("localhost", "/hello")));
     coral.expect("[private 10000] fetch: error ErrorCode::HttpRequestDenied");
     assert!(server.paths().is_empty(), "{:?}", server.paths());
+    assert_eq!(server.connections(), 0);
     let audit = http_audit(&setup);
     assert_eq!(audit.len(), 1, "{audit:#?}");
     assert_eq!(audit[0]["outcome"], "denied");
@@ -249,7 +281,7 @@ fn without_the_grant_no_request_leaves_the_host() {
 #[test]
 fn coral_bot_http_fetch_is_checked_the_same_way() {
     let server = TestServer::start();
-    let setup = Setup::new(&["http-probe"], &allowed_config("http-probe"));
+    let setup = Setup::new(&["http-probe"], &allowed_config("http-probe", server.port));
     let mut coral = setup.start();
 
     coral.send(&format!("get {}", server.url("localhost", "/hello")));
@@ -307,4 +339,161 @@ fn coral_bot_http_fetch_is_checked_the_same_way() {
     assert!(server.saw("/echo") && server.paths().contains(&"POST /echo".to_string()));
     let audit = http_audit(&setup);
     assert_eq!(audit.len(), 8, "one entry per request: {audit:#?}");
+}
+
+/// `http = [<entries>]` for both `fetch` and `http-probe`, 127.0.0.1 and ::1 allowed although private; `extra` is
+/// appended (more tables).
+fn both_plugins(entries: &[String], extra: &str) -> String {
+    let list = entries.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(", ");
+    let mut config = String::from("[console]\nenabled = true\n");
+    for plugin in ["fetch", "http-probe"] {
+        config.push_str(&format!(
+            "[plugins.{plugin}]\ngrants = [\"http\"]\nhttp = [{list}]\n\
+             http_limits = {{ timeout_ms = 3000, allow_private = [\"127.0.0.1\", \"::1\"] }}\n"
+        ));
+    }
+    config.push_str(extra);
+    config
+}
+
+#[test]
+fn an_allowlisted_host_on_an_unlisted_port_is_refused_before_connecting() {
+    let server = TestServer::start();
+    // A bare host admits only 80 (http) and 443 (https): the test server's port is not admitted.
+    let setup = Setup::new(&["fetch", "http-probe"], &both_plugins(&["127.0.0.1".into()], ""));
+    let mut coral = setup.start();
+    coral.send(&format!("get {}", server.url("127.0.0.1", "/other-port")));
+    let line = coral.expect_line("the answer", |l| l.starts_with("[private 10000] get "));
+    assert!(
+        line.starts_with("[private 10000] get err ErrorCode::PermissionDenied 102 "),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("port {} of `127.0.0.1` is not in", server.port)),
+        "the reason names the port: {line}"
+    );
+    coral.send(&format!("fetch {}", server.url("127.0.0.1", "/other-port-wasi")));
+    coral.expect("[private 10000] fetch: error ErrorCode::HttpRequestDenied");
+    assert_eq!(server.connections(), 0, "{:?}", server.paths());
+    let audit = http_audit(&setup);
+    let outcomes: Vec<&str> = audit.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["denied", "denied"], "{audit:#?}");
+    assert!(
+        audit.iter().all(|e| e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is not in this plugin's `http` allowlist")),
+        "{audit:#?}"
+    );
+    drop(coral);
+
+    // Listed with its port, the same URL is fetched.
+    let setup = Setup::new(
+        &["fetch", "http-probe"],
+        &both_plugins(&[format!("127.0.0.1:{}", server.port)], ""),
+    );
+    let mut coral = setup.start();
+    coral.send(&format!("get {}", server.url("127.0.0.1", "/hello")));
+    coral.expect("[private 10000] get 200 loc=- hello from the test server");
+    coral.send(&format!("fetch {}", server.url("127.0.0.1", "/hello")));
+    coral.expect("[private 10000] fetch: 200 hello from the test server");
+    assert_eq!(server.connections(), 2, "{:?}", server.paths());
+    // The port admits only itself: 127.0.0.1 on port 80 is not listed now.
+    coral.send("get http://127.0.0.1/default-port");
+    let line = coral.expect_line("the port-80 answer", |l| l.starts_with("[private 10000] get "));
+    assert!(line.contains("port 80 of `127.0.0.1` is not in"), "{line}");
+    assert_eq!(server.connections(), 2);
+}
+
+#[test]
+fn the_hosts_own_onebot_and_metrics_endpoints_are_never_reachable() {
+    // The "OneBot implementation" Coral connects to (forward WebSocket, by name) and a control server.
+    let implementation = TestServer::start();
+    let control = TestServer::start();
+    let [listener, metrics] = free_ports();
+    let extra = format!(
+        "[[onebot]]\ntransport = \"ws-reverse\"\nlisten = \"127.0.0.1:{listener}\"\n\
+         [[onebot]]\ntransport = \"ws\"\nurl = \"ws://localhost:{}/onebot\"\n\
+         [metrics]\nenabled = true\nlisten = \"127.0.0.1:{metrics}\"\n",
+        implementation.port
+    );
+    // Every one of those ports is listed and 127.0.0.1 is in allow_private: only the endpoint rule stands between.
+    let entries = [listener, implementation.port, metrics, control.port].map(|p| format!("127.0.0.1:{p}"));
+    let mut entries = entries.to_vec();
+    entries.push(format!("localhost:{}", implementation.port));
+    let setup = Setup::new(&["fetch", "http-probe"], &both_plugins(&entries, &extra));
+    let mut coral = setup.start();
+    coral.expect_log(&format!("ws-reverse listening on ws://127.0.0.1:{listener}"));
+
+    // The control: an allowed local server on a listed port is reached.
+    coral.send(&format!("get {}", control.url("127.0.0.1", "/hello")));
+    coral.expect("[private 10000] get 200 loc=- hello from the test server");
+
+    let refused = |coral: &mut crate::support::coral::Coral, url: &str, what: &str| {
+        coral.send(&format!("get {url}"));
+        let line = coral.expect_line(&format!("the answer to {url}"), |l| {
+            l.starts_with("[private 10000] get ")
+        });
+        assert!(
+            line.starts_with("[private 10000] get err ErrorCode::PermissionDenied 102 "),
+            "{line}"
+        );
+        assert!(
+            line.contains("Coral's own endpoint") && line.contains(what),
+            "{url}: the reason should name {what:?}: {line}"
+        );
+    };
+    refused(
+        &mut coral,
+        &format!("http://127.0.0.1:{listener}/onebot/v11/ws"),
+        "the OneBot listener onebot[0].listen",
+    );
+    refused(
+        &mut coral,
+        &implementation.url("127.0.0.1", "/from-plugin"),
+        "the OneBot implementation at onebot[1].url",
+    );
+    refused(
+        &mut coral,
+        &implementation.url("localhost", "/from-plugin-by-name"),
+        "the OneBot implementation at onebot[1].url",
+    );
+    refused(
+        &mut coral,
+        &format!("http://127.0.0.1:{metrics}/metrics"),
+        "the metrics listener",
+    );
+    // The same through wasi:http.
+    coral.send(&format!("fetch http://127.0.0.1:{listener}/onebot/v11/ws"));
+    coral.expect("[private 10000] fetch: error ErrorCode::DestinationIpProhibited");
+    coral.send(&format!("fetch {}", implementation.url("localhost", "/from-fetch")));
+    coral.expect("[private 10000] fetch: error ErrorCode::DestinationIpProhibited");
+
+    // The implementation sees Coral's own WebSocket attempts, never a plugin's request.
+    for path in ["/from-plugin", "/from-plugin-by-name", "/from-fetch"] {
+        assert!(!implementation.saw(path), "{path}: {:?}", implementation.paths());
+    }
+    let audit = http_audit(&setup);
+    let outcomes: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|e| (e["plugin"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("http-probe", "ok"),
+            ("http-probe", "denied"),
+            ("http-probe", "denied"),
+            ("http-probe", "denied"),
+            ("http-probe", "denied"),
+            ("fetch", "denied"),
+            ("fetch", "denied"),
+        ],
+        "{audit:#?}"
+    );
+    for entry in &audit[1..] {
+        let detail = entry["detail"].as_str().unwrap();
+        assert!(detail.contains("Coral's own endpoint"), "{detail}");
+        assert_eq!(entry["retcode"], 102);
+    }
 }

@@ -4,7 +4,8 @@
 //! a `wasi:http` error code (`HttpRequestDenied`, `DestinationIpProhibited`, …), and so does an over-large or slow
 //! response. Every redirect it follows is a new request, checked again by the host.
 //!
-//! Needs the `http` grant and an allowlist: `[plugins.fetch] grants = ["http"]`, `http = ["api.example.com"]`.
+//! Needs the `http` grant and an allowlist: `[plugins.fetch] grants = ["http"]`, `http = ["api.example.com"]`
+//! (ports 80 and 443 only; list others as `"host:port"`).
 
 use coral_sdk::prelude::*;
 use wasip2::http::outgoing_handler;

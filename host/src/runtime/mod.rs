@@ -86,6 +86,7 @@ pub struct Runtime {
     bots: Bots,
     audit: Option<Arc<AuditLog>>,
     services: Option<Arc<crate::services::Services>>,
+    own_endpoints: Arc<crate::services::http::OwnEndpoints>,
 }
 
 /// A compiled, checked plugin, ready to start.
@@ -125,6 +126,7 @@ impl Runtime {
             bots,
             audit,
             services: None,
+            own_endpoints: Arc::default(),
         })
     }
 
@@ -132,6 +134,11 @@ impl Runtime {
     pub fn with_services(mut self, services: Arc<crate::services::Services>) -> Self {
         self.services = Some(services);
         self
+    }
+
+    /// The host's own endpoints, which no plugin's HTTP request may reach (shared by every plugin it starts).
+    pub fn own_endpoints(&self) -> &Arc<crate::services::http::OwnEndpoints> {
+        &self.own_endpoints
     }
 
     /// The bots registry.
@@ -196,6 +203,7 @@ impl Runtime {
             self.audit.clone(),
             &limits,
             self.services.clone(),
+            self.own_endpoints.clone(),
         );
         let stats = shared.stats.clone();
         let config_json = spec.config_json.clone();
@@ -243,6 +251,7 @@ impl Runtime {
             None,
             &limits,
             None,
+            Arc::default(),
         );
         let starter = Starter {
             shared,

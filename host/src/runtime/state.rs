@@ -53,6 +53,8 @@ pub struct PluginShared {
     pub storage_quota: crate::services::storage::Quota,
     /// Outgoing HTTP requests in flight (bounded by `http_limits.max_concurrent`).
     pub http_in_flight: std::sync::atomic::AtomicUsize,
+    /// The host's own endpoints, which its HTTP requests may never reach (shared by every plugin).
+    pub own_endpoints: Arc<crate::services::http::OwnEndpoints>,
 }
 
 /// Recent message ids and their chats, per bot, bounded (oldest forgotten first). Message ids are only unique per
@@ -116,6 +118,7 @@ impl PluginShared {
         audit: Option<Arc<AuditLog>>,
         limits: &crate::config::PluginLimits,
         services: Option<Arc<crate::services::Services>>,
+        own_endpoints: Arc<crate::services::http::OwnEndpoints>,
     ) -> Arc<Self> {
         Arc::new(PluginShared {
             name,
@@ -132,6 +135,7 @@ impl PluginShared {
             services,
             storage_quota: limits.storage,
             http_in_flight: Default::default(),
+            own_endpoints,
         })
     }
 

@@ -1,9 +1,10 @@
-//! Outgoing HTTP for plugins granted `http`, to the hosts listed under `[plugins.<name>] http`, through two doors:
-//! `wasi:http` (Rust plugins, via the `wasip2` crate) and `coral:bot/http` (`fetch`, for every language). Both
-//! use one checked sender ([`send`]): grant → allowlist → one DNS lookup whose every address must be public (or in
-//! `http_limits.allow_private`) → connect to a checked address → TLS verified against the name → response bounded
-//! in size and, with the whole request, in time; at most `max_concurrent` requests in flight per plugin. Neither
-//! door follows redirects, so every hop a plugin follows is checked again. Each request is one audit entry.
+//! Outgoing HTTP for plugins granted `http`, to the hosts and ports listed under `[plugins.<name>] http`, through
+//! two doors: `wasi:http` (Rust plugins, via the `wasip2` crate) and `coral:bot/http` (`fetch`, for every
+//! language). Both use one checked sender ([`send`]): grant → allowlist (host and port) → one DNS lookup whose
+//! every address must be public (or in `http_limits.allow_private`) and none of Coral's own endpoints
+//! ([`OwnEndpoints`]) → connect to a checked address → TLS verified against the name → response bounded in size
+//! and, with the whole request, in time; at most `max_concurrent` requests in flight per plugin. Neither door
+//! follows redirects, so every hop a plugin follows is checked again. Each request is one audit entry.
 
 pub mod rules;
 pub mod send;
@@ -11,7 +12,8 @@ mod wasi;
 
 pub use wasi::CoralHttpHooks;
 
-use crate::config::ConfigError;
+use crate::adapters::onebot::config::Transport;
+use crate::config::{Config, ConfigError};
 use crate::policy::{Capability, Policy, PolicyError};
 use crate::runtime::bindings::coral::bot::http::{Host, Request as FetchRequest, Response as FetchResponse};
 use crate::runtime::bindings::{ErrorCode, WitError};
@@ -20,9 +22,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, Uri};
-use rules::{Cidr, HostPattern};
+use rules::{AllowEntry, Cidr, CoralEndpoint, CoralEndpoints};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Default largest response body, KiB.
@@ -50,8 +53,8 @@ pub struct HttpLimitsConfig {
 /// A plugin's HTTP allowlist and limits, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRules {
-    /// Hosts it may reach.
-    pub hosts: Vec<HostPattern>,
+    /// Hosts (and ports) it may reach.
+    pub hosts: Vec<AllowEntry>,
     /// Largest response body, bytes.
     pub max_response_bytes: u64,
     /// Time limit of one whole request.
@@ -81,7 +84,7 @@ impl HttpRules {
         let hosts = hosts
             .iter()
             .enumerate()
-            .map(|(i, text)| HostPattern::parse(text).map_err(|r| invalid(format!("plugins.{name}.http[{i}]"), r)))
+            .map(|(i, text)| AllowEntry::parse(text).map_err(|r| invalid(format!("plugins.{name}.http[{i}]"), r)))
             .collect::<Result<Vec<_>, _>>()?;
         let allow_private = limits
             .allow_private
@@ -144,6 +147,31 @@ pub enum HttpFailure {
     /// The URL's host is not on the plugin's allowlist.
     #[error("permission denied: host `{0}` is not in this plugin's `http` allowlist")]
     HostNotListed(String),
+    /// The URL's host is listed, but not with the URL's port.
+    #[error(
+        "permission denied: port {port} of `{host}` is not in this plugin's `http` allowlist (an entry without \
+             a port admits only 80 for http and 443 for https; list others like `{host}:{port}`)"
+    )]
+    PortNotListed {
+        /// The host.
+        host: String,
+        /// The refused port.
+        port: u16,
+    },
+    /// The host resolved to one of Coral's own endpoints (a OneBot or metrics listener, or the OneBot
+    /// implementation Coral connects to), which no plugin may reach.
+    #[error(
+        "permission denied: `{host}` resolves to {addr}, Coral's own endpoint ({what}), which plugins may never \
+             reach"
+    )]
+    CoralEndpoint {
+        /// The host.
+        host: String,
+        /// The refused address and port.
+        addr: SocketAddr,
+        /// Which endpoint it is.
+        what: String,
+    },
     /// The host resolved to an address that is not public and not allowed.
     #[error("permission denied: `{host}` resolves to {addr} ({class}), which is not in `http_limits.allow_private`")]
     Prohibited {
@@ -207,9 +235,10 @@ impl HttpFailure {
         let message = self.to_string();
         match self {
             HttpFailure::Policy(refusal) => WitError::from(refusal),
-            HttpFailure::HostNotListed(_) | HttpFailure::Prohibited { .. } => {
-                WitError::new(ErrorCode::PermissionDenied, message)
-            }
+            HttpFailure::HostNotListed(_)
+            | HttpFailure::PortNotListed { .. }
+            | HttpFailure::Prohibited { .. }
+            | HttpFailure::CoralEndpoint { .. } => WitError::new(ErrorCode::PermissionDenied, message),
             HttpFailure::Invalid(_) => WitError::new(ErrorCode::InvalidArgument, message),
             HttpFailure::TooManyInFlight(_) => WitError::new(ErrorCode::Busy, message),
             HttpFailure::Timeout(_) => WitError::new(ErrorCode::Timeout, message),
@@ -219,6 +248,63 @@ impl HttpFailure {
             | HttpFailure::TooLarge { .. }
             | HttpFailure::Protocol(_) => WitError::new(ErrorCode::OperationFailed, message),
         }
+    }
+}
+
+/// Coral's own endpoints in `config`, which no plugin may reach: the OneBot listeners (`listen` of `ws-reverse` and
+/// `http` entries), the OneBot implementations Coral connects to (`url`, `api_url`, `event_url`: their API is
+/// Coral's alone), and the metrics listener when enabled. A listener on port 0 is added once bound.
+pub fn coral_endpoints(config: &Config) -> CoralEndpoints {
+    let mut own = CoralEndpoints::default();
+    for (index, entry) in config.onebot.iter().enumerate() {
+        let listens = matches!(entry.transport, Transport::WsReverse | Transport::Http);
+        if listens && let Some(listen) = &entry.listen {
+            own.extend(CoralEndpoint::listen(
+                listen,
+                format!("the OneBot listener onebot[{index}].listen"),
+            ));
+        }
+        for (key, url) in [
+            ("url", &entry.url),
+            ("api_url", &entry.api_url),
+            ("event_url", &entry.event_url),
+        ] {
+            if let Some(url) = url {
+                own.extend(CoralEndpoint::url(
+                    url,
+                    format!("the OneBot implementation at onebot[{index}].{key}"),
+                ));
+            }
+        }
+    }
+    if config.metrics.enabled {
+        own.extend(CoralEndpoint::listen(
+            &config.metrics.listen,
+            "the metrics listener [metrics].listen",
+        ));
+    }
+    own
+}
+
+/// Coral's own endpoints as every plugin's sender sees them, shared by the whole host: set from the config at
+/// start, extended with the real address of each listener once bound (for `:0`), and extended again with the
+/// endpoints of a reloaded config. Nothing is ever removed: listeners and OneBot connections are only replaced by
+/// a restart, so the endpoints of the config the host started with stay in use until then.
+#[derive(Debug, Default)]
+pub struct OwnEndpoints(RwLock<Arc<CoralEndpoints>>);
+
+impl OwnEndpoints {
+    /// The endpoints now.
+    pub fn current(&self) -> Arc<CoralEndpoints> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Add endpoints (those already known are kept once).
+    pub fn add(&self, more: impl IntoIterator<Item = CoralEndpoint>) {
+        let mut guard = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = CoralEndpoints::clone(&guard);
+        next.extend(more);
+        *guard = Arc::new(next);
     }
 }
 
@@ -360,6 +446,145 @@ mod tests {
     }
 
     #[test]
+    fn entries_keep_their_ports_and_a_bad_port_names_the_entry() {
+        let hosts = ["Example.com", "localhost:8080", "*.example.org:8443", "[::1]:8080"].map(String::from);
+        let rules = HttpRules::from_config("f", &hosts, &HttpLimitsConfig::default()).unwrap();
+        let ports: Vec<Option<u16>> = rules.hosts.iter().map(|e| e.port).collect();
+        assert_eq!(ports, [None, Some(8080), Some(8443), Some(8080)]);
+        let shown: Vec<String> = rules.hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, hosts, "shown as written");
+        let err = HttpRules::from_config(
+            "f",
+            &["example.com".into(), "localhost:99999".into()],
+            &Default::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("plugins.f.http[1]") && err.contains("\"localhost:99999\"") && err.contains("port"),
+            "{err}"
+        );
+        let err = Config::parse(
+            "[plugins.f]\nhttp = [\"localhost:0\"]\n",
+            std::path::Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("plugins.f.http[0]") && err.contains("localhost:0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn coral_endpoints_come_from_the_onebot_entries_and_metrics() {
+        let config = Config::parse(
+            r#"
+[[onebot]]
+transport = "ws-reverse"
+listen = "127.0.0.1:8080"
+[[onebot]]
+transport = "ws"
+api_url = "ws://localhost:3001/api"
+event_url = "ws://localhost:3002/event"
+[[onebot]]
+transport = "http"
+url = "http://10.0.0.5:5700"
+listen = "0.0.0.0:5701"
+[[onebot]]
+transport = "ws"
+url = "wss://impl.example/onebot"
+[[onebot]]
+transport = "ws-reverse"
+listen = "127.0.0.1:0"
+[metrics]
+enabled = true
+listen = "127.0.0.1:9464"
+"#,
+            std::path::Path::new("c.toml"),
+        )
+        .unwrap();
+        let listed: Vec<String> = coral_endpoints(&config)
+            .iter()
+            .map(|e| format!("{e} {}", e.what))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "127.0.0.1:8080 the OneBot listener onebot[0].listen",
+                "localhost:3001 the OneBot implementation at onebot[1].api_url",
+                "localhost:3002 the OneBot implementation at onebot[1].event_url",
+                "0.0.0.0:5701 the OneBot listener onebot[2].listen",
+                "10.0.0.5:5700 the OneBot implementation at onebot[2].url",
+                "impl.example:443 the OneBot implementation at onebot[3].url",
+                "127.0.0.1:9464 the metrics listener [metrics].listen",
+            ]
+        );
+        let off = Config::parse(
+            "[metrics]\nlisten = \"127.0.0.1:9464\"\n",
+            std::path::Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            coral_endpoints(&off).iter().count(),
+            0,
+            "a disabled metrics listener is not there"
+        );
+    }
+
+    #[test]
+    fn own_endpoints_only_grow_and_snapshots_stay_as_taken() {
+        let own = OwnEndpoints::default();
+        let before = own.current();
+        own.add(CoralEndpoint::listen("127.0.0.1:8080", "a"));
+        own.add([
+            CoralEndpoint::bound("127.0.0.1:41000".parse().unwrap(), "b"),
+            CoralEndpoint::listen("127.0.0.1:8080", "a").unwrap(),
+        ]);
+        assert_eq!(before.iter().count(), 0);
+        let now = own.current();
+        assert_eq!(now.iter().count(), 2);
+        assert!(now.covering("127.0.0.1:41000".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn the_sample_config_opens_no_path_to_anything_local() {
+        let text = include_str!("../../../example-plugins/coral.toml");
+        let config = Config::parse(text, std::path::Path::new("example-plugins/coral.toml")).unwrap();
+        let mut allowlists = 0;
+        for (name, plugin) in &config.plugins {
+            let rules = plugin.grants(name).unwrap().http;
+            for local in [
+                "127.0.0.1",
+                "::1",
+                "10.0.0.1",
+                "172.17.0.1",
+                "192.168.1.1",
+                "169.254.169.254",
+                "0.0.0.0",
+            ] {
+                let ip: IpAddr = local.parse().unwrap();
+                assert!(
+                    !rules.allow_private.iter().any(|c| c.contains(ip)),
+                    "[plugins.{name}] may reach {local}"
+                );
+            }
+            for host in ["localhost", "127.0.0.1", "[::1]"] {
+                assert!(
+                    !rules.hosts.iter().any(|e| e.host.matches(host)),
+                    "[plugins.{name}] lists {host}"
+                );
+            }
+            allowlists += usize::from(!rules.hosts.is_empty());
+        }
+        assert!(
+            config.plugins["fetch"].http.iter().any(|h| h == "example.com"),
+            "the sample still shows an allowlist"
+        );
+        assert_eq!(allowlists, 1);
+    }
+
+    #[test]
     fn fetch_requests_are_validated() {
         let req = |method: &str, url: &str| FetchRequest {
             method: method.into(),
@@ -384,6 +609,25 @@ mod tests {
             ErrorCode::InvalidArgument
         );
         assert_eq!(HttpFailure::HostNotListed("x".into()).wit_error().retcode, 102);
+        let port = HttpFailure::PortNotListed {
+            host: "example.com".into(),
+            port: 8443,
+        };
+        assert_eq!(port.wit_error().code, ErrorCode::PermissionDenied);
+        assert!(
+            port.to_string().contains("port 8443 of `example.com` is not in"),
+            "{port}"
+        );
+        let own = HttpFailure::CoralEndpoint {
+            host: "localhost".into(),
+            addr: "127.0.0.1:6700".parse().unwrap(),
+            what: "the OneBot listener onebot[0].listen".into(),
+        };
+        assert_eq!(own.wit_error().code, ErrorCode::PermissionDenied);
+        assert!(
+            own.to_string().contains("Coral's own endpoint (the OneBot listener"),
+            "{own}"
+        );
         assert_eq!(
             HttpFailure::TooLarge {
                 limit: 1,

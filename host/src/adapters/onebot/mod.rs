@@ -22,15 +22,24 @@ use crate::runtime::Dispatcher;
 use anyhow::Context as _;
 use config::{DEFAULT_REVERSE_PATH, OneBotConfig, Transport};
 use link::{Inbound, LinkStats, Registry};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// What [`start`] started.
+pub struct Started {
+    /// The shared counters.
+    pub stats: Arc<LinkStats>,
+    /// Each listener's address as bound (its real port for `:0`), with what it is (`onebot[0].listen`).
+    pub listening: Vec<(SocketAddr, String)>,
+}
+
 /// Start every `[[onebot]]` entry. Listeners are bound before this returns (so a taken port is a startup error and
 /// `listen = "127.0.0.1:0"` works); connections and reconnects then run in background tasks.
-/// Returns the shared counters.
-pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bots) -> anyhow::Result<Arc<LinkStats>> {
+pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bots) -> anyhow::Result<Started> {
     let registry = Registry::new(bots.clone());
     let stats = Arc::new(LinkStats::default());
+    let mut listening = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let governor = match &entry.max_send_rate {
             Some(text) => {
@@ -78,6 +87,7 @@ pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bot
                 let listener = bind(entry.listen.as_deref().unwrap_or_default()).await?;
                 let path = entry.path.clone().unwrap_or_else(|| DEFAULT_REVERSE_PATH.to_string());
                 let addr = listener.local_addr()?;
+                listening.push((addr, format!("onebot[{index}].listen")));
                 // Tests and operators read this line to find the port.
                 tracing::info!("onebot[{index}] ws-reverse listening on ws://{addr}{path}");
                 let label = format!("onebot[{index}] ws-reverse");
@@ -88,10 +98,9 @@ pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bot
                     Some(addr) => {
                         let listener = bind(addr).await?;
                         let path = entry.path.clone().unwrap_or_else(|| "/".into());
-                        tracing::info!(
-                            "onebot[{index}] http events listening on http://{}{path}",
-                            listener.local_addr()?
-                        );
+                        let addr = listener.local_addr()?;
+                        listening.push((addr, format!("onebot[{index}].listen")));
+                        tracing::info!("onebot[{index}] http events listening on http://{addr}{path}");
                         Some(listener)
                     }
                     None => None,
@@ -101,5 +110,5 @@ pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bot
             }
         }
     }
-    Ok(stats)
+    Ok(Started { stats, listening })
 }

@@ -1,10 +1,11 @@
-//! The pure part of the HTTP policy: host patterns (`api.example.com`, `*.example.org`), CIDR lists, and which
-//! IP addresses count as public. No I/O here; the sender ([`super::send`]) applies these after DNS resolution.
+//! The pure part of the HTTP policy: allowlist entries (`api.example.com`, `*.example.org:8443`, `[::1]:8080`),
+//! CIDR lists, which IP addresses count as public, and Coral's own endpoints that no plugin may reach. No I/O here;
+//! the sender ([`super::send`]) applies these after DNS resolution.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// One entry of a plugin's `http` allowlist.
+/// The host part of an allowlist entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {
     /// Exactly this host name (lowercase, no trailing dot).
@@ -15,14 +16,19 @@ pub enum HostPattern {
     Ip(IpAddr),
 }
 
-/// What a valid pattern looks like, for error messages.
-const PATTERN_HELP: &str = "expected a host name like `api.example.com`, `*.example.org` or an IP address, without \
-                            scheme, port or path";
+/// What a valid entry looks like, for error messages.
+const PATTERN_HELP: &str = "expected a host like `api.example.com`, `*.example.org` or an IP address, optionally with \
+                            a port (`localhost:8080`, `*.example.org:8443`, `[::1]:8080`), without scheme or path";
 
 impl HostPattern {
-    /// Parse one allowlist entry.
+    /// Parse the host part of an allowlist entry (no port).
     pub fn parse(text: &str) -> Result<HostPattern, String> {
-        let lower = text.trim().to_ascii_lowercase();
+        Self::parse_in(text, text)
+    }
+
+    /// Parse `host`, the host part of `text`, naming `text` in errors.
+    fn parse_in(host: &str, text: &str) -> Result<HostPattern, String> {
+        let lower = host.trim().to_ascii_lowercase();
         if let Some(ip) = parse_ip_literal(&lower) {
             return Ok(HostPattern::Ip(canonical(ip)));
         }
@@ -58,8 +64,89 @@ impl fmt::Display for HostPattern {
         match self {
             HostPattern::Name(name) => f.write_str(name),
             HostPattern::Subdomains(domain) => write!(f, "*.{domain}"),
+            HostPattern::Ip(IpAddr::V6(v6)) => write!(f, "[{v6}]"),
             HostPattern::Ip(ip) => write!(f, "{ip}"),
         }
+    }
+}
+
+/// The port a URL of this scheme uses when it names none: 443 for `https`, 80 for `http`.
+pub fn default_port(tls: bool) -> u16 {
+    if tls { 443 } else { 80 }
+}
+
+/// One entry of a plugin's `http` allowlist: a host pattern and the port it admits. Without a port it admits only
+/// the scheme's default port (80 for `http`, 443 for `https`); with one, only that port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowEntry {
+    /// Which hosts.
+    pub host: HostPattern,
+    /// The one port admitted; `None`: the default port of the URL's scheme.
+    pub port: Option<u16>,
+    /// The entry as the operator wrote it (trimmed), for `coral plugin inspect`.
+    written: String,
+}
+
+impl AllowEntry {
+    /// Parse one allowlist entry: `host`, `host:port`, `*.domain[:port]`, an IPv4 address with an optional port,
+    /// or an IPv6 address (with a port only in brackets: `[::1]:8080`).
+    pub fn parse(text: &str) -> Result<AllowEntry, String> {
+        let written = text.trim();
+        if written.contains("://") {
+            return Err(format!("{text:?}: {PATTERN_HELP}"));
+        }
+        let (host, port) = split_port(written).map_err(|reason| format!("{text:?}: {reason} ({PATTERN_HELP})"))?;
+        Ok(AllowEntry {
+            host: HostPattern::parse_in(host, text)?,
+            port,
+            written: written.to_string(),
+        })
+    }
+
+    /// Whether this entry admits `port` for a URL of this scheme.
+    pub fn admits_port(&self, port: u16, tls: bool) -> bool {
+        port == self.port.unwrap_or(default_port(tls))
+    }
+}
+
+impl fmt::Display for AllowEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.written)
+    }
+}
+
+/// Split `host[:port]`; a bare IPv6 address has no port (write `[::1]:8080` for one).
+fn split_port(text: &str) -> Result<(&str, Option<u16>), String> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let Some(end) = rest.find(']') else {
+            return Err("`[` without `]`".into());
+        };
+        let (host, after) = text.split_at(end + 2);
+        return match after {
+            "" => Ok((host, None)),
+            _ => match after.strip_prefix(':') {
+                Some(port) => Ok((host, Some(parse_port(port)?))),
+                None => Err(format!("unexpected {after:?} after the address")),
+            },
+        };
+    }
+    if text.parse::<Ipv6Addr>().is_ok() {
+        return Ok((text, None));
+    }
+    match text.rsplit_once(':') {
+        Some((host, _)) if host.contains(':') => {
+            Err("an IPv6 address with a port is written in brackets, like `[::1]:8080`".into())
+        }
+        Some((host, port)) => Ok((host, Some(parse_port(port)?))),
+        None => Ok((text, None)),
+    }
+}
+
+/// A port number from 1 to 65535, digits only.
+fn parse_port(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(port) if port != 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
+        _ => Err(format!("the port {text:?} is not a number from 1 to 65535")),
     }
 }
 
@@ -150,6 +237,141 @@ impl fmt::Display for Cidr {
         } else {
             write!(f, "{}/{}", self.network, self.prefix)
         }
+    }
+}
+
+/// Where one of Coral's own endpoints is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointHost {
+    /// An address; `0.0.0.0` or `::` (a listener on every interface) stands for every non-public address.
+    Ip(IpAddr),
+    /// A host name (lowercase, no trailing dot): `localhost` and `*.localhost` stand for every loopback address;
+    /// any other name is resolved by the sender when a request to the same port is checked.
+    Name(String),
+}
+
+/// One of Coral's own endpoints, which no plugin request may reach whatever its allowlist and `allow_private`: a
+/// listener of the host (OneBot, metrics) or a OneBot implementation the host connects to (its API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoralEndpoint {
+    /// Where.
+    pub host: EndpointHost,
+    /// Its port.
+    pub port: u16,
+    /// What it is, for the refusal (`the OneBot listener onebot[0].listen`).
+    pub what: String,
+}
+
+impl CoralEndpoint {
+    /// A listener address as written in the config (`127.0.0.1:8080`, `[::]:6700`, `localhost:5701`); `None` when
+    /// it names no fixed port (`:0`, recorded once bound) or is not an address at all (binding it fails anyway).
+    pub fn listen(text: &str, what: impl Into<String>) -> Option<CoralEndpoint> {
+        let text = text.trim();
+        let (host, port) = match text.parse::<SocketAddr>() {
+            Ok(addr) => (EndpointHost::Ip(canonical(addr.ip())), addr.port()),
+            Err(_) => {
+                let (host, port) = text.rsplit_once(':')?;
+                (Self::host(host)?, port.parse().ok()?)
+            }
+        };
+        (port != 0).then(|| CoralEndpoint {
+            host,
+            port,
+            what: what.into(),
+        })
+    }
+
+    /// A listener as bound (its real port, for `:0`).
+    pub fn bound(addr: SocketAddr, what: impl Into<String>) -> CoralEndpoint {
+        CoralEndpoint {
+            host: EndpointHost::Ip(canonical(addr.ip())),
+            port: addr.port(),
+            what: what.into(),
+        }
+    }
+
+    /// The endpoint of a URL Coral connects to (`ws://127.0.0.1:3001`, `http://napcat:5700/`; without a port, 80
+    /// for `ws`/`http` and 443 for `wss`/`https`); `None` when it is not such a URL (Coral cannot connect to it).
+    pub fn url(text: &str, what: impl Into<String>) -> Option<CoralEndpoint> {
+        let uri: hyper::Uri = text.trim().parse().ok()?;
+        let tls = match uri.scheme_str()?.to_ascii_lowercase().as_str() {
+            "ws" | "http" => false,
+            "wss" | "https" => true,
+            _ => return None,
+        };
+        Some(CoralEndpoint {
+            host: Self::host(uri.host()?)?,
+            port: uri.port_u16().unwrap_or(default_port(tls)),
+            what: what.into(),
+        })
+    }
+
+    fn host(text: &str) -> Option<EndpointHost> {
+        match parse_ip_literal(text) {
+            Some(ip) => Some(EndpointHost::Ip(canonical(ip))),
+            None if text.is_empty() => None,
+            None => Some(EndpointHost::Name(normalize_host(text))),
+        }
+    }
+
+    /// Whether a connection to `addr` reaches this endpoint, as far as can be told without resolving a name.
+    pub fn covers(&self, addr: SocketAddr) -> bool {
+        let ip = canonical(addr.ip());
+        addr.port() == self.port
+            && match &self.host {
+                EndpointHost::Ip(own) if own.is_unspecified() => non_public_class(ip).is_some(),
+                EndpointHost::Ip(own) => *own == ip,
+                EndpointHost::Name(name) => is_localhost(name) && ip.is_loopback(),
+            }
+    }
+
+    /// The name the sender must resolve to tell whether a request to `port` reaches this endpoint.
+    pub fn name_to_resolve(&self, port: u16) -> Option<&str> {
+        match &self.host {
+            EndpointHost::Name(name) if port == self.port && !is_localhost(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CoralEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host {
+            EndpointHost::Ip(IpAddr::V6(v6)) => write!(f, "[{v6}]:{}", self.port),
+            EndpointHost::Ip(ip) => write!(f, "{ip}:{}", self.port),
+            EndpointHost::Name(name) => write!(f, "{name}:{}", self.port),
+        }
+    }
+}
+
+/// `localhost` or a name under it (RFC 6761: always loopback).
+fn is_localhost(name: &str) -> bool {
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+/// Coral's own endpoints (see [`CoralEndpoint`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoralEndpoints(Vec<CoralEndpoint>);
+
+impl CoralEndpoints {
+    /// Add endpoints not already in the set.
+    pub fn extend(&mut self, more: impl IntoIterator<Item = CoralEndpoint>) {
+        for endpoint in more {
+            if !self.0.contains(&endpoint) {
+                self.0.push(endpoint);
+            }
+        }
+    }
+
+    /// The endpoints.
+    pub fn iter(&self) -> impl Iterator<Item = &CoralEndpoint> {
+        self.0.iter()
+    }
+
+    /// The endpoint a connection to `addr` would reach, if it is one of these (names other than `localhost` are
+    /// left to the sender: see [`CoralEndpoint::name_to_resolve`]).
+    pub fn covering(&self, addr: SocketAddr) -> Option<&CoralEndpoint> {
+        self.0.iter().find(|e| e.covers(addr))
     }
 }
 
@@ -301,7 +523,6 @@ mod tests {
     fn bad_patterns_are_refused_with_the_reason() {
         for bad in [
             "https://api.example.com",
-            "api.example.com:443",
             "api.example.com/path",
             "*",
             "*.com",
@@ -313,6 +534,170 @@ mod tests {
             assert!(HostPattern::parse(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(HostPattern::parse("*.com").unwrap_err().contains("two labels"));
+    }
+
+    fn entry(text: &str) -> AllowEntry {
+        AllowEntry::parse(text).unwrap_or_else(|e| panic!("{text:?} was refused: {e}"))
+    }
+
+    #[test]
+    fn an_entry_without_a_port_admits_only_the_default_port_of_the_scheme() {
+        for text in ["example.com", "*.example.org", "127.0.0.1", "[::1]", "::1"] {
+            let e = entry(text);
+            assert_eq!(e.port, None, "{text}");
+            assert!(e.admits_port(80, false), "{text}: http on 80");
+            assert!(e.admits_port(443, true), "{text}: https on 443");
+            assert!(!e.admits_port(443, false), "{text}: http on 443");
+            assert!(!e.admits_port(80, true), "{text}: https on 80");
+            for other in [8080, 8443, 9000, 1] {
+                assert!(
+                    !e.admits_port(other, false) && !e.admits_port(other, true),
+                    "{text}: port {other}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_entry_with_a_port_admits_only_that_port() {
+        let e = entry("localhost:8080");
+        assert_eq!(e.host, HostPattern::Name("localhost".into()));
+        assert_eq!(e.port, Some(8080));
+        assert!(e.admits_port(8080, false) && e.admits_port(8080, true));
+        assert!(!e.admits_port(80, false), "localhost:8080 does not admit localhost:80");
+        assert!(!e.admits_port(443, true));
+        assert!(!e.admits_port(8081, false));
+        let e = entry(" 127.0.0.1:9000 ");
+        assert_eq!((e.host.clone(), e.port), (HostPattern::Ip(ip("127.0.0.1")), Some(9000)));
+        assert!(e.host.matches("127.0.0.1") && !e.host.matches("localhost"));
+        assert!(e.admits_port(9000, false) && !e.admits_port(80, false));
+        assert_eq!(e.to_string(), "127.0.0.1:9000", "shown as written");
+    }
+
+    #[test]
+    fn wildcards_and_ipv6_addresses_take_ports() {
+        let e = entry("*.Example.org:8443");
+        assert_eq!(e.host, HostPattern::Subdomains("example.org".into()));
+        assert_eq!(e.port, Some(8443));
+        assert!(e.host.matches("a.example.org") && !e.host.matches("example.org"));
+        assert!(e.admits_port(8443, true) && !e.admits_port(443, true));
+        assert_eq!(e.to_string(), "*.Example.org:8443", "shown as written");
+        let e = entry("[::1]:8080");
+        assert_eq!((e.host.clone(), e.port), (HostPattern::Ip(ip("::1")), Some(8080)));
+        assert!(e.host.matches("[::1]"));
+        assert!(e.admits_port(8080, false) && !e.admits_port(80, false));
+        let e = entry("[2001:db8::1]");
+        assert_eq!((e.host, e.port), (HostPattern::Ip(ip("2001:db8::1")), None));
+        let e = entry("::1");
+        assert_eq!(
+            (e.host, e.port),
+            (HostPattern::Ip(ip("::1")), None),
+            "a bare IPv6 address has no port"
+        );
+    }
+
+    #[test]
+    fn bad_entries_are_refused_at_parse_naming_the_entry() {
+        for bad in [
+            "localhost:0",
+            "localhost:65536",
+            "localhost:",
+            "localhost:http",
+            "localhost:+80",
+            "localhost:80:80",
+            "*.example.org:99999",
+            "[::1]8080",
+            "[::1",
+            "[::1]:",
+            "[::1]:0",
+            "[localhost]:80",
+            ":8080",
+            "*:8080",
+            "https://example.com:443",
+            "example.com:443/path",
+            "exa mple.org:80",
+        ] {
+            let err = AllowEntry::parse(bad).expect_err(bad);
+            assert!(
+                err.contains(&format!("{bad:?}")),
+                "{bad:?}: the error does not name the entry: {err}"
+            );
+        }
+        assert!(AllowEntry::parse("localhost:0").unwrap_err().contains("1 to 65535"));
+        assert!(AllowEntry::parse("fe80::1:80:x").unwrap_err().contains("brackets"));
+        assert!(AllowEntry::parse("*.com:80").unwrap_err().contains("two labels"));
+    }
+
+    fn sock(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn coral_endpoints_cover_their_address_and_port_only() {
+        let listener = CoralEndpoint::listen("127.0.0.1:6700", "l").unwrap();
+        assert!(listener.covers(sock("127.0.0.1:6700")));
+        assert!(
+            listener.covers(sock("[::ffff:127.0.0.1]:6700")),
+            "a mapped form is the same address"
+        );
+        assert!(!listener.covers(sock("127.0.0.1:6701")));
+        assert!(!listener.covers(sock("127.0.0.2:6700")));
+        assert_eq!(listener.to_string(), "127.0.0.1:6700");
+
+        // A listener on every interface: every non-public address at that port.
+        for any in ["0.0.0.0:5700", "[::]:5700"] {
+            let e = CoralEndpoint::listen(any, "l").unwrap();
+            for reached in [
+                "127.0.0.1:5700",
+                "10.1.2.3:5700",
+                "192.168.0.9:5700",
+                "[::1]:5700",
+                "[fd00::1]:5700",
+            ] {
+                assert!(e.covers(sock(reached)), "{any} should cover {reached}");
+            }
+            assert!(!e.covers(sock("127.0.0.1:5701")));
+            assert!(!e.covers(sock("8.8.8.8:5700")), "a public address is another machine");
+        }
+
+        // `localhost` is every loopback address; other names are left to the sender to resolve.
+        let named = CoralEndpoint::url("ws://LocalHost:3001/onebot/v11", "u").unwrap();
+        assert_eq!(named.host, EndpointHost::Name("localhost".into()));
+        assert!(named.covers(sock("127.0.0.1:3001")) && named.covers(sock("[::1]:3001")));
+        assert!(!named.covers(sock("127.0.0.1:3002")));
+        assert_eq!(named.name_to_resolve(3001), None);
+        let remote = CoralEndpoint::url("http://napcat:5700", "u").unwrap();
+        assert!(!remote.covers(sock("172.17.0.2:5700")));
+        assert_eq!(remote.name_to_resolve(5700), Some("napcat"));
+        assert_eq!(remote.name_to_resolve(80), None);
+        let listen_name = CoralEndpoint::listen("localhost:5701", "l").unwrap();
+        assert!(listen_name.covers(sock("127.0.0.1:5701")));
+
+        // Default ports by scheme; what Coral could never connect to or listen on is no endpoint.
+        assert_eq!(CoralEndpoint::url("wss://impl.example/", "u").unwrap().port, 443);
+        assert_eq!(CoralEndpoint::url("https://impl.example", "u").unwrap().port, 443);
+        let v6 = CoralEndpoint::url("ws://[::1]/", "u").unwrap();
+        assert_eq!((v6.host, v6.port), (EndpointHost::Ip(ip("::1")), 80));
+        assert_eq!(CoralEndpoint::listen("127.0.0.1:0", "l"), None, "recorded once bound");
+        assert_eq!(CoralEndpoint::url("ftp://impl.example", "u"), None);
+        assert_eq!(CoralEndpoint::listen("nonsense", "l"), None);
+        let bound = CoralEndpoint::bound(sock("127.0.0.1:41234"), "b");
+        assert!(bound.covers(sock("127.0.0.1:41234")));
+    }
+
+    #[test]
+    fn the_endpoint_set_finds_the_endpoint_and_keeps_one_of_each() {
+        let mut set = CoralEndpoints::default();
+        let a = CoralEndpoint::listen("127.0.0.1:6700", "the OneBot listener").unwrap();
+        let b = CoralEndpoint::url("ws://127.0.0.1:3001", "the OneBot implementation").unwrap();
+        set.extend([a.clone(), b.clone(), a.clone()]);
+        assert_eq!(set.iter().count(), 2);
+        assert_eq!(
+            set.covering(sock("127.0.0.1:3001")).map(|e| e.what.as_str()),
+            Some("the OneBot implementation")
+        );
+        assert_eq!(set.covering(sock("127.0.0.1:6700")), Some(&a));
+        assert_eq!(set.covering(sock("127.0.0.1:8080")), None);
     }
 
     #[test]

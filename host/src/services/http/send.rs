@@ -1,7 +1,7 @@
-//! Coral's one outgoing-HTTP sender, shared by `wasi:http` and `coral:bot/http`: grant and allowlist check, a
-//! single DNS resolution whose every address must be public (or allowed), a connection to one of those checked
-//! addresses, TLS verified against the host name, and a response body bounded in size and (with the whole
-//! request) in time. Every request, sent or refused, is one audit entry.
+//! Coral's one outgoing-HTTP sender, shared by `wasi:http` and `coral:bot/http`: grant and allowlist check (host
+//! and port), a single DNS resolution whose every address must be public (or allowed) and none of Coral's own
+//! endpoints, a connection to one of those checked addresses, TLS verified against the host name, and a response
+//! body bounded in size and (with the whole request) in time. Every request, sent or refused, is one audit entry.
 
 use super::HttpFailure;
 use super::rules::{self, non_public_class};
@@ -46,7 +46,7 @@ impl Drop for InFlight {
 }
 
 /// Check that `shared`'s plugin may send `method` to `uri` now: `http` requested, granted and within its rate;
-/// `http`/`https` with a host on its allowlist; a free in-flight slot. A refusal is audited here.
+/// `http`/`https` with a host and port on its allowlist; a free in-flight slot. A refusal is audited here.
 pub fn admit(shared: &Arc<PluginShared>, method: &str, uri: &Uri) -> Result<Admitted, HttpFailure> {
     let policy = shared.policy();
     let url = uri.to_string();
@@ -68,8 +68,16 @@ pub fn admit(shared: &Arc<PluginShared>, method: &str, uri: &Uri) -> Result<Admi
         return refuse(HttpFailure::Invalid(format!("{url:?} has no host")));
     }
     let rules = policy.http().clone();
-    if !rules.hosts.iter().any(|p| p.matches(&host)) {
+    let port = uri.port_u16().unwrap_or(rules::default_port(tls));
+    let mut listed = rules.hosts.iter().filter(|e| e.host.matches(&host)).peekable();
+    if listed.peek().is_none() {
         return refuse(HttpFailure::HostNotListed(host.clone()));
+    }
+    if !listed.any(|e| e.admits_port(port, tls)) {
+        return refuse(HttpFailure::PortNotListed {
+            host: host.clone(),
+            port,
+        });
     }
     let in_flight = shared.http_in_flight.fetch_add(1, Ordering::AcqRel);
     let slot = InFlight(shared.clone());
@@ -77,7 +85,6 @@ pub fn admit(shared: &Arc<PluginShared>, method: &str, uri: &Uri) -> Result<Admi
         drop(slot);
         return refuse(HttpFailure::TooManyInFlight(rules.max_concurrent));
     }
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     Ok(Admitted {
         shared: shared.clone(),
         deadline: Instant::now() + rules.timeout,
@@ -202,7 +209,8 @@ impl Admitted {
         }
     }
 
-    /// Resolve the host once; every address must be public or inside `allow_private`.
+    /// Resolve the host once; every address must be public or inside `allow_private`, and none of Coral's own
+    /// endpoints.
     async fn resolve(&self) -> Result<Vec<SocketAddr>, HttpFailure> {
         let addrs: Vec<SocketAddr> = match rules::parse_ip_literal(&self.host) {
             Some(ip) => vec![SocketAddr::new(ip, self.port)],
@@ -232,7 +240,49 @@ impl Admitted {
                 });
             }
         }
+        self.refuse_own_endpoints(&addrs).await?;
         Ok(addrs)
+    }
+
+    /// Refuse the request if any of its checked addresses is one of Coral's own endpoints. An endpoint written
+    /// as a name (other than `localhost`) on the request's port is resolved now and compared; if it cannot be
+    /// resolved, the request is refused rather than risk reaching it.
+    async fn refuse_own_endpoints(&self, addrs: &[SocketAddr]) -> Result<(), HttpFailure> {
+        let own = self.shared.own_endpoints.current();
+        let refuse = |addr: SocketAddr, what: &str| HttpFailure::CoralEndpoint {
+            host: self.host.clone(),
+            addr: SocketAddr::new(rules::canonical(addr.ip()), addr.port()),
+            what: what.to_string(),
+        };
+        for addr in addrs {
+            if let Some(endpoint) = own.covering(*addr) {
+                return Err(refuse(*addr, &endpoint.what));
+            }
+        }
+        for endpoint in own.iter() {
+            let Some(name) = endpoint.name_to_resolve(self.port) else {
+                continue;
+            };
+            if name == self.host {
+                return Err(refuse(addrs[0], &endpoint.what));
+            }
+            match tokio::net::lookup_host((name, self.port)).await {
+                Ok(theirs) => {
+                    let theirs: Vec<IpAddr> = theirs.map(|a| rules::canonical(a.ip())).collect();
+                    if let Some(addr) = addrs.iter().find(|a| theirs.contains(&rules::canonical(a.ip()))) {
+                        return Err(refuse(*addr, &endpoint.what));
+                    }
+                }
+                Err(e) => {
+                    let what = format!(
+                        "{}, whose name `{name}` did not resolve ({e}) to rule it out",
+                        endpoint.what
+                    );
+                    return Err(refuse(addrs[0], &what));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

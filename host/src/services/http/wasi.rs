@@ -1,6 +1,6 @@
 //! `wasi:http` for plugins: Coral's [`WasiHttpHooks`] replaces the default sender (the crate is built without it)
 //! with the checked one in [`super::send`], so a plugin's `outgoing-handler.handle` gets a `wasi:http` error code
-//! — never a trap — unless it is granted `http` and the host is on its allowlist, and its response is bounded
+//! — never a trap — unless it is granted `http` and the host and port are on its allowlist, and its response is bounded
 //! like any other.
 
 use super::HttpFailure;
@@ -15,8 +15,10 @@ impl HttpFailure {
     /// The `wasi:http` error a plugin sees.
     pub fn wasi_error(&self) -> Error {
         match self {
-            HttpFailure::Policy(_) | HttpFailure::HostNotListed(_) => Error::HttpRequestDenied,
-            HttpFailure::Prohibited { .. } => Error::DestinationIpProhibited,
+            HttpFailure::Policy(_) | HttpFailure::HostNotListed(_) | HttpFailure::PortNotListed { .. } => {
+                Error::HttpRequestDenied
+            }
+            HttpFailure::Prohibited { .. } | HttpFailure::CoralEndpoint { .. } => Error::DestinationIpProhibited,
             HttpFailure::Invalid(_) => Error::HttpRequestUriInvalid,
             HttpFailure::TooManyInFlight(_) => Error::ConnectionLimitReached,
             HttpFailure::Dns { reason, .. } => Error::DnsError {
