@@ -87,7 +87,6 @@ impl AuditLog {
         entry.call = self.next_call.fetch_add(1, Ordering::Relaxed);
         entry.outcome = "pending".into();
         entry.retcode = 0;
-        entry.detail.clear();
         self.append(&entry);
         Pending {
             log: self.clone(),

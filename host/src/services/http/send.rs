@@ -122,6 +122,12 @@ impl Admitted {
             .map_or("/", |p| p.as_str())
             .parse::<Uri>()
             .map_err(|e| HttpFailure::Invalid(e.to_string()));
+        // The request is in the audit log before anything leaves; its outcome completes the entry.
+        let pending = self
+            .shared
+            .audit
+            .as_ref()
+            .map(|log| log.begin(entry(&self.shared, &self.host, format!("{} {}", self.method, self.url))));
         let result = match path {
             Ok(path) => {
                 *request.uri_mut() = path;
@@ -144,13 +150,12 @@ impl Admitted {
             Err(e) => Err(e),
         };
         let result = result.and_then(|response| self.bound(response));
-        audit(
-            &self.shared,
-            &self.method,
-            &self.host,
-            &self.url,
-            &result.as_ref().map(Response::status),
-        );
+        if let Some(pending) = pending {
+            let (outcome, retcode, detail) = outcome(&self.method, &self.url, &result.as_ref().map(Response::status));
+            // A request that timed out may have reached the server.
+            let outcome = if outcome == "timeout" { "unknown" } else { outcome };
+            pending.finish(outcome, retcode, &crate::runtime::state::sanitize(&detail));
+        }
         let (head, body) = result?.into_parts();
         Ok(Response::from_parts(
             head,
@@ -401,16 +406,9 @@ impl Body for LimitedBody {
     }
 }
 
-/// Append the audit entry of one request: action `http`, target the host, detail method and URL (and why).
-fn audit(
-    shared: &PluginShared,
-    method: &str,
-    host: &str,
-    url: &str,
-    outcome: &Result<hyper::StatusCode, &HttpFailure>,
-) {
-    let Some(log) = &shared.audit else { return };
-    let (outcome, retcode, detail) = match outcome {
+/// The audit outcome, retcode and detail of one request.
+fn outcome(method: &str, url: &str, outcome: &Result<hyper::StatusCode, &HttpFailure>) -> (&'static str, i32, String) {
+    match outcome {
         Ok(status) => ("ok", 0, format!("{method} {url} → {}", status.as_u16())),
         Err(failure) => {
             let error = failure.wit_error();
@@ -422,8 +420,12 @@ fn audit(
             };
             (outcome, error.retcode, format!("{method} {url}: {failure}"))
         }
-    };
-    log.append(&Entry {
+    }
+}
+
+/// An `http` audit entry for `host` (outcome to be filled in).
+fn entry(shared: &PluginShared, host: &str, detail: String) -> Entry {
+    Entry {
         time_ms: crate::audit::now_ms(),
         plugin: shared.name.to_string(),
         plugin_hash: shared.hash.clone(),
@@ -431,10 +433,22 @@ fn audit(
         action: "http".into(),
         capability: "http".into(),
         target: if host.is_empty() { "-".into() } else { host.to_string() },
-        outcome: outcome.into(),
-        retcode,
+        outcome: String::new(),
+        retcode: 0,
         detail: crate::runtime::state::sanitize(&detail),
         call: 0,
+    }
+}
+
+/// Append the audit entry of a request refused before anything was sent: action `http`, target the host, detail
+/// method and URL and why.
+fn audit(shared: &PluginShared, method: &str, host: &str, url: &str, result: &Result<hyper::StatusCode, &HttpFailure>) {
+    let Some(log) = &shared.audit else { return };
+    let (outcome, retcode, detail) = outcome(method, url, result);
+    log.append(&Entry {
+        outcome: outcome.into(),
+        retcode,
+        ..entry(shared, host, detail)
     });
 }
 
