@@ -65,6 +65,75 @@ fn main() {
     time("kick, scoped grant + rate limit", 2_000_000, || {
         black_box(policy.check(black_box(&mut kick), &Context::none()).unwrap());
     });
+    let mut image = Action::SendMsg {
+        target: Chat::Group("1000007".into()),
+        message: vec![
+            Segment::Text("look".into()),
+            Segment::Image(coral_host::runtime::bindings::coral::bot::types::Image {
+                media: coral_host::runtime::bindings::Media {
+                    file: "abc.image".into(),
+                    url: None,
+                    cache: None,
+                    proxy: None,
+                    timeout_secs: None,
+                },
+                flash: false,
+            }),
+        ],
+        options: SendOptions {
+            at_sender: Some("42".into()),
+            reply_to: None,
+        },
+    };
+    time(
+        "send with an image and at-sender, reply (content judged on the wire form)",
+        1_000_000,
+        || {
+            black_box(
+                policy
+                    .check(black_box(&mut image), &Context::reply(&reply_chat))
+                    .unwrap(),
+            );
+        },
+    );
+    let raw_grants = Grants {
+        grants: [
+            Capability::Send,
+            Capability::Kick,
+            Capability::CallApi("send_group_msg".into()),
+            Capability::CallApi("set_group_kick".into()),
+        ]
+        .into(),
+        ..Grants::default()
+    };
+    let raw_requested: Vec<String> = ["send", "kick", "call-api:send_group_msg", "call-api:set_group_kick"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let raw_policy = Policy::new(&raw_requested, &raw_grants);
+    // A fresh action each time: a raw call's CQ string is replaced by its array in place (the clone is measured too).
+    let raw_send = Action::Raw {
+        action: "send_group_msg_async".into(),
+        params: serde_json::json!({"group_id": 1000007, "message": "pong [CQ:face,id=1] 42"}),
+    };
+    time(
+        "raw send_group_msg_async with a CQ string (incl. cloning the action)",
+        1_000_000,
+        || {
+            let mut action = raw_send.clone();
+            black_box(raw_policy.check(black_box(&mut action), &Context::none()).unwrap());
+        },
+    );
+    time("cloning that raw action alone", 1_000_000, || {
+        black_box(black_box(&raw_send).clone());
+    });
+    let mut raw_kick = Action::Raw {
+        action: "SET_GROUP_KICK".into(),
+        params: serde_json::json!({"group_id": 1000007, "user_id": 42}),
+    };
+    time("raw kick (alias, typed twin + call-api)", 1_000_000, || {
+        black_box(raw_policy.check(black_box(&mut raw_kick), &Context::none()).unwrap());
+    });
     let mut denied = Action::SetGroupWholeBan {
         group_id: "1000007".into(),
         enable: true,

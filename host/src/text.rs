@@ -37,6 +37,20 @@ fn escape_with(text: &str, backslashes: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` escaped ([`escape`]) and cut to at most `max` bytes (on a character boundary, marked with `…`).
+pub fn bounded(text: &str, max: usize) -> String {
+    let mut out = escape(text).into_owned();
+    if out.len() > max {
+        let mut end = max;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    out
+}
+
 /// Characters that reorder or hide text on a terminal (bidirectional overrides and isolates).
 fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -58,6 +72,8 @@ mod tests {
         );
         assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
         assert!(!escape("\u{9b}2J\u{0}").chars().any(char::is_control));
+        assert_eq!(bounded("ab\ncd", 4), "ab\\n…");
+        assert_eq!(bounded("é".repeat(10).as_str(), 3), "é…");
         assert_eq!(escape_controls("C:\\x\u{1b}"), "C:\\x\\u{1b}");
     }
 }

@@ -33,6 +33,10 @@ pub enum ContentError {
     /// Nesting beyond [`MAX_DEPTH`].
     #[error("the message nests forward nodes or parameters more than {MAX_DEPTH} levels deep")]
     TooDeep,
+    /// A segment type that is not a plain name (an implementation that turns arrays into CQ strings could read
+    /// `at,qq=all` as a code).
+    #[error("segment types are ASCII letters, digits, `_` and `-`, not {0:?}")]
+    BadType(String),
 }
 
 /// What a media reference (an image, voice or video `file`, a `url`, a path parameter) makes the platform do.
@@ -133,12 +137,22 @@ impl Content {
         let (Some(kind), Some(data)) = (kind, segment.get("data").and_then(Value::as_object)) else {
             return self.params(segment, depth + 1);
         };
-        match kind.as_str() {
+        if kind.is_empty()
+            || !kind
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(ContentError::BadType(crate::text::escape(kind.as_ref()).into_owned()));
+        }
+        match kind.as_ref() {
             // Literal text: an array `text` is never parsed as CQ code.
             "text" | "face" | "rps" | "dice" | "shake" | "anonymous" => {}
             "at" => {
-                if data.values().any(|v| scalar(v).is_some_and(|s| is_all(&s))) {
-                    self.needs.insert(Capability::AtAll);
+                for value in data.values() {
+                    match value {
+                        Value::String(s) => self.at(s),
+                        other => self.at(&scalar(other).unwrap_or_default()),
+                    }
                 }
             }
             "reply" | "forward" => self.refs_of(data),
@@ -173,6 +187,13 @@ impl Content {
             }
         }
         Ok(())
+    }
+
+    /// A mention of `who`: `all` (trimmed, any case) is an @all.
+    pub fn at(&mut self, who: &str) {
+        if is_all(who) {
+            self.needs.insert(Capability::AtAll);
+        }
     }
 
     fn refs_of(&mut self, data: &Map<String, Value>) {
@@ -264,8 +285,13 @@ fn is_file_key(key: &str) -> bool {
     )
 }
 
-fn normalise_kind(kind: &str) -> String {
-    kind.trim().to_ascii_lowercase()
+fn normalise_kind(kind: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = kind.trim();
+    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(trimmed)
+    }
 }
 
 /// `all` as an @-target, as lenient implementations compare it.
@@ -490,6 +516,10 @@ mod tests {
             c.needs,
             [Capability::AtAll, Capability::LocalFile, Capability::MediaUrl].into()
         );
+        assert!(matches!(
+            Content::default().message(&json!([{"type": "at,qq=all", "data": {}}]), 0),
+            Err(ContentError::BadType(_))
+        ));
         let mut deep = json!("x");
         for _ in 0..20 {
             deep = json!({ "a": deep });

@@ -129,11 +129,14 @@ pub fn typed(action: &Action, messages: &dyn MessageLookup) -> Result<Request, P
     Ok(request)
 }
 
-/// Judge typed segments on their wire form (text and faces carry nothing).
+/// Judge typed segments on their wire form (text and faces carry nothing). The two most common kinds, a mention and
+/// a quote, are judged without building their JSON; `typed_shortcuts_match_the_wire_judge` keeps them equal.
 fn judge_segments(segments: &[Segment], content: &mut Content) -> Result<(), PolicyError> {
     for segment in segments {
         match segment {
             Segment::Text(_) | Segment::Face(_) | Segment::Rps | Segment::Dice | Segment::Shake => {}
+            Segment::At(who) => content.at(who),
+            Segment::Reply(id) => content.refs.push(id.clone()),
             other => content
                 .segment(&crate::adapters::onebot::protocol::segment_to_json(other), 0)
                 .map_err(invalid)?,
@@ -380,6 +383,22 @@ mod tests {
         );
         for bad in ["", "_async", "..", "kick\n", "a b", "x\u{1b}[31m", &"x".repeat(200)] {
             assert!(matches!(normalise_name(bad), Err(PolicyError::Invalid(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn typed_shortcuts_match_the_wire_judge() {
+        let segments = ["all", " ALL ", "All", "42", "", "all2", "\tall\n", "-1"]
+            .iter()
+            .map(|w| Segment::At(w.to_string()))
+            .chain(["7", "", " 8 "].iter().map(|id| Segment::Reply(id.to_string())));
+        for segment in segments {
+            let mut shortcut = Content::default();
+            judge_segments(std::slice::from_ref(&segment), &mut shortcut).unwrap();
+            let mut wire = Content::default();
+            wire.segment(&crate::adapters::onebot::protocol::segment_to_json(&segment), 0)
+                .unwrap();
+            assert_eq!(shortcut, wire, "{segment:?}");
         }
     }
 }

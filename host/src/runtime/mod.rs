@@ -545,10 +545,15 @@ impl Starter {
             .await
             .map_err(|_| LoadError::Start("instantiation timed out".into()))?
             .map_err(|e| LoadError::Start(format!("instantiation failed: {}", root_cause(&e))))?;
-        let metadata = self
+        let mut metadata = self
             .guarded(&mut store, async |s| plugin.call_metadata(s).await.map(Ok))
             .await
             .map_err(|f| LoadError::Start(format!("metadata: {}", fault_text(&f))))?;
+        // What the plugin says about itself reaches logs, `coral plugin inspect` and `coral status`: bounded and
+        // with control characters shown escaped, once, here.
+        metadata.name = crate::text::bounded(&metadata.name, 128);
+        metadata.version = crate::text::bounded(&metadata.version, 64);
+        metadata.description = crate::text::bounded(&metadata.description, 1024);
         Ok((metadata, store, plugin))
     }
 
