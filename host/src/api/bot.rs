@@ -125,6 +125,7 @@ impl PluginState {
             let index = self.shared.messages.lock().unwrap_or_else(|e| e.into_inner());
             let messages = index.of_bot(&self_id);
             let context = policy::Context {
+                bot: Some(&self_id),
                 reply_chat,
                 messages: &messages,
             };

@@ -569,6 +569,18 @@ impl Policy {
             }
             typed => (vec![request::typed(typed, context.messages)?], None),
         };
+        // A typed send to the bot's own account is almost always a reply to one of its own messages (go-cqhttp and
+        // NapCat report those): answering would loop. A plugin that means it says so with `call-api`.
+        if call_api.is_none()
+            && let (Some(bot), Some(Chat::Private(user))) = (context.bot, &requests[0].chat)
+            && user == bot
+        {
+            return Err(PolicyError::Invalid(format!(
+                "user {} is this bot itself (a reply to its own message would loop); to message the bot's own \
+                 account on purpose, use call-api",
+                escape(user)
+            )));
+        }
         let mut charged: Vec<Capability> = Vec::with_capacity(2);
         let mut content = BTreeSet::new();
         for request in &requests {
@@ -638,6 +650,8 @@ fn same_chat(a: Option<&Chat>, b: Option<&Chat>) -> bool {
 
 /// What the policy knows about the call besides the action: where a free reply may go, and where messages are.
 pub struct Context<'a> {
+    /// The bot the call goes to (its self id), when known.
+    pub bot: Option<&'a str>,
     /// The chat of the event being handled, when the call goes to the bot that delivered it.
     pub reply_chat: Option<&'a Chat>,
     /// The messages the plugin saw or sent on that bot.
@@ -648,6 +662,7 @@ impl<'a> Context<'a> {
     /// No event, no known messages (a timer, a test).
     pub fn none() -> Context<'static> {
         Context {
+            bot: None,
             reply_chat: None,
             messages: &NoMessages,
         }
@@ -656,6 +671,7 @@ impl<'a> Context<'a> {
     /// A reply context with no known messages.
     pub fn reply(chat: &'a Chat) -> Context<'a> {
         Context {
+            bot: None,
             reply_chat: Some(chat),
             messages: &NoMessages,
         }
@@ -1073,6 +1089,7 @@ mod tests {
         );
         let known = Known([("9", Chat::Group("2".into()))].into());
         let context = Context {
+            bot: None,
             reply_chat: None,
             messages: &known,
         };
@@ -1093,6 +1110,7 @@ mod tests {
         let p = policy(&["send"]);
         let known = Known([("7", Chat::Group("1".into())), ("8", Chat::Group("2".into()))].into());
         let context = Context {
+            bot: None,
             reply_chat: None,
             messages: &known,
         };
@@ -1105,6 +1123,31 @@ mod tests {
         assert!(p.check(&mut node, &context).is_err());
         let mut reply_seg = send(here.clone(), vec![other("reply", json!({"id": "8"}))]);
         assert!(p.check(&mut reply_seg, &context).is_err());
+    }
+
+    #[test]
+    fn a_typed_send_to_the_bot_itself_is_refused_but_a_raw_one_is_allowed() {
+        let p = policy(&["send", "call-api:send_private_msg"]);
+        let context = Context {
+            bot: Some("10001"),
+            reply_chat: None,
+            messages: &NoMessages,
+        };
+        let to_self = send(Chat::Private("10001".into()), vec![Segment::Text("x".into())]);
+        let refused = p.check(&mut to_self.clone(), &context).unwrap_err();
+        assert!(refused.to_string().contains("this bot itself"), "{refused}");
+        let here = Chat::Private("10001".into());
+        let as_reply = Context {
+            reply_chat: Some(&here),
+            ..context
+        };
+        assert!(p.check(&mut to_self.clone(), &as_reply).is_err(), "not even as a reply");
+        let mut raw_self = raw("send_private_msg", json!({"user_id": 10001, "message": "x"}));
+        assert!(p.check(&mut raw_self, &as_reply).is_ok());
+        assert!(
+            p.check(&mut send(Chat::Private("42".into()), vec![]), &as_reply)
+                .is_ok()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -1152,6 +1195,7 @@ mod tests {
         let p = Policy::new(&req(&["recall"]), &g);
         let known = Known([("9", Chat::Group("1".into())), ("10", Chat::Group("2".into()))].into());
         let context = Context {
+            bot: None,
             reply_chat: None,
             messages: &known,
         };
