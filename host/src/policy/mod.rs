@@ -513,25 +513,22 @@ impl Policy {
 
     /// Take one token from the capability's rate bucket, if it has one.
     fn charge(&self, capability: &Capability) -> Result<(), PolicyError> {
-        self.charge_all(std::slice::from_ref(capability))
+        self.charge_all(std::iter::once(capability))
     }
 
-    /// Take one token from the bucket of every capability listed (that has a rate), all or none: if any bucket is
-    /// empty nothing is taken and the refusal names that capability.
-    fn charge_all(&self, capabilities: &[Capability]) -> Result<(), PolicyError> {
+    /// Take one token from the bucket of every capability listed (that has a rate; each once), all or none: if any
+    /// bucket is empty nothing is taken and the refusal names that capability.
+    fn charge_all<'c>(&self, capabilities: impl Iterator<Item = &'c Capability>) -> Result<(), PolicyError> {
         if self.rates.is_empty() {
             return Ok(());
         }
-        let mut buckets = Vec::new();
+        let mut buckets: Vec<(&Capability, &String, &Mutex<Bucket>)> = Vec::new();
         for capability in capabilities {
             if let Some((text, bucket)) = self.rates.get(capability)
                 && !buckets.iter().any(|(c, _, _)| *c == capability)
             {
                 buckets.push((capability, text, bucket));
             }
-        }
-        if buckets.is_empty() {
-            return Ok(());
         }
         // One fixed order (the capabilities' own), so two checks of one plugin never wait on each other's locks.
         buckets.sort_by(|a, b| a.0.cmp(b.0));
@@ -581,7 +578,6 @@ impl Policy {
                 escape(user)
             )));
         }
-        let mut charged: Vec<Capability> = Vec::with_capacity(2);
         let mut content = BTreeSet::new();
         for request in &requests {
             let is_reply =
@@ -614,9 +610,6 @@ impl Policy {
                     });
                 }
             }
-            if !charged.contains(&request.capability) {
-                charged.push(request.capability.clone());
-            }
         }
         if let Some(call_api) = &call_api {
             // The operator's `call-api:<name>` grant, scoped like any grant. It adds to the typed capability.
@@ -625,17 +618,24 @@ impl Policy {
                     self.permit(call_api, target)?;
                 }
             }
-            charged.push(call_api.clone());
         }
-        charged.extend(content.iter().cloned());
-        self.charge_all(&charged)?;
-        let first = &requests[0];
+        // Every capability used, once: the typed ones, the raw grant, the content ones.
+        if !self.rates.is_empty() {
+            let used = requests
+                .iter()
+                .map(|r| &r.capability)
+                .chain(call_api.iter())
+                .chain(content.iter());
+            self.charge_all(used)?;
+        }
+        let first = requests.into_iter().next().expect("at least one request");
+        let is_send = first.capability == Capability::Send;
         Ok(Decision {
-            capability: first.capability.clone(),
-            target: first.targets.first().cloned().unwrap_or_default(),
+            target: first.targets.into_iter().next().unwrap_or_default(),
+            capability: first.capability,
             content,
             call_api,
-            sent_to: first.chat.clone().filter(|_| first.capability == Capability::Send),
+            sent_to: first.chat.filter(|_| is_send),
         })
     }
 }

@@ -70,7 +70,10 @@ fn command(bot: &Bot, line: &str) -> Option<String> {
         }
         "seg" => {
             let (w, data) = split(line, 4)?;
-            show("seg", bot.send_message(&chat(w[1], w[2]), MessageSegment::other(w[3], data)))
+            show(
+                "seg",
+                bot.send_message(&chat(w[1], w[2]), MessageSegment::other(w[3], data)),
+            )
         }
         "atsender" => {
             let (w, _) = split(line, 4)?;
@@ -110,7 +113,12 @@ fn command(bot: &Bot, line: &str) -> Option<String> {
         "rawkicks" => {
             let (w, _) = split(line, 3)?;
             let n: u32 = w[1].parse().ok()?;
-            let aliases = ["set_group_kick", "SET_GROUP_KICK_ASYNC", ".set_group_kick_rate_limited", "Set_Group_Kick"];
+            let aliases = [
+                "set_group_kick",
+                "SET_GROUP_KICK_ASYNC",
+                ".set_group_kick_rate_limited",
+                "Set_Group_Kick",
+            ];
             let (mut ok, mut limited, mut other) = (0, 0, 0);
             for i in 0..n {
                 let params = format!(r#"{{"group_id": {}, "user_id": {}}}"#, w[2], 3_000_000 + i);
