@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Run every check and test: formatting, clippy (host and guests), unit tests, end-to-end tests against the real
-# binary (the e2e tests build the example and fixture plugins from source themselves).
+# Run every check and test: self-containment (nothing read from outside the repository), formatting, clippy (host
+# and guests), unit tests, end-to-end tests against the real binary (the e2e tests build the example and fixture
+# plugins from source themselves).
 source "$(dirname "$0")/lib.sh"
+# First, and cheap: nothing the tests or scripts read may be outside the repository.
+bash "$ROOT/scripts/check-self-contained.sh"
 ensure_rust_target
 ensure_python_tools
 ensure_c_tools

@@ -22,6 +22,8 @@ pub mod reload;
 pub mod runtime;
 pub mod scaffold;
 pub mod services;
+#[cfg(test)]
+pub(crate) mod test_fixtures;
 pub mod text;
 
 use adapters::Bots;

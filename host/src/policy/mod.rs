@@ -1213,9 +1213,9 @@ mod tests {
     /// Every standard action name the typed functions produce maps to the same capability a raw call of it needs.
     #[test]
     fn typed_and_raw_mappings_agree() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot/api");
+        let dir = crate::test_fixtures::fixtures_dir().join("api");
         let mut count = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
             let name = entry
                 .unwrap()
                 .file_name()

@@ -491,6 +491,7 @@ event_url = "ws://localhost:3002/event"
 transport = "http"
 url = "http://10.0.0.5:5700"
 listen = "0.0.0.0:5701"
+access_token = "t"
 [[onebot]]
 transport = "ws"
 url = "wss://impl.example/onebot"

@@ -62,8 +62,9 @@ pub struct Peer {
     consumed: usize,
 }
 
+/// The OneBot fixture folder (`<repo>/tests/fixtures/onebot`, or `$CORAL_FIXTURES`); panics if it is missing.
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot")
+    super::fixtures::fixtures_dir()
 }
 
 /// A fixture file as JSON (`events/…`, `api/…`).

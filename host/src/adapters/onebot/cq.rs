@@ -176,15 +176,11 @@ fn scalar(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixtures::fixtures_dir;
     use serde_json::json;
-    use std::path::{Path, PathBuf};
-
-    fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot")
-    }
 
     fn cases() -> Vec<Value> {
-        let path = fixtures().join("cq/cases.json");
+        let path = fixtures_dir().join("cq/cases.json");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let cases: Value = serde_json::from_str(&text).expect("cases.json is JSON");
         cases.as_array().expect("cases.json is an array").clone()

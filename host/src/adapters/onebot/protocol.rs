@@ -636,16 +636,12 @@ mod tests {
         Contact, CustomMusic, CustomNode, Image, Location, OtherSegment, Poke, Share, Voice,
     };
     use crate::runtime::bindings::{Role, SendOptions};
+    use crate::test_fixtures::fixtures_dir;
     use std::collections::BTreeSet;
-    use std::path::{Path, PathBuf};
-
-    fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/onebot")
-    }
 
     /// Every `*.json` file of a fixture folder, as (file name, JSON), sorted by name.
     fn fixture_dir(dir: &str) -> Vec<(String, Value)> {
-        let dir = fixtures().join(dir);
+        let dir = fixtures_dir().join(dir);
         let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
         let mut files: Vec<(String, Value)> = entries
             .map(|entry| entry.expect("directory entry").path())

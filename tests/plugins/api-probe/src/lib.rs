@@ -1,5 +1,5 @@
 //! Fixture: on `call <action>`, calls that one of the 38 OneBot V11 APIs through its typed function (arguments as
-//! in ../shared/fixtures/onebot/api/<action>.json) and answers `<action> ok <result>` or
+//! in tests/fixtures/onebot/api/<action>.json) and answers `<action> ok <result>` or
 //! `<action> err <code> <retcode> <message>`. On `last event` it describes the last other event it saw.
 
 use coral_sdk::prelude::*;
