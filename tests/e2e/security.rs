@@ -559,3 +559,41 @@ fn control_bytes_and_newlines_in_an_action_name_are_shown_escaped() {
     assert!(!log.contains('\u{1b}') && !log.contains('\u{7}'), "{log:?}");
     assert!(!log.lines().any(|l| l.starts_with("forged-line")), "{log}");
 }
+
+#[test]
+fn raw_forwards_and_uploads_need_send_and_their_content_grants() {
+    let mut peer = Peer::new();
+    let grants = "grants = [\"call-api:send_group_forward_msg\", \"call-api:upload_group_file\", \
+                  \"call-api:.handle_quick_operation\"]";
+    let (_setup, _coral) = attack(&peer, grants);
+    // Without `send`, a raw forward or upload into another chat is refused even with its call-api grant.
+    let forward = r#"raw send_group_forward_msg {"group_id":200,"messages":[{"type":"node","data":{"user_id":"1","nickname":"n","content":"hi"}}]}"#;
+    denied_102(&command(&mut peer, 1, forward), "send");
+    denied_102(
+        &command(&mut peer, 2, r#"raw upload_group_file {"group_id":200,"file":"x.txt","name":"x.txt"}"#),
+        "send",
+    );
+    // A quick operation through the API is each typed action it carries.
+    let quick = r#"raw .handle_quick_operation {"context":{"post_type":"message","message_type":"group","group_id":100,"user_id":5,"message_id":1},"operation":{"kick":true}}"#;
+    denied_102(&command(&mut peer, 3, quick), "kick");
+    let frames = frames_besides_answers(&peer);
+    assert!(frames.is_empty(), "{frames:#?}");
+}
+
+#[test]
+fn raw_forwards_and_uploads_are_judged_on_every_parameter() {
+    let mut peer = Peer::new();
+    let grants = "grants = [\"send\", \"call-api:send_group_forward_msg\", \"call-api:upload_group_file\"]";
+    let (_setup, _coral) = attack(&peer, grants);
+    let forward = r#"raw send_group_forward_msg {"group_id":100,"messages":[{"type":"node","data":{"user_id":"1","nickname":"n","content":"[CQ:at,qq=all]"}}]}"#;
+    denied_102(&command(&mut peer, 1, forward), "at-all");
+    let upload = r#"raw upload_group_file {"group_id":100,"file":"/root/.config/QQ/nt_qq/global/nt_db/nt_msg.db","name":"x"}"#;
+    denied_102(&command(&mut peer, 2, upload), "local-file");
+    // A forward of plain text goes out, as arrays.
+    let plain = r#"raw send_group_forward_msg {"group_id":100,"messages":[{"type":"node","data":{"user_id":"1","nickname":"n","content":"[CQ:face,id=1] hi"}}]}"#;
+    assert!(command(&mut peer, 3, plain).starts_with("raw ok"));
+    let frames = frames_besides_answers(&peer);
+    assert_eq!(frames.len(), 1, "{frames:#?}");
+    assert_eq!(frames[0].action, "send_group_forward_msg");
+    assert!(frames[0].params["messages"][0]["data"]["content"].is_array(), "{:#?}", frames[0]);
+}
