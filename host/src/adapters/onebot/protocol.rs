@@ -201,10 +201,17 @@ pub enum DecodeError {
 
 /// Decode one OneBot V11 event (the JSON pushed over WebSocket or HTTP POST) into a WIT [`Event`].
 ///
-/// - `message`, and go-cqhttp/NapCat's `message_sent` (`self-sent`), become [`EventKind::Message`];
-///   a `message_type` other than `private`/`group` (e.g. go-cqhttp's `guild`) becomes [`EventKind::Other`];
+/// - `message`, and go-cqhttp/NapCat's `message_sent`, become [`EventKind::Message`]; the bot's own messages are
+///   `self-sent`, whether reported as `message_sent` or (go-cqhttp) as a `message` whose `user_id` is the
+///   `self_id` (compared as text, numbers printed exactly); a `message_type` other than `private`/`group`
+///   (e.g. go-cqhttp's `guild`) becomes [`EventKind::Other`];
 /// - the 11 V11 notice kinds, friend/group requests, lifecycle and heartbeat meta events get their own cases;
-///   unknown notice, request, meta and post types are kept whole as JSON in the `other` cases.
+///   unknown notice, request, meta and post types are kept whole as JSON in the `other` cases;
+/// - `time` is Unix seconds, given as a number or a string of digits; a `time` above 10^11 is milliseconds
+///   (NapCat's fallback path) and is divided down to seconds.
+///
+/// Ids are kept as the text the implementation sent: strings as they are, numbers printed exactly (every
+/// integer that fits 64 bits, signed or unsigned, so also ids beyond 2^53 and negative ones).
 ///
 /// Errors only for a non-object, a missing or non-string `post_type`, or a message event without a usable
 /// message (`message`, falling back to `raw_message`).
@@ -229,9 +236,26 @@ pub fn decode_event(v: &Value) -> Result<Event, DecodeError> {
     Ok(Event {
         platform: PLATFORM.to_string(),
         self_id,
-        time: int(v, "time"),
+        time: event_time(v),
         kind,
     })
+}
+
+/// The largest `time` read as seconds: 10^11 s is the year 5138, while milliseconds passed it in 1973.
+const LAST_SECOND: i64 = 100_000_000_000;
+
+/// An event's `time` in Unix seconds: a number or a string of digits (missing or unreadable → 0); above
+/// [`LAST_SECOND`] it is milliseconds, and is divided (rounding down) to seconds.
+fn event_time(v: &Value) -> i64 {
+    let time = int(v, "time");
+    if time > LAST_SECOND { time / 1000 } else { time }
+}
+
+/// Whether two ids (as [`id`] reads them: strings as sent, numbers printed exactly) name the same account: the
+/// same text, so `10001` and `"10001"` match while `9007199254740993` and `9007199254740992` (one float apart)
+/// do not. An empty id (unknown) matches nothing.
+fn same_id(a: &str, b: &str) -> bool {
+    !a.is_empty() && a == b
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -283,7 +307,11 @@ fn message_event(v: &Value, self_id: &str, self_sent: bool) -> Result<EventKind,
         // Roles exist only in groups.
         sender.role = None;
     }
-    let mentions_me = message.iter().any(|s| matches!(s, Segment::At(qq) if qq == self_id));
+    // go-cqhttp reports the bot's own messages as plain `message` events from the bot's account.
+    let self_sent = self_sent || same_id(&user_id, self_id);
+    let mentions_me = message
+        .iter()
+        .any(|s| matches!(s, Segment::At(qq) if same_id(qq, self_id)));
     let to_me = !self_sent && (!group || mentions_me);
 
     Ok(EventKind::Message(MessageEvent {
@@ -444,10 +472,11 @@ fn meta_event(v: &Value) -> MetaEvent {
         (Some("lifecycle"), Some("connect")) => MetaEvent::Lifecycle(Lifecycle::Connect),
         (Some("heartbeat"), _) => MetaEvent::Heartbeat(Heartbeat {
             interval_ms: int(v, "interval").max(0) as u64,
-            status_json: v
-                .get("status")
-                .filter(|s| !s.is_null())
-                .map_or_else(|| "{}".to_string(), Value::to_string),
+            // No status (absent or `null`) stays no status: the JSON `null`, never an empty status object.
+            status_json: match v.get("status") {
+                None | Some(Value::Null) => "null".to_string(),
+                Some(status) => status.to_string(),
+            },
         }),
         _ => MetaEvent::Other(v.to_string()),
     }
@@ -1196,7 +1225,7 @@ mod tests {
         let MetaEvent::Heartbeat(h) = meta_of(&decode(&beat)).clone() else {
             panic!("heartbeat");
         };
-        assert_eq!((h.interval_ms, h.status_json.as_str()), (0, "{}"));
+        assert_eq!((h.interval_ms, h.status_json.as_str()), (0, "null"));
 
         // A ban with no sub_type: lifted when its duration is 0.
         let ban = json!({"post_type": "notice", "notice_type": "group_ban", "group_id": 1, "user_id": 2,
@@ -1218,6 +1247,311 @@ mod tests {
         // group_admin with an unknown sub_type cannot say set or unset: kept as other.
         let admin = json!({"post_type": "notice", "notice_type": "group_admin", "group_id": 1, "user_id": 2});
         assert!(matches!(notice_of(&decode(&admin)), NoticeEvent::Other(_)));
+    }
+
+    /// A private `message` event from `user_id` to bot `self_id` (either may be a number or a string).
+    fn private_from(self_id: Value, user_id: Value) -> Value {
+        json!({"time": 1718000000, "self_id": self_id, "post_type": "message", "message_type": "private",
+            "sub_type": "friend", "message_id": 1, "user_id": user_id, "message": "hi", "raw_message": "hi"})
+    }
+
+    #[test]
+    fn the_bots_own_messages_are_self_sent_however_they_are_reported() {
+        let self_sent = |v: &Value| message_of(&decode(v)).self_sent;
+        // go-cqhttp: the bot's own message is a plain `message` from the bot's account, ids in any form.
+        for (me, user) in [
+            (json!(10001), json!(10001)),
+            (json!("10001"), json!(10001)),
+            (json!(10001), json!("10001")),
+            (json!(9007199254740993_u64), json!("9007199254740993")),
+            (json!(18446744073709551615_u64), json!(18446744073709551615_u64)),
+            (json!(-1), json!("-1")),
+            (json!("abc"), json!("abc")),
+        ] {
+            let v = private_from(me, user);
+            assert!(self_sent(&v), "{v}");
+            assert!(
+                !message_of(&decode(&v)).to_me,
+                "{v}: the bot's own message is not addressed to it"
+            );
+        }
+        // Someone else, however close the ids look (as floats, these two would be equal).
+        for (me, user) in [
+            (json!(10001), json!(10002)),
+            (json!(9007199254740993_u64), json!(9007199254740992_u64)),
+            (json!("9007199254740993"), json!(9007199254740992_u64)),
+            (json!(-1), json!(1)),
+            (json!("abc"), json!("ABC")),
+            (Value::Null, Value::Null),
+        ] {
+            let v = private_from(me, user);
+            assert!(!self_sent(&v), "{v}");
+        }
+        // No `user_id`: the sender's is the user id, and it is the bot's.
+        let mut v = private_from(json!(10001), Value::Null);
+        v["sender"] = json!({"user_id": "10001", "nickname": "bot"});
+        assert!(self_sent(&v));
+
+        // NapCat: `message_sent` (with `message_sent_type`), here a group message.
+        let napcat = json!({"time": 1718000060, "self_id": 10001, "post_type": "message_sent",
+            "message_sent_type": "self", "message_type": "group", "sub_type": "normal", "message_id": 1400,
+            "group_id": 100100, "user_id": 10001, "message": [{"type": "text", "data": {"text": "sent"}}],
+            "raw_message": "sent", "font": 14, "sender": {"user_id": 10001, "nickname": "bot", "role": "owner"}});
+        let m = message_of(&decode(&napcat)).clone();
+        assert!(m.self_sent && !m.to_me);
+        assert_eq!((m.user_id.as_str(), m.group_id.as_deref()), ("10001", Some("100100")));
+    }
+
+    #[test]
+    fn mentions_of_the_bot_compare_ids_exactly() {
+        let group = |me: Value, qq: Value| {
+            json!({"time": 1, "self_id": me, "post_type": "message", "message_type": "group",
+                "sub_type": "normal", "message_id": 1, "group_id": 100100, "user_id": 1000001,
+                "message": [{"type": "at", "data": {"qq": qq}}, {"type": "text", "data": {"text": " hi"}}]})
+        };
+        let to_me = |v: Value| message_of(&decode(&v)).to_me;
+        assert!(to_me(group(json!("9007199254740993"), json!(9007199254740993_u64))));
+        assert!(!to_me(group(json!(9007199254740993_u64), json!(9007199254740992_u64))));
+        assert!(to_me(group(json!("abc"), json!("abc"))));
+        assert!(
+            !to_me(group(Value::Null, json!(""))),
+            "no bot id: an empty mention is nobody's"
+        );
+    }
+
+    #[test]
+    fn millisecond_and_string_times_are_read_as_seconds() {
+        let time = |t: Value| {
+            let v = json!({"time": t, "self_id": 10001, "post_type": "notice", "notice_type": "friend_add",
+                "user_id": 1000001});
+            decode(&v).time
+        };
+        assert_eq!(time(json!(1718000000)), 1718000000);
+        assert_eq!(time(json!(1718000000123_i64)), 1718000000, "milliseconds, rounded down");
+        assert_eq!(time(json!(1718000000999_i64)), 1718000000);
+        assert_eq!(time(json!("1718000000")), 1718000000, "a string of digits");
+        assert_eq!(time(json!("1718000000456")), 1718000000, "milliseconds as a string");
+        assert_eq!(
+            time(json!(100_000_000_000_i64)),
+            100_000_000_000,
+            "10^11 is still seconds"
+        );
+        assert_eq!(time(json!(100_000_000_001_i64)), 100_000_000);
+        assert_eq!(time(json!(0)), 0);
+        assert_eq!(time(json!("soon")), 0);
+        // Every kind of event, including those kept as JSON (whose JSON keeps the time as sent).
+        let ms = 1718000000123_i64;
+        for v in [
+            private_from(json!(10001), json!(1000001)),
+            json!({"post_type": "meta_event", "meta_event_type": "heartbeat", "interval": 5000}),
+            json!({"post_type": "request", "request_type": "friend", "user_id": 1, "flag": "f"}),
+            json!({"post_type": "notice", "notice_type": "bot_offline", "user_id": 10001}),
+            json!({"post_type": "mystery"}),
+        ] {
+            let mut v = v;
+            v["time"] = json!(ms);
+            let e = decode(&v);
+            assert_eq!(e.time, 1718000000, "{v}");
+            if let EventKind::Other(j) | EventKind::Notice(NoticeEvent::Other(OtherNotice { json: j, .. })) = &e.kind {
+                assert!(j.contains("1718000000123"), "{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_without_status_has_no_status() {
+        let status = |status: Option<Value>| {
+            let mut v = json!({"time": 1, "self_id": 10001, "post_type": "meta_event",
+                "meta_event_type": "heartbeat", "interval": 5000});
+            if let Some(status) = status {
+                v["status"] = status;
+            }
+            let MetaEvent::Heartbeat(h) = meta_of(&decode(&v)).clone() else {
+                panic!("{v}: a heartbeat");
+            };
+            assert_eq!(h.interval_ms, 5000);
+            h.status_json
+        };
+        assert_eq!(status(Some(Value::Null)), "null");
+        assert_eq!(status(None), "null");
+        let full = json!({"online": true, "good": false, "stat": {"packet_received": 9007199254740993_u64}});
+        assert_eq!(
+            serde_json::from_str::<Value>(&status(Some(full.clone()))).ok(),
+            Some(full)
+        );
+        assert_eq!(status(Some(json!({}))), "{}", "an empty status is still a status");
+    }
+
+    /// Every id field of every decoded event kind, with this id value; each must read back as `want`.
+    fn check_ids(x: &Value, want: &str) {
+        let e = decode(
+            &json!({"time": 1, "self_id": x, "post_type": "message", "message_type": "group",
+            "sub_type": "anonymous", "message_id": x, "group_id": x, "user_id": x,
+            "anonymous": {"id": x, "name": "n", "flag": x},
+            "message": [{"type": "reply", "data": {"id": x}}, {"type": "at", "data": {"qq": x}},
+                {"type": "node", "data": {"id": x}}],
+            "sender": {"user_id": x, "nickname": "n"}}),
+        );
+        assert_eq!(e.self_id, want);
+        let m = message_of(&e);
+        let a = m.anonymous.as_ref().expect("anonymous");
+        for got in [&m.message_id, &m.user_id, &m.sender.user_id, &a.id, &a.flag] {
+            assert_eq!(got, want, "{x}");
+        }
+        assert_eq!(m.group_id.as_deref(), Some(want));
+        assert!(m.self_sent, "{x}: from the bot's own account");
+        assert!(
+            matches!(&m.message[..], [Segment::Reply(r), Segment::At(q), Segment::Node(ForwardNode::Existing(n))]
+                if r == want && q == want && n == want),
+            "{:?}",
+            m.message
+        );
+
+        let notice = |notice_type: &str, sub_type: &str| {
+            let v = json!({"time": 1, "self_id": x, "post_type": "notice", "notice_type": notice_type,
+                "sub_type": sub_type, "group_id": x, "user_id": x, "operator_id": x, "target_id": x,
+                "message_id": x, "duration": 60, "honor_type": "talkative", "file": {"id": x, "name": "f"}});
+            notice_of(&decode(&v)).clone()
+        };
+        let ids: Vec<String> = match notice("group_upload", "") {
+            NoticeEvent::GroupUpload(u) => vec![u.group_id, u.user_id, u.file.id],
+            other => panic!("{other:?}"),
+        };
+        assert!(ids.iter().all(|i| i == want), "{ids:?}");
+        let mut ids = Vec::new();
+        for (kind, sub) in [
+            ("group_admin", "set"),
+            ("group_increase", "approve"),
+            ("group_decrease", "kick"),
+            ("group_ban", "ban"),
+            ("friend_add", ""),
+            ("group_recall", ""),
+            ("friend_recall", ""),
+            ("notify", "poke"),
+            ("notify", "lucky_king"),
+            ("notify", "honor"),
+        ] {
+            ids.extend(match notice(kind, sub) {
+                NoticeEvent::GroupAdmin(a) => vec![a.group_id, a.user_id],
+                NoticeEvent::GroupIncrease(c) | NoticeEvent::GroupDecrease(c) => {
+                    vec![c.group_id, c.user_id, c.operator_id]
+                }
+                NoticeEvent::GroupBan(b) => vec![b.group_id, b.user_id, b.operator_id],
+                NoticeEvent::FriendAdd(u) => vec![u],
+                NoticeEvent::GroupRecall(r) => vec![r.group_id, r.user_id, r.operator_id, r.message_id],
+                NoticeEvent::FriendRecall(r) => vec![r.user_id, r.message_id],
+                NoticeEvent::Poke(p) => vec![p.group_id.unwrap_or_default(), p.user_id, p.target_id],
+                NoticeEvent::LuckyKing(l) => vec![l.group_id, l.user_id, l.target_id],
+                NoticeEvent::Honor(h) => vec![h.group_id, h.user_id],
+                other => panic!("{kind}/{sub}: {other:?}"),
+            });
+        }
+        assert_eq!(ids.len(), 26);
+        assert!(ids.iter().all(|i| i == want), "{x}: {ids:?}");
+
+        let request = |request_type: &str, sub_type: &str| {
+            let v = json!({"time": 1, "self_id": x, "post_type": "request", "request_type": request_type,
+                "sub_type": sub_type, "group_id": x, "user_id": x, "comment": "c", "flag": x});
+            request_of(&decode(&v)).clone()
+        };
+        let RequestEvent::Friend(f) = request("friend", "") else {
+            panic!("a friend request");
+        };
+        assert_eq!((f.user_id.as_str(), f.flag.as_str()), (want, want));
+        let RequestEvent::Group(g) = request("group", "invite") else {
+            panic!("a group request");
+        };
+        assert_eq!([g.group_id, g.user_id, g.flag], [want, want, want]);
+
+        // Kept as JSON: the id's text is in it as sent.
+        let NoticeEvent::Other(o) = notice("essence", "add") else {
+            panic!("essence is an extension");
+        };
+        assert!(o.json.contains(&x.to_string()), "{x}: {}", o.json);
+    }
+
+    #[test]
+    fn ids_keep_their_exact_text() {
+        for (x, want) in [
+            (json!(9007199254740993_u64), "9007199254740993"),
+            (json!("9007199254740993"), "9007199254740993"),
+            (json!(-1), "-1"),
+            (json!("abc"), "abc"),
+            (json!(i64::MIN), "-9223372036854775808"),
+            (json!(u64::MAX), "18446744073709551615"),
+            (json!("007"), "007"),
+        ] {
+            check_ids(&x, want);
+        }
+        // Read from JSON text, as the transports do: still exact.
+        let text = r#"{"time": 1, "self_id": 10001, "post_type": "message", "message_type": "private",
+            "message_id": 9007199254740993, "user_id": 9007199254740995, "message": "x"}"#;
+        let v: Value = serde_json::from_str(text).expect("JSON");
+        let m = message_of(&decode(&v)).clone();
+        assert_eq!(
+            (m.message_id.as_str(), m.user_id.as_str()),
+            ("9007199254740993", "9007199254740995")
+        );
+    }
+
+    #[test]
+    fn napcat_extensions_arrive_whole_as_other() {
+        // Segments: `mface`, `markdown`, `file`, kept with their whole data and sent back unchanged.
+        let segments = json!([
+            {"type": "mface", "data": {"emoji_package_id": 235514, "emoji_id": "a3d4b1c2e5f6",
+                "key": "7d3c0f1e2a4b5c6d", "summary": "[好耶]", "url": "https://gxh.vip.qq.com/x.png"}},
+            {"type": "markdown", "data": {"content": "# 标题\n**粗体** [链接](https://a.b)"}},
+            {"type": "file", "data": {"file": "季度报表.pdf", "file_id": "/a8f0c5e4", "file_size": 9007199254740993_u64,
+                "url": "", "nested": {"list": [1, -1, "x"]}}},
+        ]);
+        let e = decode(
+            &json!({"time": 1, "self_id": 10001, "post_type": "message", "message_type": "private",
+            "sub_type": "friend", "message_id": 1, "user_id": 1000001, "message": segments}),
+        );
+        let m = message_of(&e);
+        for (segment, want) in m.message.iter().zip(segments.as_array().expect("segments")) {
+            let Segment::Other(other) = segment else {
+                panic!("{want} is not a V11 segment: {segment:?}");
+            };
+            assert_eq!(other.kind, want["type"].as_str().expect("type"));
+            assert_eq!(
+                serde_json::from_str::<Value>(&other.data_json).ok().as_ref(),
+                Some(&want["data"])
+            );
+        }
+        assert!(m.message.len() == 3 && segments_to_json(&m.message) == segments);
+        assert!(m.raw_message.contains("9007199254740993"), "{}", m.raw_message);
+
+        // Notices NapCat adds: kept whole, with their type and sub-type named.
+        for (notice, notice_type, sub_type) in [
+            (
+                json!({"time": 1718000070, "self_id": 10001, "post_type": "notice",
+                    "notice_type": "group_msg_emoji_like", "group_id": 100100, "user_id": 1000004,
+                    "message_id": -2147483000, "likes": [{"emoji_id": "76", "count": 1}], "is_add": true}),
+                "group_msg_emoji_like",
+                None,
+            ),
+            (
+                json!({"time": 1718000071, "self_id": 10001, "post_type": "notice", "notice_type": "notify",
+                    "sub_type": "input_status", "status_text": "对方正在输入...", "event_type": 1,
+                    "user_id": 1000001, "group_id": 0}),
+                "notify",
+                Some("input_status"),
+            ),
+            (
+                json!({"time": 1718000072, "self_id": 10001, "post_type": "notice", "notice_type": "bot_offline",
+                    "user_id": 10001, "tag": "BotOfflineEvent", "message": "账号已下线"}),
+                "bot_offline",
+                None,
+            ),
+        ] {
+            let NoticeEvent::Other(o) = notice_of(&decode(&notice)).clone() else {
+                panic!("{notice} is an extension");
+            };
+            assert_eq!(o.notice_type, notice_type);
+            assert_eq!(o.sub_type.as_deref(), sub_type);
+            assert_eq!(serde_json::from_str::<Value>(&o.json).ok(), Some(notice));
+        }
     }
 
     #[test]

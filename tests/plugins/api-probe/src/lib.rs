@@ -1,12 +1,14 @@
 //! Fixture: on `call <action>`, calls that one of the 38 OneBot V11 APIs through its typed function (arguments as
 //! in tests/fixtures/onebot/api/<action>.json) and answers `<action> ok <result>` or
-//! `<action> err <code> <retcode> <message>`. On `last event` it describes the last other event it saw.
+//! `<action> err <code> <retcode> <message>`. On `last event` it describes the last other event it saw, on
+//! `last time` it answers that event's `time`.
 
 use coral_sdk::prelude::*;
 use coral_sdk::{GroupRequestKind, MessageSegment};
 
 struct Probe {
     last_event: String,
+    last_time: i64,
 }
 
 fn show<T: std::fmt::Debug>(action: &str, result: Result<T, Error>) -> String {
@@ -166,12 +168,14 @@ impl Plugin for Probe {
     fn init(_config: Config) -> Result<Self, String> {
         Ok(Probe {
             last_event: "none".into(),
+            last_time: 0,
         })
     }
     fn on_event(&mut self, event: &Event) -> HandlerResult {
         let bot = get_bot(event.self_id.clone());
         let EventKind::Message(msg) = &event.kind else {
             self.last_event = format!("{:?}", event.kind);
+            self.last_time = event.time;
             return Ok(());
         };
         if let Some(action) = msg.plain_text.strip_prefix("call ") {
@@ -185,8 +189,11 @@ impl Plugin for Probe {
         } else if msg.plain_text == "last event" {
             let text = format!("last {}", self.last_event);
             bot.reply(msg, text)?;
+        } else if msg.plain_text == "last time" {
+            bot.reply(msg, format!("last time {}", self.last_time))?;
         } else {
             self.last_event = format!("{:?}", event.kind);
+            self.last_time = event.time;
         }
         Ok(())
     }
