@@ -145,3 +145,22 @@ fn ids_beyond_2_pow_53_negative_and_textual_go_back_exactly_as_they_came() {
         sent.params
     );
 }
+
+#[test]
+fn a_reply_to_the_bots_own_private_message_is_never_sent_to_the_bot_itself() {
+    let mut peer = Peer::new();
+    let (_setup, coral) = connected(&peer, &["ping"]);
+    // The bot's own "ping loop" in a private chat (go-cqhttp's form): ping answers into that chat, which is the
+    // bot's own account: refused, so the bot does not talk to itself forever.
+    peer.send_event(&private_from(json!(10001), "ping loop"));
+    coral.expect_log("is this bot itself");
+    // Another user's ping still gets its answer, and nothing ever went to the bot's own account.
+    peer.send_event(&private_from(json!(1000002), "ping other"));
+    assert_eq!(peer.expect_reply("pong"), "pong other");
+    let to_self: Vec<_> = peer
+        .actions()
+        .into_iter()
+        .filter(|a| a.action.starts_with("send_") && a.params["user_id"] == 10001)
+        .collect();
+    assert!(to_self.is_empty(), "{to_self:#?}");
+}

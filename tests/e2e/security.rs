@@ -570,7 +570,11 @@ fn raw_forwards_and_uploads_need_send_and_their_content_grants() {
     let forward = r#"raw send_group_forward_msg {"group_id":200,"messages":[{"type":"node","data":{"user_id":"1","nickname":"n","content":"hi"}}]}"#;
     denied_102(&command(&mut peer, 1, forward), "send");
     denied_102(
-        &command(&mut peer, 2, r#"raw upload_group_file {"group_id":200,"file":"x.txt","name":"x.txt"}"#),
+        &command(
+            &mut peer,
+            2,
+            r#"raw upload_group_file {"group_id":200,"file":"x.txt","name":"x.txt"}"#,
+        ),
         "send",
     );
     // A quick operation through the API is each typed action it carries.
@@ -587,7 +591,8 @@ fn raw_forwards_and_uploads_are_judged_on_every_parameter() {
     let (_setup, _coral) = attack(&peer, grants);
     let forward = r#"raw send_group_forward_msg {"group_id":100,"messages":[{"type":"node","data":{"user_id":"1","nickname":"n","content":"[CQ:at,qq=all]"}}]}"#;
     denied_102(&command(&mut peer, 1, forward), "at-all");
-    let upload = r#"raw upload_group_file {"group_id":100,"file":"/root/.config/QQ/nt_qq/global/nt_db/nt_msg.db","name":"x"}"#;
+    let upload =
+        r#"raw upload_group_file {"group_id":100,"file":"/root/.config/QQ/nt_qq/global/nt_db/nt_msg.db","name":"x"}"#;
     denied_102(&command(&mut peer, 2, upload), "local-file");
     // A forward of plain text goes out, as arrays.
     let plain = r#"raw send_group_forward_msg {"group_id":100,"messages":[{"type":"node","data":{"user_id":"1","nickname":"n","content":"[CQ:face,id=1] hi"}}]}"#;
@@ -595,5 +600,9 @@ fn raw_forwards_and_uploads_are_judged_on_every_parameter() {
     let frames = frames_besides_answers(&peer);
     assert_eq!(frames.len(), 1, "{frames:#?}");
     assert_eq!(frames[0].action, "send_group_forward_msg");
-    assert!(frames[0].params["messages"][0]["data"]["content"].is_array(), "{:#?}", frames[0]);
+    assert!(
+        frames[0].params["messages"][0]["data"]["content"].is_array(),
+        "{:#?}",
+        frames[0]
+    );
 }
