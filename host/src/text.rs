@@ -40,15 +40,20 @@ fn escape_with(text: &str, backslashes: bool) -> Cow<'_, str> {
 /// `text` escaped ([`escape`]) and cut to at most `max` bytes (on a character boundary, marked with `…`).
 pub fn bounded(text: &str, max: usize) -> String {
     let mut out = escape(text).into_owned();
-    if out.len() > max {
+    cut(&mut out, max);
+    out
+}
+
+/// Cut `text` to at most `max` bytes on a character boundary, marking the cut with `…`.
+pub fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
         let mut end = max;
-        while !out.is_char_boundary(end) {
+        while !text.is_char_boundary(end) {
             end -= 1;
         }
-        out.truncate(end);
-        out.push('…');
+        text.truncate(end);
+        text.push('…');
     }
-    out
 }
 
 /// Characters that reorder or hide text on a terminal (bidirectional overrides and isolates).

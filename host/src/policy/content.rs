@@ -9,6 +9,7 @@
 //! so `" AT"` is an `at` here even if no implementation would read it so.
 
 use super::Capability;
+use crate::adapters::onebot::cq::scalar;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -297,16 +298,6 @@ fn normalise_kind(kind: &str) -> std::borrow::Cow<'_, str> {
 /// `all` as an @-target, as lenient implementations compare it.
 fn is_all(s: &str) -> bool {
     s.trim().eq_ignore_ascii_case("all")
-}
-
-/// A string, number or boolean as text.
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 /// Parameter names whose CQ strings are replaced by arrays before sending (a node's `content` too). Other

@@ -285,14 +285,7 @@ impl ResourceLimiter for MemoryLimiter {
 /// and cut it at [`MAX_LOG_LINE`] bytes.
 pub fn sanitize(text: &str) -> String {
     let mut out: String = text.chars().filter(|c| !c.is_control() || *c == '\t').collect();
-    if out.len() > MAX_LOG_LINE {
-        let mut end = MAX_LOG_LINE;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-        out.push('…');
-    }
+    crate::text::cut(&mut out, MAX_LOG_LINE);
     out
 }
 

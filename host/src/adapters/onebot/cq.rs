@@ -164,7 +164,7 @@ pub fn serialize(segments: &[Value]) -> String {
 }
 
 /// A string, number or boolean as text.
-fn scalar(v: &Value) -> Option<String> {
+pub fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
