@@ -77,9 +77,10 @@ pub struct OneBotConfig {
     /// `http` without `url` (events only): how long an event POST is held open for plugins to answer with a
     /// quick operation, ms (default 3000).
     pub quick_timeout_ms: Option<u64>,
-    /// Drop a message event delivered again (same bot, `post_type` and `message_id`) within this many seconds of
-    /// its first delivery, e.g. by both a WebSocket and an HTTP POST, or replayed after a reconnect (default 60;
-    /// 0: this entry's deliveries are never dropped).
+    /// Drop a message event delivered again (same bot, `post_type` and `message_id`, and the same sender, chat and
+    /// content) within this many seconds of its first delivery, e.g. by both a WebSocket and an HTTP POST, or
+    /// replayed after a reconnect (default 60; 0: this entry's deliveries are never dropped). The last
+    /// 4096 messages of each bot are remembered, whichever entry delivered them.
     pub dedup_secs: Option<u64>,
     /// Allow a listener reachable from other machines (not loopback) without `access_token` or `secret`.
     /// Default false: such an entry is refused at start-up.

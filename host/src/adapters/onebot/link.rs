@@ -484,27 +484,29 @@ impl Registry {
     }
 }
 
-/// Recently delivered message ids of one bot (at most [`MAX_SEEN_IDS`], oldest forgotten first), each with when
-/// it was first delivered.
+/// Recently delivered message events of one bot by [`dedup_key`] (at most [`MAX_SEEN_IDS`], oldest forgotten
+/// first), each with when it was first delivered and its [`fingerprint`].
 #[derive(Debug, Default)]
 struct SeenIds {
-    first: HashMap<String, Instant>,
+    first: HashMap<String, (Instant, u64)>,
     order: VecDeque<(String, Instant)>,
 }
 
 impl SeenIds {
-    /// Whether `key` was first delivered less than `window` ago; if not, it is (re)recorded as delivered `now`.
-    fn repeated(&mut self, key: &str, window: Duration, now: Instant) -> bool {
-        if let Some(first) = self.first.get(key)
+    /// Whether `key` was first delivered less than `window` ago with the same `fingerprint`; if not, it is
+    /// (re)recorded as delivered `now`.
+    fn repeated(&mut self, key: &str, fingerprint: u64, window: Duration, now: Instant) -> bool {
+        if let Some((first, print)) = self.first.get(key)
+            && *print == fingerprint
             && now.saturating_duration_since(*first) < window
         {
             return true;
         }
-        self.first.insert(key.to_string(), now);
+        self.first.insert(key.to_string(), (now, fingerprint));
         self.order.push_back((key.to_string(), now));
         while self.order.len() > MAX_SEEN_IDS {
             if let Some((old, at)) = self.order.pop_front()
-                && self.first.get(&old) == Some(&at)
+                && self.first.get(&old).is_some_and(|(first, _)| *first == at)
             {
                 self.first.remove(&old);
             }
@@ -566,10 +568,10 @@ impl OneBotBot {
         }
     }
 
-    /// Whether a message event with this key was delivered less than `window` ago (then it is a duplicate).
-    fn repeated(&self, key: &str, window: Duration) -> bool {
+    /// Whether this message event was delivered less than `window` ago (then it is a duplicate).
+    fn repeated(&self, key: &str, fingerprint: u64, window: Duration) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.repeated(key, window, Instant::now())
+        seen.repeated(key, fingerprint, window, Instant::now())
     }
 
     /// Open a quick-operation slot for an event POSTed over HTTP; returns its id.
@@ -937,7 +939,7 @@ impl Inbound {
             Liveness::Online(why) => bot.report(true, why),
         }
         let duplicate = match dedup_key(&value) {
-            Some(key) => bot.repeated(&key, self.dedup),
+            Some(key) => bot.repeated(&key, fingerprint(&value), self.dedup),
             None => false,
         };
         if duplicate {
@@ -961,6 +963,21 @@ impl Inbound {
         sample = crate::runtime::state::sanitize(&sample);
         tracing::warn!(transport = %self.label, malformed_total = n, "ignored a frame ({why}): {sample}");
     }
+}
+
+/// Who sent a message, where, and what: a message id reused for a different message (NapCat's ids are hashes kept
+/// in a bounded table) is not taken for a second delivery of the first.
+fn fingerprint(event: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for key in ["message_type", "user_id", "group_id", "message"] {
+        match event.get(key) {
+            Some(Value::String(s)) => s.hash(&mut hasher),
+            Some(value) => value.to_string().hash(&mut hasher),
+            None => 0u8.hash(&mut hasher),
+        }
+    }
+    hasher.finish()
 }
 
 /// What an event says about whether its bot's account is online.
@@ -999,7 +1016,8 @@ fn liveness(event: &Value) -> Liveness {
 }
 
 /// The identity of a message event for dropping duplicate deliveries (the bot is implied): its `post_type`
-/// (`message` or `message_sent`) and `message_id`. Other events, and messages without an id, have none.
+/// (`message` or `message_sent`) and `message_id`. Other events, and messages without an id, have none. A delivery
+/// with the same key is a duplicate only if its [`fingerprint`] is the same too.
 fn dedup_key(event: &Value) -> Option<String> {
     let post_type = event.get("post_type").and_then(Value::as_str)?;
     if post_type != "message" && post_type != "message_sent" {
@@ -1273,27 +1291,42 @@ mod tests {
         let window = Duration::from_secs(60);
         let t0 = Instant::now();
         let mut seen = SeenIds::default();
-        assert!(!seen.repeated("message/1", window, t0));
-        assert!(seen.repeated("message/1", window, t0 + Duration::from_secs(59)));
+        assert!(!seen.repeated("message/1", 7, window, t0));
+        assert!(seen.repeated("message/1", 7, window, t0 + Duration::from_secs(59)));
         assert!(
-            !seen.repeated("message_sent/1", window, t0),
+            !seen.repeated("message_sent/1", 7, window, t0),
             "post_type is part of the identity"
         );
         assert!(
-            !seen.repeated("message/1", window, t0 + Duration::from_secs(61)),
+            !seen.repeated("message/1", 7, window, t0 + Duration::from_secs(61)),
             "the window is over"
         );
-        assert!(seen.repeated("message/1", window, t0 + Duration::from_secs(62)));
+        assert!(seen.repeated("message/1", 7, window, t0 + Duration::from_secs(62)));
+        assert!(
+            !seen.repeated("message/1", 8, window, t0 + Duration::from_secs(62)),
+            "a different message"
+        );
         // Zero: never a duplicate.
-        assert!(!seen.repeated("message/1", Duration::ZERO, t0 + Duration::from_secs(62)));
+        assert!(!seen.repeated("message/1", 8, Duration::ZERO, t0 + Duration::from_secs(62)));
         // Bounded: the oldest ids are forgotten first.
         let mut seen = SeenIds::default();
         for i in 0..MAX_SEEN_IDS + 10 {
-            assert!(!seen.repeated(&format!("message/{i}"), window, t0));
+            assert!(!seen.repeated(&format!("message/{i}"), 7, window, t0));
         }
         assert!(seen.first.len() <= MAX_SEEN_IDS && seen.order.len() <= MAX_SEEN_IDS);
-        assert!(!seen.repeated("message/0", window, t0), "forgotten");
-        assert!(seen.repeated(&format!("message/{}", MAX_SEEN_IDS + 9), window, t0));
+        assert!(!seen.repeated("message/0", 7, window, t0), "forgotten");
+        assert!(seen.repeated(&format!("message/{}", MAX_SEEN_IDS + 9), 7, window, t0));
+        // The fingerprint: sender, chat and content.
+        let event = json!({"post_type": "message", "message_type": "group", "message_id": 5, "group_id": 1,
+            "user_id": 2, "message": [{"type": "text", "data": {"text": "hi"}}], "time": 1});
+        let mut again = event.clone();
+        again["time"] = json!(2);
+        assert_eq!(fingerprint(&event), fingerprint(&again));
+        for (key, value) in [("user_id", json!(3)), ("group_id", json!(4)), ("message", json!("hi"))] {
+            let mut other = event.clone();
+            other[key] = value;
+            assert_ne!(fingerprint(&event), fingerprint(&other), "{key}");
+        }
     }
 
     #[tokio::test(start_paused = true)]
