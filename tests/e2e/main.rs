@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod config;
 mod console;
+mod fidelity_link;
 mod http;
 mod lang_c;
 mod lang_js;
