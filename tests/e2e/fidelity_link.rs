@@ -50,7 +50,11 @@ fn metrics(coral: &Coral) -> String {
     let url = coral.log_value("metrics listening on ");
     let addr = url.trim_start_matches("http://").trim_end_matches("/metrics");
     let mut tcp = std::net::TcpStream::connect(addr).expect("connecting to the metrics endpoint");
-    write!(tcp, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        tcp,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     tcp.read_to_string(&mut response).unwrap();
     response
@@ -104,7 +108,10 @@ fn a_streamed_response_reaches_the_plugin_whole() {
             .find(needle)
             .unwrap_or_else(|| panic!("{needle} missing from {reply}"))
     };
-    assert!(at("chunk-0") < at("chunk-1") && at("chunk-1") < at("chunk-2"), "{reply}");
+    assert!(
+        at("chunk-0") < at("chunk-1") && at("chunk-1") < at("chunk-2"),
+        "{reply}"
+    );
     assert!(at("\\\"chunks\\\"") < at("chunk-0"), "{reply}");
     at("data_complete");
     at("\\\"total_chunks\\\":3");
@@ -139,12 +146,12 @@ fn failure_frames_that_answer_no_call_are_logged_escaped_and_never_taken_for_an_
     let reply = peer.expect_reply("get_status ");
     assert!(reply.starts_with("get_status ok"), "{reply}");
     let log = coral.expect_log("retcode 1403");
-    let line = log
-        .lines()
-        .find(|l| l.contains("retcode 1403"))
-        .unwrap_or_default();
+    let line = log.lines().find(|l| l.contains("retcode 1403")).unwrap_or_default();
     assert!(line.contains("WARN"), "{line}");
-    assert!(line.contains("token验证失败\\n[fake] forged log line"), "escaped: {line}");
+    assert!(
+        line.contains("token验证失败\\n[fake] forged log line"),
+        "escaped: {line}"
+    );
     assert!(
         !log.lines().any(|l| l.starts_with("[fake]")),
         "the implementation's text made a log line of its own:\n{log}"
@@ -185,7 +192,7 @@ fn a_failures_msg_code_and_wording_reach_the_plugins_error_text() {
 
 #[test]
 fn an_offline_heartbeat_or_bot_offline_notice_shows_the_bot_offline_until_a_good_event() {
-    let mut peer = Peer::new();
+    let peer = Peer::new();
     let config = "[console]\n[metrics]\nenabled = true\nlisten = \"127.0.0.1:0\"\n\
                   [plugins.api-probe]\ngrants = [\"send\"]\n";
     let (setup, mut coral) = forward_setup_with(&peer, &["api-probe"], "self_id = \"10001\"\n", config);

@@ -288,8 +288,19 @@ impl Peer {
                         return;
                     };
                     let events = path == "/event";
-                    shared.handshakes.lock().unwrap().push(HashMap::from([("path".to_string(), path)]));
-                    serve_socket(socket, shared, events, None, if events { "event" } else { "api" }.into()).await;
+                    shared
+                        .handshakes
+                        .lock()
+                        .unwrap()
+                        .push(HashMap::from([("path".to_string(), path)]));
+                    serve_socket(
+                        socket,
+                        shared,
+                        events,
+                        None,
+                        if events { "event" } else { "api" }.into(),
+                    )
+                    .await;
                 });
             }
         });
