@@ -196,7 +196,7 @@ async fn receive(
             // A bot first seen through its events still answers through the API client.
             if let Some(api) = &state.api {
                 let bot = state.inbound.registry.bot(&self_id);
-                if !crate::adapters::BotConnection::online(bot.as_ref()) {
+                if !bot.api_up() {
                     bot.set_api(Api::Http(api.clone()), state.inbound.governor.clone());
                 }
             }

@@ -214,9 +214,8 @@ impl WsLink {
             self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
             return Err(response);
         };
-        let waiting = match pending.get_mut(&echo) {
-            Some(waiting) => waiting,
-            None => return Err(response),
+        let Some(waiting) = pending.get_mut(&echo) else {
+            return Err(response);
         };
         match part(&response) {
             Part::Chunk => {
@@ -373,11 +372,13 @@ impl SplitApi {
         self.link.borrow().clone()
     }
 
-    /// The `/api` connection is up: bound bots use it (and count a connection each).
+    /// The `/api` connection is up: the bots routed here use it (and count a connection each).
     pub fn connected(&self, link: Arc<WsLink>) {
         self.link.send_replace(Some(link));
         for bot in self.bound.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            bot.connected();
+            if self.serves(bot) {
+                bot.connected();
+            }
         }
     }
 
@@ -392,28 +393,24 @@ impl SplitApi {
         });
     }
 
-    /// Route `bot`'s calls through this entry from now on; true if it was not bound yet.
+    /// Route `bot`'s calls through this entry from now on; true if they went elsewhere (or nowhere) before.
     pub fn bind(self: &Arc<Self>, bot: &Arc<OneBotBot>) -> bool {
         let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
-        if bound.iter().any(|b| Arc::ptr_eq(b, bot)) {
-            return false;
+        if !bound.iter().any(|b| Arc::ptr_eq(b, bot)) {
+            bound.push(bot.clone());
         }
-        bound.push(bot.clone());
         drop(bound);
-        bot.install(Api::Split(self.clone()), self.governor.clone());
-        if self.current().is_some() {
+        let changed = bot.install(Api::Split(self.clone()), self.governor.clone());
+        if changed && self.current().is_some() {
             bot.connected();
         }
-        true
+        changed
     }
 
-    /// Whether `bot` is bound here.
-    pub fn is_bound(&self, bot: &Arc<OneBotBot>) -> bool {
-        self.bound
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|b| Arc::ptr_eq(b, bot))
+    /// Whether `bot`'s calls go through this entry now.
+    pub fn serves(&self, bot: &OneBotBot) -> bool {
+        let api = bot.api.read().unwrap_or_else(|e| e.into_inner());
+        matches!(&*api, Some(Api::Split(s)) if std::ptr::eq(Arc::as_ptr(s), self))
     }
 
     /// The `/api` connection, waiting (bounded) for it if it is down.
@@ -1337,6 +1334,7 @@ mod tests {
         // Known from an event before `/api` is up: offline, but a call waits for the connection.
         assert!(split.bind(&bot));
         assert!(!split.bind(&bot), "bound once");
+        assert!(split.serves(&bot));
         assert!(!bot.online());
         let call = tokio::spawn({
             let bot = bot.clone();
@@ -1365,6 +1363,15 @@ mod tests {
         split.connected(WsLink::new(tx, Duration::from_secs(30), Arc::default()));
         assert!(bot.online());
         assert_eq!(bot.stats.connects.load(Ordering::Relaxed), 2);
+        // Another connection takes the bot over, then goes: the split entry can take it back.
+        let (tx, _rx) = mpsc::channel(8);
+        let other = WsLink::new(tx, Duration::from_secs(30), Arc::default());
+        bot.set_api(Api::Ws(other.clone()), None);
+        assert!(!split.serves(&bot));
+        bot.drop_link(&other);
+        assert!(!bot.api_up());
+        assert!(split.bind(&bot));
+        assert!(bot.online());
     }
 
     #[tokio::test]

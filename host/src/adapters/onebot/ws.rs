@@ -220,7 +220,7 @@ async fn connect_once(
             // `get_login_info` is.
             (Some(split), None) => {
                 let bot = registry.bot(self_id);
-                if !split.is_bound(&bot) {
+                if !split.serves(&bot) {
                     if bot.api_up() {
                         return; // Served by another connection; looked at again with the next event.
                     }
