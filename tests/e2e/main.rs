@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod console;
 mod fidelity_decode;
+mod fidelity_link;
 mod http;
 mod lang_c;
 mod lang_js;

@@ -231,7 +231,7 @@ pub fn render(s: &Snapshot) -> String {
         );
     }
     type BotField = fn(&super::BotSnapshot) -> u64;
-    let bot_counters: [(&str, &str, BotField); 3] = [
+    let bot_counters: [(&str, &str, BotField); 4] = [
         (
             "coral_bot_reconnects_total",
             "Connections to the bot after the first.",
@@ -244,6 +244,11 @@ pub fn render(s: &Snapshot) -> String {
             "coral_bot_api_failures_total",
             "API calls to the bot that failed.",
             |b| b.api_failures,
+        ),
+        (
+            "coral_bot_duplicate_events_total",
+            "Message events delivered again shortly after the first delivery, and dropped.",
+            |b| b.duplicate_events,
         ),
     ];
     for (name, help, field) in bot_counters {
@@ -348,6 +353,7 @@ mod tests {
                 reconnects: 1,
                 api_calls: 9,
                 api_failures: 1,
+                duplicate_events: 2,
                 latency: Histogram::default().snapshot(),
             }],
         };
@@ -374,6 +380,7 @@ mod tests {
         assert!(text.contains("coral_plugin_event_duration_seconds_count{plugin=\"pi\\\"ng\\\\\\n\"} 2\n"));
         assert!(text.contains("coral_bot_up{bot=\"10001\",platform=\"onebot\"} 1\n"));
         assert!(text.contains("coral_bot_reconnects_total{bot=\"10001\",platform=\"onebot\"} 1\n"));
+        assert!(text.contains("coral_bot_duplicate_events_total{bot=\"10001\",platform=\"onebot\"} 2\n"));
         // Every sample belongs to a family whose TYPE came before it; no family is declared twice.
         let mut declared = std::collections::HashSet::new();
         for line in text.lines() {

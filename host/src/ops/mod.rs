@@ -95,6 +95,8 @@ pub struct BotStats {
     pub api_failures: AtomicU64,
     /// Call latency (including the send governor's wait).
     pub latency: Histogram,
+    /// Message events delivered again shortly after the first delivery, and dropped.
+    pub duplicates: AtomicU64,
 }
 
 /// Everything `coral status` and `/metrics` show, at one moment.
@@ -181,6 +183,9 @@ pub struct BotSnapshot {
     pub api_calls: u64,
     /// Failed API calls.
     pub api_failures: u64,
+    /// Message events dropped as duplicate deliveries.
+    #[serde(default)]
+    pub duplicate_events: u64,
     /// API call latency.
     pub latency: HistogramSnapshot,
 }
@@ -237,6 +242,7 @@ impl Sources {
                     reconnects: s.connects.load(Ordering::Relaxed).saturating_sub(1),
                     api_calls: s.api_calls.load(Ordering::Relaxed),
                     api_failures: s.api_failures.load(Ordering::Relaxed),
+                    duplicate_events: s.duplicates.load(Ordering::Relaxed),
                     latency: s.latency.snapshot(),
                     self_id,
                     platform,

@@ -28,6 +28,9 @@ pub enum Reply {
     Slow(Duration, Box<Reply>),
     /// Never answer.
     Never,
+    /// These whole response frames, in order, each with the request's echo set (a streamed response, or a
+    /// failure shaped the way some implementation shapes it). Over HTTP, the last one.
+    Frames(Vec<Value>),
 }
 
 /// One recorded action frame.
@@ -141,8 +144,32 @@ async fn respond(reply: Reply, echo: Value) -> Option<Value> {
                 reply = *next;
             }
             Reply::Never => return None,
+            Reply::Frames(frames) => return respond_frames(frames, echo).pop(),
         }
     }
+}
+
+/// Every frame of an answer over WebSocket (one, except for [`Reply::Frames`]).
+async fn respond_all(reply: Reply, echo: Value) -> Vec<Value> {
+    let mut reply = reply;
+    while let Reply::Slow(delay, next) = reply {
+        tokio::time::sleep(delay).await;
+        reply = *next;
+    }
+    match reply {
+        Reply::Frames(frames) => respond_frames(frames, echo),
+        other => respond(other, echo).await.into_iter().collect(),
+    }
+}
+
+fn respond_frames(frames: Vec<Value>, echo: Value) -> Vec<Value> {
+    frames
+        .into_iter()
+        .map(|mut frame| {
+            frame["echo"] = echo.clone();
+            frame
+        })
+        .collect()
 }
 
 /// Serve one WebSocket (either direction): answer action frames, forward pushed events.
@@ -180,7 +207,7 @@ async fn serve_socket<S>(
         let echo = frame.get("echo").cloned().unwrap_or(Value::Null);
         let tx = tx.clone();
         tokio::spawn(async move {
-            if let Some(response) = respond(reply, echo).await {
+            for response in respond_all(reply, echo).await {
                 let _ = tx.send(Message::text(response.to_string()));
             }
         });
@@ -238,6 +265,47 @@ impl Peer {
             }
         });
         format!("ws://{addr}")
+    }
+
+    /// Be a forward-WebSocket server with split endpoints; returns the `ws://` URLs of `/api` (answers actions,
+    /// pushes no events) and `/event` (pushes events).
+    pub fn serve_ws_split(&self) -> (String, String) {
+        let listener = self.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = self.shared.clone();
+        self.rt.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let mut path = String::new();
+                    #[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
+                    let cb =
+                        |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                         resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                            path = req.uri().path().to_string();
+                            Ok(resp)
+                        };
+                    let Ok(socket) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else {
+                        return;
+                    };
+                    let events = path == "/event";
+                    shared
+                        .handshakes
+                        .lock()
+                        .unwrap()
+                        .push(HashMap::from([("path".to_string(), path)]));
+                    serve_socket(
+                        socket,
+                        shared,
+                        events,
+                        None,
+                        if events { "event" } else { "api" }.into(),
+                    )
+                    .await;
+                });
+            }
+        });
+        (format!("ws://{addr}/api"), format!("ws://{addr}/event"))
     }
 
     /// Connect to Coral's reverse-WebSocket endpoint as bot `self_id`; `Err(status)` if refused.

@@ -18,6 +18,7 @@
 //! listen = "127.0.0.1:5701"
 //! secret = "hmac-secret"          # verifies X-Signature on event POSTs
 //! access_token = "secret"         # sent to `url`; also required on every event POST
+//! dedup_secs = 60                 # any entry: drop a message delivered again within 60 s (0: off)
 //! ```
 //!
 //! A listener on anything but loopback must have a credential (`access_token`; for `http` also `secret`), unless
@@ -27,6 +28,8 @@ use serde::Deserialize;
 
 /// Default per-call timeout, ms.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Default window for dropping duplicate message deliveries, seconds.
+pub const DEFAULT_DEDUP_SECS: u64 = 60;
 /// Default reverse-WebSocket path.
 pub const DEFAULT_REVERSE_PATH: &str = "/onebot/v11/ws";
 
@@ -74,6 +77,11 @@ pub struct OneBotConfig {
     /// `http` without `url` (events only): how long an event POST is held open for plugins to answer with a
     /// quick operation, ms (default 3000).
     pub quick_timeout_ms: Option<u64>,
+    /// Drop a message event delivered again (same bot, `post_type` and `message_id`, and the same sender, chat and
+    /// content) within this many seconds of its first delivery, e.g. by both a WebSocket and an HTTP POST, or
+    /// replayed after a reconnect (default 60; 0: this entry's deliveries are never dropped). The last
+    /// 4096 messages of each bot are remembered, whichever entry delivered them.
+    pub dedup_secs: Option<u64>,
     /// Allow a listener reachable from other machines (not loopback) without `access_token` or `secret`.
     /// Default false: such an entry is refused at start-up.
     #[serde(default)]
@@ -164,6 +172,11 @@ impl OneBotConfig {
     /// The per-call timeout.
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
+    }
+
+    /// The window for dropping duplicate message deliveries (zero: off).
+    pub fn dedup_window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.dedup_secs.unwrap_or(DEFAULT_DEDUP_SECS))
     }
 }
 

@@ -196,7 +196,7 @@ async fn receive(
             // A bot first seen through its events still answers through the API client.
             if let Some(api) = &state.api {
                 let bot = state.inbound.registry.bot(&self_id);
-                if !crate::adapters::BotConnection::online(bot.as_ref()) {
+                if !bot.api_up() {
                     bot.set_api(Api::Http(api.clone()), state.inbound.governor.clone());
                 }
             }
@@ -242,9 +242,14 @@ async fn quick(state: &Receiver, text: &str) -> Response {
             return (StatusCode::BAD_REQUEST, "not a OneBot event").into_response();
         }
     };
-    let Some(event) = state.inbound.decode(value.clone()) else {
+    let Some(decoded) = state.inbound.decode(value.clone()) else {
         return (StatusCode::BAD_REQUEST, "not a OneBot event").into_response();
     };
+    if decoded.duplicate {
+        // Already answered (or being answered) through its first delivery.
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let event = decoded.event;
     let bot = state.inbound.registry.bot(&event.self_id);
     let slot = bot.open_quick(&value);
     let mut finished = state.inbound.dispatcher.dispatch_tracked(event);

@@ -1,7 +1,8 @@
 //! The OneBot V11 adapter (NapCat, LLOneBot, Lagrange.OneBot, go-cqhttp): all four transports, any number at once.
 //!
 //! - [`cq`] and [`protocol`]: pure — CQ-code strings, events, messages and action requests as JSON;
-//! - [`link`]: echo-matched API calls, the response envelope, the per-bot connection, frame handling;
+//! - [`link`]: echo-matched API calls (streamed responses too), the response envelope, the per-bot connection
+//!   (liveness, duplicate deliveries), frame handling;
 //! - [`ws`]: forward WebSocket client (with reconnect) and reverse WebSocket server;
 //! - [`http`]: HTTP API client and HTTP POST event receiver;
 //! - [`auth`]: constant-time token and signature checks, and the rate-limited log of refused requests;
@@ -53,12 +54,15 @@ pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bot
             }
             None => None,
         };
-        let inbound = |label: String| Inbound {
-            dispatcher: dispatcher.clone(),
-            registry: registry.clone(),
-            stats: stats.clone(),
-            label,
-            governor: governor.clone(),
+        let inbound = |label: String| {
+            Inbound::new(
+                dispatcher.clone(),
+                registry.clone(),
+                stats.clone(),
+                label,
+                governor.clone(),
+                entry.dedup_window(),
+            )
         };
         if let Some(listen) = entry.listener()
             && !entry.listener_has_credential()

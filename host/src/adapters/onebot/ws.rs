@@ -1,11 +1,12 @@
 //! WebSocket transports: the forward client (Coral connects to the implementation, universal or split
-//! `/api` + `/event`, reconnecting with backoff) and the reverse server (the implementation connects to Coral,
+//! `/api` + `/event`, reconnecting with backoff; a split entry's bots answer through its `/api` connection as soon as
+//! an event names them) and the reverse server (the implementation connects to Coral,
 //! universal or split API/Event clients keyed by `X-Self-ID`, token checked before the upgrade, every refused
 //! handshake logged, rate-limited).
 
 use super::auth::{Refusal, Refusals, check_token};
 use super::config::OneBotConfig;
-use super::link::{Api, Inbound, OUTBOX_LEN, WsLink};
+use super::link::{Api, Inbound, OUTBOX_LEN, SPLIT_API_WAIT, SplitApi, WsLink};
 use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
@@ -114,16 +115,27 @@ async fn pump<S, R>(
 
 // ---- forward client ----------------------------------------------------------------------------------------------
 
-/// Run a forward-WebSocket entry forever: connect, serve, reconnect with backoff.
+/// Run a forward-WebSocket entry forever: connect, serve, reconnect with backoff. A split entry (`api_url` +
+/// `event_url`) routes its bots' calls to its `/api` connection of the moment ([`SplitApi`]).
 pub async fn run_forward(config: OneBotConfig, inbound: Inbound) {
     let inbound = Arc::new(inbound);
     match (&config.url, &config.api_url, &config.event_url) {
         (_, Some(api), Some(event)) => {
-            let api_task = tokio::spawn(reconnecting(config.clone(), api.clone(), Role::Api, inbound.clone()));
-            reconnecting(config.clone(), event.clone(), Role::Event, inbound).await;
+            let split = SplitApi::new(config.timeout().min(SPLIT_API_WAIT), inbound.governor.clone());
+            if let Some(id) = &config.self_id {
+                split.bind(&inbound.registry.bot(id));
+            }
+            let api_task = tokio::spawn(reconnecting(
+                config.clone(),
+                api.clone(),
+                Role::Api,
+                inbound.clone(),
+                Some(split.clone()),
+            ));
+            reconnecting(config.clone(), event.clone(), Role::Event, inbound, Some(split)).await;
             api_task.abort();
         }
-        (Some(url), _, _) => reconnecting(config.clone(), url.clone(), Role::Universal, inbound).await,
+        (Some(url), _, _) => reconnecting(config.clone(), url.clone(), Role::Universal, inbound, None).await,
         _ => tracing::error!("onebot ws entry without url; validated earlier, so this is a bug"),
     }
 }
@@ -145,11 +157,17 @@ impl Role {
     }
 }
 
-async fn reconnecting(config: OneBotConfig, url: String, role: Role, inbound: Arc<Inbound>) {
+async fn reconnecting(
+    config: OneBotConfig,
+    url: String,
+    role: Role,
+    inbound: Arc<Inbound>,
+    split: Option<Arc<SplitApi>>,
+) {
     let mut attempt: u32 = 0;
     loop {
         let started = Instant::now();
-        match connect_once(&config, &url, role, &inbound).await {
+        match connect_once(&config, &url, role, &inbound, split.as_ref()).await {
             Ok(()) => tracing::warn!(url, "onebot connection closed"),
             Err(e) => tracing::warn!(url, "onebot connection failed: {e}"),
         }
@@ -165,7 +183,13 @@ async fn reconnecting(config: OneBotConfig, url: String, role: Role, inbound: Ar
     }
 }
 
-async fn connect_once(config: &OneBotConfig, url: &str, role: Role, inbound: &Arc<Inbound>) -> anyhow::Result<()> {
+async fn connect_once(
+    config: &OneBotConfig,
+    url: &str,
+    role: Role,
+    inbound: &Arc<Inbound>,
+    split: Option<&Arc<SplitApi>>,
+) -> anyhow::Result<()> {
     let mut request = url.into_client_request()?;
     if let Some(token) = &config.access_token {
         request
@@ -187,25 +211,52 @@ async fn connect_once(config: &OneBotConfig, url: &str, role: Role, inbound: &Ar
     // Learn which bot this is: from the config, else from the first event, else by asking.
     let mut registered: Option<String> = None;
     let register = |registered: &mut Option<String>, self_id: &str| {
-        if registered.as_deref() != Some(self_id)
-            && let Some(link) = &link
-        {
-            registry.bot(self_id).set_api(Api::Ws(link.clone()), governor.clone());
-            tracing::info!(self_id, url, "onebot bot ready");
-            *registered = Some(self_id.to_string());
+        if registered.as_deref() == Some(self_id) {
+            return;
         }
+        match (split, &link) {
+            // A split entry's `/event` connection: the bot answers through the entry's `/api` connection, bound
+            // now (unless another connection already serves it) so the first event can be answered before
+            // `get_login_info` is.
+            (Some(split), None) => {
+                let bot = registry.bot(self_id);
+                if !split.serves(&bot) {
+                    if bot.api_up() {
+                        return; // Served by another connection; looked at again with the next event.
+                    }
+                    split.bind(&bot);
+                    tracing::info!(self_id, url, "onebot bot ready (known from an event)");
+                }
+            }
+            (None, Some(link)) => {
+                registry.bot(self_id).set_api(Api::Ws(link.clone()), governor.clone());
+                tracing::info!(self_id, url, "onebot bot ready");
+            }
+            // The split entry's `/api` connection carries no events.
+            (Some(_), Some(_)) | (None, None) => return,
+        }
+        *registered = Some(self_id.to_string());
     };
-    if let Some(id) = &config.self_id {
+    if let (Some(split), Some(link)) = (split, &link) {
+        split.connected(link.clone());
+    }
+    if let (Some(id), None) = (&config.self_id, split) {
         register(&mut registered, id);
-    } else if let Some(link) = &link {
-        let (link, registry, governor) = (link.clone(), registry.clone(), governor.clone());
+    } else if let (Some(link), true) = (&link, config.self_id.is_none()) {
+        let (link, registry, governor, split) = (link.clone(), registry.clone(), governor.clone(), split.cloned());
         let url = url.to_string();
         tokio::spawn(async move {
             match link.call("get_login_info", serde_json::json!({})).await {
                 Ok(data) => {
                     let id = crate::api::data::id(&data, "user_id");
                     if !id.is_empty() {
-                        registry.bot(&id).set_api(Api::Ws(link.clone()), governor);
+                        let bot = registry.bot(&id);
+                        match split {
+                            Some(split) => {
+                                split.bind(&bot);
+                            }
+                            None => bot.set_api(Api::Ws(link.clone()), governor),
+                        }
                         tracing::info!(self_id = id, url, "onebot bot ready");
                     }
                 }
@@ -223,6 +274,9 @@ async fn connect_once(config: &OneBotConfig, url: &str, role: Role, inbound: &Ar
     drop(tx);
     if let Some(link) = &link {
         link.close();
+        if let Some(split) = split {
+            split.disconnected(link);
+        }
         if let Some(id) = &registered {
             registry.bot(id).drop_link(link);
         }

@@ -108,9 +108,10 @@ const ALL: &[&str] = &[
 ];
 
 /// Commands beyond `call <action>`: `kick <group> <user>`, `flood <n>`, `send-all <group>`, `send-file <group>`,
-/// `send-to <group> <text>`.
+/// `send-to <group> <text>`, `bots` (what `list-bots` says).
 fn command(bot: &Bot, words: &[&str]) -> Option<String> {
     Some(match words {
+        ["bots"] => format!("bots {:?}", coral_sdk::bots()),
         ["kick", group, user] => show("kick", bot.kick_member(group, user, false)),
         ["flood", n] => {
             let n: u32 = n.parse().ok()?;
