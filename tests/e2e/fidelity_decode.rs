@@ -17,7 +17,10 @@ fn connected(peer: &Peer, plugins: &[&str]) -> (Setup, Coral) {
 /// What the api-probe plugin says about the last event it saw (`last event`: its kind, `last time`: its time),
 /// asked by user 1000001 in a private chat; without the leading `last `.
 fn ask_probe(peer: &mut Peer, question: &str) -> String {
-    peer.send_event(&private_message(question, 99));
+    // A new message id each time: the same message delivered twice is handed to plugins once.
+    static NEXT_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(9900);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    peer.send_event(&private_message(question, id));
     peer.expect_reply("last ").replacen("last ", "", 1)
 }
 
