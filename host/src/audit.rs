@@ -6,15 +6,35 @@
 //! ([`AuditLog::begin`]), and the outcome after, with the same `call` number ([`Pending::finish`]). A call whose
 //! platform never answered, or whose plugin was stopped mid-call, is completed as `unknown` (the guard's `Drop`),
 //! so no privileged frame ever leaves without a line in the log.
+//!
+//! Containment (a plugin refused thousands of times per event must not fill the disk):
+//!
+//! - **Repeated refusals are coalesced** ([`AuditLog::refuse`]). Each plugin has at most one open *run*: the last
+//!   refusal it was given, which is always written at once, as before. A refusal identical to it (same plugin,
+//!   bot, action, capability, target, outcome, retcode and detail) in the same wall-clock second (`time_ms / 1000`)
+//!   is only counted. The count is written as one more line, a copy of the refusal with `repeated: N` (N = how
+//!   many refusals that line stands for, `time_ms` the last of them), when the run ends: at the plugin's next
+//!   different refusal or next refusal in a later second, before any other entry of the plugin or any call of it
+//!   that gets through ([`AuditLog::settle`]), once the second is over (a background thread looks every 250 ms),
+//!   and at [`AuditLog::flush`] / drop. So the lines of one plugin stay in order, a refused plugin's counts are on
+//!   disk before its next action leaves, a crash loses at most the counts of the current second (never a distinct
+//!   refusal), and a flood costs at most two lines per plugin, second and distinct refusal. Admitted calls
+//!   (`pending` and outcome entries) and other entries are never coalesced.
+//! - **Rotation by size** ([`Rotation`]). Before a line would take the live file past `max_bytes`, the file is
+//!   renamed to `audit.jsonl.1` (`.1` to `.2`, …; the oldest, `.<files - 1>`, is deleted) and a new one is
+//!   started, so at most `files` files (the live one included) of at most `max_bytes` each exist. A line is never
+//!   split (a single line longer than `max_bytes` gets a file of its own), and it is still one `write` of the
+//!   whole line, done before the call it records goes on. [`AuditLog::read_all`] reads the rotated files oldest
+//!   first, then the live one.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -48,23 +68,135 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// One line of the log as read back: an [`Entry`] and, for a coalesced run of refusals, how many it stands for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: Entry,
+    /// How many identical refusals this line stands for (0: a line of its own, not a count).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeated: u64,
+}
+
+/// When the log file is rotated (`[host] audit_max_mb`, `audit_files`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Largest size of one file, bytes (a single longer line still gets a file of its own).
+    pub max_bytes: u64,
+    /// How many files are kept, the live one included (at least 1).
+    pub files: usize,
+}
+
+/// Default `[host] audit_max_mb`.
+pub const DEFAULT_MAX_MB: u64 = 64;
+/// Default `[host] audit_files`.
+pub const DEFAULT_FILES: usize = 5;
+/// The most plugins with an open run of refusals at once; beyond it every run is written out (a bound on memory
+/// whatever the number of plugins).
+const MAX_RUNS: usize = 1024;
+/// How often the background thread writes the runs whose second is over.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Rotated files beyond this number are never looked for.
+const MAX_ROTATED: usize = 10_000;
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Rotation {
+            max_bytes: DEFAULT_MAX_MB * 1024 * 1024,
+            files: DEFAULT_FILES,
+        }
+    }
+}
+
+/// A plugin's open run: its last refusal (already written) and the identical ones counted since.
+struct Run {
+    entry: Entry,
+    /// Identical refusals counted since `entry` was written (not written yet).
+    count: u64,
+    /// Time of the last of them, ms.
+    last_ms: u64,
+}
+
+impl Run {
+    fn second(&self) -> u64 {
+        self.entry.time_ms / 1000
+    }
+
+    /// Whether `entry` repeats this run's refusal in the same second.
+    fn repeats(&self, entry: &Entry) -> bool {
+        let e = &self.entry;
+        entry.time_ms / 1000 == self.second()
+            && (&e.plugin, &e.bot, &e.action, &e.capability, &e.target, &e.outcome, e.retcode, &e.detail)
+                == (
+                    &entry.plugin,
+                    &entry.bot,
+                    &entry.action,
+                    &entry.capability,
+                    &entry.target,
+                    &entry.outcome,
+                    entry.retcode,
+                    &entry.detail,
+                )
+    }
+}
+
+/// The open file and the runs, under one lock.
+struct Inner {
+    file: File,
+    /// Bytes in the live file.
+    size: u64,
+    /// Open runs by plugin name.
+    runs: HashMap<String, Run>,
+}
+
 /// The append-only log.
 pub struct AuditLog {
     path: PathBuf,
-    file: Mutex<File>,
+    rotation: Rotation,
+    inner: Mutex<Inner>,
     /// The next `call` number: microseconds at opening, then counting up (unique across restarts).
     next_call: AtomicU64,
 }
 
 impl AuditLog {
-    /// Open (creating) the log at `path`.
+    /// Open (creating) the log at `path`, rotated at the default size.
     pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+        AuditLog::open_with(path, Rotation::default())
+    }
+
+    /// Open (creating) the log at `path`, rotated as `rotation` says.
+    pub fn open_with(path: &Path, rotation: Rotation) -> std::io::Result<AuditLog> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
         Ok(AuditLog {
             path: path.to_path_buf(),
-            file: Mutex::new(file),
+            rotation: Rotation {
+                max_bytes: rotation.max_bytes.max(1),
+                files: rotation.files.max(1),
+            },
+            inner: Mutex::new(Inner {
+                file,
+                size,
+                runs: HashMap::new(),
+            }),
             next_call: AtomicU64::new(now_ms().saturating_mul(1000).max(1)),
         })
+    }
+
+    /// Start the thread that writes the counts of runs whose second is over; it ends when the log is dropped.
+    pub fn start_flusher(self: &Arc<Self>) -> std::io::Result<()> {
+        let log: Weak<AuditLog> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("coral-audit".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(FLUSH_EVERY);
+                    let Some(log) = log.upgrade() else { break };
+                    log.flush_before(now_ms() / 1000);
+                }
+            })
+            .map(|_| ())
     }
 
     /// Where it is.
@@ -72,14 +204,147 @@ impl AuditLog {
         &self.path
     }
 
-    /// Append one entry (one `write` of one line). A failure is logged, never fatal to the caller.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Append one entry (one `write` of one line), after the count of its plugin's open run. A failure is logged,
+    /// never fatal to the caller. Never coalesced: for refusals see [`AuditLog::refuse`].
     pub fn append(&self, entry: &Entry) {
-        let mut line = serde_json::to_string(entry).unwrap_or_default();
-        line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = file.write_all(line.as_bytes()) {
-            tracing::error!(path = %self.path.display(), "cannot write the audit log: {e}");
+        let mut inner = self.lock();
+        self.end_run(&mut inner, &entry.plugin);
+        self.write(&mut inner, entry, 0);
+    }
+
+    /// Record a refusal (denied, rate-limited, invalid): written at once unless it repeats the plugin's last
+    /// refusal within the same second, in which case it is only counted (see the module documentation).
+    pub fn refuse(&self, entry: &Entry) {
+        let mut inner = self.lock();
+        if let Some(run) = inner.runs.get_mut(&entry.plugin)
+            && run.repeats(entry)
+        {
+            run.count += 1;
+            run.last_ms = run.last_ms.max(entry.time_ms);
+            return;
         }
+        self.end_run(&mut inner, &entry.plugin);
+        if inner.runs.len() >= MAX_RUNS {
+            self.end_runs(&mut inner, |_| true);
+        }
+        self.write(&mut inner, entry, 0);
+        inner.runs.insert(
+            entry.plugin.clone(),
+            Run {
+                entry: entry.clone(),
+                count: 0,
+                last_ms: entry.time_ms,
+            },
+        );
+    }
+
+    /// Write the count of `plugin`'s open run, if any: before anything else of the plugin gets through.
+    pub fn settle(&self, plugin: &str) {
+        let mut inner = self.lock();
+        if inner.runs.contains_key(plugin) {
+            self.end_run(&mut inner, plugin);
+        }
+    }
+
+    /// Write the count of every open run (at shutdown; also on drop).
+    pub fn flush(&self) {
+        let mut inner = self.lock();
+        self.end_runs(&mut inner, |_| true);
+    }
+
+    /// Write the counts of the runs from before `second` (Unix seconds).
+    fn flush_before(&self, second: u64) {
+        let mut inner = self.lock();
+        self.end_runs(&mut inner, |run| run.second() < second);
+    }
+
+    fn end_run(&self, inner: &mut Inner, plugin: &str) {
+        if let Some(run) = inner.runs.remove(plugin) {
+            self.write_count(inner, run);
+        }
+    }
+
+    fn end_runs(&self, inner: &mut Inner, which: impl Fn(&Run) -> bool) {
+        let ended: Vec<String> = inner
+            .runs
+            .iter()
+            .filter(|(_, run)| which(run))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in ended {
+            self.end_run(inner, &name);
+        }
+    }
+
+    fn write_count(&self, inner: &mut Inner, run: Run) {
+        if run.count > 0 {
+            let entry = Entry {
+                time_ms: run.last_ms,
+                ..run.entry
+            };
+            self.write(inner, &entry, run.count);
+        }
+    }
+
+    /// One `write` of one whole line, rotating first if the line would take the file past the cap.
+    fn write(&self, inner: &mut Inner, entry: &Entry, repeated: u64) {
+        let record = RecordRef { entry, repeated };
+        let mut line = serde_json::to_string(&record).unwrap_or_default();
+        line.push('\n');
+        let len = line.len() as u64;
+        if inner.size > 0 && inner.size.saturating_add(len) > self.rotation.max_bytes {
+            self.rotate(inner);
+        }
+        match inner.file.write_all(line.as_bytes()) {
+            Ok(()) => inner.size = inner.size.saturating_add(len),
+            Err(e) => tracing::error!(path = %self.path.display(), "cannot write the audit log: {e}"),
+        }
+    }
+
+    /// Shift the rotated files up by one (dropping the oldest), move the live file to `.1`, start a new one. On
+    /// a failure the live file is kept (and rotation tried again after another `max_bytes`).
+    fn rotate(&self, inner: &mut Inner) {
+        let keep = self.rotation.files - 1;
+        let failed = |what: &str, e: std::io::Error| {
+            tracing::error!(path = %self.path.display(), "cannot rotate the audit log ({what}): {e}");
+        };
+        // Anything beyond what is kept goes (also what a larger `audit_files` left behind).
+        let mut stale = keep.max(1);
+        while stale <= MAX_ROTATED && rotated(&self.path, stale).exists() {
+            stale += 1;
+        }
+        for i in (keep.max(1)..stale).rev() {
+            if let Err(e) = std::fs::remove_file(rotated(&self.path, i)) {
+                failed("deleting the oldest file", e);
+            }
+        }
+        for i in (1..keep).rev() {
+            let from = rotated(&self.path, i);
+            if from.exists()
+                && let Err(e) = std::fs::rename(&from, rotated(&self.path, i + 1))
+            {
+                failed("renaming a rotated file", e);
+            }
+        }
+        let moved = if keep == 0 {
+            std::fs::remove_file(&self.path)
+        } else {
+            std::fs::rename(&self.path, rotated(&self.path, 1))
+        };
+        if let Err(e) = moved {
+            failed("moving the live file", e);
+            inner.size = 0;
+            return;
+        }
+        match OpenOptions::new().create(true).append(true).open(&self.path) {
+            Ok(file) => inner.file = file,
+            Err(e) => failed("starting a new file", e),
+        }
+        inner.size = 0;
     }
 
     /// Write the `pending` entry of a call about to reach the platform; the returned guard writes its outcome.
@@ -94,8 +359,8 @@ impl AuditLog {
         }
     }
 
-    /// Read every entry of a log file (unreadable lines are skipped).
-    pub fn read(path: &Path) -> std::io::Result<Vec<Entry>> {
+    /// Read every line of one log file (unreadable lines are skipped).
+    pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
         let file = File::open(path)?;
         Ok(BufReader::new(file)
             .lines()
@@ -103,6 +368,48 @@ impl AuditLog {
             .filter_map(|l| serde_json::from_str(&l).ok())
             .collect())
     }
+
+    /// Read the log at `path` with its rotated files, oldest first (`path.N`, …, `path.1`, `path`). A missing
+    /// live file is an error only when there are no rotated files either.
+    pub fn read_all(path: &Path) -> std::io::Result<Vec<Record>> {
+        let mut count = 0;
+        while count < MAX_ROTATED && rotated(path, count + 1).exists() {
+            count += 1;
+        }
+        let mut records = Vec::new();
+        for i in (1..=count).rev() {
+            records.extend(AuditLog::read(&rotated(path, i))?);
+        }
+        match AuditLog::read(path) {
+            Ok(live) => records.extend(live),
+            Err(e) if count == 0 || e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        Ok(records)
+    }
+}
+
+impl Drop for AuditLog {
+    /// Counts still open are written, not lost.
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// A line to write (borrowing the entry).
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry,
+    #[serde(skip_serializing_if = "is_zero")]
+    repeated: u64,
+}
+
+/// `path.i` (`audit.jsonl.1`, …).
+fn rotated(path: &Path, i: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{i}"));
+    PathBuf::from(name)
 }
 
 /// A call that reached (or is about to reach) the platform and whose outcome is not written yet.
@@ -176,8 +483,9 @@ mod tests {
         });
         let read = AuditLog::read(&path).unwrap();
         assert_eq!(read.len(), 2);
-        assert_eq!(read[0], entry);
-        assert_eq!(read[1].outcome, "ok");
+        assert_eq!(read[0].entry, entry);
+        assert_eq!(read[0].repeated, 0);
+        assert_eq!(read[1].entry.outcome, "ok");
     }
 
     #[test]
@@ -200,17 +508,207 @@ mod tests {
         };
         let first = log.begin(entry.clone());
         assert_eq!(
-            AuditLog::read(&path).unwrap()[0].outcome,
+            AuditLog::read(&path).unwrap()[0].entry.outcome,
             "pending",
             "written before the call"
         );
         first.finish("ok", 0, "");
         drop(log.begin(entry));
         let read = AuditLog::read(&path).unwrap();
-        let outcomes: Vec<&str> = read.iter().map(|e| e.outcome.as_str()).collect();
+        let outcomes: Vec<&str> = read.iter().map(|r| r.entry.outcome.as_str()).collect();
         assert_eq!(outcomes, ["pending", "ok", "pending", "unknown"]);
-        assert_eq!(read[0].call, read[1].call);
-        assert_eq!(read[2].call, read[3].call);
-        assert_ne!(read[0].call, read[2].call);
+        assert_eq!(read[0].entry.call, read[1].entry.call);
+        assert_eq!(read[2].entry.call, read[3].entry.call);
+        assert_ne!(read[0].entry.call, read[2].entry.call);
+    }
+
+    /// A denial by `plugin` at `time_ms` with `detail`.
+    fn denial(plugin: &str, time_ms: u64, detail: &str) -> Entry {
+        Entry {
+            time_ms,
+            plugin: plugin.into(),
+            plugin_hash: "h".into(),
+            bot: "1".into(),
+            action: "set_group_kick".into(),
+            capability: "kick".into(),
+            target: "group 1 user 2".into(),
+            outcome: "denied".into(),
+            retcode: 102,
+            detail: detail.into(),
+            call: 0,
+        }
+    }
+
+    /// (plugin, detail, time, repeated) of every line.
+    fn lines(path: &Path) -> Vec<(String, String, u64, u64)> {
+        AuditLog::read_all(path)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.entry.plugin, r.entry.detail, r.entry.time_ms, r.repeated))
+            .collect()
+    }
+
+    fn line(plugin: &str, detail: &str, time_ms: u64, repeated: u64) -> (String, String, u64, u64) {
+        (plugin.into(), detail.into(), time_ms, repeated)
+    }
+
+    #[test]
+    fn identical_refusals_in_one_second_are_one_line_and_a_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        for i in 0..1000 {
+            log.refuse(&denial("p", 5_000 + i % 1000, "no"));
+        }
+        // The first is on disk at once; the rest are counted.
+        assert_eq!(lines(&path), [line("p", "no", 5_000, 0)]);
+        // A different refusal ends the run: the count goes first.
+        log.refuse(&denial("p", 5_999, "other"));
+        assert_eq!(
+            lines(&path),
+            [line("p", "no", 5_000, 0), line("p", "no", 5_999, 999), line("p", "other", 5_999, 0)]
+        );
+        // Every other field is part of what must be identical.
+        let mut target = denial("p", 5_999, "other");
+        target.target = "group 1 user 3".into();
+        let mut outcome = denial("p", 5_999, "other");
+        outcome.outcome = "rate-limited".into();
+        log.refuse(&target);
+        log.refuse(&outcome);
+        assert_eq!(lines(&path).len(), 5);
+    }
+
+    #[test]
+    fn a_run_ends_with_its_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        log.refuse(&denial("p", 7_000, "no"));
+        log.refuse(&denial("p", 7_400, "no"));
+        log.refuse(&denial("p", 7_900, "no"));
+        // The same refusal in the next second is written again, after the count of the last one.
+        log.refuse(&denial("p", 8_000, "no"));
+        log.refuse(&denial("p", 8_001, "no"));
+        assert_eq!(
+            lines(&path),
+            [line("p", "no", 7_000, 0), line("p", "no", 7_900, 2), line("p", "no", 8_000, 0)]
+        );
+        // The background flush writes runs whose second is over, and only those.
+        log.flush_before(8);
+        assert_eq!(lines(&path).len(), 3);
+        log.flush_before(9);
+        assert_eq!(lines(&path).last(), Some(&line("p", "no", 8_001, 1)));
+        log.flush_before(10);
+        assert_eq!(lines(&path).len(), 4, "written once");
+    }
+
+    #[test]
+    fn runs_are_per_plugin_and_end_before_the_plugin_gets_anything_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        for _ in 0..3 {
+            log.refuse(&denial("a", 1_000, "no"));
+            log.refuse(&denial("b", 1_000, "no"));
+        }
+        assert_eq!(lines(&path).len(), 2, "interleaved plugins each keep their run");
+        // A call of `a` that gets through: its count is written before the `pending` line.
+        let mut admitted = denial("a", 1_001, "");
+        admitted.outcome = String::new();
+        let call = log.begin(admitted);
+        let read = AuditLog::read(&path).unwrap();
+        let outcomes: Vec<(&str, &str, u64)> = read
+            .iter()
+            .map(|r| (r.entry.plugin.as_str(), r.entry.outcome.as_str(), r.repeated))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [("a", "denied", 0), ("b", "denied", 0), ("a", "denied", 2), ("a", "pending", 0)]
+        );
+        call.finish("ok", 0, "");
+        // `settle` (a call that is not audited) does the same; a plugin without a run writes nothing.
+        log.settle("b");
+        log.settle("c");
+        assert_eq!(lines(&path).last(), Some(&line("b", "no", 1_000, 2)));
+        assert_eq!(lines(&path).len(), 6);
+        // Admitted calls are never coalesced.
+        for _ in 0..3 {
+            let mut admitted = denial("a", 1_002, "");
+            admitted.outcome = String::new();
+            log.begin(admitted).finish("ok", 0, "");
+        }
+        assert_eq!(lines(&path).len(), 12);
+    }
+
+    #[test]
+    fn open_counts_are_written_at_flush_and_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        log.refuse(&denial("p", 1_000, "no"));
+        log.refuse(&denial("p", 1_001, "no"));
+        log.flush();
+        assert_eq!(lines(&path), [line("p", "no", 1_000, 0), line("p", "no", 1_001, 1)]);
+        log.refuse(&denial("p", 1_002, "no"));
+        log.refuse(&denial("p", 1_003, "no"));
+        drop(log);
+        assert_eq!(lines(&path).last(), Some(&line("p", "no", 1_003, 1)));
+        assert_eq!(lines(&path).len(), 4);
+    }
+
+    #[test]
+    fn rotation_keeps_every_file_under_the_cap_and_reads_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let rotation = Rotation {
+            max_bytes: 2_000,
+            files: 3,
+        };
+        let log = Arc::new(AuditLog::open_with(&path, rotation).unwrap());
+        let mut written = Vec::new();
+        for i in 0..200u64 {
+            // Distinct refusals: each is a line of its own.
+            let detail = format!("refusal {i}");
+            log.refuse(&denial("p", 1_000 + i * 1000, &detail));
+            written.push(detail);
+            let files: Vec<u64> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|f| f.unwrap().metadata().unwrap().len())
+                .collect();
+            assert!(files.len() <= 3, "{files:?}");
+            assert!(files.iter().all(|&n| n <= 2_000), "{files:?}");
+        }
+        assert!(rotated(&path, 2).exists() && !rotated(&path, 3).exists());
+        // What is left is the newest entries, oldest first, none lost between the files kept and none split.
+        let read: Vec<String> = AuditLog::read_all(&path)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.entry.detail)
+            .collect();
+        assert!(read.len() > 10, "{read:?}");
+        assert_eq!(read[..], written[written.len() - read.len()..]);
+        let raw: usize = (0..3)
+            .map(|i| {
+                let file = if i == 0 { path.clone() } else { rotated(&path, i) };
+                std::fs::read_to_string(file).unwrap().lines().count()
+            })
+            .sum();
+        assert_eq!(raw, read.len(), "every line parses");
+        // Right after a rotation, a `pending` entry is still on disk before the call goes on.
+        let before = std::fs::metadata(&path).unwrap().len();
+        let mut admitted = denial("p", 300_000, "");
+        admitted.outcome = String::new();
+        admitted.detail = "x".repeat(2_000 - before as usize);
+        let call = log.begin(admitted);
+        let live = AuditLog::read(&path).unwrap();
+        assert_eq!(live.len(), 1, "the pending line started a new file");
+        assert_eq!(live[0].entry.outcome, "pending");
+        call.finish("ok", 0, "");
+        // Reopening carries on from the live file's size.
+        drop(log);
+        let log = AuditLog::open_with(&path, rotation).unwrap();
+        log.append(&denial("p", 400_000, &"y".repeat(1_700)));
+        assert!(std::fs::metadata(&path).unwrap().len() <= 2_000);
+        assert_eq!(AuditLog::read(&path).unwrap().len(), 1);
     }
 }

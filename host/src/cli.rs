@@ -1,7 +1,7 @@
 //! The operator's commands besides `run`: `coral plugin inspect`, `coral check`, `coral audit`. Each prints
 //! plain text for a terminal and returns whether everything was in order.
 
-use crate::audit::{AuditLog, Entry};
+use crate::audit::{AuditLog, Record};
 use crate::config::{Config, PluginLimits};
 use crate::policy::{Capability, Policy};
 use crate::runtime::{Compiled, Runtime};
@@ -237,8 +237,9 @@ pub async fn check(runtime: &Runtime, config: &Config) -> bool {
 
 /// `coral audit`: the audit log as a table, newest last.
 pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usize) -> bool {
-    let entries = match AuditLog::read(path) {
-        Ok(entries) => entries,
+    // The rotated files (`audit.jsonl.N` … `.1`) first, then the live one: oldest first.
+    let records = match AuditLog::read_all(path) {
+        Ok(records) => records,
         Err(e) => {
             eprintln!("error: cannot read the audit log {}: {e}", path.display());
             return false;
@@ -246,20 +247,24 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
     };
     // A call is written as `pending` before its frame leaves and again with its outcome: show the outcome (a
     // `pending` line without one means the host stopped before the platform answered).
-    let completed: std::collections::HashSet<u64> = entries
+    let completed: std::collections::HashSet<u64> = records
         .iter()
+        .map(|r| &r.entry)
         .filter(|e| e.call != 0 && e.outcome != "pending")
         .map(|e| e.call)
         .collect();
-    let calls: Vec<&Entry> = entries
+    let calls: Vec<&Record> = records
         .iter()
-        .filter(|e| !(e.outcome == "pending" && completed.contains(&e.call)))
+        .filter(|r| !(r.entry.outcome == "pending" && completed.contains(&r.entry.call)))
         .collect();
-    let matching: Vec<&Entry> = calls
+    let matching: Vec<&Record> = calls
         .iter()
         .copied()
-        .filter(|e| plugin.is_none_or(|p| e.plugin == p))
-        .filter(|e| action.is_none_or(|a| e.action == a || e.capability.split('+').any(|c| c == a) || e.outcome == a))
+        .filter(|r| plugin.is_none_or(|p| r.entry.plugin == p))
+        .filter(|r| {
+            let e = &r.entry;
+            action.is_none_or(|a| e.action == a || e.capability.split('+').any(|c| c == a) || e.outcome == a)
+        })
         .collect();
     let shown = &matching[matching.len().saturating_sub(limit)..];
     println!(
@@ -268,9 +273,16 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
     );
     // Every field but the time and retcode may hold text a plugin chose: shown escaped, never raw.
     let esc = |s: &str| crate::text::escape(s).into_owned();
-    for e in shown {
+    for r in shown {
+        let e = &r.entry;
+        // A coalesced run of identical refusals: the line stands for `repeated` more of the one before it.
+        let count = if r.repeated > 0 {
+            format!(" (×{})", r.repeated)
+        } else {
+            String::new()
+        };
         println!(
-            "{:<24} {:<14} {:<16} {:<10} {:<24} {:<22} {:<13} {:>7}  {}",
+            "{:<24} {:<14} {:<16} {:<10} {:<24} {:<22} {:<13} {:>7}  {}{count}",
             utc(e.time_ms),
             esc(&e.plugin),
             esc(&e.plugin_hash),
@@ -282,7 +294,17 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
             esc(&e.detail)
         );
     }
-    println!("{} of {} entries", shown.len(), calls.len());
+    let stands_for: u64 = matching.iter().map(|r| r.repeated.max(1)).sum();
+    if stands_for > matching.len() as u64 {
+        println!(
+            "{} of {} entries ({} matching, standing for {stands_for} events with the coalesced repeats)",
+            shown.len(),
+            calls.len(),
+            matching.len()
+        );
+    } else {
+        println!("{} of {} entries", shown.len(), calls.len());
+    }
     true
 }
 

@@ -158,6 +158,21 @@ pub struct HostConfig {
     pub slow_event_ms: u64,
     /// The `coral status` socket (Unix, mode 0600). Default `<data_dir>/coral.sock`.
     pub admin_socket: Option<PathBuf>,
+    /// The audit log (`<data_dir>/audit.jsonl`) is rotated before it would grow past this, MiB. Default 64.
+    pub audit_max_mb: u64,
+    /// How many audit files are kept, the live one included (`audit.jsonl`, `audit.jsonl.1`, …; the oldest is
+    /// deleted), so the log never takes more than `audit_max_mb` × `audit_files`. Default 5.
+    pub audit_files: usize,
+}
+
+impl HostConfig {
+    /// How the audit log is rotated.
+    pub fn audit_rotation(&self) -> crate::audit::Rotation {
+        crate::audit::Rotation {
+            max_bytes: self.audit_max_mb.saturating_mul(1024 * 1024),
+            files: self.audit_files,
+        }
+    }
 }
 
 impl Default for HostConfig {
@@ -177,6 +192,8 @@ impl Default for HostConfig {
             slow_call_ms: DEFAULT_SLOW_MS,
             slow_event_ms: DEFAULT_SLOW_MS,
             admin_socket: None,
+            audit_max_mb: crate::audit::DEFAULT_MAX_MB,
+            audit_files: crate::audit::DEFAULT_FILES,
         }
     }
 }
@@ -454,6 +471,12 @@ impl Config {
         }
         if h.queue_len == 0 {
             return invalid("host.queue_len".into(), "must be at least 1");
+        }
+        if !(1..=1_048_576).contains(&h.audit_max_mb) {
+            return invalid("host.audit_max_mb".into(), "must be between 1 and 1048576");
+        }
+        if !(1..=1000).contains(&h.audit_files) {
+            return invalid("host.audit_files".into(), "must be between 1 and 1000");
         }
         if self.metrics.enabled && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("metrics.listen".into(), "must be an address like \"127.0.0.1:9464\"");

@@ -141,15 +141,19 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     // First, so a second host on the same data folder stops here; the socket file goes when this returns.
     let mut admin = ops::admin::AdminSocket::bind(&admin_socket_path(&config))?;
     let audit_path = config.host.data_dir.join("audit.jsonl");
-    let audit = audit::AuditLog::open(&audit_path)
-        .with_context(|| format!("opening the audit log {}", audit_path.display()))?;
+    let audit = Arc::new(
+        audit::AuditLog::open_with(&audit_path, config.host.audit_rotation())
+            .with_context(|| format!("opening the audit log {}", audit_path.display()))?,
+    );
+    // Coalesced refusals are written once their second is over, even when the plugin goes quiet.
+    audit.start_flusher().context("starting the audit log's flush thread")?;
     let cache_dir = config
         .host
         .cache_dir
         .clone()
         .unwrap_or_else(|| config.host.data_dir.join("cache"));
     let services = services::Services::open(&config.host.data_dir)?;
-    let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(Arc::new(audit)))?.with_services(services.clone());
+    let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(audit.clone()))?.with_services(services.clone());
     // Before any plugin runs: the listeners and OneBot endpoints no plugin request may reach.
     let own = runtime.own_endpoints().clone();
     own.add(services::http::coral_endpoints(&config).iter().cloned());
@@ -249,5 +253,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     // Let each plugin finish what is queued, then stop.
     timers.abort();
     dispatcher.shutdown().await;
+    // Counts of refusals still open are written (the runtime may outlive this function in a task).
+    audit.flush();
     Ok(())
 }

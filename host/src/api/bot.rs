@@ -156,12 +156,17 @@ impl PluginState {
             tracing::trace!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
                 target = %target, "api call body: {}", body_text(&action));
         }
-        // A privileged call is in the audit log before its frame leaves; its outcome follows (or `unknown`).
+        // A privileged call is in the audit log before its frame leaves; its outcome follows (or `unknown`). Any
+        // call that gets through first writes the count of the plugin's coalesced refusals, keeping its order.
         let pending = match &self.shared.audit {
             Some(audit) if decision.is_audited() => {
                 Some(audit.begin(self.audit_entry(&self_id, &name, &decision.capabilities(), target)))
             }
-            _ => None,
+            Some(audit) => {
+                audit.settle(&self.shared.name);
+                None
+            }
+            None => None,
         };
         let started = Instant::now();
         let result = call_with_retry(&self.shared, &self_id, action, &stats).await;
@@ -226,7 +231,8 @@ impl PluginState {
         }
     }
 
-    /// Append a one-line audit entry (a refusal, a service call).
+    /// Audit a refusal (denied, rate-limited, invalid): one line, or counted into the plugin's run of identical
+    /// refusals ([`crate::audit::AuditLog::refuse`]).
     pub(crate) fn audit(
         &self,
         bot: &str,
@@ -237,7 +243,7 @@ impl PluginState {
         error: Option<&WitError>,
     ) {
         let Some(audit) = &self.shared.audit else { return };
-        audit.append(&Entry {
+        audit.refuse(&Entry {
             outcome: outcome.to_string(),
             retcode: error.map_or(0, |e| e.retcode),
             detail: error.map(|e| e.message.clone()).unwrap_or_default(),
