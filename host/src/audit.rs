@@ -127,17 +127,25 @@ impl Run {
     fn repeats(&self, entry: &Entry) -> bool {
         let e = &self.entry;
         entry.time_ms / 1000 == self.second()
-            && (&e.plugin, &e.bot, &e.action, &e.capability, &e.target, &e.outcome, e.retcode, &e.detail)
-                == (
-                    &entry.plugin,
-                    &entry.bot,
-                    &entry.action,
-                    &entry.capability,
-                    &entry.target,
-                    &entry.outcome,
-                    entry.retcode,
-                    &entry.detail,
-                )
+            && (
+                &e.plugin,
+                &e.bot,
+                &e.action,
+                &e.capability,
+                &e.target,
+                &e.outcome,
+                e.retcode,
+                &e.detail,
+            ) == (
+                &entry.plugin,
+                &entry.bot,
+                &entry.action,
+                &entry.capability,
+                &entry.target,
+                &entry.outcome,
+                entry.retcode,
+                &entry.detail,
+            )
     }
 }
 
@@ -566,7 +574,11 @@ mod tests {
         log.refuse(&denial("p", 5_999, "other"));
         assert_eq!(
             lines(&path),
-            [line("p", "no", 5_000, 0), line("p", "no", 5_999, 999), line("p", "other", 5_999, 0)]
+            [
+                line("p", "no", 5_000, 0),
+                line("p", "no", 5_999, 999),
+                line("p", "other", 5_999, 0)
+            ]
         );
         // Every other field is part of what must be identical.
         let mut target = denial("p", 5_999, "other");
@@ -591,7 +603,11 @@ mod tests {
         log.refuse(&denial("p", 8_001, "no"));
         assert_eq!(
             lines(&path),
-            [line("p", "no", 7_000, 0), line("p", "no", 7_900, 2), line("p", "no", 8_000, 0)]
+            [
+                line("p", "no", 7_000, 0),
+                line("p", "no", 7_900, 2),
+                line("p", "no", 8_000, 0)
+            ]
         );
         // The background flush writes runs whose second is over, and only those.
         log.flush_before(8);
@@ -623,7 +639,12 @@ mod tests {
             .collect();
         assert_eq!(
             outcomes,
-            [("a", "denied", 0), ("b", "denied", 0), ("a", "denied", 2), ("a", "pending", 0)]
+            [
+                ("a", "denied", 0),
+                ("b", "denied", 0),
+                ("a", "denied", 2),
+                ("a", "pending", 0)
+            ]
         );
         call.finish("ok", 0, "");
         // `settle` (a call that is not audited) does the same; a plugin without a run writes nothing.

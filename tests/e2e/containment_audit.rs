@@ -28,7 +28,14 @@ fn audit_files(setup: &Setup) -> (u64, Vec<Value>) {
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?.to_string();
             let n = name.strip_prefix("audit.jsonl")?;
-            Some((if n.is_empty() { 0 } else { n.strip_prefix('.')?.parse().ok()? }, p))
+            Some((
+                if n.is_empty() {
+                    0
+                } else {
+                    n.strip_prefix('.')?.parse().ok()?
+                },
+                p,
+            ))
         })
         .collect();
     rotated.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
@@ -70,8 +77,7 @@ fn a_flood_of_refusals_is_coalesced_within_the_audit_cap_while_others_answer() {
             .map(|_| {
                 let found = peer.expect_action("the flood's and ping's answers", |r| {
                     let text = message_text(&r.params["message"]);
-                    r.action.starts_with("send_")
-                        && (text.starts_with("alls ") || text == format!("pong {round}"))
+                    r.action.starts_with("send_") && (text.starts_with("alls ") || text == format!("pong {round}"))
                 });
                 message_text(&found.params["message"])
             })
@@ -86,15 +92,15 @@ fn a_flood_of_refusals_is_coalesced_within_the_audit_cap_while_others_answer() {
         .iter()
         .filter(|e| e["plugin"] == "attacker" && e["outcome"] == "denied")
         .collect();
-    let stands_for: u64 = refusals
-        .iter()
-        .map(|e| e["repeated"].as_u64().unwrap_or(1))
-        .sum();
+    let stands_for: u64 = refusals.iter().map(|e| e["repeated"].as_u64().unwrap_or(1)).sum();
     assert_eq!(stands_for, 100_000, "{} lines", refusals.len());
     assert!(refusals.len() < 1000, "{} lines for 100 000 refusals", refusals.len());
     assert!(refusals.iter().any(|e| e["repeated"].as_u64() > Some(1)));
     // `coral audit` shows the counts, and its filters still apply.
-    let out = coral_audit(&setup, &["--plugin", "attacker", "--action", "denied", "--limit", "100000"]);
+    let out = coral_audit(
+        &setup,
+        &["--plugin", "attacker", "--action", "denied", "--limit", "100000"],
+    );
     assert!(out.contains(" (×"), "{out}");
     assert!(out.contains("standing for 100000 events"), "{out}");
     let out = coral_audit(&setup, &["--plugin", "ping"]);
