@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod config;
+mod containment_faults;
 mod console;
 mod fidelity_decode;
 mod fidelity_link;
