@@ -33,7 +33,9 @@ fn plugin_when(setup: &Setup, name: &str, what: &str, ready: impl Fn(&Value) -> 
     let deadline = Instant::now() + DEADLINE;
     loop {
         let json: Value = serde_json::from_str(&status(setup, &["--json"])).expect("status JSON");
-        if let Some(p) = json["plugins"].as_array().and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        if let Some(p) = json["plugins"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
             && ready(p)
         {
             return p.clone();
@@ -69,9 +71,16 @@ fn a_platform_that_never_answers_is_not_the_plugin_s_fault() {
     // Each reply failed with 202 (a returned error), never a wall-clock fault.
     coral.expect_log_count("handler returned an error", 3);
     let log = coral.expect_log("handler returned an error");
-    assert!(log.contains("202") || log.to_lowercase().contains("timed out") || log.contains("timeout"), "{log}");
+    assert!(
+        log.contains("202") || log.to_lowercase().contains("timed out") || log.contains("timeout"),
+        "{log}"
+    );
     let ping = plugin_when(&setup, "ping", "three failed events", |p| p["failed"] == 3);
-    assert_eq!((&ping["traps"], &ping["timeouts"], &ping["restarts"]), (&json!(0), &json!(0), &json!(0)), "{ping:#}");
+    assert_eq!(
+        (&ping["traps"], &ping["timeouts"], &ping["restarts"]),
+        (&json!(0), &json!(0), &json!(0)),
+        "{ping:#}"
+    );
     assert_eq!(ping["quarantined"], false, "{ping:#}");
     assert!(!coral.stderr().contains("wall-clock"), "{}", coral.stderr());
     // The platform answers again: so does ping, with the same instance.
@@ -79,7 +88,10 @@ fn a_platform_that_never_answers_is_not_the_plugin_s_fault() {
     peer.send_event(&private_message("ping back", 9));
     assert_eq!(peer.expect_reply("pong back"), "pong back");
     let ping = plugin_when(&setup, "ping", "one handled event", |p| p["handled"] == 1);
-    assert_eq!((&ping["traps"], &ping["timeouts"], &ping["quarantined"]), (&json!(0), &json!(0), &json!(false)));
+    assert_eq!(
+        (&ping["traps"], &ping["timeouts"], &ping["quarantined"]),
+        (&json!(0), &json!(0), &json!(false))
+    );
 }
 
 /// Send `ping` lines until the trap fixture has been quarantined; returns its status.
@@ -88,7 +100,9 @@ fn quarantine_trap(setup: &Setup, coral: &mut crate::support::coral::Coral) -> V
         coral.send(&format!("ping {i}"));
         coral.expect(&format!("[private 10000] pong {i}"));
     }
-    plugin_when(setup, "trap", "the trap fixture quarantined", |p| p["quarantined"] == true)
+    plugin_when(setup, "trap", "the trap fixture quarantined", |p| {
+        p["quarantined"] == true
+    })
 }
 
 #[test]

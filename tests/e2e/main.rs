@@ -5,8 +5,8 @@ mod support;
 
 mod cli;
 mod config;
-mod containment_faults;
 mod console;
+mod containment_faults;
 mod fidelity_decode;
 mod fidelity_link;
 mod http;

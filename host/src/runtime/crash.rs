@@ -81,6 +81,9 @@ impl CrashGuard {
     /// quarantines it.
     pub fn fault(&mut self, reason: &str) -> Option<Duration> {
         let now = Instant::now();
+        if self.quarantine.as_ref().is_some_and(|q| q.until <= now) {
+            self.quarantine = None; // Over (another instance may fault before an event was admitted).
+        }
         self.last_fault = Some(reason.to_string());
         self.faults.push_back(now);
         while self.faults.front().is_some_and(|t| now.duration_since(*t) > WINDOW) {
@@ -166,7 +169,10 @@ mod tests {
             assert_eq!(g.admit(), Admit::Now);
         }
         assert_eq!(delays, [1, 2, 4, 8].map(Duration::from_secs));
-        assert!(g.fault("trap").is_some(), "the fifth fault within ten minutes quarantines");
+        assert!(
+            g.fault("trap").is_some(),
+            "the fifth fault within ten minutes quarantines"
+        );
         assert_eq!(g.admit(), Admit::Quarantined);
         assert!(Instant::now() - start < WINDOW);
     }
@@ -206,10 +212,15 @@ mod tests {
             for _ in 1..QUARANTINE_AFTER {
                 assert!(g.fault("trap").is_none());
             }
-            let length = g.fault(&format!("trapped {round}")).expect("the fifth fault quarantines");
+            let length = g
+                .fault(&format!("trapped {round}"))
+                .expect("the fifth fault quarantines");
             lengths.push(length.as_secs());
             assert_eq!(g.admit(), Admit::Quarantined);
-            assert_eq!(g.quarantine().map(|q| q.reason.as_str()), Some(format!("trapped {round}").as_str()));
+            assert_eq!(
+                g.quarantine().map(|q| q.reason.as_str()),
+                Some(format!("trapped {round}").as_str())
+            );
             tokio::time::advance(length - Duration::from_millis(1)).await;
             assert_eq!(g.admit(), Admit::Quarantined, "still quarantined just before the end");
             tokio::time::advance(Duration::from_millis(1)).await;
