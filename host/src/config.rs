@@ -570,6 +570,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn max_event_and_quarantine_default_and_never_undercut_the_wall_clock_limit() {
+        let c = Config::parse(
+            "[host]\nquarantine_secs = 2\n[plugins.a]\ncall_timeout_ms = 90000\n[plugins.b]\nmax_event_ms = 7000\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.limits("x").max_event.as_millis(), DEFAULT_MAX_EVENT_MS as u128);
+        assert_eq!(
+            c.limits("a").max_event.as_millis(),
+            90_000,
+            "at least the wall-clock limit"
+        );
+        assert_eq!(c.limits("b").max_event.as_millis(), 7000);
+        assert_eq!(c.limits("b").quarantine.as_secs(), 2);
+        assert_eq!(
+            Config::default().limits("x").quarantine.as_secs(),
+            DEFAULT_QUARANTINE_SECS
+        );
+        assert!(Config::parse("[host]\nquarantine_secs = 0\n", Path::new("c.toml")).is_err());
+        assert!(Config::parse("[plugins.a]\nmax_event_ms = 0\n", Path::new("c.toml")).is_err());
+    }
+
+    #[test]
     fn unknown_key_is_rejected_with_its_name_and_line() {
         let err = Config::parse("[host]\nplugin_dir = \"p\"\nplugins_dir = \"x\"\n", Path::new("c.toml")).unwrap_err();
         let text = err.to_string();

@@ -124,6 +124,7 @@ fn a_quarantine_expires_and_the_plugin_is_tried_again() {
     plugin_when(&setup, "trap", "the quarantine over", |p| p["quarantined"] == false);
     coral.send("ping again");
     coral.expect("[private 10000] pong again");
+    coral.expect_log("quarantine over; trying a fresh instance");
     let trap = plugin_when(&setup, "trap", "a sixth trap", |p| p["traps"] == 6);
     assert_eq!(trap["restarts"], 5, "{trap:#}");
     let (status, _, _) = coral.finish();

@@ -30,6 +30,8 @@ pub enum Admit {
     After(Instant),
     /// The plugin is quarantined: shed the event.
     Quarantined,
+    /// A quarantine just ended: go ahead (a fresh instance), and say so.
+    Retry,
 }
 
 /// A quarantine in force.
@@ -119,6 +121,7 @@ impl CrashGuard {
                 return Admit::Quarantined;
             }
             self.quarantine = None;
+            return Admit::Retry;
         }
         match self.not_before {
             Some(at) if at > Instant::now() => Admit::After(at),
@@ -224,7 +227,8 @@ mod tests {
             tokio::time::advance(length - Duration::from_millis(1)).await;
             assert_eq!(g.admit(), Admit::Quarantined, "still quarantined just before the end");
             tokio::time::advance(Duration::from_millis(1)).await;
-            assert_eq!(g.admit(), Admit::Now, "tried again once the quarantine is over");
+            assert_eq!(g.admit(), Admit::Retry, "tried again once the quarantine is over");
+            assert_eq!(g.admit(), Admit::Now);
             assert!(!g.is_quarantined());
         }
         assert_eq!(lengths, [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
@@ -235,7 +239,7 @@ mod tests {
             }
             let until = g.quarantine().map(|q| q.until).expect("quarantined");
             tokio::time::advance(until - Instant::now()).await;
-            assert_eq!(g.admit(), Admit::Now);
+            assert_eq!(g.admit(), Admit::Retry);
         }
         for _ in 0..QUARANTINE_AFTER {
             g.fault("trap");

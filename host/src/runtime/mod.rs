@@ -713,6 +713,9 @@ impl Actor {
                 let admit = starter.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).admit();
                 match admit {
                     Admit::Now => {}
+                    Admit::Retry => {
+                        tracing::info!(plugin = %starter.shared.name, "quarantine over; trying a fresh instance");
+                    }
                     Admit::After(at) => {
                         tracing::info!(plugin = %starter.shared.name, "restarting in {} ms (crash backoff)",
                             at.saturating_duration_since(tokio::time::Instant::now()).as_millis());
