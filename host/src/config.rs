@@ -24,6 +24,10 @@ pub const DEFAULT_MEMORY_MB: u64 = 64;
 pub const DEFAULT_CPU_BUDGET_MS: u64 = 1000;
 /// Default wall-clock limit for one call into a plugin (including its host calls), in milliseconds.
 pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 5000;
+/// Default hard cap on one event (or other export call), platform waits included, ms.
+pub const DEFAULT_MAX_EVENT_MS: u64 = 60_000;
+/// Default first quarantine, s (doubled on each further quarantine of the same running plugin).
+pub const DEFAULT_QUARANTINE_SECS: u64 = 600;
 /// Default bound of each plugin's event queue; events beyond it are shed (and counted).
 pub const DEFAULT_QUEUE_LEN: usize = 256;
 /// Default host calls one event may make.
@@ -137,8 +141,15 @@ pub struct HostConfig {
     pub memory_mb: u64,
     /// Default CPU budget per plugin call, ms. Default 1000.
     pub cpu_budget_ms: u64,
-    /// Default wall-clock limit per plugin call, ms. Default 5000.
+    /// Default wall-clock limit per plugin call, ms; time spent waiting on the platform (bot API calls, outgoing
+    /// HTTP) does not count. Default 5000.
     pub call_timeout_ms: u64,
+    /// Default hard cap on one plugin call, platform waits included, ms (at least `call_timeout_ms`). Default
+    /// 60000.
+    pub max_event_ms: u64,
+    /// How long a quarantined plugin stays quarantined before it is tried again, s; doubled on each further
+    /// quarantine (at most 6 h). Default 600.
+    pub quarantine_secs: u64,
     /// Default event-queue bound per plugin. Default 256.
     pub queue_len: usize,
     /// Largest plugin file accepted, MiB. Default 64.
@@ -183,6 +194,8 @@ impl Default for HostConfig {
             memory_mb: DEFAULT_MEMORY_MB,
             cpu_budget_ms: DEFAULT_CPU_BUDGET_MS,
             call_timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
+            max_event_ms: DEFAULT_MAX_EVENT_MS,
+            quarantine_secs: DEFAULT_QUARANTINE_SECS,
             queue_len: DEFAULT_QUEUE_LEN,
             max_plugin_mb: DEFAULT_MAX_PLUGIN_MB,
             max_host_calls: DEFAULT_MAX_HOST_CALLS,
@@ -247,6 +260,8 @@ pub struct PluginConfig {
     pub cpu_budget_ms: Option<u64>,
     /// Wall-clock limit per call in ms (default `[host] call_timeout_ms`).
     pub call_timeout_ms: Option<u64>,
+    /// Hard cap per call in ms, platform waits included (default `[host] max_event_ms`).
+    pub max_event_ms: Option<u64>,
     /// Event-queue bound (default `[host] queue_len`).
     pub queue_len: Option<usize>,
     /// How many instances handle events at once (default 1). With more than one, events may be handled out of
@@ -375,6 +390,7 @@ impl Default for PluginConfig {
             memory_mb: None,
             cpu_budget_ms: None,
             call_timeout_ms: None,
+            max_event_ms: None,
             queue_len: None,
             instances: None,
             grants: Vec::new(),
@@ -400,8 +416,12 @@ pub struct PluginLimits {
     pub memory_bytes: usize,
     /// CPU budget per call.
     pub cpu_budget: std::time::Duration,
-    /// Wall-clock limit per call.
+    /// Wall-clock limit per call (platform waits excluded).
     pub call_timeout: std::time::Duration,
+    /// Hard cap per call, platform waits included (never below `call_timeout`).
+    pub max_event: std::time::Duration,
+    /// First quarantine (`[host] quarantine_secs`).
+    pub quarantine: std::time::Duration,
     /// Queue bound.
     pub queue_len: usize,
     /// Instances handling events concurrently.
@@ -466,8 +486,11 @@ impl Config {
         if h.memory_mb == 0 {
             return invalid("host.memory_mb".into(), "must be at least 1");
         }
-        if h.cpu_budget_ms == 0 || h.call_timeout_ms == 0 {
-            return invalid("host.cpu_budget_ms / host.call_timeout_ms".into(), "must be at least 1");
+        if h.cpu_budget_ms == 0 || h.call_timeout_ms == 0 || h.max_event_ms == 0 || h.quarantine_secs == 0 {
+            return invalid(
+                "host.cpu_budget_ms / call_timeout_ms / max_event_ms / quarantine_secs".into(),
+                "must be at least 1",
+            );
         }
         if h.queue_len == 0 {
             return invalid("host.queue_len".into(), "must be at least 1");
@@ -506,7 +529,11 @@ impl Config {
                     "max_keys and max_mb must be at least 1 (max_mb at most 1048576)",
                 );
             }
-            if p.cpu_budget_ms == Some(0) || p.call_timeout_ms == Some(0) || p.queue_len == Some(0) {
+            if p.cpu_budget_ms == Some(0)
+                || p.call_timeout_ms == Some(0)
+                || p.max_event_ms == Some(0)
+                || p.queue_len == Some(0)
+            {
                 return invalid(format!("plugins.{name}"), "limits must be at least 1");
             }
             if let Some(retry) = &p.retry
@@ -530,12 +557,15 @@ impl Config {
     pub fn limits(&self, name: &str) -> PluginLimits {
         let p = self.plugins.get(name);
         let h = &self.host;
+        let call_timeout =
+            std::time::Duration::from_millis(p.and_then(|p| p.call_timeout_ms).unwrap_or(h.call_timeout_ms));
         PluginLimits {
             memory_bytes: (p.and_then(|p| p.memory_mb).unwrap_or(h.memory_mb) as usize) << 20,
             cpu_budget: std::time::Duration::from_millis(p.and_then(|p| p.cpu_budget_ms).unwrap_or(h.cpu_budget_ms)),
-            call_timeout: std::time::Duration::from_millis(
-                p.and_then(|p| p.call_timeout_ms).unwrap_or(h.call_timeout_ms),
-            ),
+            call_timeout,
+            max_event: std::time::Duration::from_millis(p.and_then(|p| p.max_event_ms).unwrap_or(h.max_event_ms))
+                .max(call_timeout),
+            quarantine: std::time::Duration::from_secs(h.quarantine_secs),
             queue_len: p.and_then(|p| p.queue_len).unwrap_or(h.queue_len),
             instances: p.and_then(|p| p.instances).unwrap_or(1),
             max_host_calls: p.and_then(|p| p.max_host_calls).unwrap_or(h.max_host_calls),
@@ -561,6 +591,29 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_event_and_quarantine_default_and_never_undercut_the_wall_clock_limit() {
+        let c = Config::parse(
+            "[host]\nquarantine_secs = 2\n[plugins.a]\ncall_timeout_ms = 90000\n[plugins.b]\nmax_event_ms = 7000\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.limits("x").max_event.as_millis(), DEFAULT_MAX_EVENT_MS as u128);
+        assert_eq!(
+            c.limits("a").max_event.as_millis(),
+            90_000,
+            "at least the wall-clock limit"
+        );
+        assert_eq!(c.limits("b").max_event.as_millis(), 7000);
+        assert_eq!(c.limits("b").quarantine.as_secs(), 2);
+        assert_eq!(
+            Config::default().limits("x").quarantine.as_secs(),
+            DEFAULT_QUARANTINE_SECS
+        );
+        assert!(Config::parse("[host]\nquarantine_secs = 0\n", Path::new("c.toml")).is_err());
+        assert!(Config::parse("[plugins.a]\nmax_event_ms = 0\n", Path::new("c.toml")).is_err());
+    }
 
     #[test]
     fn unknown_key_is_rejected_with_its_name_and_line() {

@@ -86,7 +86,12 @@ impl Reloader {
         if self.dispatcher.running(name).is_some_and(|(hash, json, limits)| {
             hash == compiled.hash && json == spec.config_json && limits == spec.limits
         }) {
-            tracing::debug!(plugin = %name, "unchanged; not reloaded");
+            // Touching a quarantined plugin's file is how the operator says "try it again now".
+            if self.dispatcher.lift_quarantine(name) {
+                tracing::info!(plugin = %name, "unchanged; quarantine lifted");
+            } else {
+                tracing::debug!(plugin = %name, "unchanged; not reloaded");
+            }
             return;
         }
         let hash = compiled.hash.clone();

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod console;
 mod containment_audit;
+mod containment_faults;
 mod fidelity_decode;
 mod fidelity_link;
 mod http;

@@ -492,8 +492,9 @@ fn a_plugin_stopped_mid_call_leaves_an_unknown_outcome() {
     let mut peer = Peer::new();
     peer.set_reply("set_group_kick", Reply::Never);
     let url = peer.serve_ws();
+    // Waiting on the platform does not count against `call_timeout_ms`: the per-event hard cap stops it.
     let config = format!(
-        "[plugins.attacker]\ngrants = [\"kick\"]\ncall_timeout_ms = 1000\n\
+        "[plugins.attacker]\ngrants = [\"kick\"]\ncall_timeout_ms = 1000\nmax_event_ms = 1000\n\
          [[onebot]]\ntransport = \"ws\"\nurl = \"{url}\"\nself_id = \"10001\"\n"
     );
     let setup = Setup::new(&["attacker"], &config);

@@ -169,7 +169,8 @@ impl PluginState {
             None => None,
         };
         let started = Instant::now();
-        let result = call_with_retry(&self.shared, &self_id, action, &stats).await;
+        // Waiting on the platform (and the send governor) is not the plugin's time: its wall clock is paused.
+        let result = crate::runtime::wall::on_platform(call_with_retry(&self.shared, &self_id, action, &stats)).await;
         let took = started.elapsed();
         stats.latency.record(took);
         let retcode = match &result {

@@ -308,6 +308,8 @@ mod tests {
             name: name.into(),
             version: "0.1.0".into(),
             quarantined: false,
+            quarantine_reason: None,
+            quarantined_until_ms: None,
             received: 7,
             handled: 6,
             failed: 1,

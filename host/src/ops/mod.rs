@@ -121,6 +121,12 @@ pub struct PluginSnapshot {
     pub version: String,
     /// Quarantined after repeated faults.
     pub quarantined: bool,
+    /// While quarantined: the fault that quarantined it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_reason: Option<String>,
+    /// While quarantined: when it is tried again, Unix time in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined_until_ms: Option<u64>,
     /// Events queued for it.
     pub received: u64,
     /// Events its handler completed.
@@ -204,15 +210,20 @@ pub struct Sources {
 impl Sources {
     /// Read every counter now.
     pub fn snapshot(&self) -> Snapshot {
-        let quarantined = self.dispatcher.quarantined();
+        let quarantines = self.dispatcher.quarantines();
+        let (now, now_ms) = (tokio::time::Instant::now(), crate::audit::now_ms());
         let mut plugins: Vec<PluginSnapshot> = self
             .dispatcher
             .snapshot()
             .into_iter()
             .map(|(name, version, s)| {
                 let actions = s.calls.snapshot();
+                let quarantine = quarantines.iter().find(|(q, _)| **q == *name).map(|(_, q)| q);
                 PluginSnapshot {
-                    quarantined: quarantined.iter().any(|q| **q == *name),
+                    quarantined: quarantine.is_some(),
+                    quarantine_reason: quarantine.map(|q| q.reason.clone()),
+                    quarantined_until_ms: quarantine
+                        .map(|q| now_ms.saturating_add(q.until.saturating_duration_since(now).as_millis() as u64)),
                     name: name.to_string(),
                     version,
                     received: s.received.load(Ordering::Relaxed),

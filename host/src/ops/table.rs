@@ -56,6 +56,14 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Unix time in ms as `YYYY-MM-DD HH:MM:SS`.
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (y, m, d) = crate::services::cron::civil_from_days((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+}
+
 /// The whole status as text.
 pub fn render(s: &Snapshot) -> String {
     let mut out = format!(
@@ -96,6 +104,16 @@ pub fn render(s: &Snapshot) -> String {
         ],
         &rows,
     ));
+    // Why each quarantined plugin is quarantined, and until when (UTC).
+    for p in s.plugins.iter().filter(|p| p.quarantined) {
+        let _ = writeln!(
+            out,
+            "quarantined: {} until {} UTC: {}",
+            crate::text::escape(&p.name),
+            p.quarantined_until_ms.map_or_else(|| "-".into(), utc),
+            crate::text::escape(p.quarantine_reason.as_deref().unwrap_or("-"))
+        );
+    }
     let rows: Vec<Vec<String>> = s
         .plugins
         .iter()
@@ -171,5 +189,11 @@ mod tests {
         assert_eq!(bound(Some(0.0025), &h), "2.5ms");
         assert_eq!(bound(Some(2.5), &h), "2.5s");
         assert_eq!(bound(None, &HistogramSnapshot::default()), "-");
+    }
+
+    #[test]
+    fn quarantine_ends_are_shown_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(1_800_000_000_999), "2027-01-15 08:00:00");
     }
 }

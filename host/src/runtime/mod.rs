@@ -9,6 +9,7 @@ pub mod bindings;
 pub mod crash;
 pub mod engine;
 pub mod state;
+pub mod wall;
 
 use crate::adapters::Bots;
 use crate::audit::AuditLog;
@@ -205,6 +206,7 @@ impl Runtime {
             self.services.clone(),
             self.own_endpoints.clone(),
         );
+        *shared.crashes.lock().unwrap_or_else(|e| e.into_inner()) = crash::CrashGuard::new(limits.quarantine);
         let stats = shared.stats.clone();
         let config_json = spec.config_json.clone();
         let starter = Starter {
@@ -474,6 +476,28 @@ impl Dispatcher {
             .collect()
     }
 
+    /// The quarantined plugins, each with its quarantine (the fault that imposed it, and until when).
+    pub fn quarantines(&self) -> Vec<(String, crash::Quarantine)> {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        plugins
+            .iter()
+            .filter_map(|p| {
+                let crashes = p.shared.crashes.lock().unwrap_or_else(|e| e.into_inner());
+                crashes.quarantine().map(|q| (p.name.to_string(), q.clone()))
+            })
+            .collect()
+    }
+
+    /// Lift a running plugin's quarantine at once (its file was touched: a reload of the same file). Returns
+    /// whether it was quarantined.
+    pub fn lift_quarantine(&self, name: &str) -> bool {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        plugins
+            .iter()
+            .find(|p| &*p.name == name)
+            .is_some_and(|p| p.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).lift())
+    }
+
     /// Names, versions and counters of the running plugins.
     pub fn snapshot(&self) -> Vec<(Arc<str>, String, Arc<PluginStats>)> {
         let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
@@ -558,12 +582,18 @@ impl Starter {
     }
 
     /// Record a fault; on the fifth within ten minutes, quarantine (logged and audited).
-    fn fault(&self) {
-        let quarantined = self.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).fault();
-        if quarantined {
+    fn fault(&self, fault: &Fault) {
+        let reason = fault_text(fault);
+        let quarantined = self
+            .shared
+            .crashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .fault(&reason);
+        if let Some(length) = quarantined {
             let name = &self.shared.name;
-            tracing::error!(plugin = %name, "quarantined: {} faults within {} minutes; its events are shed until it is reloaded",
-                crash::QUARANTINE_AFTER, crash::WINDOW.as_secs() / 60);
+            tracing::error!(plugin = %name, "quarantined for {} s: {} faults within {} minutes (last: {reason}); its events are shed until then or until it is reloaded",
+                length.as_secs(), crash::QUARANTINE_AFTER, crash::WINDOW.as_secs() / 60);
             if let Some(audit) = &self.shared.audit {
                 audit.append(&crate::audit::Entry {
                     time_ms: crate::audit::now_ms(),
@@ -575,7 +605,11 @@ impl Starter {
                     target: "-".into(),
                     outcome: "quarantined".into(),
                     retcode: 0,
-                    detail: format!("{} traps or timeouts within 10 minutes", crash::QUARANTINE_AFTER),
+                    detail: format!(
+                        "{} traps or timeouts within 10 minutes; for {} s; last: {reason}",
+                        crash::QUARANTINE_AFTER,
+                        length.as_secs()
+                    ),
                     call: 0,
                 });
             }
@@ -592,11 +626,16 @@ impl Starter {
         store.data_mut().host_calls = 0;
         store.data_mut().tick_budget = self.budget_ticks();
         store.set_epoch_deadline(1);
-        match tokio::time::timeout(self.limits.call_timeout, call(store)).await {
-            Err(_) => Err(Fault::TimedOut),
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(message))) => Err(Fault::Returned(message)),
-            Ok(Err(trap)) => Err(Fault::Trapped(self.describe_trap(store, &trap))),
+        let clock = Arc::new(wall::PlatformWait::default());
+        let result = {
+            let call = wall::scope(clock.clone(), call(store));
+            within_limits(call, &clock, self.limits.call_timeout, self.limits.max_event).await
+        };
+        match result {
+            None => Err(Fault::TimedOut),
+            Some(Ok(Ok(value))) => Ok(value),
+            Some(Ok(Err(message))) => Err(Fault::Returned(message)),
+            Some(Err(trap)) => Err(Fault::Trapped(self.describe_trap(store, &trap))),
         }
     }
 
@@ -674,6 +713,9 @@ impl Actor {
                 let admit = starter.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).admit();
                 match admit {
                     Admit::Now => {}
+                    Admit::Retry => {
+                        tracing::info!(plugin = %starter.shared.name, "quarantine over; trying a fresh instance");
+                    }
                     Admit::After(at) => {
                         tracing::info!(plugin = %starter.shared.name, "restarting in {} ms (crash backoff)",
                             at.saturating_duration_since(tokio::time::Instant::now()).as_millis());
@@ -691,7 +733,7 @@ impl Actor {
                     Err(fault) => {
                         stats.failed.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(plugin = %starter.shared.name, "could not restart: {}; event dropped", fault_text(&fault));
-                        starter.fault();
+                        starter.fault(&fault);
                         return;
                     }
                 }
@@ -749,7 +791,44 @@ impl Actor {
                 };
                 // The store is poisoned (or mid-call): drop it; the next event gets a fresh instance.
                 tracing::error!(plugin = %starter.shared.name, "event failed: plugin {}; instance discarded", fault_text(&fault));
-                starter.fault();
+                starter.fault(&fault);
+            }
+        }
+    }
+}
+
+/// Run `call` until it ends, or until it has used `limit` of wall-clock time *not* spent waiting on the platform
+/// (`clock`: bot API calls and outgoing HTTP pause it), or until `hard_cap` has passed in all (`None`: timed out).
+///
+/// The hard cap keeps a plugin from holding an event forever by waiting on a silent platform call after call: it
+/// is `max_event_ms` (default 60 s, never below the wall-clock limit); a plugin that reaches it is timed out like one
+/// that overruns its wall-clock limit. A single platform call that times out (OneBot `timeout_ms`, default 30 s) is
+/// an error value (retcode 202) to the plugin, so a well-behaved plugin meets it only after several in one event.
+async fn within_limits<F: Future>(
+    call: F,
+    clock: &wall::PlatformWait,
+    limit: std::time::Duration,
+    hard_cap: std::time::Duration,
+) -> Option<F::Output> {
+    /// While the plugin waits on the platform its deadline moves with the clock; look again at least this often.
+    const RECHECK: std::time::Duration = std::time::Duration::from_millis(10);
+    let started = tokio::time::Instant::now();
+    let hard = started + hard_cap;
+    tokio::pin!(call);
+    loop {
+        let deadline = (started + limit + clock.paused()).min(hard);
+        let deadline = if clock.waiting() {
+            deadline.max(tokio::time::Instant::now() + RECHECK).min(hard)
+        } else {
+            deadline
+        };
+        tokio::select! {
+            output = &mut call => return Some(output),
+            () = tokio::time::sleep_until(deadline) => {
+                let now = tokio::time::Instant::now();
+                if now >= hard || (!clock.waiting() && now >= started + limit + clock.paused()) {
+                    return None;
+                }
             }
         }
     }
@@ -826,4 +905,50 @@ fn fault_text(fault: &Fault) -> String {
 fn root_cause(error: &wasmtime::Error) -> String {
     let text = error.root_cause().to_string();
     state::sanitize(text.lines().next().unwrap_or(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const LIMIT: Duration = Duration::from_secs(1);
+    const CAP: Duration = Duration::from_secs(60);
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_on_the_platform_does_not_count_against_the_wall_clock_limit() {
+        let clock = Arc::new(wall::PlatformWait::default());
+        let call = wall::scope(clock.clone(), async {
+            for _ in 0..3 {
+                // Three platform calls of 10 s each (e.g. answers that time out), and a little work between.
+                wall::on_platform(tokio::time::sleep(Duration::from_secs(10))).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            "done"
+        });
+        assert_eq!(within_limits(call, &clock, LIMIT, CAP).await, Some("done"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_plugin_s_own_time_still_times_out() {
+        let clock = Arc::new(wall::PlatformWait::default());
+        let call = wall::scope(clock.clone(), async {
+            wall::on_platform(tokio::time::sleep(Duration::from_secs(10))).await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        });
+        assert_eq!(within_limits(call, &clock, LIMIT, CAP).await, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_hard_cap_bounds_platform_waits_too() {
+        let clock = Arc::new(wall::PlatformWait::default());
+        let started = tokio::time::Instant::now();
+        let call = wall::scope(clock.clone(), async {
+            loop {
+                wall::on_platform(tokio::time::sleep(Duration::from_secs(30))).await;
+            }
+        });
+        assert_eq!(within_limits(call, &clock, LIMIT, CAP).await, None);
+        assert_eq!(started.elapsed(), CAP);
+    }
 }

@@ -350,9 +350,13 @@ impl PluginState {
             }
         };
         let admitted = send::admit(&self.shared, method.as_str(), &uri)?;
-        let response = admitted.send(request).await?;
-        let (head, body) = response.into_parts();
-        let body = body.collect().await?.to_bytes();
+        // Waiting on the network is not the plugin's time: its wall clock is paused.
+        let (head, body) = crate::runtime::wall::on_platform(async {
+            let response = admitted.send(request).await?;
+            let (head, body) = response.into_parts();
+            Ok::<_, HttpFailure>((head, body.collect().await?.to_bytes()))
+        })
+        .await?;
         let headers = head
             .headers
             .iter()

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as TMessage;
@@ -25,8 +26,34 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// Longest reconnect delay.
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
-/// A connection that lasted this long resets the backoff.
-const BACKOFF_RESET: Duration = Duration::from_secs(60);
+/// Shortest reconnect delay.
+const BACKOFF_FLOOR: Duration = Duration::from_millis(50);
+
+/// Reconnect delays of one connection: exponential with full jitter while connecting keeps failing, back to the
+/// first delay (under 1 s) once a connection was established (handshake done and a frame or the login answer
+/// received), however briefly it lasted.
+#[derive(Debug, Default)]
+struct Backoff {
+    /// Failed attempts since the last established connection.
+    attempt: u32,
+}
+
+impl Backoff {
+    /// The ceiling of the next delay after a connection that was (or was not) established.
+    fn ceiling(&mut self, established: bool) -> Duration {
+        if established {
+            self.attempt = 0;
+        }
+        let ceiling = BACKOFF_BASE.saturating_mul(1 << self.attempt.min(6)).min(BACKOFF_CAP);
+        self.attempt = self.attempt.saturating_add(1);
+        ceiling
+    }
+
+    /// The next delay: uniform in [floor, ceiling].
+    fn next(&mut self, established: bool) -> Duration {
+        self.ceiling(established).mul_f64(fastrand::f64()).max(BACKOFF_FLOOR)
+    }
+}
 
 /// One incoming WebSocket frame, whatever the library.
 enum Frame {
@@ -164,20 +191,16 @@ async fn reconnecting(
     inbound: Arc<Inbound>,
     split: Option<Arc<SplitApi>>,
 ) {
-    let mut attempt: u32 = 0;
+    let mut backoff = Backoff::default();
     loop {
-        let started = Instant::now();
-        match connect_once(&config, &url, role, &inbound, split.as_ref()).await {
+        let established = Arc::new(AtomicBool::new(false));
+        match connect_once(&config, &url, role, &inbound, split.as_ref(), &established).await {
             Ok(()) => tracing::warn!(url, "onebot connection closed"),
             Err(e) => tracing::warn!(url, "onebot connection failed: {e}"),
         }
-        if started.elapsed() >= BACKOFF_RESET {
-            attempt = 0;
-        }
-        // Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)].
-        let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(6)).min(BACKOFF_CAP);
-        let delay = ceiling.mul_f64(fastrand::f64()).max(Duration::from_millis(50));
-        attempt = attempt.saturating_add(1);
+        // Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)], from the start again
+        // after a connection that was established.
+        let delay = backoff.next(established.load(Ordering::Relaxed));
         tracing::info!(url, "reconnecting in {} ms", delay.as_millis());
         tokio::time::sleep(delay).await;
     }
@@ -189,6 +212,7 @@ async fn connect_once(
     role: Role,
     inbound: &Arc<Inbound>,
     split: Option<&Arc<SplitApi>>,
+    established: &Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let mut request = url.into_client_request()?;
     if let Some(token) = &config.access_token {
@@ -245,9 +269,11 @@ async fn connect_once(
     } else if let (Some(link), true) = (&link, config.self_id.is_none()) {
         let (link, registry, governor, split) = (link.clone(), registry.clone(), governor.clone(), split.cloned());
         let url = url.to_string();
+        let established = established.clone();
         tokio::spawn(async move {
             match link.call("get_login_info", serde_json::json!({})).await {
                 Ok(data) => {
+                    established.store(true, Ordering::Relaxed);
                     let id = crate::api::data::id(&data, "user_id");
                     if !id.is_empty() {
                         let bot = registry.bot(&id);
@@ -267,6 +293,11 @@ async fn connect_once(
             }
         });
     }
+    let stream = stream.inspect(|frame| {
+        if !matches!(frame, Frame::Close) {
+            established.store(true, Ordering::Relaxed);
+        }
+    });
     pump(Box::pin(sink), stream, rx, inbound, link.as_deref(), None, |id| {
         register(&mut registered, id)
     })
@@ -418,4 +449,28 @@ async fn session(socket: WebSocket, state: Arc<ReverseState>, self_id: String, r
         bot.drop_link(link);
     }
     tracing::info!(self_id, role = role_key, "onebot reverse client disconnected");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_while_connecting_fails_and_restarts_after_an_established_connection() {
+        let mut b = Backoff::default();
+        let failing: Vec<u64> = (0..8).map(|_| b.ceiling(false).as_secs()).collect();
+        assert_eq!(failing, [1, 2, 4, 8, 16, 32, 60, 60]);
+        // A healthy link that drops is retried within a second, however long it lasted, every time.
+        for _ in 0..3 {
+            assert_eq!(b.ceiling(true), BACKOFF_BASE);
+        }
+        // …and a link that then keeps failing backs off again.
+        assert_eq!(b.ceiling(false), BACKOFF_BASE * 2);
+        assert_eq!(b.ceiling(false), BACKOFF_BASE * 4);
+        for _ in 0..100 {
+            let mut b = Backoff::default();
+            let delay = b.next(true);
+            assert!((BACKOFF_FLOOR..=BACKOFF_BASE).contains(&delay), "{delay:?}");
+        }
+    }
 }

@@ -78,7 +78,10 @@ impl WasiHttpHooks for CoralHttpHooks {
         self.sent += 1;
         let method = request.method().to_string();
         let admitted = send::admit(&self.shared, &method, request.uri());
+        // Until the response head arrives the plugin waits on the network, not on itself: its wall clock is paused.
+        let paused = crate::runtime::wall::current();
         Box::new(async move {
+            let _paused = paused;
             let admitted = admitted.map_err(|f| f.wasi_error())?;
             let response = admitted.send(request).await.map_err(|f| f.wasi_error())?;
             let response = response.map(|body| body.map_err(|f| f.wasi_error()).boxed_unsync());
