@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod config;
 mod console;
+mod containment_logs;
 mod fidelity_decode;
 mod fidelity_link;
 mod http;
