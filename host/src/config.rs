@@ -721,11 +721,26 @@ mod tests {
         )
         .unwrap();
         let a = c.limits("a");
-        assert_eq!(a.log_rate, LimitRate { micros: 100_000, burst: 50 });
-        assert_eq!(a.timer_rate, LimitRate { micros: 500_000, burst: 2 });
+        assert_eq!(
+            a.log_rate,
+            LimitRate {
+                micros: 100_000,
+                burst: 50
+            }
+        );
+        assert_eq!(
+            a.timer_rate,
+            LimitRate {
+                micros: 500_000,
+                burst: 2
+            }
+        );
         assert_eq!(a.log_rate.rate().per_sec, 10.0);
         let other = c.limits("b");
-        assert_eq!((other.log_rate, other.timer_rate), (DEFAULT_LOG_RATE, DEFAULT_TIMER_RATE));
+        assert_eq!(
+            (other.log_rate, other.timer_rate),
+            (DEFAULT_LOG_RATE, DEFAULT_TIMER_RATE)
+        );
         let err = Config::parse("[plugins.a]\nlog_rate = \"lots\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("plugins.a.log_rate"), "{err}");
         let err = Config::parse("[plugins.a]\ntimer_rate = \"0/s\"\n", Path::new("c.toml")).unwrap_err();

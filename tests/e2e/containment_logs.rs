@@ -25,7 +25,10 @@ fn a_plugin_flooding_its_log_is_held_to_its_line_budget() {
     coral.send("ping a");
     expect_all(
         &mut coral,
-        &["[private 10000] pong a", &format!("[private 10000] chatty: flooded {LINES}")],
+        &[
+            "[private 10000] pong a",
+            &format!("[private 10000] chatty: flooded {LINES}"),
+        ],
     );
     coral.send("ping b");
     coral.expect("[private 10000] pong b");
@@ -45,7 +48,9 @@ fn a_plugin_flooding_its_log_is_held_to_its_line_budget() {
     );
     assert!(!summaries.is_empty(), "no summary of the dropped lines");
     assert!(
-        summaries.iter().all(|l| l.contains("plugin=\"chatty\"") || l.contains("plugin=chatty")),
+        summaries
+            .iter()
+            .all(|l| l.contains("plugin=\"chatty\"") || l.contains("plugin=chatty")),
         "{summaries:?}"
     );
     // Every line is accounted for: written, or counted in a summary.
@@ -83,4 +88,50 @@ fn self_renewing_zero_delay_timers_are_held_to_the_timer_rate() {
     assert!((count as f64) <= bound, "{count} timer events in {elapsed:.1} s");
     let (status, _, _) = coral.finish();
     assert!(status.success());
+}
+
+#[test]
+fn a_full_queue_is_reported_once_per_interval_with_the_count() {
+    use crate::onebot::{forward_setup_with, private_message};
+    use crate::support::onebot_peer::{Peer, message_text};
+    const EVENTS: i64 = 60;
+    let mut peer = Peer::new();
+    // `spin` loops until its CPU budget on every message, with room for one queued event: the rest are shed.
+    let (_setup, coral) = forward_setup_with(
+        &peer,
+        &["ping", "spin"],
+        "",
+        "[plugins.spin]\ncpu_budget_ms = 3000\ncall_timeout_ms = 600000\nqueue_len = 1\n",
+    );
+    peer.expect_handshake();
+    peer.expect_action("get_login_info", |r| r.action == "get_login_info");
+    let start = Instant::now();
+    for i in 0..EVENTS {
+        peer.send_event(&private_message(&format!("ping {i}"), 100 + i));
+    }
+    let last = format!("pong {}", EVENTS - 1);
+    peer.expect_action(&last, |r| {
+        r.action.starts_with("send_") && message_text(&r.params["message"]) == last
+    });
+    // Every event has been offered to spin by now (ping answered the last one).
+    coral.expect_log("event queue full");
+    let elapsed = start.elapsed().as_secs_f64();
+    let log = coral.stderr();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("event queue full")).collect();
+    let shed: u64 = warnings
+        .iter()
+        .map(|l| {
+            let rest = &l[l.find("event queue full; ").unwrap() + "event queue full; ".len()..];
+            rest.split(' ').next().unwrap().parse::<u64>().unwrap()
+        })
+        .sum();
+    eprintln!(
+        "{} warnings for {shed} events shed in {elapsed:.1} s: {warnings:#?}",
+        warnings.len()
+    );
+    assert!(warnings.iter().all(|l| l.contains("plugin=spin")), "{warnings:?}");
+    // One line per 5 s at most (the first at once); without coalescing there would be one per shed event.
+    let bound = 1 + (elapsed / 5.0).floor() as usize;
+    assert!(warnings.len() <= bound, "{} warnings in {elapsed:.1} s", warnings.len());
+    assert!((1..EVENTS as u64).contains(&shed), "{shed} reported shed");
 }

@@ -573,7 +573,10 @@ mod tests {
                 budget.admit();
             });
         }
-        assert!(budget.unreported() < 10 * 100 * 5, "reported within {DROP_REPORT_EVERY:?}");
+        assert!(
+            budget.unreported() < 10 * 100 * 5,
+            "reported within {DROP_REPORT_EVERY:?}"
+        );
     }
 
     #[test]

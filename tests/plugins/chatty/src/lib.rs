@@ -5,8 +5,8 @@
 //! zero-delay one-shot jobs, each of which adds itself again (after 0 s) from the timer handler. `chatty count`:
 //! answers `chatty: count <timer events handled so far>`.
 
-use coral_sdk::prelude::*;
 use coral_sdk::TimerEvent;
+use coral_sdk::prelude::*;
 use coral_sdk::schedule::{self, When};
 use std::io::Write;
 
