@@ -32,9 +32,14 @@ fn a_plugin_flooding_its_log_is_held_to_its_line_budget() {
     );
     coral.send("ping b");
     coral.expect("[private 10000] pong b");
+    let flood_lines = |log: &str| log.lines().filter(|l| l.contains("chatty flood line")).count() as u64;
+    let so_far = flood_lines(&coral.stderr());
+    assert!(so_far <= 5000, "{so_far} plugin lines reached the log");
+    // The plugin has gone quiet: its count is reported without waiting for another line or the exit.
+    coral.expect_log("plugin log: dropped");
     let (status, _, log) = coral.finish();
     assert!(status.success());
-    let plugin_lines = log.lines().filter(|l| l.contains("chatty flood line")).count() as u64;
+    let plugin_lines = flood_lines(&log);
     let summaries: Vec<&str> = log.lines().filter(|l| l.contains("plugin log: dropped")).collect();
     eprintln!(
         "coral stderr: {} lines, {} bytes; {plugin_lines} of the plugin's {LINES} lines; summaries: {summaries:#?}",

@@ -171,12 +171,12 @@ const DROP_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5)
 const FLOOD_OVER_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One plugin's log budget: a token bucket of lines shared by its stdout, stderr and `coral:bot/log`. Lines over
-/// it are dropped and counted; the count goes out as one WARN `plugin log: dropped N lines over its budget` when
-/// lines are let through again after a pause of [`FLOOD_OVER_AFTER`], every [`DROP_REPORT_EVERY`] during a long
-/// flood, and when the plugin stops.
+/// it are dropped and counted; the count goes out as one WARN `plugin log: dropped N lines over its budget` once no
+/// line has been dropped for [`FLOOD_OVER_AFTER`], every [`DROP_REPORT_EVERY`] during a long flood, and when the
+/// plugin stops.
 pub struct LogBudget {
     plugin: Arc<str>,
-    state: Mutex<BudgetState>,
+    state: Arc<Mutex<BudgetState>>,
 }
 
 struct BudgetState {
@@ -187,6 +187,26 @@ struct BudgetState {
     since: Option<tokio::time::Instant>,
     /// When the last line was dropped.
     last_drop: Option<tokio::time::Instant>,
+    /// A task is waiting to report the count (so a plugin that goes quiet after a flood is reported too).
+    watched: bool,
+}
+
+impl BudgetState {
+    /// The count to report now, if it is due (and then the tally starts again).
+    fn take_due(&mut self, now: tokio::time::Instant) -> Option<u64> {
+        let elapsed =
+            |at: Option<tokio::time::Instant>, least| at.is_some_and(|at| now.saturating_duration_since(at) >= least);
+        let due =
+            self.dropped > 0 && (elapsed(self.since, DROP_REPORT_EVERY) || elapsed(self.last_drop, FLOOD_OVER_AFTER));
+        due.then(|| {
+            self.since = None;
+            std::mem::take(&mut self.dropped)
+        })
+    }
+}
+
+fn report_dropped(plugin: &str, dropped: u64) {
+    tracing::warn!(plugin = %plugin, "plugin log: dropped {dropped} lines over its budget");
 }
 
 impl LogBudget {
@@ -194,12 +214,13 @@ impl LogBudget {
     pub fn new(plugin: Arc<str>, rate: crate::policy::rate::Rate) -> Self {
         LogBudget {
             plugin,
-            state: Mutex::new(BudgetState {
+            state: Arc::new(Mutex::new(BudgetState {
                 bucket: crate::policy::rate::Bucket::new(rate),
                 dropped: 0,
                 since: None,
                 last_drop: None,
-            }),
+                watched: false,
+            })),
         }
     }
 
@@ -212,26 +233,41 @@ impl LogBudget {
             state.dropped += 1;
             state.since.get_or_insert(now);
             state.last_drop = Some(now);
+            if !state.watched {
+                state.watched = self.watch();
+            }
         }
-        let report = state.dropped > 0
-            && (state
-                .since
-                .is_some_and(|since| now.saturating_duration_since(since) >= DROP_REPORT_EVERY)
-                || admitted
-                    && state
-                        .last_drop
-                        .is_some_and(|last| now.saturating_duration_since(last) >= FLOOD_OVER_AFTER));
-        if report {
-            let dropped = std::mem::take(&mut state.dropped);
-            state.since = None;
+        if let Some(dropped) = state.take_due(now) {
             drop(state);
-            self.report(dropped);
+            report_dropped(&self.plugin, dropped);
         }
         admitted
     }
 
-    fn report(&self, dropped: u64) {
-        tracing::warn!(plugin = %self.plugin, "plugin log: dropped {dropped} lines over its budget");
+    /// Start a task that reports the count once it is due, even if the plugin logs nothing more; whether one
+    /// was started (not outside a runtime).
+    fn watch(&self) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let (plugin, state) = (self.plugin.clone(), Arc::downgrade(&self.state));
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(FLOOD_OVER_AFTER).await;
+                let Some(state) = state.upgrade() else { return };
+                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                let due = state.take_due(tokio::time::Instant::now());
+                if due.is_some() || state.dropped == 0 {
+                    state.watched = false;
+                    drop(state);
+                    if let Some(dropped) = due {
+                        report_dropped(&plugin, dropped);
+                    }
+                    return;
+                }
+            }
+        });
+        true
     }
 
     /// Lines dropped and not yet reported.
@@ -243,9 +279,9 @@ impl LogBudget {
 
 impl Drop for LogBudget {
     fn drop(&mut self) {
-        let dropped = self.state.get_mut().map_or(0, |s| s.dropped);
+        let dropped = std::mem::take(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()).dropped);
         if dropped > 0 {
-            self.report(dropped);
+            report_dropped(&self.plugin, dropped);
         }
     }
 }
@@ -577,6 +613,9 @@ mod tests {
             budget.unreported() < 10 * 100 * 5,
             "reported within {DROP_REPORT_EVERY:?}"
         );
+        // A plugin that goes quiet after a flood has its count reported without another line.
+        tokio::time::sleep(FLOOD_OVER_AFTER * 3).await;
+        assert_eq!(budget.unreported(), 0, "reported once the flood was over");
     }
 
     #[test]
