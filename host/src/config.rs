@@ -300,6 +300,50 @@ pub struct PluginConfig {
     pub config: toml::Table,
     /// Storage quota: `storage = { max_keys = 10000, max_mb = 16 }` (the defaults).
     pub storage: Option<StorageQuotaConfig>,
+    /// Lines its stdout, stderr and `coral:bot/log` may write together, as a rate (default `"100/s burst 1000"`);
+    /// lines over it are dropped and counted.
+    pub log_rate: Option<String>,
+    /// Timer events it may receive, as a rate (default `"10/s burst 10"`); firings over it are delayed.
+    pub timer_rate: Option<String>,
+}
+
+/// A rate kept in [`PluginLimits`] (exact, so limits compare): one action per `micros` µs, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitRate {
+    /// Microseconds per action.
+    pub micros: u64,
+    /// Actions allowed at once.
+    pub burst: u32,
+}
+
+/// Default plugin log budget: 100 lines a second, 1000 at once.
+pub const DEFAULT_LOG_RATE: LimitRate = LimitRate {
+    micros: 10_000,
+    burst: 1000,
+};
+/// Default plugin timer rate: 10 timer events a second, 10 at once.
+pub const DEFAULT_TIMER_RATE: LimitRate = LimitRate {
+    micros: 100_000,
+    burst: 10,
+};
+
+impl LimitRate {
+    /// Parse a rate such as `"100/s burst 1000"` (the syntax of per-capability `rate`).
+    pub fn parse(text: &str) -> Result<LimitRate, String> {
+        let rate = crate::policy::rate::Rate::parse(text)?;
+        Ok(LimitRate {
+            micros: ((1e6 / rate.per_sec).round() as u64).max(1),
+            burst: rate.burst,
+        })
+    }
+
+    /// As a token-bucket rate.
+    pub fn rate(self) -> crate::policy::rate::Rate {
+        crate::policy::rate::Rate {
+            per_sec: 1e6 / self.micros as f64,
+            burst: self.burst,
+        }
+    }
 }
 
 /// `storage = { max_keys, max_mb }` under `[plugins.<name>]`.
@@ -405,6 +449,8 @@ impl Default for PluginConfig {
             http_limits: Default::default(),
             config: toml::Table::new(),
             storage: None,
+            log_rate: None,
+            timer_rate: None,
         }
     }
 }
@@ -436,6 +482,10 @@ pub struct PluginLimits {
     pub retry: Option<RetryConfig>,
     /// Storage quota.
     pub storage: crate::services::storage::Quota,
+    /// Its log budget (stdout, stderr and `coral:bot/log` together).
+    pub log_rate: LimitRate,
+    /// Its timer-event rate.
+    pub timer_rate: LimitRate,
 }
 
 impl Config {
@@ -541,6 +591,13 @@ impl Config {
             {
                 return invalid(format!("plugins.{name}.retry.attempts"), "must be between 1 and 5");
             }
+            for (key, text) in [("log_rate", &p.log_rate), ("timer_rate", &p.timer_rate)] {
+                if let Some(text) = text
+                    && let Err(reason) = LimitRate::parse(text)
+                {
+                    return invalid(format!("plugins.{name}.{key}"), &reason);
+                }
+            }
             if p.retry.is_some_and(|r| r.backoff_ms > 60_000) {
                 return invalid(format!("plugins.{name}.retry.backoff_ms"), "must be at most 60000");
             }
@@ -584,6 +641,14 @@ impl Config {
                         << 20,
                 }
             },
+            log_rate: p
+                .and_then(|p| p.log_rate.as_deref())
+                .and_then(|text| LimitRate::parse(text).ok())
+                .unwrap_or(DEFAULT_LOG_RATE),
+            timer_rate: p
+                .and_then(|p| p.timer_rate.as_deref())
+                .and_then(|text| LimitRate::parse(text).ok())
+                .unwrap_or(DEFAULT_TIMER_RATE),
         }
     }
 }
@@ -722,5 +787,39 @@ mod tests {
             matches!(err, ConfigError::Invalid { ref key, .. } if key == "plugins.ping.memory_mb"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn log_and_timer_rates_default_override_and_are_checked() {
+        let c = Config::parse(
+            "[plugins.a]\nlog_rate = \"10/s burst 50\"\ntimer_rate = \"2/s\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let a = c.limits("a");
+        assert_eq!(
+            a.log_rate,
+            LimitRate {
+                micros: 100_000,
+                burst: 50
+            }
+        );
+        assert_eq!(
+            a.timer_rate,
+            LimitRate {
+                micros: 500_000,
+                burst: 2
+            }
+        );
+        assert_eq!(a.log_rate.rate().per_sec, 10.0);
+        let other = c.limits("b");
+        assert_eq!(
+            (other.log_rate, other.timer_rate),
+            (DEFAULT_LOG_RATE, DEFAULT_TIMER_RATE)
+        );
+        let err = Config::parse("[plugins.a]\nlog_rate = \"lots\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("plugins.a.log_rate"), "{err}");
+        let err = Config::parse("[plugins.a]\ntimer_rate = \"0/s\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("plugins.a.timer_rate"), "{err}");
     }
 }

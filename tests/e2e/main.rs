@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod containment_audit;
 mod containment_faults;
+mod containment_logs;
 mod fidelity_decode;
 mod fidelity_link;
 mod http;

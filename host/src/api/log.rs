@@ -1,7 +1,8 @@
-//! `coral:bot/log`: plugin log lines into the host log, tagged `plugin=<name>`.
+//! `coral:bot/log`: plugin log lines into the host log, tagged `plugin=<name>`, within the plugin's log budget
+//! (shared with its stdout and stderr).
 
 use crate::runtime::bindings::coral::bot::log::{Host, Level};
-use crate::runtime::state::{PluginState, emit_log};
+use crate::runtime::state::PluginState;
 
 impl Host for PluginState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
@@ -13,7 +14,7 @@ impl Host for PluginState {
             Level::Error => tracing::Level::ERROR,
         };
         self.count_host_call()?;
-        emit_log(&self.shared.name, level, &message);
+        self.shared.log(level, &message);
         Ok(())
     }
 }

@@ -314,7 +314,11 @@ impl PluginHandle {
             Ok(()) => true,
             Err(_) => {
                 self.stats.shed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(plugin = %self.name, "event queue full; event shed");
+                // One line per plugin per SHED_LOG_PERIOD, counting the events shed since the last one.
+                if let Some(held_back) = self.shared.shed_log.admit() {
+                    let shed = held_back + 1;
+                    tracing::warn!(plugin = %self.name, shed, "event queue full; {shed} event(s) shed since the last such warning");
+                }
                 false
             }
         }

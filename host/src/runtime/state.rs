@@ -1,5 +1,5 @@
 //! Per-instance store data ([`PluginState`]): the default-deny WASI context, the memory limiter, the CPU-budget
-//! counter, and the plugin's stdout/stderr forwarded to the host log.
+//! counter, and the plugin's stdout/stderr forwarded to the host log under the plugin's log budget ([`LogBudget`]).
 
 use crate::adapters::Bots;
 use crate::audit::AuditLog;
@@ -55,7 +55,14 @@ pub struct PluginShared {
     pub http_in_flight: std::sync::atomic::AtomicUsize,
     /// The host's own endpoints, which its HTTP requests may never reach (shared by every plugin).
     pub own_endpoints: Arc<crate::services::http::OwnEndpoints>,
+    /// The line budget its stdout, stderr and `coral:bot/log` share.
+    pub log_budget: LogBudget,
+    /// Limits "event queue full" warnings to one per [`SHED_LOG_PERIOD`] (with the count shed since the last).
+    pub shed_log: crate::ops::log_limit::LogLimiter,
 }
+
+/// Shortest time between two "event queue full" warnings of one plugin.
+pub const SHED_LOG_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Recent message ids and their chats, per bot, bounded (oldest forgotten first). Message ids are only unique per
 /// bot, so the same id seen on two bots is two entries.
@@ -120,6 +127,10 @@ impl PluginShared {
         services: Option<Arc<crate::services::Services>>,
         own_endpoints: Arc<crate::services::http::OwnEndpoints>,
     ) -> Arc<Self> {
+        if let Some(services) = &services {
+            services.jobs.set_timer_rate(&name, limits.timer_rate.rate());
+        }
+        let name_for_budget = name.clone();
         Arc::new(PluginShared {
             name,
             hash,
@@ -136,12 +147,142 @@ impl PluginShared {
             storage_quota: limits.storage,
             http_in_flight: Default::default(),
             own_endpoints,
+            log_budget: LogBudget::new(name_for_budget, limits.log_rate.rate()),
+            shed_log: crate::ops::log_limit::LogLimiter::new(SHED_LOG_PERIOD),
         })
     }
 
     /// The current policy.
     pub fn policy(&self) -> Arc<Policy> {
         self.policy.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Log one line of the plugin's, if its log budget allows (else it is dropped and counted).
+    pub fn log(&self, level: tracing::Level, line: &str) {
+        if self.log_budget.admit() {
+            emit_log(&self.name, level, line);
+        }
+    }
+}
+
+/// How often, at most, the count of dropped lines is reported while a flood goes on.
+const DROP_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// A flood is over once no line has been dropped for this long; the next line let through then reports the count.
+const FLOOD_OVER_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One plugin's log budget: a token bucket of lines shared by its stdout, stderr and `coral:bot/log`. Lines over
+/// it are dropped and counted; the count goes out as one WARN `plugin log: dropped N lines over its budget` once no
+/// line has been dropped for [`FLOOD_OVER_AFTER`], every [`DROP_REPORT_EVERY`] during a long flood, and when the
+/// plugin stops.
+pub struct LogBudget {
+    plugin: Arc<str>,
+    state: Arc<Mutex<BudgetState>>,
+}
+
+struct BudgetState {
+    bucket: crate::policy::rate::Bucket,
+    /// Lines dropped and not yet reported.
+    dropped: u64,
+    /// When the first of them was dropped.
+    since: Option<tokio::time::Instant>,
+    /// When the last line was dropped.
+    last_drop: Option<tokio::time::Instant>,
+    /// A task is waiting to report the count (so a plugin that goes quiet after a flood is reported too).
+    watched: bool,
+}
+
+impl BudgetState {
+    /// The count to report now, if it is due (and then the tally starts again).
+    fn take_due(&mut self, now: tokio::time::Instant) -> Option<u64> {
+        let elapsed =
+            |at: Option<tokio::time::Instant>, least| at.is_some_and(|at| now.saturating_duration_since(at) >= least);
+        let due =
+            self.dropped > 0 && (elapsed(self.since, DROP_REPORT_EVERY) || elapsed(self.last_drop, FLOOD_OVER_AFTER));
+        due.then(|| {
+            self.since = None;
+            std::mem::take(&mut self.dropped)
+        })
+    }
+}
+
+fn report_dropped(plugin: &str, dropped: u64) {
+    tracing::warn!(plugin = %plugin, "plugin log: dropped {dropped} lines over its budget");
+}
+
+impl LogBudget {
+    /// A full budget of `rate`.
+    pub fn new(plugin: Arc<str>, rate: crate::policy::rate::Rate) -> Self {
+        LogBudget {
+            plugin,
+            state: Arc::new(Mutex::new(BudgetState {
+                bucket: crate::policy::rate::Bucket::new(rate),
+                dropped: 0,
+                since: None,
+                last_drop: None,
+                watched: false,
+            })),
+        }
+    }
+
+    /// Whether one more line may be logged now; a line refused is counted.
+    pub fn admit(&self) -> bool {
+        let now = tokio::time::Instant::now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let admitted = state.bucket.try_take().is_ok();
+        if !admitted {
+            state.dropped += 1;
+            state.since.get_or_insert(now);
+            state.last_drop = Some(now);
+            if !state.watched {
+                state.watched = self.watch();
+            }
+        }
+        if let Some(dropped) = state.take_due(now) {
+            drop(state);
+            report_dropped(&self.plugin, dropped);
+        }
+        admitted
+    }
+
+    /// Start a task that reports the count once it is due, even if the plugin logs nothing more; whether one
+    /// was started (not outside a runtime).
+    fn watch(&self) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let (plugin, state) = (self.plugin.clone(), Arc::downgrade(&self.state));
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(FLOOD_OVER_AFTER).await;
+                let Some(state) = state.upgrade() else { return };
+                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                let due = state.take_due(tokio::time::Instant::now());
+                if due.is_some() || state.dropped == 0 {
+                    state.watched = false;
+                    drop(state);
+                    if let Some(dropped) = due {
+                        report_dropped(&plugin, dropped);
+                    }
+                    return;
+                }
+            }
+        });
+        true
+    }
+
+    /// Lines dropped and not yet reported.
+    #[cfg(test)]
+    fn unreported(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).dropped
+    }
+}
+
+impl Drop for LogBudget {
+    fn drop(&mut self) {
+        let dropped = std::mem::take(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()).dropped);
+        if dropped > 0 {
+            report_dropped(&self.plugin, dropped);
+        }
     }
 }
 
@@ -167,10 +308,9 @@ pub struct PluginState {
 impl PluginState {
     /// A fresh state: no env, args, preopens or network; stdout/stderr go to the log; stdin is empty.
     pub fn new(shared: Arc<PluginShared>, memory_cap: usize) -> Self {
-        let name = shared.name.clone();
         let wasi = WasiCtxBuilder::new()
-            .stdout(LogStream::new(name.clone(), tracing::Level::INFO))
-            .stderr(LogStream::new(name.clone(), tracing::Level::WARN))
+            .stdout(LogStream::new(shared.clone(), tracing::Level::INFO))
+            .stderr(LogStream::new(shared.clone(), tracing::Level::WARN))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -301,38 +441,61 @@ pub fn emit_log(plugin: &str, level: tracing::Level, line: &str) {
     }
 }
 
-/// A plugin's stdout or stderr: complete lines go to the host log.
+/// Splits a byte stream into lines, holding at most [`MAX_LOG_LINE`] + 1 bytes of a partial line: a longer line
+/// is handed on cut there, and the rest of it (up to its newline) is skipped.
+#[derive(Debug, Default)]
+struct LineSplitter {
+    pending: Vec<u8>,
+    /// The current line was already handed on (cut); skip to its end.
+    skipping: bool,
+}
+
+impl LineSplitter {
+    fn push(&mut self, mut bytes: &[u8], mut line: impl FnMut(&[u8])) {
+        while !bytes.is_empty() {
+            let newline = bytes.iter().position(|b| *b == b'\n');
+            let (head, rest) = match newline {
+                Some(pos) => (&bytes[..pos], &bytes[pos + 1..]),
+                None => (bytes, &[][..]),
+            };
+            if !self.skipping {
+                let room = (MAX_LOG_LINE + 1).saturating_sub(self.pending.len());
+                self.pending.extend_from_slice(&head[..head.len().min(room)]);
+                if newline.is_some() || self.pending.len() > MAX_LOG_LINE {
+                    line(&self.pending);
+                    self.pending.clear();
+                    self.skipping = newline.is_none();
+                }
+            } else if newline.is_some() {
+                self.skipping = false;
+            }
+            bytes = rest;
+        }
+    }
+}
+
+/// A plugin's stdout or stderr: complete lines go to the host log, within the plugin's log budget.
 #[derive(Clone)]
 struct LogStream {
-    plugin: Arc<str>,
+    shared: Arc<PluginShared>,
     level: tracing::Level,
-    pending: Arc<Mutex<Vec<u8>>>,
+    lines: Arc<Mutex<LineSplitter>>,
 }
 
 impl LogStream {
-    fn new(plugin: Arc<str>, level: tracing::Level) -> Self {
+    fn new(shared: Arc<PluginShared>, level: tracing::Level) -> Self {
         LogStream {
-            plugin,
+            shared,
             level,
-            pending: Arc::default(),
+            lines: Arc::default(),
         }
     }
 
     fn push(&self, bytes: &[u8]) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.extend_from_slice(bytes);
-        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=pos).collect();
-            emit_log(
-                &self.plugin,
-                self.level,
-                String::from_utf8_lossy(&line[..line.len() - 1]).as_ref(),
-            );
-        }
-        if pending.len() > MAX_LOG_LINE {
-            let line: Vec<u8> = std::mem::take(&mut *pending);
-            emit_log(&self.plugin, self.level, String::from_utf8_lossy(&line).as_ref());
-        }
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        lines.push(bytes, |line| {
+            self.shared.log(self.level, String::from_utf8_lossy(line).as_ref());
+        });
     }
 }
 
@@ -393,6 +556,66 @@ mod tests {
         let cut = sanitize(&long);
         assert!(cut.len() <= MAX_LOG_LINE + '…'.len_utf8());
         assert!(cut.ends_with('…'));
+    }
+
+    fn split(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut splitter = LineSplitter::default();
+        let mut lines = Vec::new();
+        for chunk in chunks {
+            splitter.push(chunk, |line| lines.push(line.to_vec()));
+            assert!(splitter.pending.len() <= MAX_LOG_LINE + 1);
+        }
+        lines
+    }
+
+    #[test]
+    fn lines_are_split_across_writes_and_a_long_line_is_cut_once() {
+        assert_eq!(split(&[b"a\nb", b"c\n\nd"]), [&b"a"[..], b"bc", b""]);
+        let long = vec![b'x'; 1 << 20];
+        let lines = split(&[&long, &long, b"tail\nnext\n"]);
+        assert_eq!(lines.len(), 2, "one cut line for the 2 MiB line, then the next");
+        assert_eq!(lines[0].len(), MAX_LOG_LINE + 1);
+        assert_eq!(lines[1], b"next");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_log_budget_drops_lines_over_it_and_counts_them() {
+        let budget = LogBudget::new(
+            Arc::from("p"),
+            crate::policy::rate::Rate {
+                per_sec: 10.0,
+                burst: 5,
+            },
+        );
+        let admitted = (0..1000).filter(|_| budget.admit()).count();
+        assert_eq!(admitted, 5, "the burst");
+        assert_eq!(budget.unreported(), 995);
+        // Over 2 s of flood, 10 a second more get through; the count is kept until reported.
+        let mut admitted = 0;
+        for _ in 0..200 {
+            tokio::time::advance(std::time::Duration::from_millis(10)).await;
+            admitted += (0..10).filter(|_| budget.admit()).count();
+        }
+        assert!((19..=20).contains(&admitted), "{admitted} (rounding of the refill)");
+        assert_eq!(budget.unreported(), 995 + 2000 - admitted as u64);
+        // After a quiet second the next line goes through and the count is reported (and reset).
+        tokio::time::advance(FLOOD_OVER_AFTER).await;
+        assert!(budget.admit());
+        assert_eq!(budget.unreported(), 0);
+        // During a long flood the count goes out every few seconds.
+        for _ in 0..600 {
+            tokio::time::advance(std::time::Duration::from_millis(10)).await;
+            (0..10).for_each(|_| {
+                budget.admit();
+            });
+        }
+        assert!(
+            budget.unreported() < 10 * 100 * 5,
+            "reported within {DROP_REPORT_EVERY:?}"
+        );
+        // A plugin that goes quiet after a flood has its count reported without another line.
+        tokio::time::sleep(FLOOD_OVER_AFTER * 3).await;
+        assert_eq!(budget.unreported(), 0, "reported once the flood was over");
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! only). A one-shot job is then deleted; a repeating job moves to its first scheduled time after now — so runs
 //! missed while the host was down fire once, and an `every` job keeps its phase. When the delivery is refused
 //! (the plugin is not loaded, or its queue is full) the job is offered again [`REDELIVER_AFTER_MS`] later.
+//!
+//! Containment: a one-shot job waits at least [`MIN_DELAY_SECS`] (a shorter `after-secs` is raised to it), and each
+//! plugin's firings pass a token bucket (its `timer_rate`, default [`crate::config::DEFAULT_TIMER_RATE`]): a job due
+//! while the bucket is empty is delayed until the next token, never lost.
 
 use super::cron::Cron;
+use crate::policy::rate::{Bucket, Rate};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -14,6 +19,8 @@ use std::time::Duration;
 
 /// Most jobs per plugin.
 pub const MAX_JOBS: u64 = 32;
+/// Shortest delay of a one-shot job, seconds; a shorter one is raised to this.
+pub const MIN_DELAY_SECS: u64 = 1;
 /// Shortest repeat interval, seconds.
 pub const MIN_INTERVAL_SECS: u64 = 60;
 /// Longest job name, bytes.
@@ -130,6 +137,8 @@ struct Inner {
     conn: Mutex<Connection>,
     clock: Clock,
     wake: tokio::sync::Notify,
+    /// Each plugin's timer rate and bucket (plugins not listed get the default rate).
+    rates: Mutex<std::collections::HashMap<String, (Rate, Bucket)>>,
 }
 
 fn encode(when: &When) -> (&'static str, String) {
@@ -185,6 +194,7 @@ impl Jobs {
                 conn: Mutex::new(conn),
                 clock,
                 wake: tokio::sync::Notify::new(),
+                rates: Mutex::default(),
             }),
         })
     }
@@ -192,6 +202,14 @@ impl Jobs {
     /// The scheduler's clock.
     pub fn clock(&self) -> Clock {
         self.inner.clock
+    }
+
+    /// Set how fast `plugin`'s jobs may fire (a new rate starts with a full bucket; the same rate keeps its bucket).
+    pub fn set_timer_rate(&self, plugin: &str, rate: Rate) {
+        let mut rates = self.inner.rates.lock().unwrap_or_else(|e| e.into_inner());
+        if rates.get(plugin).is_none_or(|(old, _)| *old != rate) {
+            rates.insert(plugin.to_string(), (rate, Bucket::new(rate)));
+        }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -220,6 +238,10 @@ impl Jobs {
                 payload.len()
             )));
         }
+        let when = match when {
+            When::AfterSecs(s) => When::AfterSecs(s.max(MIN_DELAY_SECS)),
+            other => other,
+        };
         let now = self.inner.clock.now_ms();
         let due = match &when {
             When::AfterSecs(s) | When::EverySecs(s) if *s > MAX_DELAY_SECS => {
@@ -302,10 +324,12 @@ impl Jobs {
         .await
     }
 
-    /// Fire every job due at `now`; returns when the next one is due.
+    /// Fire every job due at `now` (delaying those over their plugin's timer rate); returns when the next one is
+    /// due.
     fn fire_due(
         conn: &Connection,
         now: u64,
+        rates: &Mutex<std::collections::HashMap<String, (Rate, Bucket)>>,
         deliver: &(dyn Fn(Fired) -> bool + Send + Sync),
     ) -> Result<Option<u64>, JobError> {
         let due: Vec<(String, String, String, String, u64, String, u64)> = {
@@ -326,7 +350,20 @@ impl Jobs {
             })?;
             rows.collect::<Result<_, _>>()?
         };
+        let mut rates = rates.lock().unwrap_or_else(|e| e.into_inner());
         for (plugin, name, kind, spec, anchor, payload, due_ms) in due {
+            let (_, bucket) = rates.entry(plugin.clone()).or_insert_with(|| {
+                let rate = crate::config::DEFAULT_TIMER_RATE.rate();
+                (rate, Bucket::new(rate))
+            });
+            if let Err(wait) = bucket.check() {
+                let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+                conn.execute(
+                    "UPDATE jobs SET retry_ms = ?3 WHERE plugin = ?1 AND name = ?2",
+                    params![plugin, name, now.saturating_add(wait_ms) as i64],
+                )?;
+                continue;
+            }
             let when = decode(&kind, spec);
             let fired = Fired {
                 plugin: plugin.clone(),
@@ -341,6 +378,7 @@ impl Jobs {
                 )?;
                 continue;
             }
+            bucket.take();
             match next_run(&when, anchor, now) {
                 Some(next) => conn.execute(
                     "UPDATE jobs SET due_ms = ?3, retry_ms = NULL WHERE plugin = ?1 AND name = ?2",
@@ -366,7 +404,10 @@ impl Jobs {
             let woken = self.inner.wake.notified();
             let now = self.inner.clock.now_ms();
             let deliver = deliver.clone();
-            let pass = self.blocking(move |conn| Self::fire_due(conn, now, &*deliver)).await;
+            let inner = self.inner.clone();
+            let pass = self
+                .blocking(move |conn| Self::fire_due(conn, now, &inner.rates, &*deliver))
+                .await;
             let next = match pass {
                 Ok(next) => next,
                 Err(e) => {
@@ -551,6 +592,56 @@ mod tests {
         assert_eq!(f.due_ms, T0 + 60_000, "the original due time is reported");
         assert!(h.jobs.clock().now_ms() <= T0 + 70_000 + REDELIVER_AFTER_MS);
         assert!(h.jobs.list("p").await.unwrap().is_empty());
+        h.task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_delay_one_shot_waits_the_minimum() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = start(dir.path(), T0, |_| true);
+        h.jobs.add("p", "now", When::AfterSecs(0), "").await.unwrap();
+        let listed = h.jobs.list("p").await.unwrap();
+        assert_eq!(
+            listed[0].when,
+            When::AfterSecs(MIN_DELAY_SECS),
+            "raised, and listed as raised"
+        );
+        let f = h.fired.recv().await.unwrap();
+        assert_eq!(f.due_ms, T0 + MIN_DELAY_SECS * 1000);
+        assert_eq!(h.jobs.clock().now_ms(), T0 + MIN_DELAY_SECS * 1000);
+        h.task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn firings_over_a_plugins_timer_rate_are_delayed_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = start(dir.path(), T0, |_| true);
+        h.jobs.set_timer_rate("p", Rate::parse("2/s burst 3").unwrap());
+        for i in 0..MAX_JOBS {
+            h.jobs.add("p", &format!("j{i}"), When::AfterSecs(1), "").await.unwrap();
+        }
+        // Another plugin's jobs have their own bucket (the default rate).
+        h.jobs.add("q", "other", When::AfterSecs(1), "").await.unwrap();
+        let start = T0 + 1000;
+        let mut p_times = Vec::new();
+        while p_times.len() < MAX_JOBS as usize {
+            let f = h.fired.recv().await.unwrap();
+            let now = h.jobs.clock().now_ms();
+            if f.plugin == "q" {
+                assert_eq!(now, start, "q's job is not held back by p's rate");
+                continue;
+            }
+            assert_eq!(f.due_ms, start, "the original due time is reported");
+            p_times.push(now);
+        }
+        for (k, at) in p_times.iter().enumerate() {
+            // At most burst + rate × elapsed firings by any time.
+            let allowed = 3 + 2 * (at - start) / 1000;
+            assert!((k as u64) < allowed, "firing {} at +{} ms", k + 1, at - start);
+        }
+        let last = p_times.last().copied().unwrap_or_default() - start;
+        assert!((14_000..=16_000).contains(&last), "all fired, the last at +{last} ms");
+        assert!(h.jobs.list("p").await.unwrap().is_empty(), "none lost");
         h.task.abort();
     }
 }
