@@ -149,12 +149,20 @@ impl Content {
             // Literal text: an array `text` is never parsed as CQ code.
             "text" | "face" | "rps" | "dice" | "shake" | "anonymous" => {}
             "at" => {
-                for value in data.values() {
-                    match value {
-                        Value::String(s) => self.at(s),
-                        other => self.at(&scalar(other).unwrap_or_default()),
-                    }
+                // `all` under any key is an @all to some reader.
+                if data.values().any(|v| scalar(v).is_some_and(|s| is_all(&s))) {
+                    self.needs.insert(Capability::AtAll);
                 }
+                // The account mentioned: `qq` (go-cqhttp falls back to `target` when it is empty). Missing, empty,
+                // zero or not a number, it is an @all where implementations read it as 0: MiraiGo's `NewAt(0)` is
+                // `AtAll()` and go-cqhttp reads a `qq` it cannot parse as 0; Lagrange's `Mention(0)` is @all and a
+                // missing `qq` defaults to "0".
+                let target = ["qq", "target"]
+                    .iter()
+                    .filter_map(|key| data.get(*key).and_then(scalar))
+                    .find(|s| !s.is_empty())
+                    .unwrap_or_default();
+                self.at(&target);
             }
             "reply" | "forward" => self.refs_of(data),
             // A node forwards an existing message by id or carries a whole message; who it claims to be from is
@@ -190,9 +198,9 @@ impl Content {
         Ok(())
     }
 
-    /// A mention of `who`: `all` (trimmed, any case) is an @all.
+    /// A mention of `who`: anything but one account's number (`all` in any form, `0`, empty, a name) is an @all.
     pub fn at(&mut self, who: &str) {
-        if is_all(who) {
+        if !is_one_account(who) {
             self.needs.insert(Capability::AtAll);
         }
     }
@@ -298,6 +306,12 @@ fn normalise_kind(kind: &str) -> std::borrow::Cow<'_, str> {
 /// `all` as an @-target, as lenient implementations compare it.
 fn is_all(s: &str) -> bool {
     s.trim().eq_ignore_ascii_case("all")
+}
+
+/// Whether an @-target names one account: ASCII digits, not all zero, nothing else (no sign, no space). Every
+/// other target is read as 0 (@all) by some implementation, or is `all` itself.
+pub fn is_one_account(who: &str) -> bool {
+    !who.is_empty() && who.bytes().all(|b| b.is_ascii_digit()) && who.bytes().any(|b| b != b'0')
 }
 
 /// Parameter names whose CQ strings are replaced by arrays before sending (a node's `content` too). Other

@@ -972,6 +972,50 @@ mod tests {
         );
     }
 
+    /// go-cqhttp reads an `at` it cannot parse as 0 and MiraiGo's `NewAt(0)` is @all; Lagrange's `Mention(0)` is
+    /// @all and a missing `qq` defaults to "0". Only one account's number is a plain mention.
+    #[test]
+    fn a_mention_of_account_zero_or_of_no_account_is_an_at_all() {
+        let p = Policy::new(&req(&["send"]), &grants(&[]));
+        let here = Chat::Group("100".into());
+        for who in ["0", "00", "", " 42", "+0", "-1", "alice"] {
+            let typed = send(here.clone(), vec![Segment::At(who.into())]);
+            assert_eq!(denied(check_in(&p, &typed, &here)), Capability::AtAll, "{who:?}");
+            let via_options = send_with(here.clone(), vec![Segment::Text("x".into())], Some(who), None);
+            assert_eq!(denied(check_in(&p, &via_options, &here)), Capability::AtAll, "{who:?}");
+        }
+        for data in [
+            json!({"qq": "0"}),
+            json!({"qq": 0}),
+            json!({}),
+            json!({"qq": ""}),
+            json!({"qq": "", "target": "0"}),
+            json!({"name": "x"}),
+        ] {
+            let message = vec![other("at", data.clone())];
+            assert_eq!(
+                denied(check_in(&p, &send(here.clone(), message), &here)),
+                Capability::AtAll,
+                "{data}"
+            );
+        }
+        let p = Policy::new(
+            &req(&["send", "call-api:send_group_msg"]),
+            &grants(&["call-api:send_group_msg"]),
+        );
+        let cq = raw("send_group_msg", json!({"group_id": 100, "message": "hi [CQ:at,qq=0]"}));
+        assert_eq!(denied(check_in(&p, &cq, &here)), Capability::AtAll);
+        // One account is a plain mention, by number or string, with a display name.
+        let p = Policy::new(&req(&["send"]), &grants(&[]));
+        for message in [
+            vec![Segment::At("42".into())],
+            vec![other("at", json!({"qq": "42", "name": "Alice"}))],
+            vec![other("at", json!({"qq": 42}))],
+        ] {
+            assert!(check_in(&p, &send(here.clone(), message), &here).is_ok());
+        }
+    }
+
     #[test]
     fn content_is_charged_and_listed_when_used() {
         let mut g = grants(&["send", "at-all"]);
