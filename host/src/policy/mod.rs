@@ -1120,6 +1120,34 @@ mod tests {
         assert!(matches!(check(&p, &forged), Err(PolicyError::Invalid(_))));
     }
 
+    /// go-cqhttp reads quick-operation flags with `gjson.Bool`: `1`, `"1"`, `"true"` kick, ban and recall too.
+    #[test]
+    fn quick_operation_flags_are_on_however_they_are_written() {
+        let p = policy(&["call-api:.handle_quick_operation", "send"]);
+        let context = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2,
+                             "message_id": 9});
+        for (key, needs) in [
+            ("kick", Capability::Kick),
+            ("ban", Capability::Ban),
+            ("delete", Capability::Recall),
+        ] {
+            for on in [json!(1), json!("1"), json!("true"), json!("TRUE"), json!(0.5)] {
+                let op = raw(
+                    ".handle_quick_operation",
+                    json!({"context": context, "operation": {"reply": "hi", key: on}}),
+                );
+                assert_eq!(denied(check(&p, &op)), needs, "{key}: {on}");
+            }
+            for off in [json!(false), json!(0), json!(null), json!("")] {
+                let op = raw(
+                    ".handle_quick_operation",
+                    json!({"context": context, "operation": {"reply": "hi", key: off}}),
+                );
+                assert!(check(&p, &op).is_ok(), "{key}: {off}");
+            }
+        }
+    }
+
     #[test]
     fn raw_targets_come_from_facts_not_from_extra_parameters() {
         let mut g = grants(&["recall", "send", "call-api:delete_msg", "call-api:send_private_msg"]);

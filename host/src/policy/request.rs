@@ -328,14 +328,14 @@ fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<R
                 }
                 requests.push(request);
             }
-            "delete" if value.as_bool() == Some(true) => {
+            "delete" if is_on(value) => {
                 let target = id(context, "message_id")
                     .and_then(|m| messages.chat_of(&m))
                     .map(|c| Target::of_chat(&c))
                     .unwrap_or_default();
                 requests.push(Request::new(Capability::Recall, vec![target]));
             }
-            "kick" | "ban" if value.as_bool() == Some(true) => {
+            "kick" | "ban" if is_on(value) => {
                 let (Some(g), Some(u)) = (&group, &user) else {
                     return Err(bad("kick and ban need the context's group_id and user_id"));
                 };
@@ -358,6 +358,18 @@ fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<R
         return Err(bad("the operation does nothing"));
     }
     Ok(requests)
+}
+
+/// Whether a quick-operation flag is on for some implementation: go-cqhttp's `gjson.Bool` takes non-zero numbers and
+/// `"1"` / `"true"` / `"t"`, NapCat any truthy JavaScript value. Only `false`, `null`, `0` and `""` are off for all.
+fn is_on(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
 }
 
 #[cfg(test)]
