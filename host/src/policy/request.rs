@@ -318,13 +318,21 @@ fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<R
                     .ok_or_else(|| bad("a reply needs message_type and the chat's id"))?;
                 let mut request = Request::send(chat.clone());
                 request.content.message(value, 0).map_err(invalid)?;
-                // `at_sender` (on by default in groups) mentions the context's user.
-                let at_sender = operation.get("at_sender").is_none_or(|v| v.as_bool() != Some(false));
-                if at_sender
-                    && matches!(chat, Chat::Group(_))
-                    && user.as_deref().is_some_and(|u| u.trim().eq_ignore_ascii_case("all"))
-                {
-                    request.content.needs.insert(Capability::AtAll);
+                if matches!(chat, Chat::Group(_)) {
+                    // `at_sender` (on by default in the spec) mentions the context's sender: its `user_id` for
+                    // NapCat and the spec, its `sender.user_id` for go-cqhttp, which reads a missing one as 0 (@all).
+                    let at_sender = operation.get("at_sender");
+                    if at_sender.is_none_or(|v| v.as_bool() != Some(false)) {
+                        request.content.at(user.as_deref().unwrap_or_default());
+                    }
+                    if at_sender.is_some_and(is_on) {
+                        let sender = context.get("sender").and_then(|s| id(s, "user_id"));
+                        request.content.at(sender.as_deref().unwrap_or_default());
+                    }
+                    // NapCat quotes the context's message in a group reply.
+                    if let Some(message_id) = id(context, "message_id") {
+                        request.content.refs.push(message_id);
+                    }
                 }
                 requests.push(request);
             }
