@@ -46,9 +46,10 @@ pub enum MediaRef {
     /// Inline data (`base64://`, `data:`) or a name in the platform's own cache (`abc.image`): nothing outside.
     Inline,
     /// A file on the implementation's machine: `file:` in any case, `/x`, `\x`, `C:/x`, `c:\x`, `c:x`, `~/x`,
-    /// `./x`, `../x`, `.x`, or any relative path with a separator.
+    /// `./x`, `../x`, `.x`, or any relative path with a separator (also once `%XX` escapes are decoded).
     Local,
-    /// Something the platform fetches: `http(s)://` or any other `scheme://`.
+    /// Something the platform fetches: `http(s)://` or any other `scheme://`, and `http:` / `https:` without the
+    /// slashes.
     Url,
 }
 
@@ -65,7 +66,7 @@ fn starts_like_a_path(reference: &str) -> bool {
 pub fn classify(reference: &str) -> MediaRef {
     let s = reference.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     let head: String = s.chars().take(16).flat_map(char::to_lowercase).collect();
-    if head.starts_with("base64://") || head.starts_with("data:") {
+    if head.starts_with("base64:") || head.starts_with("data:") {
         return MediaRef::Inline;
     }
     if head.starts_with("file:") {
@@ -78,13 +79,49 @@ pub fn classify(reference: &str) -> MediaRef {
     {
         return MediaRef::Url;
     }
+    // `http:` and `https:` without `//` too: NapCat hands `http:host` to `fetch`, whose URL parser reads it as
+    // `http://host/`.
+    if head.starts_with("http:") || head.starts_with("https:") {
+        return MediaRef::Url;
+    }
     let mut chars = s.chars();
     let (first, second) = (chars.next(), chars.next());
     let drive = first.is_some_and(|c| c.is_ascii_alphabetic()) && second == Some(':');
     if drive || s.starts_with(['/', '\\', '~', '.']) || s.contains(['/', '\\']) {
         return MediaRef::Local;
     }
+    // go-cqhttp reads anything starting with `file` through `url.Parse(…).Path`, which decodes `%2F`: judge the
+    // decoded form too (`file%2F..%2Fdevice.json` is `file/../device.json`).
+    if s.contains('%') {
+        let decoded = percent_decode(s);
+        if decoded != s {
+            return classify(&decoded);
+        }
+    }
     MediaRef::Inline
+}
+
+/// `%XX` escapes decoded (malformed ones kept as written), as text.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Content {

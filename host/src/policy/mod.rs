@@ -1016,6 +1016,31 @@ mod tests {
         }
     }
 
+    /// NapCat fetches `http:host` (the URL parser adds the slashes); go-cqhttp decodes `%2F` in what starts with
+    /// `file` before reading it.
+    #[test]
+    fn urls_without_slashes_and_percent_encoded_paths_are_judged_as_what_they_reach() {
+        let p = policy(&["send"]);
+        let chat = Chat::Group("1".into());
+        for (file, needs) in [
+            ("http:169.254.169.254", Capability::MediaUrl),
+            ("https:internal.lan:8080?x=1", Capability::MediaUrl),
+            ("HTTP:10.0.0.1", Capability::MediaUrl),
+            ("file%2F..%2F..%2Fdevice.json", Capability::LocalFile),
+            ("x%5C..%5Csecret", Capability::LocalFile),
+            ("%2Fetc%2Fpasswd", Capability::LocalFile),
+        ] {
+            assert_eq!(
+                denied(check(&p, &send(chat.clone(), vec![image(file)]))),
+                needs,
+                "{file}"
+            );
+        }
+        for inline in ["cat.jpg", "abc.image", "base64:AAAA", "100%.png"] {
+            assert!(check(&p, &send(chat.clone(), vec![image(inline)])).is_ok(), "{inline}");
+        }
+    }
+
     #[test]
     fn content_is_charged_and_listed_when_used() {
         let mut g = grants(&["send", "at-all"]);
