@@ -38,6 +38,9 @@ pub enum ContentError {
     /// `at,qq=all` as a code).
     #[error("segment types are ASCII letters, digits, `_` and `-`, not {0:?}")]
     BadType(String),
+    /// A `reply` carrying its own quoted content or sender (`text`, `qq`, `seq`, …): a forged quote.
+    #[error("a reply quotes a message by its id only, not with `{0}` (a custom quote)")]
+    CustomQuote(String),
 }
 
 /// What a media reference (an image, voice or video `file`, a `url`, a path parameter) makes the platform do.
@@ -201,7 +204,25 @@ impl Content {
                     .unwrap_or_default();
                 self.at(&target);
             }
-            "reply" | "forward" => self.refs_of(data),
+            // A quote points at a message by id, and only that. go-cqhttp builds a custom quote from `text` (read as
+            // CQ code), `user_id` / `qq`, `seq` and `time` (with or without an id): a quote of nothing Coral can
+            // check, attributed to anyone. Without an id it points at no message Coral knows.
+            "reply" => {
+                if let Some(key) = data.keys().find(|k| {
+                    matches!(
+                        k.to_ascii_lowercase().as_str(),
+                        "text" | "seq" | "qq" | "user_id" | "time"
+                    )
+                }) {
+                    return Err(ContentError::CustomQuote(crate::text::escape(key).into_owned()));
+                }
+                let before = self.refs.len();
+                self.refs_of(data);
+                if self.refs.len() == before {
+                    self.refs.push(String::new());
+                }
+            }
+            "forward" => self.refs_of(data),
             // A node forwards an existing message by id or carries a whole message; who it claims to be from is
             // just a name.
             "node" => {

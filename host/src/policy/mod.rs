@@ -1280,6 +1280,44 @@ mod tests {
         assert!(p.check(&mut reply_seg, &context).is_err());
     }
 
+    /// go-cqhttp turns a `reply` with `text` (and `qq`/`user_id`, `seq`, `time`) into a quote of that text from that
+    /// account, with or without an id; the text is parsed as CQ code.
+    #[test]
+    fn a_quote_is_of_a_known_message_by_id_never_custom() {
+        let p = policy(&["send"]);
+        let known = Known([("7", Chat::Group("1".into()))].into());
+        let context = Context {
+            bot: None,
+            reply_chat: None,
+            messages: &known,
+        };
+        let here = Chat::Group("1".into());
+        for data in [
+            json!({"text": "[CQ:at,qq=all] I never said this", "qq": "10000", "seq": "1"}),
+            json!({"id": "7", "text": "forged"}),
+            json!({"id": "7", "user_id": "10000"}),
+        ] {
+            let mut forged = send(here.clone(), vec![other("reply", data.clone())]);
+            assert!(
+                matches!(p.check(&mut forged, &context), Err(PolicyError::Invalid(_))),
+                "{data}"
+            );
+        }
+        let mut no_id = send(here.clone(), vec![other("reply", json!({}))]);
+        assert_eq!(denied(p.check(&mut no_id, &context)), Capability::Send);
+        let p = policy(&["send", "call-api:send_group_msg"]);
+        let mut raw_forged = raw(
+            "send_group_msg",
+            json!({"group_id": 1, "message": [{"type": "reply", "data": {"text": "x", "qq": "1"}}]}),
+        );
+        assert!(matches!(
+            p.check(&mut raw_forged, &context),
+            Err(PolicyError::Invalid(_))
+        ));
+        let mut fine = send(here.clone(), vec![other("reply", json!({"id": "7"}))]);
+        assert!(p.check(&mut fine, &context).is_ok());
+    }
+
     #[test]
     fn a_typed_send_to_the_bot_itself_is_refused_but_a_raw_one_is_allowed() {
         let p = policy(&["send", "call-api:send_private_msg"]);
