@@ -1260,6 +1260,56 @@ mod tests {
         assert!(matches!(p.check(&mut both, &context), Err(PolicyError::Invalid(_))));
     }
 
+    /// NapCat's `base_handle` lets `message_type` override the action's kind, its single-message forwards go to
+    /// `user_id` whenever one is given, and its pokes go to `group_id` whenever one is given.
+    #[test]
+    fn raw_sends_go_where_the_implementation_sends_them() {
+        let known = Known([("7", Chat::Group("1".into()))].into());
+        let here = Chat::Group("1".into());
+        let context = Context {
+            bot: None,
+            reply_chat: Some(&here),
+            messages: &known,
+        };
+        let p = policy(&[
+            "call-api:send_group_forward_msg",
+            "call-api:send_private_forward_msg",
+            "call-api:forward_group_single_msg",
+            "call-api:friend_poke",
+        ]);
+        let nodes = json!([{"type": "node", "data": {"user_id": "1", "nickname": "n", "content": "hi"}}]);
+        // A "group" forward in the event's group that NapCat would send to user 5.
+        let mut to_user = raw(
+            "send_group_forward_msg",
+            json!({"group_id": 1, "user_id": 5, "message_type": "private", "messages": nodes}),
+        );
+        assert!(matches!(p.check(&mut to_user, &context), Err(PolicyError::Invalid(_))));
+        let mut to_group = raw(
+            "send_private_forward_msg",
+            json!({"user_id": 5, "group_id": 2, "message_type": "group", "messages": nodes}),
+        );
+        assert!(matches!(p.check(&mut to_group, &context), Err(PolicyError::Invalid(_))));
+        // Message 7 of the event's group, "forwarded to the group", that NapCat would forward to user 5.
+        let mut single = raw(
+            "forward_group_single_msg",
+            json!({"group_id": 1, "user_id": 5, "message_id": 7}),
+        );
+        assert!(p.check(&mut single, &context).is_err());
+        let mut single = raw("forward_group_single_msg", json!({"user_id": 5, "message_id": 7}));
+        assert_eq!(denied(p.check(&mut single, &context)), Capability::Send);
+        // A "friend" poke that NapCat sends in group 2.
+        let mut poke = raw("friend_poke", json!({"user_id": 5, "group_id": 2}));
+        assert_eq!(denied(p.check(&mut poke, &context)), Capability::Send);
+        // What agrees is a reply.
+        let mut fine = raw(
+            "send_group_forward_msg",
+            json!({"group_id": 1, "message_type": "group", "messages": nodes}),
+        );
+        assert!(p.check(&mut fine, &context).is_ok());
+        let mut fine = raw("forward_group_single_msg", json!({"group_id": 1, "message_id": 7}));
+        assert!(p.check(&mut fine, &context).is_ok());
+    }
+
     #[test]
     fn references_must_point_into_the_chat_sent_to() {
         let p = policy(&["send"]);

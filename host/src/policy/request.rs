@@ -178,6 +178,17 @@ fn send_chat(name: &str, params: &Value) -> Result<Chat, PolicyError> {
     }
 }
 
+/// Refuse a `message_type` that contradicts the kind of chat the action sends to.
+fn kind_agrees(name: &str, params: &Value, kind: &str) -> Result<(), PolicyError> {
+    match data::opt_str(params, "message_type") {
+        Some(given) if given != kind => Err(PolicyError::Invalid(format!(
+            "`{name}` sends to a {kind} chat, but message_type says {:?}",
+            super::escape(&given)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The requests of a raw call of `name` (already normalised) with these parameters (already normalised: CQ
 /// strings replaced by arrays).
 pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<Vec<Request>, PolicyError> {
@@ -192,23 +203,43 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
     };
     let mut requests = match name {
         "handle_quick_operation" => return quick_operation(params, messages),
-        // Messages, wherever they go.
-        "send_private_msg" | "send_private_forward_msg" | "upload_private_file" | "friend_poke" => {
+        // Messages, wherever they go. NapCat lets a `message_type` override the action's own kind (its
+        // `send_private_forward_msg` with `message_type: group` posts into `group_id`): a contradicting one is refused.
+        "send_private_msg" | "send_private_forward_msg" | "upload_private_file" => {
+            kind_agrees(name, params, "private")?;
             vec![Request::send(Chat::Private(user()?))]
         }
         "send_group_msg"
         | "send_group_forward_msg"
         | "upload_group_file"
         | "send_group_notice"
-        | "group_poke"
         | "send_group_sign"
-        | "set_group_sign" => vec![Request::send(Chat::Group(group()?))],
-        "send_msg" | "send_forward_msg" | "send_poke" => vec![Request::send(send_chat(name, params)?)],
+        | "set_group_sign" => {
+            kind_agrees(name, params, "group")?;
+            vec![Request::send(Chat::Group(group()?))]
+        }
+        "send_msg" | "send_forward_msg" => vec![Request::send(send_chat(name, params)?)],
+        // NapCat pokes in `group_id` whenever one is given, whatever the action's name or `message_type`.
+        "friend_poke" | "group_poke" | "send_poke" => {
+            let chat = match id(params, "group_id") {
+                Some(g) => Chat::Group(g),
+                None => Chat::Private(user()?),
+            };
+            vec![Request::send(chat)]
+        }
         "forward_group_single_msg" | "forward_friend_single_msg" => {
-            let chat = if name == "forward_group_single_msg" {
-                Chat::Group(group()?)
-            } else {
-                Chat::Private(user()?)
+            // NapCat and LLOneBot forward to `user_id` whenever one is given, whatever the action's name.
+            let chat = match (id(params, "group_id"), id(params, "user_id")) {
+                (Some(_), Some(_)) => {
+                    return Err(PolicyError::Invalid(format!(
+                        "`{name}` has both group_id and user_id: give one"
+                    )));
+                }
+                (_, Some(u)) => Chat::Private(u),
+                (Some(g), None) => Chat::Group(g),
+                (None, None) => {
+                    return Err(PolicyError::Invalid(format!("`{name}` needs group_id or user_id")));
+                }
             };
             let mut request = Request::send(chat);
             request.content.refs.push(require(params, "message_id", name)?);
