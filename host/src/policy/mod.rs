@@ -1116,6 +1116,83 @@ mod tests {
         ));
     }
 
+    /// Extensions that send, exit, hand out the session or write files, under the names the implementations use.
+    #[test]
+    fn extensions_under_their_real_names_need_their_typed_capability() {
+        for (action, params, needs) in [
+            (
+                "_send_group_notice",
+                json!({"group_id": 1, "content": "pinned for everyone"}),
+                Capability::Send,
+            ),
+            (
+                "send_group_ai_record",
+                json!({"group_id": 1, "character": "c", "text": "hi"}),
+                Capability::Send,
+            ),
+            (
+                "send_msg_with_group",
+                json!({"message_id": 7, "target_group_id": 2}),
+                Capability::Send,
+            ),
+            (
+                "send_msg_with_group_seq",
+                json!({"source_group_id": 2, "source_seq": 5, "target_group_id": 2}),
+                Capability::Send,
+            ),
+            (
+                ".join_group_emoji_chain",
+                json!({"group_id": 1, "message_id": 7, "emoji_id": 1}),
+                Capability::Send,
+            ),
+            (
+                "send_guild_channel_msg",
+                json!({"guild_id": 1, "channel_id": 2, "message": "hi"}),
+                Capability::Send,
+            ),
+            (
+                "send_online_file",
+                json!({"user_id": 5, "file_path": "x.txt"}),
+                Capability::Send,
+            ),
+            (
+                "send_flash_msg",
+                json!({"fileset_id": "f", "group_id": 2}),
+                Capability::Send,
+            ),
+            ("bot_exit", json!({}), Capability::Restart),
+            (
+                "llonebot_debug",
+                json!({"method": "x", "args": []}),
+                Capability::Restart,
+            ),
+            ("set_config", json!({}), Capability::Restart),
+            ("get_clientkey", json!({}), Capability::Credentials),
+            ("get_skey", json!({}), Capability::Credentials),
+            ("get_config", json!({}), Capability::Credentials),
+            (
+                "set_doubt_friends_add_request",
+                json!({"flag": "f", "approve": true}),
+                Capability::HandleRequest,
+            ),
+            (
+                "upload_file_stream",
+                json!({"stream_id": "s", "filename": "x", "total_chunks": 1, "file_retention": 0}),
+                Capability::LocalFile,
+            ),
+        ] {
+            let p = policy(&[&format!("call-api:{action}")]);
+            assert_eq!(denied(check(&p, &raw(action, params))), needs, "{action}");
+        }
+        // Copying another group's message by seq is no send Coral can judge.
+        let p = policy(&["call-api:send_msg_with_group_seq", "send"]);
+        let copy = raw(
+            "send_msg_with_group_seq",
+            json!({"source_group_id": 3, "source_seq": 5, "target_group_id": 2}),
+        );
+        assert!(matches!(check(&p, &copy), Err(PolicyError::Invalid(_))));
+    }
+
     #[test]
     fn quick_operations_map_to_each_typed_capability() {
         let p = policy(&["call-api:.handle_quick_operation", "send"]);

@@ -205,7 +205,11 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
         "handle_quick_operation" => return quick_operation(params, messages),
         // Messages, wherever they go. NapCat lets a `message_type` override the action's own kind (its
         // `send_private_forward_msg` with `message_type: group` posts into `group_id`): a contradicting one is refused.
-        "send_private_msg" | "send_private_forward_msg" | "upload_private_file" => {
+        "send_private_msg"
+        | "send_private_forward_msg"
+        | "upload_private_file"
+        | "send_online_file"
+        | "send_online_folder" => {
             kind_agrees(name, params, "private")?;
             vec![Request::send(Chat::Private(user()?))]
         }
@@ -213,14 +217,45 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
         | "send_group_forward_msg"
         | "upload_group_file"
         | "send_group_notice"
+        | "_send_group_notice"
+        | "send_group_ai_record"
         | "send_group_sign"
         | "set_group_sign" => {
             kind_agrees(name, params, "group")?;
             vec![Request::send(Chat::Group(group()?))]
         }
         "send_msg" | "send_forward_msg" => vec![Request::send(send_chat(name, params)?)],
-        // NapCat pokes in `group_id` whenever one is given, whatever the action's name or `message_type`.
-        "friend_poke" | "group_poke" | "send_poke" => {
+        // Lagrange re-sends a stored message (`send_msg_with_group`) or a group's message by seq
+        // (`send_msg_with_group_seq`) into `target_group_id`; it adds an emoji to a message's chain.
+        "send_msg_with_group" => {
+            let mut request = Request::send(Chat::Group(require(params, "target_group_id", name)?));
+            request.content.refs.push(require(params, "message_id", name)?);
+            vec![request]
+        }
+        "send_msg_with_group_seq" => {
+            let target = require(params, "target_group_id", name)?;
+            if require(params, "source_group_id", name)? != target {
+                return Err(PolicyError::Invalid(format!(
+                    "`{name}` copies a message by seq from another group: only within one group"
+                )));
+            }
+            vec![Request::send(Chat::Group(target))]
+        }
+        "join_group_emoji_chain" | "join_friend_emoji_chain" => {
+            let chat = if name == "join_group_emoji_chain" {
+                Chat::Group(group()?)
+            } else {
+                Chat::Private(user()?)
+            };
+            let mut request = Request::send(chat);
+            request.content.refs.push(require(params, "message_id", name)?);
+            vec![request]
+        }
+        // go-cqhttp's guild channels are no chat a scope or a reply names: an unscoped `send` only.
+        "send_guild_channel_msg" => vec![Request::new(Capability::Send, vec![Target::default()])],
+        // NapCat pokes and sends flash files in `group_id` whenever one is given, whatever the action's name or
+        // `message_type`.
+        "friend_poke" | "group_poke" | "send_poke" | "send_flash_msg" => {
             let chat = match id(params, "group_id") {
                 Some(g) => Chat::Group(g),
                 None => Chat::Private(user()?),
@@ -284,8 +319,25 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
             vec![Request::new(Capability::DeleteFriend, vec![Target::user(&user()?)])]
         }
         "send_like" => vec![Request::new(Capability::SendLike, vec![Target::user(&user()?)])],
-        "set_friend_add_request" | "set_group_add_request" => {
+        "set_friend_add_request" | "set_group_add_request" | "set_doubt_friends_add_request" => {
             vec![Request::new(Capability::HandleRequest, vec![Target::default()])]
+        }
+        // The implementation itself: NapCat's `bot_exit`, LLOneBot's `set_config` and `llonebot_debug` (any
+        // internal API by name).
+        "bot_exit" | "set_config" | "llonebot_debug" => {
+            vec![Request::new(Capability::Restart, vec![Target::default()])]
+        }
+        // The account's web session: NapCat's and Lagrange's `get_clientkey`, Lagrange's `get_skey`, LLOneBot's
+        // `get_config` (its tokens).
+        "get_clientkey" | "get_skey" | "get_config" => {
+            vec![Request::new(Capability::Credentials, vec![Target::default()])]
+        }
+        // NapCat writes the chunks to its temp folder joined with `filename` (and `stream_id`), unchecked: a file
+        // written anywhere on its machine.
+        "upload_file_stream" => {
+            let mut request = Request::new(Capability::CallApi(name.to_string()), vec![Target::default()]);
+            request.content.needs.insert(Capability::LocalFile);
+            vec![request]
         }
         // Reading history is reading.
         "get_group_msg_history" => vec![Request::new(Capability::Query, vec![Target::group(&group()?)])],
