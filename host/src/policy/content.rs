@@ -327,29 +327,33 @@ impl Content {
     }
 }
 
-/// Parameter names that name a file or something the implementation fetches.
+/// Parameter names that name a file or something the implementation fetches (and every `…_path`: NapCat's
+/// `folder_path`, `thumb_path`, …).
 fn is_file_key(key: &str) -> bool {
-    matches!(
-        key,
-        "file"
-            | "files"
-            | "path"
-            | "file_path"
-            | "url"
-            | "image"
-            | "images"
-            | "pic"
-            | "picture"
-            | "avatar"
-            | "icon"
-            | "cover"
-            | "thumb"
-            | "audio"
-            | "voice"
-            | "record"
-            | "video"
-            | "src"
-    )
+    key.ends_with("_path")
+        || matches!(
+            key,
+            "file"
+                | "files"
+                | "filename"
+                | "file_name"
+                | "path"
+                | "file_path"
+                | "url"
+                | "image"
+                | "images"
+                | "pic"
+                | "picture"
+                | "avatar"
+                | "icon"
+                | "cover"
+                | "thumb"
+                | "audio"
+                | "voice"
+                | "record"
+                | "video"
+                | "src"
+        )
 }
 
 fn normalise_kind(kind: &str) -> std::borrow::Cow<'_, str> {

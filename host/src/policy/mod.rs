@@ -1193,6 +1193,37 @@ mod tests {
         assert!(matches!(check(&p, &copy), Err(PolicyError::Invalid(_))));
     }
 
+    /// NapCat reads local paths from `folder_path` (`send_online_folder`), `thumb_path` (`create_flash_task`) and
+    /// joins `filename` to its temp folder.
+    #[test]
+    fn every_path_parameter_is_a_file_parameter() {
+        for (action, params) in [
+            (
+                "send_online_folder",
+                json!({"user_id": 5, "folder_path": "/root/.config/QQ"}),
+            ),
+            (
+                "create_flash_task",
+                json!({"files": "x.jpg", "thumb_path": "C:\\secret.jpg"}),
+            ),
+            ("anything", json!({"local_path": "../x"})),
+            ("anything", json!({"filename": "../../../home/u/.bashrc"})),
+        ] {
+            let p = policy(&[&format!("call-api:{action}"), "send"]);
+            assert_eq!(
+                denied(check(&p, &raw(action, params))),
+                Capability::LocalFile,
+                "{action}"
+            );
+        }
+        let p = policy(&["call-api:send_online_file", "send"]);
+        let named = raw(
+            "send_online_file",
+            json!({"user_id": 5, "file_path": "base64://AAAA", "file_name": "report.pdf"}),
+        );
+        assert!(check(&p, &named).is_ok());
+    }
+
     #[test]
     fn quick_operations_map_to_each_typed_capability() {
         let p = policy(&["call-api:.handle_quick_operation", "send"]);
