@@ -580,8 +580,9 @@ impl Policy {
         }
         let mut content = BTreeSet::new();
         for request in &requests {
-            let is_reply =
-                request.capability == Capability::Send && same_chat(request.chat.as_ref(), context.reply_chat);
+            let is_reply = request.reply
+                && request.capability == Capability::Send
+                && same_chat(request.chat.as_ref(), context.reply_chat);
             if !is_reply && Some(&request.capability) != call_api.as_ref() {
                 for target in &request.targets {
                     self.permit(&request.capability, target)?;
@@ -1416,6 +1417,39 @@ mod tests {
         assert!(p.check(&mut fine, &context).is_ok());
         let mut fine = raw("forward_group_single_msg", json!({"group_id": 1, "message_id": 7}));
         assert!(p.check(&mut fine, &context).is_ok());
+    }
+
+    /// A file upload, an announcement or a check-in in the event's group is a send there, but no reply.
+    #[test]
+    fn only_chat_messages_are_free_replies() {
+        let here = Chat::Group("1".into());
+        for (action, params) in [
+            (
+                "upload_group_file",
+                json!({"group_id": 1, "file": "base64://AAAA", "name": "x.txt"}),
+            ),
+            (
+                "_send_group_notice",
+                json!({"group_id": 1, "content": "everyone read this"}),
+            ),
+            (
+                "send_group_notice",
+                json!({"group_id": 1, "content": "everyone read this"}),
+            ),
+            ("send_group_sign", json!({"group_id": 1})),
+        ] {
+            let p = policy(&[&format!("call-api:{action}")]);
+            assert_eq!(
+                denied(check_in(&p, &raw(action, params), &here)),
+                Capability::Send,
+                "{action}"
+            );
+        }
+        let p = policy(&["call-api:send_group_msg", "call-api:group_poke"]);
+        let message = raw("send_group_msg", json!({"group_id": 1, "message": "hi"}));
+        assert!(check_in(&p, &message, &here).is_ok());
+        let poke = raw("group_poke", json!({"group_id": 1, "user_id": 2}));
+        assert!(check_in(&p, &poke, &here).is_ok());
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct Request {
     pub chat: Option<Chat>,
     /// What its content carries.
     pub content: Content,
+    /// Whether it is a chat message, which into the event's chat is a free reply. File uploads, notices, check-ins
+    /// and file transfers into that chat are sends, but no reply: they need `send`.
+    pub reply: bool,
 }
 
 impl Request {
@@ -51,6 +54,7 @@ impl Request {
             targets,
             chat: None,
             content: Content::default(),
+            reply: false,
         }
     }
 
@@ -60,8 +64,25 @@ impl Request {
             targets: vec![Target::of_chat(&chat)],
             chat: Some(chat),
             content: Content::default(),
+            reply: true,
         }
     }
+}
+
+/// Raw actions that send into a chat but are no reply there.
+fn is_no_reply(name: &str) -> bool {
+    matches!(
+        name,
+        "upload_private_file"
+            | "upload_group_file"
+            | "send_online_file"
+            | "send_online_folder"
+            | "send_flash_msg"
+            | "send_group_notice"
+            | "_send_group_notice"
+            | "send_group_sign"
+            | "set_group_sign"
+    )
 }
 
 /// The name a raw action is checked under: lower case, without leading dots, without every `_async` and
@@ -362,6 +383,9 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
             vec![request]
         }
     };
+    if is_no_reply(name) {
+        requests[0].reply = false;
+    }
     // Every parameter that can carry content is judged, whatever the action (it lands on the first request).
     requests[0].content.params(params, 0).map_err(invalid)?;
     Ok(requests)
