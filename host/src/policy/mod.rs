@@ -513,31 +513,40 @@ impl Policy {
 
     /// Take one token from the capability's rate bucket, if it has one.
     fn charge(&self, capability: &Capability) -> Result<(), PolicyError> {
-        self.charge_all(std::iter::once(capability))
+        self.charge_all(std::iter::once((capability, 1)))
     }
 
-    /// Take one token from the bucket of every capability listed (that has a rate; each once), all or none: if any
-    /// bucket is empty nothing is taken and the refusal names that capability.
-    fn charge_all<'c>(&self, capabilities: impl Iterator<Item = &'c Capability>) -> Result<(), PolicyError> {
+    /// Take `count` tokens from the bucket of every capability listed (that has a rate; counts of one capability
+    /// add up), all or none: if any bucket is short nothing is taken and the refusal names that capability. A count
+    /// over a bucket's burst is refused outright (it could never be admitted).
+    fn charge_all<'c>(&self, capabilities: impl Iterator<Item = (&'c Capability, u32)>) -> Result<(), PolicyError> {
         if self.rates.is_empty() {
             return Ok(());
         }
-        let mut buckets: Vec<(&Capability, &String, &Mutex<Bucket>)> = Vec::new();
-        for capability in capabilities {
-            if let Some((text, bucket)) = self.rates.get(capability)
-                && !buckets.iter().any(|(c, _, _)| *c == capability)
-            {
-                buckets.push((capability, text, bucket));
+        let mut buckets: Vec<(&Capability, u32, &String, &Mutex<Bucket>)> = Vec::new();
+        for (capability, count) in capabilities {
+            let Some((text, bucket)) = self.rates.get(capability) else {
+                continue;
+            };
+            match buckets.iter_mut().find(|(c, ..)| *c == capability) {
+                Some((_, n, ..)) => *n = n.saturating_add(count),
+                None => buckets.push((capability, count, text, bucket)),
             }
         }
         // One fixed order (the capabilities' own), so two checks of one plugin never wait on each other's locks.
         buckets.sort_by(|a, b| a.0.cmp(b.0));
         let mut guards: Vec<_> = buckets
             .iter()
-            .map(|(c, t, b)| (*c, *t, b.lock().unwrap_or_else(|e| e.into_inner())))
+            .map(|(c, n, t, b)| (*c, *n, *t, b.lock().unwrap_or_else(|e| e.into_inner())))
             .collect();
-        for (capability, text, bucket) in guards.iter_mut() {
-            if let Err(retry_after) = bucket.check() {
+        for (capability, count, text, bucket) in guards.iter_mut() {
+            if *count > bucket.burst() {
+                return Err(PolicyError::Denied {
+                    capability: (*capability).clone(),
+                    reason: format!("{count} at once is more than `{capability}` allows ({text})"),
+                });
+            }
+            if let Err(retry_after) = bucket.check_n(*count) {
                 return Err(PolicyError::RateLimited {
                     capability: (*capability).clone(),
                     rate: (*text).clone(),
@@ -545,8 +554,8 @@ impl Policy {
                 });
             }
         }
-        for (_, _, bucket) in guards.iter_mut() {
-            bucket.take();
+        for (_, count, _, bucket) in guards.iter_mut() {
+            bucket.take_n(*count);
         }
         Ok(())
     }
@@ -620,13 +629,15 @@ impl Policy {
                 }
             }
         }
-        // Every capability used, once: the typed ones, the raw grant, the content ones.
+        // Every capability used: the typed ones once per target (a batch kick of ten is ten kicks), the raw grant
+        // and the content ones once.
         if !self.rates.is_empty() {
             let used = requests
                 .iter()
-                .map(|r| &r.capability)
-                .chain(call_api.iter())
-                .chain(content.iter());
+                .filter(|r| Some(&r.capability) != call_api.as_ref())
+                .map(|r| (&r.capability, u32::try_from(r.targets.len().max(1)).unwrap_or(u32::MAX)))
+                .chain(call_api.iter().map(|c| (c, 1)))
+                .chain(content.iter().map(|c| (c, 1)));
             self.charge_all(used)?;
         }
         let first = requests.into_iter().next().expect("at least one request");
@@ -1568,6 +1579,39 @@ mod tests {
             Err(PolicyError::RateLimited { .. })
         ));
         assert!(matches!(check(&p, &kick("1")), Err(PolicyError::RateLimited { .. })));
+    }
+
+    /// NapCat's `set_group_kick_members` kicks every member named: each is a kick against the rate.
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_kick_is_charged_per_member() {
+        let mut g = grants(&["kick", "call-api:set_group_kick_members"]);
+        g.rates
+            .insert(Capability::Kick, ("3/hour".into(), Rate::parse("3/hour").unwrap()));
+        let p = Policy::new(&req(&["kick", "call-api:set_group_kick_members"]), &g);
+        let batch = |users: serde_json::Value| raw("set_group_kick_members", json!({"group_id": 1, "user_id": users}));
+        assert!(matches!(
+            check(&p, &batch(json!([2, 3, 4, 5, 6, 7, 8, 9]))),
+            Err(PolicyError::Denied {
+                capability: Capability::Kick,
+                ..
+            })
+        ));
+        assert!(check(&p, &batch(json!([2, 3]))).is_ok());
+        assert!(matches!(
+            check(&p, &batch(json!([4, 5]))),
+            Err(PolicyError::RateLimited { .. })
+        ));
+        assert!(check(&p, &kick("1")).is_ok(), "one left");
+        assert!(matches!(check(&p, &kick("1")), Err(PolicyError::RateLimited { .. })));
+        // An action with no typed twin is charged once to its own bucket, as before.
+        let mut g = grants(&["call-api:get_group_notice"]);
+        g.rates.insert(
+            Capability::CallApi("get_group_notice".into()),
+            ("2/hour".into(), Rate::parse("2/hour").unwrap()),
+        );
+        let p = Policy::new(&req(&["call-api:get_group_notice"]), &g);
+        assert!(check(&p, &raw("get_group_notice", json!({}))).is_ok());
+        assert!(check(&p, &raw("get_group_notice", json!({}))).is_ok());
     }
 
     #[test]
