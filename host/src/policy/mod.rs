@@ -1639,6 +1639,30 @@ mod tests {
         assert!(check(&open, &recall("11")).is_ok());
     }
 
+    /// A message seen in group 2, then named in group 1 (an id inside a quote or forward of a group-1 message, as
+    /// the implementation resolved it from what the sender wrote), stays in group 2: a recall scoped to group 1
+    /// cannot reach it.
+    #[test]
+    fn a_message_seen_in_one_chat_is_not_moved_by_a_later_sighting() {
+        let mut g = grants(&["recall"]);
+        g.scope = Scope {
+            groups: Some(["1".to_string()].into()),
+            users: None,
+        };
+        let p = Policy::new(&req(&["recall"]), &g);
+        let mut index = crate::runtime::state::MessageIndex::default();
+        index.remember("10001", "9", &Chat::Group("2".into()));
+        index.remember("10001", "9", &Chat::Group("1".into()));
+        let messages = index.of_bot("10001");
+        let context = Context {
+            bot: Some("10001"),
+            reply_chat: None,
+            messages: &messages,
+        };
+        let mut recall = Action::DeleteMsg { message_id: "9".into() };
+        assert_eq!(denied(p.check(&mut recall, &context)), Capability::Recall);
+    }
+
     /// Every standard action name the typed functions produce maps to the same capability a raw call of it needs.
     #[test]
     fn typed_and_raw_mappings_agree() {
