@@ -1192,6 +1192,11 @@ mod tests {
                 json!({"stream_id": "s", "filename": "x", "total_chunks": 1, "file_retention": 0}),
                 Capability::LocalFile,
             ),
+            (
+                "download_file",
+                json!({"base64": "IyEvYmluL3NoCg==", "name": "../../../../root/.bashrc"}),
+                Capability::LocalFile,
+            ),
         ] {
             let p = policy(&[&format!("call-api:{action}")]);
             assert_eq!(denied(check(&p, &raw(action, params))), needs, "{action}");

@@ -353,9 +353,10 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
         "get_clientkey" | "get_skey" | "get_config" => {
             vec![Request::new(Capability::Credentials, vec![Target::default()])]
         }
-        // NapCat writes the chunks to its temp folder joined with `filename` (and `stream_id`), unchecked: a file
-        // written anywhere on its machine.
-        "upload_file_stream" => {
+        // Files written on the implementation's machine at a path the plugin steers: NapCat joins `filename`
+        // (`upload_file_stream`, and `stream_id`) or `name` (`download_file`, whose `base64` is the content) to its
+        // temp folder unchecked, and answers with the path.
+        "upload_file_stream" | "download_file" => {
             let mut request = Request::new(Capability::CallApi(name.to_string()), vec![Target::default()]);
             request.content.needs.insert(Capability::LocalFile);
             vec![request]
