@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Longest a plugin-chosen field of an entry is written, in bytes.
+pub const MAX_FIELD: usize = 1024;
+
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -72,9 +75,21 @@ impl AuditLog {
         &self.path
     }
 
-    /// Append one entry (one `write` of one line). A failure is logged, never fatal to the caller.
+    /// Append one entry (one `write` of one line). A failure is logged, never fatal to the caller. Fields a plugin
+    /// chooses (bot, action, capability, target, detail) are cut to [`MAX_FIELD`] bytes: a refused call with a
+    /// megabyte id must not write a megabyte.
     pub fn append(&self, entry: &Entry) {
-        let mut line = serde_json::to_string(entry).unwrap_or_default();
+        let mut entry = entry.clone();
+        for field in [
+            &mut entry.bot,
+            &mut entry.action,
+            &mut entry.capability,
+            &mut entry.target,
+            &mut entry.detail,
+        ] {
+            crate::text::cut(field, MAX_FIELD);
+        }
+        let mut line = serde_json::to_string(&entry).unwrap_or_default();
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = file.write_all(line.as_bytes()) {
@@ -178,6 +193,30 @@ mod tests {
         assert_eq!(read.len(), 2);
         assert_eq!(read[0], entry);
         assert_eq!(read[1].outcome, "ok");
+    }
+
+    #[test]
+    fn plugin_chosen_fields_are_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let huge = "9".repeat(1 << 20);
+        let entry = Entry {
+            time_ms: 1,
+            plugin: "p".into(),
+            plugin_hash: "h".into(),
+            bot: huge.clone(),
+            action: "send_msg".into(),
+            capability: "send".into(),
+            target: format!("group {huge}"),
+            outcome: "denied".into(),
+            retcode: 102,
+            detail: format!("message {huge} was not seen"),
+            call: 0,
+        };
+        AuditLog::open(&path).unwrap().append(&entry);
+        assert!(std::fs::metadata(&path).unwrap().len() < 8 * MAX_FIELD as u64);
+        let read = AuditLog::read(&path).unwrap();
+        assert!(read[0].detail.starts_with("message 999") && read[0].detail.len() <= MAX_FIELD + 3);
     }
 
     #[test]
