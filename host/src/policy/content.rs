@@ -301,10 +301,17 @@ impl Content {
         }
         match params {
             Value::Object(map) => {
-                if map.get("type").is_some_and(Value::is_string) && map.get("data").is_some_and(Value::is_object) {
-                    return self.segment(params, depth);
+                // A segment is judged as one; its other keys (a whole call's parameters can look like a segment:
+                // `{"type": "text", "data": {}, "group_id": 1, "message": …}`) are still parameters.
+                let segment =
+                    map.get("type").is_some_and(Value::is_string) && map.get("data").is_some_and(Value::is_object);
+                if segment {
+                    self.segment(params, depth)?;
                 }
                 for (key, value) in map {
+                    if segment && (key == "type" || key == "data") {
+                        continue;
+                    }
                     let key = key.to_ascii_lowercase();
                     if MESSAGE_KEYS.contains(&key.as_str()) {
                         self.message(value, depth + 1)?;
@@ -389,16 +396,20 @@ pub fn normalise_message_params(params: &mut Value, depth: u32) {
     let escape = params.get("auto_escape").is_some_and(truthy);
     match params {
         Value::Object(map) => {
-            let is_node = map.get("type").and_then(Value::as_str).map(normalise_kind).as_deref() == Some("node");
+            let is_node = map.get("type").and_then(Value::as_str).map(normalise_kind).as_deref() == Some("node")
+                && map.get("data").is_some_and(Value::is_object);
             if is_node && let Some(Value::Object(data)) = map.get_mut("data") {
                 for (key, value) in data.iter_mut() {
                     if MESSAGE_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
                         normalise_message(value, false, depth + 1);
                     }
                 }
-                return;
             }
+            // Whatever else the object holds (a node-shaped parameter object's `message`, too).
             for (key, value) in map.iter_mut() {
+                if is_node && key == "data" {
+                    continue;
+                }
                 if REWRITTEN_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
                     normalise_message(value, escape, depth + 1);
                 } else {

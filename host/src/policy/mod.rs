@@ -1053,6 +1053,33 @@ mod tests {
         }
     }
 
+    /// A call's parameters that also look like a segment (`type` and `data`) are judged as a segment *and* as
+    /// parameters; a node-shaped one still has its `message` string replaced by an array.
+    #[test]
+    fn parameters_shaped_like_a_segment_are_still_parameters() {
+        let p = policy(&["send", "call-api:send_group_msg", "call-api:upload_group_file"]);
+        let at_all = raw(
+            "send_group_msg",
+            json!({"type": "text", "data": {}, "group_id": 1, "message": "[CQ:at,qq=all]"}),
+        );
+        assert_eq!(denied(check(&p, &at_all)), Capability::AtAll);
+        let upload = raw(
+            "upload_group_file",
+            json!({"type": "text", "data": {}, "group_id": 1, "file": "/etc/passwd", "name": "x"}),
+        );
+        assert_eq!(denied(check(&p, &upload)), Capability::LocalFile);
+        let mut node_shaped = raw(
+            "send_group_msg",
+            json!({"type": "node", "data": {"content": "x"}, "group_id": 1, "message": "[CQ:at,qq=all,a=[]"}),
+        );
+        assert!(p.check(&mut node_shaped, &Context::none()).is_ok());
+        let Action::Raw { params, .. } = &node_shaped else {
+            unreachable!()
+        };
+        assert!(params["message"].is_array(), "{params}");
+        assert!(params["data"]["content"].is_array(), "{params}");
+    }
+
     #[test]
     fn content_is_charged_and_listed_when_used() {
         let mut g = grants(&["send", "at-all"]);
