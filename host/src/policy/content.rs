@@ -387,10 +387,16 @@ pub fn is_one_account(who: &str) -> bool {
 /// parameters (a notice's `content`) are judged as messages but sent as written.
 const REWRITTEN_KEYS: &[&str] = &["message", "messages", "reply"];
 
+/// How deep [`normalise_message_params`] goes. It counts levels differently from the judge (a single nested segment
+/// object is two of its levels and one of the judge's), so it must never stop where the judge still reads: a string
+/// judged by Coral's parse but sent as written would be parsed by the implementation's own. JSON parsed by
+/// `serde_json` nests at most 128 levels, so this bound only guards the stack.
+const MAX_NORMALISE_DEPTH: u32 = 4 * 128;
+
 /// Replace every message given as a CQ string in a raw call's parameters by the array Coral parsed from it (with
 /// `auto_escape`, one text segment), at any depth and inside forward nodes, so what was judged is what is sent.
 pub fn normalise_message_params(params: &mut Value, depth: u32) {
-    if depth > MAX_DEPTH {
+    if depth > MAX_NORMALISE_DEPTH {
         return;
     }
     let escape = params.get("auto_escape").is_some_and(truthy);
@@ -429,7 +435,7 @@ pub fn normalise_message_params(params: &mut Value, depth: u32) {
 /// One message value: a CQ string becomes its array (or one text segment when `auto_escape`); arrays and segments
 /// are walked for nested messages (forward nodes' `content`).
 pub fn normalise_message(message: &mut Value, auto_escape: bool, depth: u32) {
-    if depth > MAX_DEPTH {
+    if depth > MAX_NORMALISE_DEPTH {
         return;
     }
     match message {

@@ -1080,6 +1080,38 @@ mod tests {
         assert!(params["data"]["content"].is_array(), "{params}");
     }
 
+    /// Every message string Coral judged is replaced, however deep: a string left as written would be parsed by the
+    /// implementation's own (lenient) CQ parser. `[CQ:image,file=file:///etc/passwd,a=[]` is text to Coral and an
+    /// image of a local file to NapCat's regex.
+    #[test]
+    fn every_judged_message_string_is_replaced_however_deep() {
+        let p = policy(&["send", "call-api:send_group_forward_msg"]);
+        let mut content = json!("[CQ:image,file=file:///etc/passwd,a=[]");
+        for _ in 0..4 {
+            content = json!({"type": "node", "data": {"user_id": "1", "nickname": "n", "content": content}});
+        }
+        let mut deep = raw("send_group_forward_msg", json!({"group_id": 1, "messages": content}));
+        assert!(
+            p.check(&mut deep, &Context::none()).is_ok(),
+            "four levels are within the judge's depth"
+        );
+        {
+            let Action::Raw { params, .. } = &deep else {
+                unreachable!()
+            };
+            fn strings_left(v: &serde_json::Value) -> bool {
+                match v {
+                    serde_json::Value::Object(m) => m
+                        .iter()
+                        .any(|(k, v)| (k == "content" || k == "messages") && v.is_string() || strings_left(v)),
+                    serde_json::Value::Array(items) => items.iter().any(strings_left),
+                    _ => false,
+                }
+            }
+            assert!(!strings_left(params), "a message string went out as written: {params}");
+        }
+    }
+
     #[test]
     fn content_is_charged_and_listed_when_used() {
         let mut g = grants(&["send", "at-all"]);
