@@ -35,6 +35,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+
+/// Longest a plugin-chosen field of an entry is written, in bytes.
+pub const MAX_FIELD: usize = 1024;
+
+/// `entry` with the fields a plugin chooses (bot, action, capability, target, detail) cut to [`MAX_FIELD`] bytes: a
+/// refused call with a megabyte id must not write a megabyte.
+fn bounded(entry: &Entry) -> Entry {
+    let mut entry = entry.clone();
+    for field in [
+        &mut entry.bot,
+        &mut entry.action,
+        &mut entry.capability,
+        &mut entry.target,
+        &mut entry.detail,
+    ] {
+        crate::text::cut(field, MAX_FIELD);
+    }
+    entry
+}
+
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -219,6 +239,7 @@ impl AuditLog {
     /// Append one entry (one `write` of one line), after the count of its plugin's open run. A failure is logged,
     /// never fatal to the caller. Never coalesced: for refusals see [`AuditLog::refuse`].
     pub fn append(&self, entry: &Entry) {
+        let entry = &bounded(entry);
         let mut inner = self.lock();
         self.end_run(&mut inner, &entry.plugin);
         self.write(&mut inner, entry, 0);
@@ -227,6 +248,7 @@ impl AuditLog {
     /// Record a refusal (denied, rate-limited, invalid): written at once unless it repeats the plugin's last
     /// refusal within the same second, in which case it is only counted (see the module documentation).
     pub fn refuse(&self, entry: &Entry) {
+        let entry = &bounded(entry);
         let mut inner = self.lock();
         if let Some(run) = inner.runs.get_mut(&entry.plugin)
             && run.repeats(entry)
@@ -494,6 +516,30 @@ mod tests {
         assert_eq!(read[0].entry, entry);
         assert_eq!(read[0].repeated, 0);
         assert_eq!(read[1].entry.outcome, "ok");
+    }
+
+    #[test]
+    fn plugin_chosen_fields_are_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let huge = "9".repeat(1 << 20);
+        let entry = Entry {
+            time_ms: 1,
+            plugin: "p".into(),
+            plugin_hash: "h".into(),
+            bot: huge.clone(),
+            action: "send_msg".into(),
+            capability: "send".into(),
+            target: format!("group {huge}"),
+            outcome: "denied".into(),
+            retcode: 102,
+            detail: format!("message {huge} was not seen"),
+            call: 0,
+        };
+        AuditLog::open(&path).unwrap().append(&entry);
+        assert!(std::fs::metadata(&path).unwrap().len() < 8 * MAX_FIELD as u64);
+        let read = AuditLog::read(&path).unwrap();
+        assert!(read[0].detail.starts_with("message 999") && read[0].detail.len() <= MAX_FIELD + 3);
     }
 
     #[test]

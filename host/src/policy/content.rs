@@ -38,6 +38,9 @@ pub enum ContentError {
     /// `at,qq=all` as a code).
     #[error("segment types are ASCII letters, digits, `_` and `-`, not {0:?}")]
     BadType(String),
+    /// A `reply` carrying its own quoted content or sender (`text`, `qq`, `seq`, …): a forged quote.
+    #[error("a reply quotes a message by its id only, not with `{0}` (a custom quote)")]
+    CustomQuote(String),
 }
 
 /// What a media reference (an image, voice or video `file`, a `url`, a path parameter) makes the platform do.
@@ -46,9 +49,10 @@ pub enum MediaRef {
     /// Inline data (`base64://`, `data:`) or a name in the platform's own cache (`abc.image`): nothing outside.
     Inline,
     /// A file on the implementation's machine: `file:` in any case, `/x`, `\x`, `C:/x`, `c:\x`, `c:x`, `~/x`,
-    /// `./x`, `../x`, `.x`, or any relative path with a separator.
+    /// `./x`, `../x`, `.x`, or any relative path with a separator (also once `%XX` escapes are decoded).
     Local,
-    /// Something the platform fetches: `http(s)://` or any other `scheme://`.
+    /// Something the platform fetches: `http(s)://` or any other `scheme://`, and `http:` / `https:` without the
+    /// slashes.
     Url,
 }
 
@@ -65,7 +69,7 @@ fn starts_like_a_path(reference: &str) -> bool {
 pub fn classify(reference: &str) -> MediaRef {
     let s = reference.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     let head: String = s.chars().take(16).flat_map(char::to_lowercase).collect();
-    if head.starts_with("base64://") || head.starts_with("data:") {
+    if head.starts_with("base64:") || head.starts_with("data:") {
         return MediaRef::Inline;
     }
     if head.starts_with("file:") {
@@ -78,13 +82,49 @@ pub fn classify(reference: &str) -> MediaRef {
     {
         return MediaRef::Url;
     }
+    // `http:` and `https:` without `//` too: NapCat hands `http:host` to `fetch`, whose URL parser reads it as
+    // `http://host/`.
+    if head.starts_with("http:") || head.starts_with("https:") {
+        return MediaRef::Url;
+    }
     let mut chars = s.chars();
     let (first, second) = (chars.next(), chars.next());
     let drive = first.is_some_and(|c| c.is_ascii_alphabetic()) && second == Some(':');
     if drive || s.starts_with(['/', '\\', '~', '.']) || s.contains(['/', '\\']) {
         return MediaRef::Local;
     }
+    // go-cqhttp reads anything starting with `file` through `url.Parse(…).Path`, which decodes `%2F`: judge the
+    // decoded form too (`file%2F..%2Fdevice.json` is `file/../device.json`).
+    if s.contains('%') {
+        let decoded = percent_decode(s);
+        if decoded != s {
+            return classify(&decoded);
+        }
+    }
     MediaRef::Inline
+}
+
+/// `%XX` escapes decoded (malformed ones kept as written), as text.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Content {
@@ -149,14 +189,40 @@ impl Content {
             // Literal text: an array `text` is never parsed as CQ code.
             "text" | "face" | "rps" | "dice" | "shake" | "anonymous" => {}
             "at" => {
-                for value in data.values() {
-                    match value {
-                        Value::String(s) => self.at(s),
-                        other => self.at(&scalar(other).unwrap_or_default()),
-                    }
+                // `all` under any key is an @all to some reader.
+                if data.values().any(|v| scalar(v).is_some_and(|s| is_all(&s))) {
+                    self.needs.insert(Capability::AtAll);
+                }
+                // The account mentioned: `qq` (go-cqhttp falls back to `target` when it is empty). Missing, empty,
+                // zero or not a number, it is an @all where implementations read it as 0: MiraiGo's `NewAt(0)` is
+                // `AtAll()` and go-cqhttp reads a `qq` it cannot parse as 0; Lagrange's `Mention(0)` is @all and a
+                // missing `qq` defaults to "0".
+                let target = ["qq", "target"]
+                    .iter()
+                    .filter_map(|key| data.get(*key).and_then(scalar))
+                    .find(|s| !s.is_empty())
+                    .unwrap_or_default();
+                self.at(&target);
+            }
+            // A quote points at a message by id, and only that. go-cqhttp builds a custom quote from `text` (read as
+            // CQ code), `user_id` / `qq`, `seq` and `time` (with or without an id): a quote of nothing Coral can
+            // check, attributed to anyone. Without an id it points at no message Coral knows.
+            "reply" => {
+                if let Some(key) = data.keys().find(|k| {
+                    matches!(
+                        k.to_ascii_lowercase().as_str(),
+                        "text" | "seq" | "qq" | "user_id" | "time"
+                    )
+                }) {
+                    return Err(ContentError::CustomQuote(crate::text::escape(key).into_owned()));
+                }
+                let before = self.refs.len();
+                self.refs_of(data);
+                if self.refs.len() == before {
+                    self.refs.push(String::new());
                 }
             }
-            "reply" | "forward" => self.refs_of(data),
+            "forward" => self.refs_of(data),
             // A node forwards an existing message by id or carries a whole message; who it claims to be from is
             // just a name.
             "node" => {
@@ -190,9 +256,9 @@ impl Content {
         Ok(())
     }
 
-    /// A mention of `who`: `all` (trimmed, any case) is an @all.
+    /// A mention of `who`: anything but one account's number (`all` in any form, `0`, empty, a name) is an @all.
     pub fn at(&mut self, who: &str) {
-        if is_all(who) {
+        if !is_one_account(who) {
             self.needs.insert(Capability::AtAll);
         }
     }
@@ -235,10 +301,17 @@ impl Content {
         }
         match params {
             Value::Object(map) => {
-                if map.get("type").is_some_and(Value::is_string) && map.get("data").is_some_and(Value::is_object) {
-                    return self.segment(params, depth);
+                // A segment is judged as one; its other keys (a whole call's parameters can look like a segment:
+                // `{"type": "text", "data": {}, "group_id": 1, "message": …}`) are still parameters.
+                let segment =
+                    map.get("type").is_some_and(Value::is_string) && map.get("data").is_some_and(Value::is_object);
+                if segment {
+                    self.segment(params, depth)?;
                 }
                 for (key, value) in map {
+                    if segment && (key == "type" || key == "data") {
+                        continue;
+                    }
                     let key = key.to_ascii_lowercase();
                     if MESSAGE_KEYS.contains(&key.as_str()) {
                         self.message(value, depth + 1)?;
@@ -261,29 +334,33 @@ impl Content {
     }
 }
 
-/// Parameter names that name a file or something the implementation fetches.
+/// Parameter names that name a file or something the implementation fetches (and every `…_path`: NapCat's
+/// `folder_path`, `thumb_path`, …).
 fn is_file_key(key: &str) -> bool {
-    matches!(
-        key,
-        "file"
-            | "files"
-            | "path"
-            | "file_path"
-            | "url"
-            | "image"
-            | "images"
-            | "pic"
-            | "picture"
-            | "avatar"
-            | "icon"
-            | "cover"
-            | "thumb"
-            | "audio"
-            | "voice"
-            | "record"
-            | "video"
-            | "src"
-    )
+    key.ends_with("_path")
+        || matches!(
+            key,
+            "file"
+                | "files"
+                | "filename"
+                | "file_name"
+                | "path"
+                | "file_path"
+                | "url"
+                | "image"
+                | "images"
+                | "pic"
+                | "picture"
+                | "avatar"
+                | "icon"
+                | "cover"
+                | "thumb"
+                | "audio"
+                | "voice"
+                | "record"
+                | "video"
+                | "src"
+        )
 }
 
 fn normalise_kind(kind: &str) -> std::borrow::Cow<'_, str> {
@@ -300,29 +377,45 @@ fn is_all(s: &str) -> bool {
     s.trim().eq_ignore_ascii_case("all")
 }
 
+/// Whether an @-target names one account: ASCII digits, not all zero, nothing else (no sign, no space). Every
+/// other target is read as 0 (@all) by some implementation, or is `all` itself.
+pub fn is_one_account(who: &str) -> bool {
+    !who.is_empty() && who.bytes().all(|b| b.is_ascii_digit()) && who.bytes().any(|b| b != b'0')
+}
+
 /// Parameter names whose CQ strings are replaced by arrays before sending (a node's `content` too). Other
 /// parameters (a notice's `content`) are judged as messages but sent as written.
 const REWRITTEN_KEYS: &[&str] = &["message", "messages", "reply"];
 
+/// How deep [`normalise_message_params`] goes. It counts levels differently from the judge (a single nested segment
+/// object is two of its levels and one of the judge's), so it must never stop where the judge still reads: a string
+/// judged by Coral's parse but sent as written would be parsed by the implementation's own. JSON parsed by
+/// `serde_json` nests at most 128 levels, so this bound only guards the stack.
+const MAX_NORMALISE_DEPTH: u32 = 4 * 128;
+
 /// Replace every message given as a CQ string in a raw call's parameters by the array Coral parsed from it (with
 /// `auto_escape`, one text segment), at any depth and inside forward nodes, so what was judged is what is sent.
 pub fn normalise_message_params(params: &mut Value, depth: u32) {
-    if depth > MAX_DEPTH {
+    if depth > MAX_NORMALISE_DEPTH {
         return;
     }
     let escape = params.get("auto_escape").is_some_and(truthy);
     match params {
         Value::Object(map) => {
-            let is_node = map.get("type").and_then(Value::as_str).map(normalise_kind).as_deref() == Some("node");
+            let is_node = map.get("type").and_then(Value::as_str).map(normalise_kind).as_deref() == Some("node")
+                && map.get("data").is_some_and(Value::is_object);
             if is_node && let Some(Value::Object(data)) = map.get_mut("data") {
                 for (key, value) in data.iter_mut() {
                     if MESSAGE_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
                         normalise_message(value, false, depth + 1);
                     }
                 }
-                return;
             }
+            // Whatever else the object holds (a node-shaped parameter object's `message`, too).
             for (key, value) in map.iter_mut() {
+                if is_node && key == "data" {
+                    continue;
+                }
                 if REWRITTEN_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
                     normalise_message(value, escape, depth + 1);
                 } else {
@@ -342,7 +435,7 @@ pub fn normalise_message_params(params: &mut Value, depth: u32) {
 /// One message value: a CQ string becomes its array (or one text segment when `auto_escape`); arrays and segments
 /// are walked for nested messages (forward nodes' `content`).
 pub fn normalise_message(message: &mut Value, auto_escape: bool, depth: u32) {
-    if depth > MAX_DEPTH {
+    if depth > MAX_NORMALISE_DEPTH {
         return;
     }
     match message {

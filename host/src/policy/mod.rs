@@ -513,31 +513,40 @@ impl Policy {
 
     /// Take one token from the capability's rate bucket, if it has one.
     fn charge(&self, capability: &Capability) -> Result<(), PolicyError> {
-        self.charge_all(std::iter::once(capability))
+        self.charge_all(std::iter::once((capability, 1)))
     }
 
-    /// Take one token from the bucket of every capability listed (that has a rate; each once), all or none: if any
-    /// bucket is empty nothing is taken and the refusal names that capability.
-    fn charge_all<'c>(&self, capabilities: impl Iterator<Item = &'c Capability>) -> Result<(), PolicyError> {
+    /// Take `count` tokens from the bucket of every capability listed (that has a rate; counts of one capability
+    /// add up), all or none: if any bucket is short nothing is taken and the refusal names that capability. A count
+    /// over a bucket's burst is refused outright (it could never be admitted).
+    fn charge_all<'c>(&self, capabilities: impl Iterator<Item = (&'c Capability, u32)>) -> Result<(), PolicyError> {
         if self.rates.is_empty() {
             return Ok(());
         }
-        let mut buckets: Vec<(&Capability, &String, &Mutex<Bucket>)> = Vec::new();
-        for capability in capabilities {
-            if let Some((text, bucket)) = self.rates.get(capability)
-                && !buckets.iter().any(|(c, _, _)| *c == capability)
-            {
-                buckets.push((capability, text, bucket));
+        let mut buckets: Vec<(&Capability, u32, &String, &Mutex<Bucket>)> = Vec::new();
+        for (capability, count) in capabilities {
+            let Some((text, bucket)) = self.rates.get(capability) else {
+                continue;
+            };
+            match buckets.iter_mut().find(|(c, ..)| *c == capability) {
+                Some((_, n, ..)) => *n = n.saturating_add(count),
+                None => buckets.push((capability, count, text, bucket)),
             }
         }
         // One fixed order (the capabilities' own), so two checks of one plugin never wait on each other's locks.
         buckets.sort_by(|a, b| a.0.cmp(b.0));
         let mut guards: Vec<_> = buckets
             .iter()
-            .map(|(c, t, b)| (*c, *t, b.lock().unwrap_or_else(|e| e.into_inner())))
+            .map(|(c, n, t, b)| (*c, *n, *t, b.lock().unwrap_or_else(|e| e.into_inner())))
             .collect();
-        for (capability, text, bucket) in guards.iter_mut() {
-            if let Err(retry_after) = bucket.check() {
+        for (capability, count, text, bucket) in guards.iter_mut() {
+            if *count > bucket.burst() {
+                return Err(PolicyError::Denied {
+                    capability: (*capability).clone(),
+                    reason: format!("{count} at once is more than `{capability}` allows ({text})"),
+                });
+            }
+            if let Err(retry_after) = bucket.check_n(*count) {
                 return Err(PolicyError::RateLimited {
                     capability: (*capability).clone(),
                     rate: (*text).clone(),
@@ -545,8 +554,8 @@ impl Policy {
                 });
             }
         }
-        for (_, _, bucket) in guards.iter_mut() {
-            bucket.take();
+        for (_, count, _, bucket) in guards.iter_mut() {
+            bucket.take_n(*count);
         }
         Ok(())
     }
@@ -580,8 +589,9 @@ impl Policy {
         }
         let mut content = BTreeSet::new();
         for request in &requests {
-            let is_reply =
-                request.capability == Capability::Send && same_chat(request.chat.as_ref(), context.reply_chat);
+            let is_reply = request.reply
+                && request.capability == Capability::Send
+                && same_chat(request.chat.as_ref(), context.reply_chat);
             if !is_reply && Some(&request.capability) != call_api.as_ref() {
                 for target in &request.targets {
                     self.permit(&request.capability, target)?;
@@ -619,13 +629,15 @@ impl Policy {
                 }
             }
         }
-        // Every capability used, once: the typed ones, the raw grant, the content ones.
+        // Every capability used: the typed ones once per target (a batch kick of ten is ten kicks), the raw grant
+        // and the content ones once.
         if !self.rates.is_empty() {
             let used = requests
                 .iter()
-                .map(|r| &r.capability)
-                .chain(call_api.iter())
-                .chain(content.iter());
+                .filter(|r| Some(&r.capability) != call_api.as_ref())
+                .map(|r| (&r.capability, u32::try_from(r.targets.len().max(1)).unwrap_or(u32::MAX)))
+                .chain(call_api.iter().map(|c| (c, 1)))
+                .chain(content.iter().map(|c| (c, 1)));
             self.charge_all(used)?;
         }
         let first = requests.into_iter().next().expect("at least one request");
@@ -972,6 +984,134 @@ mod tests {
         );
     }
 
+    /// go-cqhttp reads an `at` it cannot parse as 0 and MiraiGo's `NewAt(0)` is @all; Lagrange's `Mention(0)` is
+    /// @all and a missing `qq` defaults to "0". Only one account's number is a plain mention.
+    #[test]
+    fn a_mention_of_account_zero_or_of_no_account_is_an_at_all() {
+        let p = Policy::new(&req(&["send"]), &grants(&[]));
+        let here = Chat::Group("100".into());
+        for who in ["0", "00", "", " 42", "+0", "-1", "alice"] {
+            let typed = send(here.clone(), vec![Segment::At(who.into())]);
+            assert_eq!(denied(check_in(&p, &typed, &here)), Capability::AtAll, "{who:?}");
+            let via_options = send_with(here.clone(), vec![Segment::Text("x".into())], Some(who), None);
+            assert_eq!(denied(check_in(&p, &via_options, &here)), Capability::AtAll, "{who:?}");
+        }
+        for data in [
+            json!({"qq": "0"}),
+            json!({"qq": 0}),
+            json!({}),
+            json!({"qq": ""}),
+            json!({"qq": "", "target": "0"}),
+            json!({"name": "x"}),
+        ] {
+            let message = vec![other("at", data.clone())];
+            assert_eq!(
+                denied(check_in(&p, &send(here.clone(), message), &here)),
+                Capability::AtAll,
+                "{data}"
+            );
+        }
+        let p = Policy::new(
+            &req(&["send", "call-api:send_group_msg"]),
+            &grants(&["call-api:send_group_msg"]),
+        );
+        let cq = raw("send_group_msg", json!({"group_id": 100, "message": "hi [CQ:at,qq=0]"}));
+        assert_eq!(denied(check_in(&p, &cq, &here)), Capability::AtAll);
+        // One account is a plain mention, by number or string, with a display name.
+        let p = Policy::new(&req(&["send"]), &grants(&[]));
+        for message in [
+            vec![Segment::At("42".into())],
+            vec![other("at", json!({"qq": "42", "name": "Alice"}))],
+            vec![other("at", json!({"qq": 42}))],
+        ] {
+            assert!(check_in(&p, &send(here.clone(), message), &here).is_ok());
+        }
+    }
+
+    /// NapCat fetches `http:host` (the URL parser adds the slashes); go-cqhttp decodes `%2F` in what starts with
+    /// `file` before reading it.
+    #[test]
+    fn urls_without_slashes_and_percent_encoded_paths_are_judged_as_what_they_reach() {
+        let p = policy(&["send"]);
+        let chat = Chat::Group("1".into());
+        for (file, needs) in [
+            ("http:169.254.169.254", Capability::MediaUrl),
+            ("https:internal.lan:8080?x=1", Capability::MediaUrl),
+            ("HTTP:10.0.0.1", Capability::MediaUrl),
+            ("file%2F..%2F..%2Fdevice.json", Capability::LocalFile),
+            ("x%5C..%5Csecret", Capability::LocalFile),
+            ("%2Fetc%2Fpasswd", Capability::LocalFile),
+        ] {
+            assert_eq!(
+                denied(check(&p, &send(chat.clone(), vec![image(file)]))),
+                needs,
+                "{file}"
+            );
+        }
+        for inline in ["cat.jpg", "abc.image", "base64:AAAA", "100%.png"] {
+            assert!(check(&p, &send(chat.clone(), vec![image(inline)])).is_ok(), "{inline}");
+        }
+    }
+
+    /// A call's parameters that also look like a segment (`type` and `data`) are judged as a segment *and* as
+    /// parameters; a node-shaped one still has its `message` string replaced by an array.
+    #[test]
+    fn parameters_shaped_like_a_segment_are_still_parameters() {
+        let p = policy(&["send", "call-api:send_group_msg", "call-api:upload_group_file"]);
+        let at_all = raw(
+            "send_group_msg",
+            json!({"type": "text", "data": {}, "group_id": 1, "message": "[CQ:at,qq=all]"}),
+        );
+        assert_eq!(denied(check(&p, &at_all)), Capability::AtAll);
+        let upload = raw(
+            "upload_group_file",
+            json!({"type": "text", "data": {}, "group_id": 1, "file": "/etc/passwd", "name": "x"}),
+        );
+        assert_eq!(denied(check(&p, &upload)), Capability::LocalFile);
+        let mut node_shaped = raw(
+            "send_group_msg",
+            json!({"type": "node", "data": {"content": "x"}, "group_id": 1, "message": "[CQ:at,qq=all,a=[]"}),
+        );
+        assert!(p.check(&mut node_shaped, &Context::none()).is_ok());
+        let Action::Raw { params, .. } = &node_shaped else {
+            unreachable!()
+        };
+        assert!(params["message"].is_array(), "{params}");
+        assert!(params["data"]["content"].is_array(), "{params}");
+    }
+
+    /// Every message string Coral judged is replaced, however deep: a string left as written would be parsed by the
+    /// implementation's own (lenient) CQ parser. `[CQ:image,file=file:///etc/passwd,a=[]` is text to Coral and an
+    /// image of a local file to NapCat's regex.
+    #[test]
+    fn every_judged_message_string_is_replaced_however_deep() {
+        let p = policy(&["send", "call-api:send_group_forward_msg"]);
+        let mut content = json!("[CQ:image,file=file:///etc/passwd,a=[]");
+        for _ in 0..4 {
+            content = json!({"type": "node", "data": {"user_id": "1", "nickname": "n", "content": content}});
+        }
+        let mut deep = raw("send_group_forward_msg", json!({"group_id": 1, "messages": content}));
+        assert!(
+            p.check(&mut deep, &Context::none()).is_ok(),
+            "four levels are within the judge's depth"
+        );
+        {
+            let Action::Raw { params, .. } = &deep else {
+                unreachable!()
+            };
+            fn strings_left(v: &serde_json::Value) -> bool {
+                match v {
+                    serde_json::Value::Object(m) => m
+                        .iter()
+                        .any(|(k, v)| (k == "content" || k == "messages") && v.is_string() || strings_left(v)),
+                    serde_json::Value::Array(items) => items.iter().any(strings_left),
+                    _ => false,
+                }
+            }
+            assert!(!strings_left(params), "a message string went out as written: {params}");
+        }
+    }
+
     #[test]
     fn content_is_charged_and_listed_when_used() {
         let mut g = grants(&["send", "at-all"]);
@@ -1047,11 +1187,123 @@ mod tests {
         ));
     }
 
+    /// Extensions that send, exit, hand out the session or write files, under the names the implementations use.
+    #[test]
+    fn extensions_under_their_real_names_need_their_typed_capability() {
+        for (action, params, needs) in [
+            (
+                "_send_group_notice",
+                json!({"group_id": 1, "content": "pinned for everyone"}),
+                Capability::Send,
+            ),
+            (
+                "send_group_ai_record",
+                json!({"group_id": 1, "character": "c", "text": "hi"}),
+                Capability::Send,
+            ),
+            (
+                "send_msg_with_group",
+                json!({"message_id": 7, "target_group_id": 2}),
+                Capability::Send,
+            ),
+            (
+                "send_msg_with_group_seq",
+                json!({"source_group_id": 2, "source_seq": 5, "target_group_id": 2}),
+                Capability::Send,
+            ),
+            (
+                ".join_group_emoji_chain",
+                json!({"group_id": 1, "message_id": 7, "emoji_id": 1}),
+                Capability::Send,
+            ),
+            (
+                "send_guild_channel_msg",
+                json!({"guild_id": 1, "channel_id": 2, "message": "hi"}),
+                Capability::Send,
+            ),
+            (
+                "send_online_file",
+                json!({"user_id": 5, "file_path": "x.txt"}),
+                Capability::Send,
+            ),
+            (
+                "send_flash_msg",
+                json!({"fileset_id": "f", "group_id": 2}),
+                Capability::Send,
+            ),
+            ("bot_exit", json!({}), Capability::Restart),
+            (
+                "llonebot_debug",
+                json!({"method": "x", "args": []}),
+                Capability::Restart,
+            ),
+            ("set_config", json!({}), Capability::Restart),
+            ("get_clientkey", json!({}), Capability::Credentials),
+            ("get_skey", json!({}), Capability::Credentials),
+            ("get_config", json!({}), Capability::Credentials),
+            (
+                "set_doubt_friends_add_request",
+                json!({"flag": "f", "approve": true}),
+                Capability::HandleRequest,
+            ),
+            (
+                "upload_file_stream",
+                json!({"stream_id": "s", "filename": "x", "total_chunks": 1, "file_retention": 0}),
+                Capability::LocalFile,
+            ),
+            (
+                "download_file",
+                json!({"base64": "IyEvYmluL3NoCg==", "name": "../../../../root/.bashrc"}),
+                Capability::LocalFile,
+            ),
+        ] {
+            let p = policy(&[&format!("call-api:{action}")]);
+            assert_eq!(denied(check(&p, &raw(action, params))), needs, "{action}");
+        }
+        // Copying another group's message by seq is no send Coral can judge.
+        let p = policy(&["call-api:send_msg_with_group_seq", "send"]);
+        let copy = raw(
+            "send_msg_with_group_seq",
+            json!({"source_group_id": 3, "source_seq": 5, "target_group_id": 2}),
+        );
+        assert!(matches!(check(&p, &copy), Err(PolicyError::Invalid(_))));
+    }
+
+    /// NapCat reads local paths from `folder_path` (`send_online_folder`), `thumb_path` (`create_flash_task`) and
+    /// joins `filename` to its temp folder.
+    #[test]
+    fn every_path_parameter_is_a_file_parameter() {
+        for (action, params) in [
+            (
+                "send_online_folder",
+                json!({"user_id": 5, "folder_path": "/root/.config/QQ"}),
+            ),
+            (
+                "create_flash_task",
+                json!({"files": "x.jpg", "thumb_path": "C:\\secret.jpg"}),
+            ),
+            ("anything", json!({"local_path": "../x"})),
+            ("anything", json!({"filename": "../../../home/u/.bashrc"})),
+        ] {
+            let p = policy(&[&format!("call-api:{action}"), "send"]);
+            assert_eq!(
+                denied(check(&p, &raw(action, params))),
+                Capability::LocalFile,
+                "{action}"
+            );
+        }
+        let p = policy(&["call-api:send_online_file", "send"]);
+        let named = raw(
+            "send_online_file",
+            json!({"user_id": 5, "file_path": "base64://AAAA", "file_name": "report.pdf"}),
+        );
+        assert!(check(&p, &named).is_ok());
+    }
+
     #[test]
     fn quick_operations_map_to_each_typed_capability() {
         let p = policy(&["call-api:.handle_quick_operation", "send"]);
-        let context = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2,
-                             "message_id": 9});
+        let context = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2});
         let reply = raw(
             ".handle_quick_operation",
             json!({"context": context, "operation": {"reply": "hi"}}),
@@ -1074,6 +1326,93 @@ mod tests {
             json!({"context": forged, "operation": {"reply": "x"}}),
         );
         assert!(matches!(check(&p, &forged), Err(PolicyError::Invalid(_))));
+    }
+
+    /// go-cqhttp reads quick-operation flags with `gjson.Bool`: `1`, `"1"`, `"true"` kick, ban and recall too.
+    #[test]
+    fn quick_operation_flags_are_on_however_they_are_written() {
+        let p = policy(&["call-api:.handle_quick_operation", "send"]);
+        let known = Known([("9", Chat::Group("1".into()))].into());
+        let check = |p: &Policy, action: &Action| {
+            p.check(
+                &mut action.clone(),
+                &Context {
+                    bot: None,
+                    reply_chat: None,
+                    messages: &known,
+                },
+            )
+        };
+        let context = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2,
+                             "message_id": 9});
+        for (key, needs) in [
+            ("kick", Capability::Kick),
+            ("ban", Capability::Ban),
+            ("delete", Capability::Recall),
+        ] {
+            for on in [json!(1), json!("1"), json!("true"), json!("TRUE"), json!(0.5)] {
+                let op = raw(
+                    ".handle_quick_operation",
+                    json!({"context": context, "operation": {"reply": "hi", key: on}}),
+                );
+                assert_eq!(denied(check(&p, &op)), needs, "{key}: {on}");
+            }
+            for off in [json!(false), json!(0), json!(null), json!("")] {
+                let op = raw(
+                    ".handle_quick_operation",
+                    json!({"context": context, "operation": {"reply": "hi", key: off}}),
+                );
+                assert!(check(&p, &op).is_ok(), "{key}: {off}");
+            }
+        }
+    }
+
+    /// go-cqhttp's `at_sender` mentions `sender.user_id` (a missing one is 0: @all), and NapCat quotes the context's
+    /// `message_id` in a group reply: both are the plugin's to write in a raw quick operation.
+    #[test]
+    fn a_quick_reply_mentions_and_quotes_what_its_context_says() {
+        let p = policy(&["call-api:.handle_quick_operation", "send"]);
+        let known = Known([("9", Chat::Group("1".into())), ("10", Chat::Group("2".into()))].into());
+        let context = Context {
+            bot: None,
+            reply_chat: None,
+            messages: &known,
+        };
+        let quick = |ctx: serde_json::Value, op: serde_json::Value| {
+            raw(".handle_quick_operation", json!({"context": ctx, "operation": op}))
+        };
+        let group = |extra: serde_json::Value| {
+            let mut ctx = json!({"post_type": "message", "message_type": "group", "group_id": 1, "user_id": 2,
+                                 "message_id": 9});
+            for (k, v) in extra.as_object().unwrap() {
+                ctx[k] = v.clone();
+            }
+            ctx
+        };
+        let mut fine = quick(
+            group(json!({"sender": {"user_id": 2}})),
+            json!({"reply": "hi", "at_sender": true}),
+        );
+        assert!(p.check(&mut fine, &context).is_ok());
+        // No sender: go-cqhttp mentions account 0.
+        let mut no_sender = quick(group(json!({})), json!({"reply": "hi", "at_sender": true}));
+        assert_eq!(denied(p.check(&mut no_sender, &context)), Capability::AtAll);
+        let mut zero = quick(
+            group(json!({"user_id": 0, "sender": {"user_id": 0}})),
+            json!({"reply": "hi"}),
+        );
+        assert_eq!(denied(p.check(&mut zero, &context)), Capability::AtAll);
+        // NapCat quotes message 10, which is in group 2.
+        let mut elsewhere = quick(
+            group(json!({"message_id": 10})),
+            json!({"reply": "hi", "at_sender": false}),
+        );
+        assert_eq!(denied(p.check(&mut elsewhere, &context)), Capability::Send);
+        let mut unknown = quick(
+            group(json!({"message_id": 11})),
+            json!({"reply": "hi", "at_sender": false}),
+        );
+        assert_eq!(denied(p.check(&mut unknown, &context)), Capability::Send);
     }
 
     #[test]
@@ -1105,6 +1444,89 @@ mod tests {
         assert!(matches!(p.check(&mut both, &context), Err(PolicyError::Invalid(_))));
     }
 
+    /// NapCat's `base_handle` lets `message_type` override the action's kind, its single-message forwards go to
+    /// `user_id` whenever one is given, and its pokes go to `group_id` whenever one is given.
+    #[test]
+    fn raw_sends_go_where_the_implementation_sends_them() {
+        let known = Known([("7", Chat::Group("1".into()))].into());
+        let here = Chat::Group("1".into());
+        let context = Context {
+            bot: None,
+            reply_chat: Some(&here),
+            messages: &known,
+        };
+        let p = policy(&[
+            "call-api:send_group_forward_msg",
+            "call-api:send_private_forward_msg",
+            "call-api:forward_group_single_msg",
+            "call-api:friend_poke",
+        ]);
+        let nodes = json!([{"type": "node", "data": {"user_id": "1", "nickname": "n", "content": "hi"}}]);
+        // A "group" forward in the event's group that NapCat would send to user 5.
+        let mut to_user = raw(
+            "send_group_forward_msg",
+            json!({"group_id": 1, "user_id": 5, "message_type": "private", "messages": nodes}),
+        );
+        assert!(matches!(p.check(&mut to_user, &context), Err(PolicyError::Invalid(_))));
+        let mut to_group = raw(
+            "send_private_forward_msg",
+            json!({"user_id": 5, "group_id": 2, "message_type": "group", "messages": nodes}),
+        );
+        assert!(matches!(p.check(&mut to_group, &context), Err(PolicyError::Invalid(_))));
+        // Message 7 of the event's group, "forwarded to the group", that NapCat would forward to user 5.
+        let mut single = raw(
+            "forward_group_single_msg",
+            json!({"group_id": 1, "user_id": 5, "message_id": 7}),
+        );
+        assert!(p.check(&mut single, &context).is_err());
+        let mut single = raw("forward_group_single_msg", json!({"user_id": 5, "message_id": 7}));
+        assert_eq!(denied(p.check(&mut single, &context)), Capability::Send);
+        // A "friend" poke that NapCat sends in group 2.
+        let mut poke = raw("friend_poke", json!({"user_id": 5, "group_id": 2}));
+        assert_eq!(denied(p.check(&mut poke, &context)), Capability::Send);
+        // What agrees is a reply.
+        let mut fine = raw(
+            "send_group_forward_msg",
+            json!({"group_id": 1, "message_type": "group", "messages": nodes}),
+        );
+        assert!(p.check(&mut fine, &context).is_ok());
+        let mut fine = raw("forward_group_single_msg", json!({"group_id": 1, "message_id": 7}));
+        assert!(p.check(&mut fine, &context).is_ok());
+    }
+
+    /// A file upload, an announcement or a check-in in the event's group is a send there, but no reply.
+    #[test]
+    fn only_chat_messages_are_free_replies() {
+        let here = Chat::Group("1".into());
+        for (action, params) in [
+            (
+                "upload_group_file",
+                json!({"group_id": 1, "file": "base64://AAAA", "name": "x.txt"}),
+            ),
+            (
+                "_send_group_notice",
+                json!({"group_id": 1, "content": "everyone read this"}),
+            ),
+            (
+                "send_group_notice",
+                json!({"group_id": 1, "content": "everyone read this"}),
+            ),
+            ("send_group_sign", json!({"group_id": 1})),
+        ] {
+            let p = policy(&[&format!("call-api:{action}")]);
+            assert_eq!(
+                denied(check_in(&p, &raw(action, params), &here)),
+                Capability::Send,
+                "{action}"
+            );
+        }
+        let p = policy(&["call-api:send_group_msg", "call-api:group_poke"]);
+        let message = raw("send_group_msg", json!({"group_id": 1, "message": "hi"}));
+        assert!(check_in(&p, &message, &here).is_ok());
+        let poke = raw("group_poke", json!({"group_id": 1, "user_id": 2}));
+        assert!(check_in(&p, &poke, &here).is_ok());
+    }
+
     #[test]
     fn references_must_point_into_the_chat_sent_to() {
         let p = policy(&["send"]);
@@ -1123,6 +1545,44 @@ mod tests {
         assert!(p.check(&mut node, &context).is_err());
         let mut reply_seg = send(here.clone(), vec![other("reply", json!({"id": "8"}))]);
         assert!(p.check(&mut reply_seg, &context).is_err());
+    }
+
+    /// go-cqhttp turns a `reply` with `text` (and `qq`/`user_id`, `seq`, `time`) into a quote of that text from that
+    /// account, with or without an id; the text is parsed as CQ code.
+    #[test]
+    fn a_quote_is_of_a_known_message_by_id_never_custom() {
+        let p = policy(&["send"]);
+        let known = Known([("7", Chat::Group("1".into()))].into());
+        let context = Context {
+            bot: None,
+            reply_chat: None,
+            messages: &known,
+        };
+        let here = Chat::Group("1".into());
+        for data in [
+            json!({"text": "[CQ:at,qq=all] I never said this", "qq": "10000", "seq": "1"}),
+            json!({"id": "7", "text": "forged"}),
+            json!({"id": "7", "user_id": "10000"}),
+        ] {
+            let mut forged = send(here.clone(), vec![other("reply", data.clone())]);
+            assert!(
+                matches!(p.check(&mut forged, &context), Err(PolicyError::Invalid(_))),
+                "{data}"
+            );
+        }
+        let mut no_id = send(here.clone(), vec![other("reply", json!({}))]);
+        assert_eq!(denied(p.check(&mut no_id, &context)), Capability::Send);
+        let p = policy(&["send", "call-api:send_group_msg"]);
+        let mut raw_forged = raw(
+            "send_group_msg",
+            json!({"group_id": 1, "message": [{"type": "reply", "data": {"text": "x", "qq": "1"}}]}),
+        );
+        assert!(matches!(
+            p.check(&mut raw_forged, &context),
+            Err(PolicyError::Invalid(_))
+        ));
+        let mut fine = send(here.clone(), vec![other("reply", json!({"id": "7"}))]);
+        assert!(p.check(&mut fine, &context).is_ok());
     }
 
     #[test]
@@ -1185,6 +1645,39 @@ mod tests {
         assert!(matches!(check(&p, &kick("1")), Err(PolicyError::RateLimited { .. })));
     }
 
+    /// NapCat's `set_group_kick_members` kicks every member named: each is a kick against the rate.
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_kick_is_charged_per_member() {
+        let mut g = grants(&["kick", "call-api:set_group_kick_members"]);
+        g.rates
+            .insert(Capability::Kick, ("3/hour".into(), Rate::parse("3/hour").unwrap()));
+        let p = Policy::new(&req(&["kick", "call-api:set_group_kick_members"]), &g);
+        let batch = |users: serde_json::Value| raw("set_group_kick_members", json!({"group_id": 1, "user_id": users}));
+        assert!(matches!(
+            check(&p, &batch(json!([2, 3, 4, 5, 6, 7, 8, 9]))),
+            Err(PolicyError::Denied {
+                capability: Capability::Kick,
+                ..
+            })
+        ));
+        assert!(check(&p, &batch(json!([2, 3]))).is_ok());
+        assert!(matches!(
+            check(&p, &batch(json!([4, 5]))),
+            Err(PolicyError::RateLimited { .. })
+        ));
+        assert!(check(&p, &kick("1")).is_ok(), "one left");
+        assert!(matches!(check(&p, &kick("1")), Err(PolicyError::RateLimited { .. })));
+        // An action with no typed twin is charged once to its own bucket, as before.
+        let mut g = grants(&["call-api:get_group_notice"]);
+        g.rates.insert(
+            Capability::CallApi("get_group_notice".into()),
+            ("2/hour".into(), Rate::parse("2/hour").unwrap()),
+        );
+        let p = Policy::new(&req(&["call-api:get_group_notice"]), &g);
+        assert!(check(&p, &raw("get_group_notice", json!({}))).is_ok());
+        assert!(check(&p, &raw("get_group_notice", json!({}))).is_ok());
+    }
+
     #[test]
     fn recalls_are_scoped_by_where_the_message_is() {
         let mut g = grants(&["recall"]);
@@ -1208,6 +1701,30 @@ mod tests {
         );
         let open = policy(&["recall"]);
         assert!(check(&open, &recall("11")).is_ok());
+    }
+
+    /// A message seen in group 2, then named in group 1 (an id inside a quote or forward of a group-1 message, as
+    /// the implementation resolved it from what the sender wrote), stays in group 2: a recall scoped to group 1
+    /// cannot reach it.
+    #[test]
+    fn a_message_seen_in_one_chat_is_not_moved_by_a_later_sighting() {
+        let mut g = grants(&["recall"]);
+        g.scope = Scope {
+            groups: Some(["1".to_string()].into()),
+            users: None,
+        };
+        let p = Policy::new(&req(&["recall"]), &g);
+        let mut index = crate::runtime::state::MessageIndex::default();
+        index.remember("10001", "9", &Chat::Group("2".into()));
+        index.remember("10001", "9", &Chat::Group("1".into()));
+        let messages = index.of_bot("10001");
+        let context = Context {
+            bot: Some("10001"),
+            reply_chat: None,
+            messages: &messages,
+        };
+        let mut recall = Action::DeleteMsg { message_id: "9".into() };
+        assert_eq!(denied(p.check(&mut recall, &context)), Capability::Recall);
     }
 
     /// Every standard action name the typed functions produce maps to the same capability a raw call of it needs.

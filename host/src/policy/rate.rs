@@ -72,21 +72,38 @@ impl Bucket {
 
     /// Whether a token is available now (without taking it), or how long until one is.
     pub fn check(&mut self) -> Result<(), Duration> {
+        self.check_n(1)
+    }
+
+    /// Whether `n` tokens are available now (without taking them), or how long until they are. More than the burst
+    /// are never available.
+    pub fn check_n(&mut self, n: u32) -> Result<(), Duration> {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate.per_sec).min(f64::from(self.rate.burst));
         self.updated = now;
-        if self.tokens >= 1.0 {
+        let n = f64::from(n);
+        if self.tokens >= n {
             Ok(())
         } else {
-            let wait = (1.0 - self.tokens) / self.rate.per_sec;
+            let wait = (n - self.tokens) / self.rate.per_sec;
             Err(Duration::from_secs_f64(wait).max(Duration::from_millis(1)))
         }
     }
 
+    /// The most tokens the bucket ever holds.
+    pub fn burst(&self) -> u32 {
+        self.rate.burst
+    }
+
     /// Take a token that [`Self::check`] just found available.
     pub fn take(&mut self) {
-        self.tokens = (self.tokens - 1.0).max(0.0);
+        self.take_n(1);
+    }
+
+    /// Take `n` tokens that [`Self::check_n`] just found available.
+    pub fn take_n(&mut self, n: u32) {
+        self.tokens = (self.tokens - f64::from(n)).max(0.0);
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Request {
     pub chat: Option<Chat>,
     /// What its content carries.
     pub content: Content,
+    /// Whether it is a chat message, which into the event's chat is a free reply. File uploads, notices, check-ins
+    /// and file transfers into that chat are sends, but no reply: they need `send`.
+    pub reply: bool,
 }
 
 impl Request {
@@ -51,6 +54,7 @@ impl Request {
             targets,
             chat: None,
             content: Content::default(),
+            reply: false,
         }
     }
 
@@ -60,8 +64,25 @@ impl Request {
             targets: vec![Target::of_chat(&chat)],
             chat: Some(chat),
             content: Content::default(),
+            reply: true,
         }
     }
+}
+
+/// Raw actions that send into a chat but are no reply there.
+fn is_no_reply(name: &str) -> bool {
+    matches!(
+        name,
+        "upload_private_file"
+            | "upload_group_file"
+            | "send_online_file"
+            | "send_online_folder"
+            | "send_flash_msg"
+            | "send_group_notice"
+            | "_send_group_notice"
+            | "send_group_sign"
+            | "set_group_sign"
+    )
 }
 
 /// The name a raw action is checked under: lower case, without leading dots, without every `_async` and
@@ -178,6 +199,17 @@ fn send_chat(name: &str, params: &Value) -> Result<Chat, PolicyError> {
     }
 }
 
+/// Refuse a `message_type` that contradicts the kind of chat the action sends to.
+fn kind_agrees(name: &str, params: &Value, kind: &str) -> Result<(), PolicyError> {
+    match data::opt_str(params, "message_type") {
+        Some(given) if given != kind => Err(PolicyError::Invalid(format!(
+            "`{name}` sends to a {kind} chat, but message_type says {:?}",
+            super::escape(&given)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The requests of a raw call of `name` (already normalised) with these parameters (already normalised: CQ
 /// strings replaced by arrays).
 pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<Vec<Request>, PolicyError> {
@@ -192,23 +224,78 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
     };
     let mut requests = match name {
         "handle_quick_operation" => return quick_operation(params, messages),
-        // Messages, wherever they go.
-        "send_private_msg" | "send_private_forward_msg" | "upload_private_file" | "friend_poke" => {
+        // Messages, wherever they go. NapCat lets a `message_type` override the action's own kind (its
+        // `send_private_forward_msg` with `message_type: group` posts into `group_id`): a contradicting one is refused.
+        "send_private_msg"
+        | "send_private_forward_msg"
+        | "upload_private_file"
+        | "send_online_file"
+        | "send_online_folder" => {
+            kind_agrees(name, params, "private")?;
             vec![Request::send(Chat::Private(user()?))]
         }
         "send_group_msg"
         | "send_group_forward_msg"
         | "upload_group_file"
         | "send_group_notice"
-        | "group_poke"
+        | "_send_group_notice"
+        | "send_group_ai_record"
         | "send_group_sign"
-        | "set_group_sign" => vec![Request::send(Chat::Group(group()?))],
-        "send_msg" | "send_forward_msg" | "send_poke" => vec![Request::send(send_chat(name, params)?)],
-        "forward_group_single_msg" | "forward_friend_single_msg" => {
-            let chat = if name == "forward_group_single_msg" {
+        | "set_group_sign" => {
+            kind_agrees(name, params, "group")?;
+            vec![Request::send(Chat::Group(group()?))]
+        }
+        "send_msg" | "send_forward_msg" => vec![Request::send(send_chat(name, params)?)],
+        // Lagrange re-sends a stored message (`send_msg_with_group`) or a group's message by seq
+        // (`send_msg_with_group_seq`) into `target_group_id`; it adds an emoji to a message's chain.
+        "send_msg_with_group" => {
+            let mut request = Request::send(Chat::Group(require(params, "target_group_id", name)?));
+            request.content.refs.push(require(params, "message_id", name)?);
+            vec![request]
+        }
+        "send_msg_with_group_seq" => {
+            let target = require(params, "target_group_id", name)?;
+            if require(params, "source_group_id", name)? != target {
+                return Err(PolicyError::Invalid(format!(
+                    "`{name}` copies a message by seq from another group: only within one group"
+                )));
+            }
+            vec![Request::send(Chat::Group(target))]
+        }
+        "join_group_emoji_chain" | "join_friend_emoji_chain" => {
+            let chat = if name == "join_group_emoji_chain" {
                 Chat::Group(group()?)
             } else {
                 Chat::Private(user()?)
+            };
+            let mut request = Request::send(chat);
+            request.content.refs.push(require(params, "message_id", name)?);
+            vec![request]
+        }
+        // go-cqhttp's guild channels are no chat a scope or a reply names: an unscoped `send` only.
+        "send_guild_channel_msg" => vec![Request::new(Capability::Send, vec![Target::default()])],
+        // NapCat pokes and sends flash files in `group_id` whenever one is given, whatever the action's name or
+        // `message_type`.
+        "friend_poke" | "group_poke" | "send_poke" | "send_flash_msg" => {
+            let chat = match id(params, "group_id") {
+                Some(g) => Chat::Group(g),
+                None => Chat::Private(user()?),
+            };
+            vec![Request::send(chat)]
+        }
+        "forward_group_single_msg" | "forward_friend_single_msg" => {
+            // NapCat and LLOneBot forward to `user_id` whenever one is given, whatever the action's name.
+            let chat = match (id(params, "group_id"), id(params, "user_id")) {
+                (Some(_), Some(_)) => {
+                    return Err(PolicyError::Invalid(format!(
+                        "`{name}` has both group_id and user_id: give one"
+                    )));
+                }
+                (_, Some(u)) => Chat::Private(u),
+                (Some(g), None) => Chat::Group(g),
+                (None, None) => {
+                    return Err(PolicyError::Invalid(format!("`{name}` needs group_id or user_id")));
+                }
             };
             let mut request = Request::send(chat);
             request.content.refs.push(require(params, "message_id", name)?);
@@ -253,8 +340,26 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
             vec![Request::new(Capability::DeleteFriend, vec![Target::user(&user()?)])]
         }
         "send_like" => vec![Request::new(Capability::SendLike, vec![Target::user(&user()?)])],
-        "set_friend_add_request" | "set_group_add_request" => {
+        "set_friend_add_request" | "set_group_add_request" | "set_doubt_friends_add_request" => {
             vec![Request::new(Capability::HandleRequest, vec![Target::default()])]
+        }
+        // The implementation itself: NapCat's `bot_exit`, LLOneBot's `set_config` and `llonebot_debug` (any
+        // internal API by name).
+        "bot_exit" | "set_config" | "llonebot_debug" => {
+            vec![Request::new(Capability::Restart, vec![Target::default()])]
+        }
+        // The account's web session: NapCat's and Lagrange's `get_clientkey`, Lagrange's `get_skey`, LLOneBot's
+        // `get_config` (its tokens).
+        "get_clientkey" | "get_skey" | "get_config" => {
+            vec![Request::new(Capability::Credentials, vec![Target::default()])]
+        }
+        // Files written on the implementation's machine at a path the plugin steers: NapCat joins `filename`
+        // (`upload_file_stream`, and `stream_id`) or `name` (`download_file`, whose `base64` is the content) to its
+        // temp folder unchecked, and answers with the path.
+        "upload_file_stream" | "download_file" => {
+            let mut request = Request::new(Capability::CallApi(name.to_string()), vec![Target::default()]);
+            request.content.needs.insert(Capability::LocalFile);
+            vec![request]
         }
         // Reading history is reading.
         "get_group_msg_history" => vec![Request::new(Capability::Query, vec![Target::group(&group()?)])],
@@ -279,6 +384,9 @@ pub fn raw(name: &str, params: &Value, messages: &dyn MessageLookup) -> Result<V
             vec![request]
         }
     };
+    if is_no_reply(name) {
+        requests[0].reply = false;
+    }
     // Every parameter that can carry content is judged, whatever the action (it lands on the first request).
     requests[0].content.params(params, 0).map_err(invalid)?;
     Ok(requests)
@@ -318,24 +426,32 @@ fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<R
                     .ok_or_else(|| bad("a reply needs message_type and the chat's id"))?;
                 let mut request = Request::send(chat.clone());
                 request.content.message(value, 0).map_err(invalid)?;
-                // `at_sender` (on by default in groups) mentions the context's user.
-                let at_sender = operation.get("at_sender").is_none_or(|v| v.as_bool() != Some(false));
-                if at_sender
-                    && matches!(chat, Chat::Group(_))
-                    && user.as_deref().is_some_and(|u| u.trim().eq_ignore_ascii_case("all"))
-                {
-                    request.content.needs.insert(Capability::AtAll);
+                if matches!(chat, Chat::Group(_)) {
+                    // `at_sender` (on by default in the spec) mentions the context's sender: its `user_id` for
+                    // NapCat and the spec, its `sender.user_id` for go-cqhttp, which reads a missing one as 0 (@all).
+                    let at_sender = operation.get("at_sender");
+                    if at_sender.is_none_or(|v| v.as_bool() != Some(false)) {
+                        request.content.at(user.as_deref().unwrap_or_default());
+                    }
+                    if at_sender.is_some_and(is_on) {
+                        let sender = context.get("sender").and_then(|s| id(s, "user_id"));
+                        request.content.at(sender.as_deref().unwrap_or_default());
+                    }
+                    // NapCat quotes the context's message in a group reply.
+                    if let Some(message_id) = id(context, "message_id") {
+                        request.content.refs.push(message_id);
+                    }
                 }
                 requests.push(request);
             }
-            "delete" if value.as_bool() == Some(true) => {
+            "delete" if is_on(value) => {
                 let target = id(context, "message_id")
                     .and_then(|m| messages.chat_of(&m))
                     .map(|c| Target::of_chat(&c))
                     .unwrap_or_default();
                 requests.push(Request::new(Capability::Recall, vec![target]));
             }
-            "kick" | "ban" if value.as_bool() == Some(true) => {
+            "kick" | "ban" if is_on(value) => {
                 let (Some(g), Some(u)) = (&group, &user) else {
                     return Err(bad("kick and ban need the context's group_id and user_id"));
                 };
@@ -358,6 +474,18 @@ fn quick_operation(params: &Value, messages: &dyn MessageLookup) -> Result<Vec<R
         return Err(bad("the operation does nothing"));
     }
     Ok(requests)
+}
+
+/// Whether a quick-operation flag is on for some implementation: go-cqhttp's `gjson.Bool` takes non-zero numbers and
+/// `"1"` / `"true"` / `"t"`, NapCat any truthy JavaScript value. Only `false`, `null`, `0` and `""` are off for all.
+fn is_on(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
 }
 
 #[cfg(test)]

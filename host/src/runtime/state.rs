@@ -76,14 +76,19 @@ pub struct MessageIndex {
 const MESSAGE_INDEX_LEN: usize = 4096;
 
 impl MessageIndex {
-    /// Remember where a message of `bot` is.
+    /// Remember where a message of `bot` is. The first chat an id was seen in stays its chat: a later sighting
+    /// elsewhere (an id named by a quote or forward inside another chat's message, whose fields the sender wrote)
+    /// never moves it, so a recall or quote allowed in that other chat cannot reach it.
     pub fn remember(&mut self, bot: &str, message_id: &str, chat: &Chat) {
         if message_id.is_empty() {
             return;
         }
         let key = (bot.to_string(), message_id.to_string());
-        if self.chats.insert(key.clone(), chat.clone()).is_some() {
-            return;
+        match self.chats.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => return,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(chat.clone());
+            }
         }
         self.order.push_back(key);
         if self.order.len() > MESSAGE_INDEX_LEN
