@@ -539,7 +539,8 @@ mod tests {
         AuditLog::open(&path).unwrap().append(&entry);
         assert!(std::fs::metadata(&path).unwrap().len() < 8 * MAX_FIELD as u64);
         let read = AuditLog::read(&path).unwrap();
-        assert!(read[0].detail.starts_with("message 999") && read[0].detail.len() <= MAX_FIELD + 3);
+        let detail = &read[0].entry.detail;
+        assert!(detail.starts_with("message 999") && detail.len() <= MAX_FIELD + 3);
     }
 
     #[test]
@@ -765,7 +766,10 @@ mod tests {
         let before = std::fs::metadata(&path).unwrap().len();
         let mut admitted = denial("p", 300_000, "");
         admitted.outcome = String::new();
-        admitted.detail = "x".repeat(2_000 - before as usize);
+        // Plugin-chosen fields are cut at MAX_FIELD: spread the bytes that force a rotation over two of them.
+        let need = 2_000 - before as usize;
+        admitted.detail = "x".repeat(need.min(1_000));
+        admitted.target = "y".repeat(need.saturating_sub(1_000).min(1_000));
         let call = log.begin(admitted);
         let live = AuditLog::read(&path).unwrap();
         assert_eq!(live.len(), 1, "the pending line started a new file");
@@ -774,7 +778,9 @@ mod tests {
         // Reopening carries on from the live file's size.
         drop(log);
         let log = AuditLog::open_with(&path, rotation).unwrap();
-        log.append(&denial("p", 400_000, &"y".repeat(1_700)));
+        let mut last = denial("p", 400_000, &"y".repeat(1_000));
+        last.target = "z".repeat(700);
+        log.append(&last);
         assert!(std::fs::metadata(&path).unwrap().len() <= 2_000);
         assert_eq!(AuditLog::read(&path).unwrap().len(), 1);
     }
