@@ -81,7 +81,7 @@ pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispa
                 let policy = handle.shared.policy();
                 let missing: BTreeSet<_> = policy.requested().difference(policy.granted()).cloned().collect();
                 tracing::info!(
-                    plugin = %name, version = %m.version, hash = %handle.shared.hash,
+                    plugin = %name, version = %m.version, hash = %handle.shared.hash, wit = %handle.wit_version,
                     effective = %names(&policy.effective()), ms = started.elapsed().as_millis() as u64, "plugin loaded"
                 );
                 if !missing.is_empty() {

@@ -98,9 +98,10 @@ impl Reloader {
         match self.runtime.start(name, compiled, spec).await {
             Ok(handle) => {
                 let version = handle.metadata.version.clone();
+                let wit = handle.wit_version.clone();
                 let old = self.dispatcher.replace(handle);
                 let verb = if old.is_some() { "reloaded" } else { "loaded" };
-                tracing::info!(plugin = %name, %version, %hash, ms = started.elapsed().as_millis() as u64, "plugin {verb}");
+                tracing::info!(plugin = %name, %version, %hash, %wit, ms = started.elapsed().as_millis() as u64, "plugin {verb}");
                 if let Some(old) = old {
                     // The old version finishes what was queued for it, then is dropped.
                     tokio::spawn(old.shutdown());

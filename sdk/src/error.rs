@@ -19,6 +19,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 1429,
             ErrorCode::BotUnavailable => 1503,
             ErrorCode::QuotaExceeded => 1413,
+            ErrorCode::TooLarge => 1414,
         }
     }
 }
@@ -32,6 +33,11 @@ impl Error {
     /// True when a storage quota or schedule limit would be exceeded (nothing was changed).
     pub fn is_quota_exceeded(&self) -> bool {
         self.code == ErrorCode::QuotaExceeded
+    }
+
+    /// True when an argument was over a size limit (message bytes, segments, forward nodes); nothing was sent.
+    pub fn is_too_large(&self) -> bool {
+        self.code == ErrorCode::TooLarge
     }
 
     /// True when the platform cannot do this at all (e.g. kicking on the console).

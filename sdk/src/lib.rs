@@ -76,7 +76,7 @@ pub use bindings::coral::bot::types::{
     ForwardNode, FriendRecall, FriendRequest, GroupAdmin, GroupBan, GroupFile, GroupRecall, GroupRequest,
     GroupRequestKind, GroupUpload, Heartbeat, HonorNotice, Image, Lifecycle, Location, LuckyKing, Media, MemberChange,
     MessageEvent, MetaEvent, Music, MusicRef, NoticeEvent, OtherNotice, OtherSegment, Poke, PokeNotice, RequestEvent,
-    Role, Segment, Sender, Share, TimerEvent, Voice,
+    Role, Segment, SegmentExtra, Sender, Share, TimerEvent, Voice,
 };
 pub use bot::{Action, Bot, bots, get_bot};
 pub use error::{ApiResponse, Error, ErrorCode, Result};

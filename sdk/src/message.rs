@@ -108,6 +108,10 @@ impl MessageSegment {
         Segment::Image(Image {
             media: media(file),
             flash: false,
+            sub_type: None,
+            summary: None,
+            file_size: None,
+            filename: None,
         })
     }
     /// A flash image (shown once).
@@ -115,6 +119,10 @@ impl MessageSegment {
         Segment::Image(Image {
             media: media(file),
             flash: true,
+            sub_type: None,
+            summary: None,
+            file_size: None,
+            filename: None,
         })
     }
     /// A voice message (OneBot `record`).
@@ -274,6 +282,12 @@ fn segment_json(segment: &Segment) -> serde_json::Value {
             if i.flash {
                 d["type"] = json!("flash");
             }
+            if let Some(sub_type) = i.sub_type {
+                d["sub_type"] = json!(sub_type.to_string());
+            }
+            if let Some(summary) = &i.summary {
+                d["summary"] = json!(summary);
+            }
             ("image", d)
         }
         Segment::Record(v) => {
@@ -340,6 +354,15 @@ impl MessageEvent {
         self.message_type == ChatType::Group
     }
 
+    /// The fields the platform sent in segment `index`'s data that its typed fields do not carry (an `at`'s
+    /// `name`, a `face`'s `raw`, NapCat's sticker `key`…), as a JSON object; none when there were none.
+    pub fn segment_extra(&self, index: usize) -> Option<serde_json::Value> {
+        self.segment_extras
+            .iter()
+            .find(|e| e.index as usize == index)
+            .and_then(|e| serde_json::from_str(&e.json).ok())
+    }
+
     /// The users this message mentions (not `all`).
     pub fn mentions(&self) -> Vec<&str> {
         self.message
@@ -349,5 +372,13 @@ impl MessageEvent {
                 _ => None,
             })
             .collect()
+    }
+}
+
+impl crate::Event {
+    /// The fields of the platform's event that no typed field carries (see the WIT `event.extra`), parsed; none
+    /// when everything was mapped.
+    pub fn extra_json(&self) -> Option<serde_json::Value> {
+        self.extra.as_deref().and_then(|e| serde_json::from_str(e).ok())
     }
 }

@@ -43,5 +43,8 @@ fn a_core_module_or_a_component_of_another_world_is_rejected() {
     let log = coral.expect_log("plugin=core");
     assert!(log.contains("not a valid WebAssembly component"), "{log}");
     let log = coral.expect_log("plugin=wrong-world");
-    assert!(log.contains("does not match the coral:bot@0.1.0 plugin world"), "{log}");
+    assert!(
+        log.contains("does not match a coral:bot plugin world this host serves"),
+        "{log}"
+    );
 }

@@ -158,7 +158,10 @@ fn broken_files_never_replace_a_working_plugin() {
     let (status, _, log) = coral.finish();
     assert!(status.success());
     assert!(log.contains("not a valid WebAssembly component"), "{log}");
-    assert!(log.contains("does not match the coral:bot@0.1.0 plugin world"), "{log}");
+    assert!(
+        log.contains("does not match a coral:bot plugin world this host serves"),
+        "{log}"
+    );
     assert!(log.contains("setup: trapped"), "{log}");
     assert!(!log.contains("plugin reloaded"), "{log}");
 }

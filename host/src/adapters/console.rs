@@ -248,7 +248,14 @@ fn message_event(session: &Session, line: &str, message_id: u64) -> Event {
             plain_text: plain_text(text),
             to_me,
             self_sent: false,
+            segment_extras: Vec::new(),
+            font: None,
+            message_seq: None,
+            real_id: None,
+            target_id: None,
+            source_group_id: None,
         }),
+        extra: None,
     }
 }
 

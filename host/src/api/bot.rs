@@ -36,6 +36,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 1429,
             ErrorCode::BotUnavailable => 1503,
             ErrorCode::QuotaExceeded => 1413,
+            ErrorCode::TooLarge => 1414,
         }
     }
 }

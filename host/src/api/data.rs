@@ -3,7 +3,7 @@
 
 use crate::runtime::bindings::coral::bot::types::{
     Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef, OtherSegment, Poke,
-    Share, Voice,
+    SegmentExtra, Share, Voice,
 };
 use crate::runtime::bindings::{
     ChatType, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember, LoginInfo, Media,
@@ -97,6 +97,16 @@ pub fn segment(seg: &Value) -> Segment {
         "image" => Segment::Image(Image {
             media: media(d),
             flash: id(d, "type") == "flash",
+            sub_type: d
+                .get("sub_type")
+                .filter(|t| !t.is_null())
+                .map(|_| int(d, "sub_type") as i32),
+            summary: opt_str(d, "summary"),
+            file_size: d
+                .get("file_size")
+                .filter(|t| !t.is_null())
+                .map(|_| int(d, "file_size").max(0) as u64),
+            filename: opt_str(d, "filename"),
         }),
         "record" => Segment::Record(Voice {
             media: media(d),
@@ -170,15 +180,88 @@ pub fn segment(seg: &Value) -> Segment {
     }
 }
 
-/// A message in any of OneBot's three forms: an array of segments, a single segment object, or a CQ-code string
-/// (parsed by [`crate::adapters::onebot::cq::parse`]). Anything else is an empty message.
-pub fn message(v: &Value) -> Vec<Segment> {
-    match v {
-        Value::Array(items) => items.iter().map(segment).collect(),
-        Value::Object(_) => vec![segment(v)],
-        Value::String(s) => crate::adapters::onebot::cq::parse(s).iter().map(segment).collect(),
-        _ => Vec::new(),
+/// The `data` keys each segment type's typed fields carry; the others are the segment's extra (see
+/// [`segment_extra`]).
+fn mapped_keys(kind: &str) -> &'static [&'static str] {
+    const MEDIA: &[&str] = &["file", "url", "cache", "proxy", "timeout"];
+    match kind {
+        "text" => &["text"],
+        "face" | "reply" | "forward" => &["id"],
+        "image" => &[
+            "file",
+            "url",
+            "cache",
+            "proxy",
+            "timeout",
+            "type",
+            "sub_type",
+            "summary",
+            "file_size",
+            "filename",
+        ],
+        "record" => &["file", "url", "cache", "proxy", "timeout", "magic"],
+        "video" => MEDIA,
+        "at" => &["qq"],
+        "poke" => &["type", "id", "name"],
+        "anonymous" => &["ignore"],
+        "share" => &["url", "title", "content", "image"],
+        "contact" => &["type", "id"],
+        "location" => &["lat", "lon", "title", "content"],
+        "music" => &["type", "id", "url", "audio", "title", "content", "image"],
+        "node" => &["id", "user_id", "uin", "nickname", "name", "content"],
+        "xml" | "json" => &["data"],
+        _ => &[],
     }
+}
+
+/// The keys of a known segment's `data` that its typed fields do not carry, as a JSON object (none when there
+/// are none, and none for `other` segments, whose whole data travels in `data-json`).
+pub fn segment_extra(seg: &Value) -> Option<String> {
+    let kind = seg.get("type").and_then(Value::as_str).unwrap_or("");
+    let mapped = mapped_keys(kind);
+    if mapped.is_empty() && !matches!(kind, "rps" | "dice" | "shake") {
+        return None;
+    }
+    let data = seg.get("data")?.as_object()?;
+    let extra: serde_json::Map<String, Value> = data
+        .iter()
+        .filter(|(key, _)| !mapped.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    (!extra.is_empty()).then(|| Value::Object(extra).to_string())
+}
+
+/// A message (as [`message`] reads it) with the extra fields of its segments (see [`segment_extra`]).
+pub fn message_with_extras(v: &Value) -> (Vec<Segment>, Vec<SegmentExtra>) {
+    let items = segment_values(v);
+    let message = items.iter().map(segment).collect();
+    let extras = items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, seg)| {
+            segment_extra(seg).map(|json| SegmentExtra {
+                index: index as u32,
+                json,
+            })
+        })
+        .collect();
+    (message, extras)
+}
+
+/// A message's segments as JSON values, from any of OneBot's three forms: an array of segments, a single segment
+/// object, or a CQ-code string (parsed by [`crate::adapters::onebot::cq::parse`]). Anything else has none.
+fn segment_values(v: &Value) -> std::borrow::Cow<'_, [Value]> {
+    match v {
+        Value::Array(items) => items.as_slice().into(),
+        Value::Object(_) => std::slice::from_ref(v).into(),
+        Value::String(s) => crate::adapters::onebot::cq::parse(s).into(),
+        _ => (&[][..]).into(),
+    }
+}
+
+/// A message in any of OneBot's three forms (see [`segment_values`]); anything else is an empty message.
+pub fn message(v: &Value) -> Vec<Segment> {
+    segment_values(v).iter().map(segment).collect()
 }
 
 /// `data.message_id` of a send.
@@ -188,6 +271,7 @@ pub fn message_id(v: &Value) -> String {
 
 /// `get_msg`.
 pub fn message_info(v: &Value) -> MessageInfo {
+    let (message, segment_extras) = v.get("message").map(message_with_extras).unwrap_or_default();
     MessageInfo {
         time: int(v, "time"),
         message_type: if id(v, "message_type") == "group" {
@@ -198,7 +282,8 @@ pub fn message_info(v: &Value) -> MessageInfo {
         message_id: id(v, "message_id"),
         real_id: opt_str(v, "real_id").unwrap_or_else(|| id(v, "message_id")),
         sender: v.get("sender").map(sender).unwrap_or_else(|| sender(&Value::Null)),
-        message: v.get("message").map(message).unwrap_or_default(),
+        message,
+        segment_extras,
     }
 }
 
@@ -214,15 +299,17 @@ pub fn forward_nodes(v: &Value) -> Vec<ForwardMessageNode> {
                     // with `sender` (go-cqhttp).
                     let d = node.get("data").unwrap_or(node);
                     let who = d.get("sender").unwrap_or(d);
+                    let (content, segment_extras) = d
+                        .get("content")
+                        .or_else(|| d.get("message"))
+                        .map(message_with_extras)
+                        .unwrap_or_default();
                     ForwardMessageNode {
                         user_id: opt_str(who, "user_id").unwrap_or_else(|| id(who, "uin")),
                         nickname: opt_str(who, "nickname").unwrap_or_else(|| id(who, "name")),
                         time: d.get("time").map(|_| int(d, "time")),
-                        content: d
-                            .get("content")
-                            .or_else(|| d.get("message"))
-                            .map(message)
-                            .unwrap_or_default(),
+                        content,
+                        segment_extras,
                     }
                 })
                 .collect()

@@ -3,7 +3,8 @@
 //! - [`bot`] (`coral:bot/bot`): every platform action (turned into an [`crate::adapters::Action`]);
 //! - [`log`] (`coral:bot/log`);
 //! - [`storage`] (`coral:bot/storage`) and [`schedule`] (`coral:bot/schedule`), sharing [`services`];
-//! - `coral:bot/types` has no functions.
+//! - `coral:bot/types` has no functions;
+//! - [`v0_1`]: the same imports for plugins built against `coral:bot@0.1.0`.
 //!
 //! A refused or failed action is returned to the plugin as a WIT `error` value; only host bugs trap.
 
@@ -13,6 +14,7 @@ pub mod log;
 pub mod schedule;
 pub mod services;
 pub mod storage;
+pub mod v0_1;
 
 use crate::runtime::bindings::coral::bot::types;
 use crate::runtime::state::PluginState;

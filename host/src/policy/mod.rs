@@ -810,6 +810,10 @@ mod tests {
                 timeout_secs: None,
             },
             flash: false,
+            sub_type: None,
+            summary: None,
+            file_size: None,
+            filename: None,
         })
     }
 

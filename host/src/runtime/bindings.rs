@@ -1,5 +1,5 @@
-//! The one `bindgen!` over `../wit`: Rust types for the `coral:bot` world, used as the host's event and message
-//! model too (they are already platform-neutral).
+//! The `bindgen!`s: Rust types for the current `coral:bot` world (`../wit`), used as the host's event and message
+//! model too (they are already platform-neutral), and for the frozen 0.1.0 world plugins may still be built against.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -7,6 +7,17 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
 });
+
+/// The frozen `coral:bot@0.1.0` contract (`wit/v0.1.0`), for plugins built before 0.2.0: the host serves its
+/// imports through [`crate::api::v0_1`].
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.1.0",
+        world: "plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
 
 pub use coral::bot::bot::{
     BotInfo, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember, LoginInfo, MemberInfo,

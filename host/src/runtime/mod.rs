@@ -10,12 +10,13 @@ pub mod crash;
 pub mod engine;
 pub mod state;
 pub mod wall;
+pub mod world;
 
 use crate::adapters::Bots;
 use crate::audit::AuditLog;
 use crate::config::PluginLimits;
 use crate::policy::{Grants, Policy};
-use bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata, PluginPre};
+use bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata};
 use crash::Admit;
 use sha2::{Digest, Sha256};
 use state::{PluginShared, PluginState};
@@ -26,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use world::{Instance, Pre};
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +44,7 @@ pub enum LoadError {
     #[error("not a valid WebAssembly component: {0}")]
     Compile(String),
     /// The component does not fit the `coral:bot/plugin` world (missing exports, unknown imports, wrong version).
-    #[error("does not match the coral:bot@0.1.0 plugin world: {0}")]
+    #[error("does not match a coral:bot plugin world this host serves (coral:bot@0.2.0 or 0.1.0): {0}")]
     World(String),
     /// Instantiation, `metadata` or `setup` failed or trapped.
     #[error("failed to start: {0}")]
@@ -93,7 +95,7 @@ pub struct Runtime {
 /// A compiled, checked plugin, ready to start.
 pub struct Compiled {
     /// Pre-instantiated component.
-    pub pre: PluginPre<PluginState>,
+    pub pre: Pre,
     /// First 16 hex digits of the SHA-256 of the file.
     pub hash: String,
     /// The WIT package version it was built against.
@@ -121,6 +123,8 @@ impl Runtime {
         // wasi:http, with Coral's checked sender (crate::services::http) instead of the default one.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        // Plugins built against coral:bot@0.1.0 get the same host functions through conversions (api::v0_1).
+        bindings::v0_1::Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),
@@ -177,8 +181,8 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::World(format!("{e:#}")))?;
-        let pre = PluginPre::new(pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
-        // The contract version, as the component names it in its imports (`coral:bot/bot@0.1.0`).
+        // The contract version, as the component names it in its imports (`coral:bot/bot@0.2.0`); its exports are
+        // checked against that version's world.
         let wit_version = component
             .component_type()
             .imports(&self.engine)
@@ -189,6 +193,7 @@ impl Runtime {
             })
             .map(|v| format!("coral:bot@{v}"))
             .unwrap_or_else(|| "unknown".into());
+        let pre = Pre::new(pre, &wit_version).map_err(|e| LoadError::World(format!("{e:#}")))?;
         Ok(Compiled { pre, hash, wit_version })
     }
 
@@ -197,6 +202,7 @@ impl Runtime {
     pub async fn start(&self, name: &str, compiled: Compiled, spec: StartSpec) -> Result<PluginHandle, LoadError> {
         let name: Arc<str> = Arc::from(name);
         let limits = spec.limits;
+        let wit_version = compiled.wit_version;
         let shared = PluginShared::new(
             name.clone(),
             compiled.hash,
@@ -235,6 +241,7 @@ impl Runtime {
         Ok(PluginHandle {
             name,
             metadata,
+            wit_version,
             limits,
             config_json,
             shared,
@@ -289,6 +296,8 @@ pub struct PluginHandle {
     pub name: Arc<str>,
     /// What it said about itself.
     pub metadata: PluginMetadata,
+    /// The contract it was built against (`coral:bot@0.2.0`).
+    pub wit_version: String,
     /// Its limits.
     pub limits: PluginLimits,
     /// The config it was started with (JSON).
@@ -523,13 +532,13 @@ impl Dispatcher {
 /// The task that owns a plugin's `Store` and serialises calls into it.
 struct Actor {
     starter: Arc<Starter>,
-    instance: Option<(Store<PluginState>, Plugin)>,
+    instance: Option<(Store<PluginState>, Instance)>,
 }
 
 /// What it takes to make (and call into) a fresh instance; shared immutably while a call runs.
 struct Starter {
     shared: Arc<PluginShared>,
-    pre: PluginPre<PluginState>,
+    pre: Pre,
     config_json: String,
     limits: PluginLimits,
 }
@@ -565,7 +574,7 @@ impl Starter {
     }
 
     /// Instantiate a fresh instance and call `metadata` (no `setup`), under the plugin's limits.
-    async fn metadata(&self) -> Result<(PluginMetadata, Store<PluginState>, Plugin), LoadError> {
+    async fn metadata(&self) -> Result<(PluginMetadata, Store<PluginState>, Instance), LoadError> {
         let mut store = self.new_store();
         store.data_mut().tick_budget = self.budget_ticks();
         store.set_epoch_deadline(1);
@@ -660,7 +669,7 @@ impl Starter {
     }
 
     /// Instantiate and `setup` a fresh instance.
-    async fn instantiate(&self) -> Result<(Store<PluginState>, Plugin), Fault> {
+    async fn instantiate(&self) -> Result<(Store<PluginState>, Instance), Fault> {
         let mut store = self.new_store();
         store.data_mut().tick_budget = self.budget_ticks();
         store.set_epoch_deadline(1);

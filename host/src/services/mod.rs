@@ -55,6 +55,7 @@ pub fn timer_event(fired: &jobs::Fired, now_ms: u64) -> Event {
             payload: fired.payload.clone(),
             due_at: fired.due_ms,
         }),
+        extra: None,
     }
 }
 

@@ -42,7 +42,12 @@ pub fn segment_to_json(segment: &Segment) -> Value {
         Segment::Face(face) => seg("face", [("id", s(face))]),
         Segment::Image(image) => {
             let flash = image.flash.then(|| "flash".to_string());
-            seg("image", media_fields(&image.media, Some(("type", flash))))
+            let mut fields = media_fields(&image.media, Some(("type", flash)));
+            // NapCat/LLOneBot read these when sending (a sticker, the text shown in chat lists); received-only
+            // fields (`file_size`, `filename`) are not sent back.
+            fields.push(("sub_type", image.sub_type.map(|t| t.to_string())));
+            fields.push(("summary", image.summary.clone()));
+            seg("image", fields)
         }
         Segment::Record(voice) => {
             let magic = voice.magic.then(|| "1".to_string());
@@ -237,8 +242,104 @@ pub fn decode_event(v: &Value) -> Result<Event, DecodeError> {
         platform: PLATFORM.to_string(),
         self_id,
         time: event_time(v),
+        extra: extra_fields(v, &kind),
         kind,
     })
+}
+
+/// The keys every event's typed fields carry.
+const EVENT_KEYS: &[&str] = &["time", "self_id", "post_type"];
+/// The keys a message event's typed fields carry.
+const MESSAGE_KEYS: &[&str] = &[
+    "message_type",
+    "sub_type",
+    "message_id",
+    "user_id",
+    "group_id",
+    "sender",
+    "anonymous",
+    "message",
+    "raw_message",
+    "font",
+    "message_seq",
+    "real_id",
+    "target_id",
+];
+/// The keys of a message's `sender` that `sender` (and `source-group-id`) carry.
+const SENDER_KEYS: &[&str] = &[
+    "user_id", "nickname", "card", "sex", "age", "area", "level", "role", "title", "group_id",
+];
+const NOTICE_KEYS: &[&str] = &["notice_type", "sub_type", "user_id", "group_id"];
+const REQUEST_KEYS: &[&str] = &[
+    "request_type",
+    "sub_type",
+    "user_id",
+    "comment",
+    "flag",
+    "group_id",
+    "invitor_id",
+];
+
+/// The event's `extra`: the fields no typed field carries, as a JSON object (a nested object keeps only its
+/// unmapped keys); none when every field was mapped, and none for the `other` cases, which carry the whole JSON.
+fn extra_fields(v: &Value, kind: &EventKind) -> Option<String> {
+    use crate::runtime::bindings::coral::bot::types::{MetaEvent, NoticeEvent as N, RequestEvent};
+    const NONE: &[(&str, &[&str])] = &[];
+    let (own, specific, nested): (&[&str], &[&str], &[(&str, &[&str])]) = match kind {
+        EventKind::Message(_) => (
+            MESSAGE_KEYS,
+            &[],
+            &[("sender", SENDER_KEYS), ("anonymous", &["id", "name", "flag"])],
+        ),
+        EventKind::Notice(notice) => {
+            let specific: &[&str] = match notice {
+                N::GroupUpload(_) => &[],
+                N::GroupDecrease(_) | N::GroupIncrease(_) => &["operator_id"],
+                N::GroupBan(_) => &["operator_id", "duration"],
+                N::GroupRecall(_) => &["operator_id", "message_id"],
+                N::FriendRecall(_) => &["message_id"],
+                N::Poke(_) => &["target_id", "action", "suffix", "raw_info"],
+                N::LuckyKing(_) => &["target_id"],
+                N::Honor(_) => &["honor_type"],
+                N::GroupAdmin(_) | N::FriendAdd(_) => &[],
+                N::Other(_) => return None,
+            };
+            let nested: &[(&str, &[&str])] = match notice {
+                N::GroupUpload(_) => &[("file", &["id", "name", "size", "busid"])],
+                _ => NONE,
+            };
+            (NOTICE_KEYS, specific, nested)
+        }
+        EventKind::Request(RequestEvent::Other(_)) => return None,
+        EventKind::Request(_) => (REQUEST_KEYS, &[], NONE),
+        EventKind::Meta(MetaEvent::Other(_)) => return None,
+        EventKind::Meta(_) => (&["meta_event_type", "sub_type", "interval", "status"], &[], NONE),
+        EventKind::Other(_) | EventKind::Timer(_) => return None,
+    };
+    let extra = unmapped(v, &[EVENT_KEYS, own, specific], nested)?;
+    Some(Value::Object(extra).to_string())
+}
+
+/// The fields of object `v` not named in `mapped`; an object field named in `nested` keeps only the keys not
+/// named there (and is left out when none remain). None when nothing remains.
+fn unmapped(v: &Value, mapped: &[&[&str]], nested: &[(&str, &[&str])]) -> Option<Map<String, Value>> {
+    let object = v.as_object()?;
+    let mut extra = Map::new();
+    for (key, value) in object {
+        let key_str = key.as_str();
+        if let Some((_, inner)) = nested.iter().find(|(name, _)| *name == key_str) {
+            if value.is_object() {
+                if let Some(rest) = unmapped(value, &[inner], &[]) {
+                    extra.insert(key.clone(), Value::Object(rest));
+                }
+                continue;
+            }
+        }
+        if !mapped.iter().any(|keys| keys.contains(&key_str)) {
+            extra.insert(key.clone(), value.clone());
+        }
+    }
+    (!extra.is_empty()).then_some(extra)
 }
 
 /// The largest `time` read as seconds: 10^11 s is the year 5138, while milliseconds passed it in 1973.
@@ -287,17 +388,15 @@ fn message_event(v: &Value, self_id: &str, self_sent: bool) -> Result<EventKind,
     let message_json = message_json
         .filter(|m| m.is_string() || m.is_array() || m.is_object())
         .ok_or(DecodeError::NoMessage)?;
-    let message = data::message(&message_json);
+    let (message, segment_extras) = data::message_with_extras(&message_json);
     let raw_message = match (raw, &message_json) {
         (Some(raw), _) => raw.to_string(),
         (None, Value::String(s)) => s.clone(),
         (None, m) => cq::serialize(&message_array(m).unwrap_or_default()),
     };
 
-    let mut sender = match v.get("sender") {
-        Some(s) if s.is_object() => data::sender(s),
-        _ => data::sender(&Value::Null),
-    };
+    let sender_json = v.get("sender").filter(|s| s.is_object()).unwrap_or(&Value::Null);
+    let mut sender = data::sender(sender_json);
     let user_id = opt_str(v, "user_id").unwrap_or_else(|| sender.user_id.clone());
     if sender.user_id.is_empty() {
         sender.user_id = user_id.clone();
@@ -331,6 +430,16 @@ fn message_event(v: &Value, self_id: &str, self_sent: bool) -> Result<EventKind,
         raw_message,
         to_me,
         self_sent,
+        segment_extras,
+        font: v.get("font").filter(|f| !f.is_null()).map(|_| int(v, "font") as i32),
+        message_seq: opt_str(v, "message_seq"),
+        real_id: opt_str(v, "real_id"),
+        target_id: opt_str(v, "target_id"),
+        // A temporary chat's group: go-cqhttp and NapCat put it in `sender.group_id` (some also at the top).
+        source_group_id: (!group)
+            .then(|| opt_str(sender_json, "group_id").or_else(|| opt_str(v, "group_id")))
+            .flatten()
+            .filter(|g| !g.is_empty() && g != "0"),
     }))
 }
 
@@ -418,6 +527,9 @@ fn notice_event(v: &Value) -> NoticeEvent {
             group_id: Some(group_id).filter(|g| !g.is_empty()),
             user_id,
             target_id: id(v, "target_id"),
+            action: opt_str(v, "action"),
+            suffix: opt_str(v, "suffix"),
+            raw_info_json: v.get("raw_info").filter(|r| !r.is_null()).map(Value::to_string),
         }),
         ("notify", "lucky_king") => NoticeEvent::LuckyKing(LuckyKing {
             group_id,
@@ -459,6 +571,7 @@ fn request_event(v: &Value) -> RequestEvent {
         user_id: id(v, "user_id"),
         comment: id(v, "comment"),
         flag: id(v, "flag"),
+        invitor_id: opt_str(v, "invitor_id").filter(|i| !i.is_empty() && i != "0"),
     })
 }
 
@@ -472,11 +585,8 @@ fn meta_event(v: &Value) -> MetaEvent {
         (Some("lifecycle"), Some("connect")) => MetaEvent::Lifecycle(Lifecycle::Connect),
         (Some("heartbeat"), _) => MetaEvent::Heartbeat(Heartbeat {
             interval_ms: int(v, "interval").max(0) as u64,
-            // No status (absent or `null`) stays no status: the JSON `null`, never an empty status object.
-            status_json: match v.get("status") {
-                None | Some(Value::Null) => "null".to_string(),
-                Some(status) => status.to_string(),
-            },
+            // No status (absent or `null`) stays no status, never an empty status object.
+            status_json: v.get("status").filter(|s| !s.is_null()).map(Value::to_string),
         }),
         _ => MetaEvent::Other(v.to_string()),
     }
@@ -1613,6 +1723,10 @@ mod tests {
             Segment::Image(Image {
                 media: media("https://a/b.png"),
                 flash: true,
+                sub_type: None,
+                summary: None,
+                file_size: None,
+                filename: None,
             }),
             Segment::Record(Voice {
                 media: media("base64://AAAA"),

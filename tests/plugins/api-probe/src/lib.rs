@@ -175,7 +175,7 @@ impl Plugin for Probe {
     fn on_event(&mut self, event: &Event) -> HandlerResult {
         let bot = get_bot(event.self_id.clone());
         let EventKind::Message(msg) = &event.kind else {
-            self.last_event = format!("{:?}", event.kind);
+            self.last_event = format!("{:?} extra: {:?}", event.kind, event.extra);
             self.last_time = event.time;
             return Ok(());
         };
@@ -193,7 +193,7 @@ impl Plugin for Probe {
         } else if msg.plain_text == "last time" {
             bot.reply(msg, format!("last time {}", self.last_time))?;
         } else {
-            self.last_event = format!("{:?}", event.kind);
+            self.last_event = format!("{:?} extra: {:?}", event.kind, event.extra);
             self.last_time = event.time;
         }
         Ok(())

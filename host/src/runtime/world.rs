@@ -1,0 +1,90 @@
+//! Which contract a component was built against, and calling its exports in that contract: the current
+//! `coral:bot@0.2.0` world, or the frozen 0.1.0 one (events converted down, metadata up, by [`crate::api::v0_1`]).
+
+use super::bindings::{self, Event, PluginMetadata, v0_1};
+use super::state::PluginState;
+use crate::api::v0_1::Conv;
+use wasmtime::component::InstancePre;
+use wasmtime::{Engine, Store};
+
+/// The contract versions this host serves, newest first (as `coral plugin inspect` and the docs name them).
+pub const SUPPORTED: &[&str] = &["coral:bot@0.2.0", "coral:bot@0.1.0"];
+
+/// A component checked against its world, ready to instantiate.
+#[derive(Clone)]
+pub enum Pre {
+    /// Built against the current contract.
+    Current(bindings::PluginPre<PluginState>),
+    /// Built against `coral:bot@0.1.0`.
+    V0_1(v0_1::PluginPre<PluginState>),
+}
+
+/// A live instance.
+pub enum Instance {
+    /// Current contract.
+    Current(bindings::Plugin),
+    /// `coral:bot@0.1.0`.
+    V0_1(v0_1::Plugin),
+}
+
+impl Pre {
+    /// Check `pre`'s exports against the world its imports name (`wit_version`, e.g. `coral:bot@0.1.0`); any
+    /// version other than 0.1.x is checked against the current world, so a mismatch names what is supported.
+    pub fn new(pre: InstancePre<PluginState>, wit_version: &str) -> wasmtime::Result<Self> {
+        if wit_version.starts_with("coral:bot@0.1.") {
+            Ok(Pre::V0_1(v0_1::PluginPre::new(pre)?))
+        } else {
+            Ok(Pre::Current(bindings::PluginPre::new(pre)?))
+        }
+    }
+
+    /// The engine it was compiled with.
+    pub fn engine(&self) -> &Engine {
+        match self {
+            Pre::Current(pre) => pre.engine(),
+            Pre::V0_1(pre) => pre.engine(),
+        }
+    }
+
+    /// Instantiate it in `store`.
+    pub async fn instantiate_async(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Instance> {
+        Ok(match self {
+            Pre::Current(pre) => Instance::Current(pre.instantiate_async(store).await?),
+            Pre::V0_1(pre) => Instance::V0_1(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+impl Instance {
+    /// `metadata`.
+    pub async fn call_metadata(&self, store: &mut Store<PluginState>) -> wasmtime::Result<PluginMetadata> {
+        match self {
+            Instance::Current(plugin) => plugin.call_metadata(store).await,
+            Instance::V0_1(plugin) => Ok(plugin.call_metadata(store).await?.conv()),
+        }
+    }
+
+    /// `setup`.
+    pub async fn call_setup(
+        &self,
+        store: &mut Store<PluginState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Instance::Current(plugin) => plugin.call_setup(store, config).await,
+            Instance::V0_1(plugin) => plugin.call_setup(store, config).await,
+        }
+    }
+
+    /// `on-event` (converted down for a 0.1.0 plugin: 0.2.0's extra fields are not part of its contract).
+    pub async fn call_on_event(
+        &self,
+        store: &mut Store<PluginState>,
+        event: &Event,
+    ) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Instance::Current(plugin) => plugin.call_on_event(store, event).await,
+            Instance::V0_1(plugin) => plugin.call_on_event(store, &event.clone().conv()).await,
+        }
+    }
+}

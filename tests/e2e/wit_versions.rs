@@ -1,0 +1,94 @@
+//! Versioned contract: a plugin built against `coral:bot@0.1.0` (the `ping-v01` fixture, plain wit-bindgen over
+//! `wit/v0.1.0`) loads and answers beside plugins built against 0.2.0, gets errors and query results in its own
+//! types, and sees events the way 0.1.0 defined them.
+
+use crate::onebot::{ALL_GRANTS, forward_setup_with, private_message};
+use crate::support::coral::{Coral, Setup};
+use crate::support::onebot_peer::{Peer, message_text};
+use serde_json::json;
+
+const GRANTS: &str = "[plugins.ping-v01]\ngrants = [\"send\", \"query\"]\n";
+
+fn connected(peer: &Peer, plugins: &[&str], config: &str) -> (Setup, Coral) {
+    let running = forward_setup_with(peer, plugins, "", config);
+    peer.expect_handshake();
+    running
+}
+
+fn group_message(text: &str, message_id: i64) -> serde_json::Value {
+    json!({
+        "time": 1718000000, "self_id": 10001, "post_type": "message", "message_type": "group",
+        "sub_type": "normal", "message_id": message_id, "group_id": 100100, "user_id": 1000002,
+        "message": [{"type": "text", "data": {"text": text}}], "raw_message": text, "font": 0,
+        "sender": {"user_id": 1000002, "nickname": "n", "role": "member"}
+    })
+}
+
+#[test]
+fn a_0_1_0_plugin_and_0_2_0_plugins_answer_the_same_message_side_by_side() {
+    let mut peer = Peer::new();
+    let config = format!("{GRANTS}[plugins.api-probe]\n{ALL_GRANTS}");
+    let (_setup, coral) = connected(&peer, &["ping", "ping-v01", "api-probe"], &config);
+    peer.send_event(&private_message("ping", 1));
+    // Both answer, each in its own contract (in either order).
+    let mut replies: Vec<String> = (0..2)
+        .map(|_| {
+            let sent = peer.expect_action("a pong", |r| {
+                r.action.starts_with("send_") && message_text(&r.params["message"]).starts_with("pong")
+            });
+            message_text(&sent.params["message"])
+        })
+        .collect();
+    replies.sort();
+    assert_eq!(replies, ["pong", "pong from 0.1.0"]);
+    // The 0.2.0 probe, beside it, still gets 0.2.0's fields.
+    peer.send_event(&json!({
+        "time": 1718000001, "self_id": 10001, "post_type": "request", "request_type": "group", "sub_type": "add",
+        "group_id": 100100, "user_id": 1000005, "comment": "hi", "flag": "f-2", "invitor_id": 1000006
+    }));
+    peer.send_event(&private_message("last event", 2));
+    let seen = peer.expect_reply("last ");
+    assert!(seen.contains("invitor-id: Some(\"1000006\")"), "{seen}");
+    // The operator sees which contract each plugin was built against.
+    let log = coral.expect_log("plugin=ping-v01 version=0.1.0");
+    let line = |needle: &str| log.lines().find(|l| l.contains(needle)).unwrap_or_default().to_string();
+    assert!(
+        line("plugin=ping-v01 version=").contains("wit=coral:bot@0.1.0"),
+        "{log}"
+    );
+    assert!(line("plugin=ping version=").contains("wit=coral:bot@0.2.0"), "{log}");
+}
+
+#[test]
+fn a_0_1_0_plugin_gets_denials_query_results_and_heartbeats_in_its_own_types() {
+    let mut peer = Peer::new();
+    let (_setup, _coral) = connected(&peer, &["ping-v01"], GRANTS);
+    // No kick grant: the denial comes back as a 0.1.0 error value.
+    peer.send_event(&group_message("v01 kick", 11));
+    let answer = peer.expect_reply("v01 kick");
+    assert_eq!(answer, "v01 kick err ErrorCode::PermissionDenied 102");
+    assert!(
+        !peer.actions().iter().any(|r| r.action.contains("kick")),
+        "a denied kick reached the platform"
+    );
+    // A query answered by the platform, converted down to 0.1.0's message-info.
+    peer.send_event(&group_message("v01 get-msg -2147483000", 12));
+    let answer = peer.expect_reply("v01 got");
+    assert_eq!(answer, "v01 got  会议改到 [3F] 了 & 记得带电脑 from 1000004");
+    // 0.2.0 reads a `null` heartbeat status as none; 0.1.0 plugins still see the JSON `null` they always saw.
+    peer.send_event(&json!({
+        "time": 1718000002, "self_id": 10001, "post_type": "meta_event", "meta_event_type": "heartbeat",
+        "interval": 5000, "status": null
+    }));
+    peer.send_event(&group_message("v01 heartbeat", 13));
+    assert_eq!(peer.expect_reply("v01 heartbeat"), "v01 heartbeat null");
+    peer.send_event(&json!({
+        "time": 1718000003, "self_id": 10001, "post_type": "meta_event", "meta_event_type": "heartbeat",
+        "interval": 5000, "status": {"online": true, "good": true}
+    }));
+    peer.send_event(&group_message("v01 heartbeat", 14));
+    assert_eq!(
+        peer.expect_reply("v01 heartbeat {"),
+        "v01 heartbeat {\"online\":true,\"good\":true}"
+    );
+}
