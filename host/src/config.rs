@@ -295,6 +295,10 @@ pub struct PluginConfig {
     /// Bounds on its HTTP requests: `{ max_response_kb, timeout_ms, max_concurrent, allow_private }`.
     #[serde(default)]
     pub http_limits: crate::services::http::HttpLimitsConfig,
+    /// How much one call may carry: `{ max_message_kb, max_segments, max_forward_nodes, max_media_mb }` (defaults
+    /// 64, 200, 100, 10); more is refused as `too-large`.
+    #[serde(default)]
+    pub sizes: crate::policy::size::SizesConfig,
     /// The plugin's own settings, passed to its `setup` export as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
@@ -423,6 +427,10 @@ impl PluginConfig {
             grants.rates.insert(capability, (rate.clone(), parsed));
         }
         grants.http = crate::services::http::HttpRules::from_config(name, &self.http, &self.http_limits)?;
+        grants.sizes = self
+            .sizes
+            .resolve()
+            .map_err(|(key, reason)| invalid(format!("plugins.{name}.sizes.{key}"), reason))?;
         Ok(grants)
     }
 }
@@ -447,6 +455,7 @@ impl Default for PluginConfig {
             retry: None,
             http: Vec::new(),
             http_limits: Default::default(),
+            sizes: Default::default(),
             config: toml::Table::new(),
             storage: None,
             log_rate: None,

@@ -39,9 +39,22 @@ fn escape_with(text: &str, backslashes: bool) -> Cow<'_, str> {
 
 /// `text` escaped ([`escape`]) and cut to at most `max` bytes (on a character boundary, marked with `…`).
 pub fn bounded(text: &str, max: usize) -> String {
-    let mut out = escape(text).into_owned();
+    // Escaping only lengthens: the first `max` bytes are all that can show (+1 so a cut is still marked).
+    let mut out = escape(prefix(text, max + 1)).into_owned();
     cut(&mut out, max);
     out
+}
+
+/// The longest start of `text` of at most `max` bytes that ends on a character boundary.
+pub fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Cut `text` to at most `max` bytes on a character boundary, marking the cut with `…`.

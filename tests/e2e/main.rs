@@ -9,6 +9,7 @@ mod console;
 mod containment_audit;
 mod containment_faults;
 mod containment_logs;
+mod containment_sizes;
 mod fidelity_decode;
 mod fidelity_extra;
 mod fidelity_link;

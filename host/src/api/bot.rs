@@ -95,6 +95,7 @@ impl From<&PolicyError> for WitError {
                 ..WitError::new(ErrorCode::RateLimited, error.to_string())
             },
             PolicyError::Invalid(_) => WitError::new(ErrorCode::InvalidArgument, error.to_string()),
+            PolicyError::TooLarge(_) => WitError::new(ErrorCode::TooLarge, error.to_string()),
         }
     }
 }
@@ -144,6 +145,7 @@ impl PluginState {
                         (capability.to_string(), "rate-limited", &stats.rate_limited)
                     }
                     PolicyError::Invalid(_) => ("-".to_string(), "invalid", &stats.denied),
+                    PolicyError::TooLarge(_) => ("-".to_string(), "too-large", &stats.denied),
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
@@ -698,6 +700,20 @@ impl Host for PluginState {
     }
 
     async fn call_api(&mut self, self_id: String, action: String, params_json: String) -> Answer<String> {
+        // Too long, or with more structure than any admissible call: refused before it is parsed.
+        if let Err(refusal) = self.shared.policy().sizes().check_params_text(&params_json) {
+            self.count_host_call()?;
+            let error = WitError::from(&refusal);
+            let name = crate::text::bounded(&action, 64);
+            self.shared
+                .stats
+                .calls
+                .action(&name)
+                .denied
+                .fetch_add(1, Ordering::Relaxed);
+            self.audit(&self_id, &name, "-", &Target::default(), "too-large", Some(&error));
+            return Ok(Err(error));
+        }
         let params: Value = match serde_json::from_str(if params_json.trim().is_empty() {
             "{}"
         } else {

@@ -48,6 +48,7 @@ impl PluginState {
                 PolicyError::RateLimited { .. } => "rate-limited",
                 PolicyError::Denied { .. } => "denied",
                 PolicyError::Invalid(_) => "invalid",
+                PolicyError::TooLarge(_) => "too-large",
             };
             tracing::debug!(plugin = %self.shared.name, call, %refusal, "service call refused");
             self.audit(

@@ -14,6 +14,7 @@
 pub mod content;
 pub mod rate;
 pub mod request;
+pub mod size;
 
 use crate::adapters::Action;
 use crate::api::data;
@@ -401,6 +402,9 @@ pub enum PolicyError {
     /// The call cannot be judged as given (an ambiguous target, a malformed name); nothing was sent.
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// The call carries more than the plugin's size limits allow ([`size::SizeLimits`]); nothing was sent.
+    #[error("too large: {0}")]
+    TooLarge(String),
 }
 
 /// A plugin's effective permissions: requested ∩ granted, scopes, and live rate-limit buckets.
@@ -412,6 +416,7 @@ pub struct Policy {
     scopes: HashMap<Capability, Scope>,
     rates: HashMap<Capability, (String, Mutex<Bucket>)>,
     http: std::sync::Arc<crate::services::http::HttpRules>,
+    sizes: size::SizeLimits,
 }
 
 /// The operator's grant table for one plugin, already parsed.
@@ -427,6 +432,8 @@ pub struct Grants {
     pub rates: BTreeMap<Capability, (String, Rate)>,
     /// Where outgoing HTTP may go and its limits (`http`, `http_limits`).
     pub http: crate::services::http::HttpRules,
+    /// How much one call may carry (`sizes`).
+    pub sizes: size::SizeLimits,
 }
 
 impl Policy {
@@ -447,7 +454,13 @@ impl Policy {
             scopes,
             rates,
             http: std::sync::Arc::new(grants.http.clone()),
+            sizes: grants.sizes,
         }
+    }
+
+    /// How much one call may carry.
+    pub fn sizes(&self) -> &size::SizeLimits {
+        &self.sizes
     }
 
     /// The HTTP allowlist and limits.
@@ -566,6 +579,8 @@ impl Policy {
     /// capability, the `call-api:<name>` grant of a raw call, and each content capability (`at-all`,
     /// `local-file`, `media-url`), so an action whose outcome is later unknown still counts.
     pub fn check(&self, action: &mut Action, context: &Context<'_>) -> Result<Decision, PolicyError> {
+        // Sizes first: before a CQ string is parsed or a segment turned into JSON.
+        self.sizes.check(action)?;
         let (requests, call_api) = match action {
             Action::Raw { action: name, params } => {
                 let normalised = request::normalise_name(name)?;

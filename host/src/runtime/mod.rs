@@ -558,6 +558,9 @@ impl Starter {
         let state = PluginState::new(self.shared.clone(), self.limits.memory_bytes);
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
+        // The host never copies more out of the plugin in one call than the plugin may hold itself (strings and
+        // lists, as wasmtime counts them); past that the call traps. Size limits refuse far smaller calls first.
+        store.set_hostcall_fuel(self.limits.memory_bytes);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
             state.ticks_used += 1;

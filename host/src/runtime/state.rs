@@ -429,8 +429,15 @@ impl ResourceLimiter for MemoryLimiter {
 /// Strip control characters (ANSI escapes, terminal tricks) from plugin text before it reaches a log or terminal,
 /// and cut it at [`MAX_LOG_LINE`] bytes.
 pub fn sanitize(text: &str) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control() || *c == '\t').collect();
-    crate::text::cut(&mut out, MAX_LOG_LINE);
+    let cut = text.len() > MAX_LOG_LINE;
+    let mut out: String = crate::text::prefix(text, MAX_LOG_LINE)
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect();
+    if cut {
+        // Say so: the reader should know the line went on.
+        out.push_str(&format!("… ({} bytes in all; cut at {MAX_LOG_LINE})", text.len()));
+    }
     out
 }
 
@@ -559,8 +566,16 @@ mod tests {
         assert_eq!(sanitize("a\x1b[31mred\x07\r"), "a[31mred");
         let long = "é".repeat(MAX_LOG_LINE);
         let cut = sanitize(&long);
-        assert!(cut.len() <= MAX_LOG_LINE + '…'.len_utf8());
-        assert!(cut.ends_with('…'));
+        // Cut, and saying so: how long the line was.
+        let note = format!("… ({} bytes in all; cut at {MAX_LOG_LINE})", long.len());
+        assert!(cut.ends_with(&note), "{cut}");
+        assert!(cut.len() <= MAX_LOG_LINE + note.len());
+        assert!(cut.starts_with("éé"));
+        assert_eq!(
+            sanitize(&"x".repeat(MAX_LOG_LINE)),
+            "x".repeat(MAX_LOG_LINE),
+            "a line at the limit is whole"
+        );
     }
 
     fn split(chunks: &[&[u8]]) -> Vec<Vec<u8>> {

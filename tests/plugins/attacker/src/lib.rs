@@ -13,7 +13,11 @@
 //! - `kick <group> <user>`: a typed kick;
 //! - `rawkicks <n> <group>`: n raw kicks, cycling through aliases of `set_group_kick`;
 //! - `alls <n> <group>`: n typed sends with an @all;
-//! - `sendon <bot> <group|private> <id> <text>`: a typed send through another bot.
+//! - `sendon <bot> <group|private> <id> <text>`: a typed send through another bot;
+//! - `bigtext <group|private> <id> <bytes>`, `bigraw …`: a typed / raw send of one text of that many bytes;
+//! - `manysegs <group|private> <id> <n>`, `manycq …`: a typed send of n one-letter segments / a raw send of a CQ
+//!   string with n faces;
+//! - `manynodes <group|private> <id> <n>`: a forward of n nodes by id.
 
 use coral_sdk::prelude::*;
 use coral_sdk::{ErrorCode, MessageSegment, SendOptions};
@@ -143,6 +147,42 @@ fn command(bot: &Bot, line: &str) -> Option<String> {
                 }
             }
             format!("alls ok={ok} limited={limited} other={other}")
+        }
+        "bigtext" | "bigraw" | "manysegs" | "manycq" | "manynodes" => {
+            let (w, _) = split(line, 4)?;
+            let n: usize = w[3].parse().ok()?;
+            let target = chat(w[1], w[2]);
+            let raw_target = if w[1] == "private" {
+                format!(r#""user_id": "{}""#, w[2])
+            } else {
+                format!(r#""group_id": "{}""#, w[2])
+            };
+            let raw = |message: String| {
+                let params = format!(r#"{{{raw_target}, "message": {message}}}"#);
+                bot.call_api("send_msg", &params)
+            };
+            let result = match w[0] {
+                "bigtext" => bot.send_message(&target, "x".repeat(n)),
+                "bigraw" => raw(format!(
+                    r#"[{{"type": "text", "data": {{"text": "{}"}}}}]"#,
+                    "x".repeat(n)
+                )),
+                "manysegs" => {
+                    let message: Vec<coral_sdk::Segment> = (0..n).map(|_| MessageSegment::text("x")).collect();
+                    bot.send_message(&target, message)
+                }
+                "manycq" => raw(format!(r#""{}""#, "[CQ:face,id=1]".repeat(n))),
+                _ => {
+                    let message: Vec<coral_sdk::Segment> =
+                        (0..n).map(|i| MessageSegment::node(i.to_string())).collect();
+                    bot.send_message(&target, message)
+                }
+            };
+            // Short either way: the answer must not be the thing that is too large.
+            match result {
+                Ok(_) => format!("{} ok", w[0]),
+                Err(e) => format!("{} err {:?} {} {}", w[0], e.code, e.retcode, e.message),
+            }
         }
         _ => return None,
     })
