@@ -78,6 +78,10 @@ fn main() {
                     timeout_secs: None,
                 },
                 flash: false,
+                sub_type: None,
+                summary: None,
+                file_size: None,
+                filename: None,
             }),
         ],
         options: SendOptions {

@@ -280,12 +280,15 @@ const REQUEST_KEYS: &[&str] = &[
     "invitor_id",
 ];
 
+/// Object fields whose own keys are partly mapped: (field, the keys of it that are mapped).
+type Nested = &'static [(&'static str, &'static [&'static str])];
+
 /// The event's `extra`: the fields no typed field carries, as a JSON object (a nested object keeps only its
 /// unmapped keys); none when every field was mapped, and none for the `other` cases, which carry the whole JSON.
 fn extra_fields(v: &Value, kind: &EventKind) -> Option<String> {
     use crate::runtime::bindings::coral::bot::types::{MetaEvent, NoticeEvent as N, RequestEvent};
-    const NONE: &[(&str, &[&str])] = &[];
-    let (own, specific, nested): (&[&str], &[&str], &[(&str, &[&str])]) = match kind {
+    const NONE: Nested = &[];
+    let (own, specific, nested): (&[&str], &[&str], Nested) = match kind {
         EventKind::Message(_) => (
             MESSAGE_KEYS,
             &[],
@@ -304,7 +307,7 @@ fn extra_fields(v: &Value, kind: &EventKind) -> Option<String> {
                 N::GroupAdmin(_) | N::FriendAdd(_) => &[],
                 N::Other(_) => return None,
             };
-            let nested: &[(&str, &[&str])] = match notice {
+            let nested: Nested = match notice {
                 N::GroupUpload(_) => &[("file", &["id", "name", "size", "busid"])],
                 _ => NONE,
             };
@@ -322,18 +325,18 @@ fn extra_fields(v: &Value, kind: &EventKind) -> Option<String> {
 
 /// The fields of object `v` not named in `mapped`; an object field named in `nested` keeps only the keys not
 /// named there (and is left out when none remain). None when nothing remains.
-fn unmapped(v: &Value, mapped: &[&[&str]], nested: &[(&str, &[&str])]) -> Option<Map<String, Value>> {
+fn unmapped(v: &Value, mapped: &[&[&str]], nested: Nested) -> Option<Map<String, Value>> {
     let object = v.as_object()?;
     let mut extra = Map::new();
     for (key, value) in object {
         let key_str = key.as_str();
-        if let Some((_, inner)) = nested.iter().find(|(name, _)| *name == key_str) {
-            if value.is_object() {
-                if let Some(rest) = unmapped(value, &[inner], &[]) {
-                    extra.insert(key.clone(), Value::Object(rest));
-                }
-                continue;
+        if let Some((_, inner)) = nested.iter().find(|(name, _)| *name == key_str)
+            && value.is_object()
+        {
+            if let Some(rest) = unmapped(value, &[inner], &[]) {
+                extra.insert(key.clone(), Value::Object(rest));
             }
+            continue;
         }
         if !mapped.iter().any(|keys| keys.contains(&key_str)) {
             extra.insert(key.clone(), value.clone());
