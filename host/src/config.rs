@@ -174,9 +174,22 @@ pub struct HostConfig {
     /// How many audit files are kept, the live one included (`audit.jsonl`, `audit.jsonl.1`, …; the oldest is
     /// deleted), so the log never takes more than `audit_max_mb` × `audit_files`. Default 5.
     pub audit_files: usize,
+    /// A plugin file's compilation (in a child process, `coral compile-worker`) is stopped after this long, s.
+    /// Default 120.
+    pub compile_timeout_secs: u64,
+    /// Memory the compile worker may use (heap and mappings, `RLIMIT_DATA`), MiB. Default 2048.
+    pub compile_memory_mb: u64,
 }
 
 impl HostConfig {
+    /// How plugin files are compiled.
+    pub fn compile_limits(&self) -> crate::runtime::compile::CompileLimits {
+        crate::runtime::compile::CompileLimits {
+            timeout: std::time::Duration::from_secs(self.compile_timeout_secs),
+            memory_bytes: self.compile_memory_mb.saturating_mul(1 << 20),
+        }
+    }
+
     /// How the audit log is rotated.
     pub fn audit_rotation(&self) -> crate::audit::Rotation {
         crate::audit::Rotation {
@@ -207,6 +220,8 @@ impl Default for HostConfig {
             admin_socket: None,
             audit_max_mb: crate::audit::DEFAULT_MAX_MB,
             audit_files: crate::audit::DEFAULT_FILES,
+            compile_timeout_secs: crate::runtime::compile::DEFAULT_TIMEOUT.as_secs(),
+            compile_memory_mb: crate::runtime::compile::DEFAULT_MEMORY_MB,
         }
     }
 }
@@ -556,6 +571,12 @@ impl Config {
         }
         if !(1..=1_048_576).contains(&h.audit_max_mb) {
             return invalid("host.audit_max_mb".into(), "must be between 1 and 1048576");
+        }
+        if !(1..=3600).contains(&h.compile_timeout_secs) {
+            return invalid("host.compile_timeout_secs".into(), "must be between 1 and 3600");
+        }
+        if h.compile_memory_mb == 0 {
+            return invalid("host.compile_memory_mb".into(), "must be at least 1");
         }
         if !(1..=1000).contains(&h.audit_files) {
             return invalid("host.audit_files".into(), "must be between 1 and 1000");

@@ -153,7 +153,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         .clone()
         .unwrap_or_else(|| config.host.data_dir.join("cache"));
     let services = services::Services::open(&config.host.data_dir)?;
-    let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(audit.clone()))?.with_services(services.clone());
+    let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(audit.clone()))?
+        .with_services(services.clone())
+        .with_compiler(runtime::compile::worker()?, config.host.compile_limits());
     // Before any plugin runs: the listeners and OneBot endpoints no plugin request may reach.
     let own = runtime.own_endpoints().clone();
     own.add(services::http::coral_endpoints(&config).iter().cloned());

@@ -27,6 +27,16 @@ enum Command {
     /// Plugin tools.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Compile one component from stdin to native code on stdout, under these limits (run by the host itself).
+    #[command(hide = true, name = "compile-worker")]
+    CompileWorker {
+        /// Memory limit, MiB.
+        #[arg(long)]
+        memory_mb: u64,
+        /// CPU time limit, s.
+        #[arg(long)]
+        cpu_secs: u64,
+    },
     /// Create a plugin project (code, WIT, build script, a test) that builds and loads as generated.
     New {
         /// The plugin's name (lowercase letters, digits, `-`).
@@ -124,6 +134,10 @@ impl ConfigArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::CompileWorker { memory_mb, cpu_secs }) = cli.command {
+        // No runtime, no logging: compile, answer, exit.
+        std::process::exit(coral_host::runtime::compile::worker_main(memory_mb, cpu_secs));
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -171,14 +185,14 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Check(args) => match args.load() {
-            Ok(config) => {
-                runtime.block_on(async { anyhow::Ok(coral_host::cli::check(&tool_runtime()?, &config).await) })?
-            }
+            Ok(config) => runtime
+                .block_on(async { anyhow::Ok(coral_host::cli::check(&tool_runtime(&config)?, &config).await) })?,
             Err(e) => {
                 println!("error: {e:#}");
                 false
             }
         },
+        Command::CompileWorker { .. } => unreachable!("handled before the runtime starts"),
         Command::New { name, lang, dir, sdk } => {
             let sdk = sdk.unwrap_or_else(coral_host::scaffold::default_sdk_path);
             match coral_host::scaffold::create(&name, lang, &dir, &sdk) {
@@ -200,7 +214,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Plugin(PluginCommand::Inspect { file, config }) => {
             let config = config.load()?;
-            runtime.block_on(async { anyhow::Ok(coral_host::cli::inspect(&tool_runtime()?, &file, &config).await) })?
+            runtime.block_on(async {
+                anyhow::Ok(coral_host::cli::inspect(&tool_runtime(&config)?, &file, &config).await)
+            })?
         }
     };
     if !ok {
@@ -209,7 +225,8 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A runtime for the inspection commands: no bots, no audit, no compilation cache.
-fn tool_runtime() -> anyhow::Result<coral_host::runtime::Runtime> {
-    coral_host::runtime::Runtime::new(None, Default::default(), None)
+/// A runtime for the inspection commands: no bots, no audit, no compilation cache; compiles in the worker.
+fn tool_runtime(config: &Config) -> anyhow::Result<coral_host::runtime::Runtime> {
+    use coral_host::runtime::{Runtime, compile};
+    Ok(Runtime::new(None, Default::default(), None)?.with_compiler(compile::worker()?, config.host.compile_limits()))
 }

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// How long a compile may take before the reload is abandoned (the old version keeps serving).
-pub const COMPILE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long past the compile worker's own deadline a reload waits for its answer before it is abandoned (the old
+/// version keeps serving; the worker has been killed by then).
+const COMPILE_GRACE: Duration = Duration::from_secs(10);
 
 /// Applies plugin-folder and config changes to a running host.
 pub struct Reloader {
@@ -65,15 +66,13 @@ impl Reloader {
             limits: config.limits(name),
             grants,
         };
-        let compiled = match tokio::time::timeout(
-            COMPILE_TIMEOUT,
-            self.runtime.compile(path, config.host.max_plugin_mb << 20),
-        )
-        .await
+        let deadline = self.runtime.compile_timeout() + COMPILE_GRACE;
+        let compiled = match tokio::time::timeout(deadline, self.runtime.compile(path, config.host.max_plugin_mb << 20))
+            .await
         {
             Err(_) => {
                 tracing::error!(plugin = %name, path = %path.display(),
-                        "reload rejected: compiling took over {} s; the running version keeps serving", COMPILE_TIMEOUT.as_secs());
+                        "reload rejected: compiling took over {} s; the running version keeps serving", deadline.as_secs());
                 return;
             }
             Ok(Err(e)) => {

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod console;
 mod containment_audit;
+mod containment_compile;
 mod containment_faults;
 mod containment_logs;
 mod containment_sizes;

@@ -6,6 +6,7 @@
 //! → the plugin's task calls `on-event` → host imports (`crate::api`) reach the bots through [`crate::adapters::Bots`].
 
 pub mod bindings;
+pub mod compile;
 pub mod crash;
 pub mod engine;
 pub mod state;
@@ -16,6 +17,7 @@ use crate::adapters::Bots;
 use crate::audit::AuditLog;
 use crate::config::PluginLimits;
 use crate::policy::{Grants, Policy};
+use anyhow::Context as _;
 use bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata};
 use crash::Admit;
 use sha2::{Digest, Sha256};
@@ -25,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use world::{Instance, Pre};
 
@@ -43,6 +45,9 @@ pub enum LoadError {
     /// Not a valid component (or compilation failed).
     #[error("not a valid WebAssembly component: {0}")]
     Compile(String),
+    /// The compiler was stopped (deadline, memory or CPU limit, crash) or its code could not be loaded.
+    #[error("could not be compiled: {0}")]
+    Compiler(String),
     /// The component does not fit the `coral:bot/plugin` world (missing exports, unknown imports, wrong version).
     #[error("does not match a coral:bot plugin world this host serves (coral:bot@0.2.0 or 0.1.0): {0}")]
     World(String),
@@ -90,6 +95,9 @@ pub struct Runtime {
     audit: Option<Arc<AuditLog>>,
     services: Option<Arc<crate::services::Services>>,
     own_endpoints: Arc<crate::services::http::OwnEndpoints>,
+    cache_dir: Option<std::path::PathBuf>,
+    compiler: compile::Compiler,
+    compile_limits: compile::CompileLimits,
 }
 
 /// A compiled, checked plugin, ready to start.
@@ -116,7 +124,10 @@ pub struct StartSpec {
 impl Runtime {
     /// Create the runtime. `cache_dir`: where compiled components are cached (none: no cache).
     pub fn new(cache_dir: Option<&Path>, bots: Bots, audit: Option<Arc<AuditLog>>) -> anyhow::Result<Self> {
-        let engine = engine::build_engine(cache_dir)?;
+        let engine = engine::build_engine()?;
+        if let Some(dir) = cache_dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating cache dir {}", dir.display()))?;
+        }
         engine::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -132,7 +143,22 @@ impl Runtime {
             audit,
             services: None,
             own_endpoints: Arc::default(),
+            cache_dir: cache_dir.map(Path::to_path_buf),
+            compiler: compile::Compiler::InProcess,
+            compile_limits: compile::CompileLimits::default(),
         })
+    }
+
+    /// Compile plugins with `compiler` (the `coral` binary uses a child process) under `limits`.
+    pub fn with_compiler(mut self, compiler: compile::Compiler, limits: compile::CompileLimits) -> Self {
+        self.compiler = compiler;
+        self.compile_limits = limits;
+        self
+    }
+
+    /// The compile deadline.
+    pub fn compile_timeout(&self) -> std::time::Duration {
+        self.compile_limits.timeout
     }
 
     /// Give plugins started from now on the host services (storage, schedule).
@@ -170,13 +196,20 @@ impl Runtime {
             .take(8)
             .map(|b| format!("{b:02x}"))
             .collect();
-        let engine = self.engine.clone();
-        // A hostile file may make the compiler slow or (in theory) panic: keep it off the async workers; a panic
-        // there comes back as a `JoinError`, not a crash.
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
-            .await
-            .map_err(|e| LoadError::Compile(format!("the compiler failed: {e}")))?
-            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        // A hostile file may make the compiler slow, huge or (in theory) crash: it runs in a child process with
+        // its own limits (compile::Compiler::Worker), or at least off the async workers.
+        let component = compile::load(
+            &self.engine,
+            bytes,
+            self.cache_dir.as_deref(),
+            &self.compiler,
+            &self.compile_limits,
+        )
+        .await
+        .map_err(|e| match e {
+            compile::CompileError::Invalid(message) => LoadError::Compile(message),
+            other => LoadError::Compiler(other.to_string()),
+        })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
