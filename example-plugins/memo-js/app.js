@@ -12,8 +12,8 @@
 // Memos are shared by every chat and live in this instance's memory: they are gone when the host restarts or
 // reloads the plugin, or replaces a faulted instance.
 
-import bot from "coral:bot/bot@0.1.0";
-import log from "coral:bot/log@0.1.0";
+import bot from "coral:bot/bot@0.2.0";
+import log from "coral:bot/log@0.2.0";
 
 /** key → { content: segment[], messageId, groupId } */
 const memos = new Map();

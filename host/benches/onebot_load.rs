@@ -6,6 +6,11 @@
 //! events, and coral's peak RSS. Run: `./scripts/bench.sh` (builds coral and the plugins first), or
 //! `cargo bench --bench onebot_load` with `CORAL_LOAD_EVENTS` / `CORAL_LOAD_INFLIGHT` to override, and
 //! `CORAL_LOAD_BIN` / `CORAL_LOAD_PLUGIN` to drive another `coral` binary and `ping.wasm` (before/after figures).
+//!
+//! A hostile plugin beside the canary: `CORAL_LOAD_HOSTILE=<plugin.wasm>` loads it too (config lines for it in
+//! `CORAL_LOAD_HOSTILE_CONFIG`), and every `CORAL_LOAD_HOSTILE_EVERY`-th event (default 50) is followed by a group
+//! message `CORAL_LOAD_HOSTILE_TEXT` (e.g. `alls 1000 100`), which the hostile plugin acts on; the latency is still
+//! the canary's. Every action either plugin sends is answered `ok`.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -40,16 +45,58 @@ struct Run {
     instances: u64,
 }
 
-async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run) {
+/// A hostile plugin run beside the canary.
+struct Hostile {
+    wasm: PathBuf,
+    config: String,
+    text: String,
+    every: u64,
+}
+
+impl Hostile {
+    fn from_env() -> Option<Hostile> {
+        let wasm = PathBuf::from(std::env::var_os("CORAL_LOAD_HOSTILE")?);
+        Some(Hostile {
+            wasm,
+            config: std::env::var("CORAL_LOAD_HOSTILE_CONFIG").unwrap_or_default(),
+            text: std::env::var("CORAL_LOAD_HOSTILE_TEXT").unwrap_or_default(),
+            every: std::env::var("CORAL_LOAD_HOSTILE_EVERY")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(50),
+        })
+    }
+
+    fn name(&self) -> String {
+        self.wasm.file_stem().unwrap().to_string_lossy().into_owned()
+    }
+}
+
+fn hostile_event(k: u64, text: &str) -> String {
+    serde_json::json!({
+        "time": 1718000000, "self_id": 10001, "post_type": "message", "message_type": "group",
+        "sub_type": "normal", "message_id": 1_000_000_000 + k, "group_id": 100, "user_id": 1000002,
+        "message": [{"type": "text", "data": {"text": text}}], "raw_message": text, "font": 0,
+        "sender": {"user_id": 1000002, "nickname": "hostile", "role": "member"}
+    })
+    .to_string()
+}
+
+async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run, hostile: Option<&Hostile>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
     std::fs::copy(ping, dir.path().join("plugins/ping.wasm")).unwrap();
+    let mut hostile_config = String::new();
+    if let Some(h) = hostile {
+        std::fs::copy(&h.wasm, dir.path().join(format!("plugins/{}.wasm", h.name()))).unwrap();
+        hostile_config = format!("[plugins.{}]\n{}\n", h.name(), h.config.replace("\\n", "\n"));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     std::fs::write(
         dir.path().join("coral.toml"),
         format!(
-            "[host]\nqueue_len = 1024\n[plugins.ping]\ninstances = {}\n\
+            "[host]\nqueue_len = 1024\n[plugins.ping]\ninstances = {}\n{hostile_config}\
              [[onebot]]\ntransport = \"ws\"\nurl = \"ws://{addr}\"\nself_id = \"10001\"\n",
             spec.instances
         ),
@@ -120,6 +167,9 @@ async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run) {
         if next <= spec.events {
             sent_at.insert(next, Instant::now());
             sink.feed(Message::text(event(next))).await.unwrap();
+            if let Some(h) = hostile.filter(|h| next.is_multiple_of(h.every)) {
+                sink.feed(Message::text(hostile_event(next, &h.text))).await.unwrap();
+            }
             next += 1;
         }
         sink.flush().await.unwrap();
@@ -138,6 +188,9 @@ async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run) {
             .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
             .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
+    if let Some(h) = hostile {
+        println!("beside {} ({:?} every {} events):", h.name(), h.text, h.every);
+    }
     println!(
         "C={:<3} N={:<7} instances={:<2} {:>8.0} events/s  coral CPU {:>5.1} µs/event  latency p50 {:>5.0} µs p99 {:>6.0} µs  lost {}  coral peak RSS {:.1} MiB",
         spec.inflight,
@@ -172,6 +225,8 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let instances = env("CORAL_LOAD_INSTANCES");
+        let hostile = Hostile::from_env();
+        let hostile = hostile.as_ref();
         match (env("CORAL_LOAD_EVENTS"), env("CORAL_LOAD_INFLIGHT")) {
             (Some(events), Some(inflight)) => {
                 run(
@@ -182,6 +237,7 @@ fn main() {
                         inflight,
                         instances: instances.unwrap_or(1),
                     },
+                    hostile,
                 )
                 .await
             }
@@ -204,7 +260,7 @@ fn main() {
                     },
                 ];
                 for spec in runs {
-                    run(&coral, &ping, spec).await;
+                    run(&coral, &ping, spec, hostile).await;
                 }
             }
         }

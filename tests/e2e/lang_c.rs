@@ -194,7 +194,10 @@ fn the_c_guide_example_builds_and_answers_as_documented() {
     std::fs::create_dir(work.path().join("wit")).unwrap();
     for entry in std::fs::read_dir(repo_root().join("wit")).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), work.path().join("wit").join(entry.file_name())).unwrap();
+        // The current contract's files (not the frozen older versions in subfolders).
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), work.path().join("wit").join(entry.file_name())).unwrap();
+        }
     }
     // Every C block of the page, in order, is the example's source; the page's own build block builds it.
     let source = fenced_blocks(&guide, "c").join("\n");
