@@ -105,11 +105,36 @@ impl Bucket {
     pub fn take_n(&mut self, n: u32) {
         self.tokens = (self.tokens - f64::from(n)).max(0.0);
     }
+
+    /// Take as many of `n` tokens as are available now (one clock read for a whole batch); how many were taken.
+    pub fn take_up_to(&mut self, n: u32) -> u32 {
+        let _ = self.check_n(0);
+        let taken = (self.tokens.floor() as u32).min(n);
+        self.take_n(taken);
+        taken
+    }
+
+    /// Return `n` tokens taken by [`Self::take_up_to`] and not used.
+    pub fn give_back(&mut self, n: u32) {
+        self.tokens = (self.tokens + f64::from(n)).min(f64::from(self.rate.burst));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_takes_what_is_there_and_gives_back_the_rest() {
+        let mut bucket = Bucket::new(Rate::parse("1/min burst 10").unwrap());
+        assert_eq!(bucket.take_up_to(4), 4);
+        assert_eq!(bucket.take_up_to(100), 6, "only the burst is ever there");
+        assert_eq!(bucket.take_up_to(1), 0);
+        bucket.give_back(3);
+        assert_eq!(bucket.take_up_to(5), 3);
+        bucket.give_back(1000);
+        assert_eq!(bucket.take_up_to(1000), 10, "giving back never fills past the burst");
+    }
 
     #[test]
     fn rates_parse() {

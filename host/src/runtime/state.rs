@@ -231,11 +231,25 @@ impl LogBudget {
 
     /// Whether one more line may be logged now; a line refused is counted.
     pub fn admit(&self) -> bool {
+        let admitted = self.take_up_to(1) == 1;
+        self.settle(0, u64::from(!admitted));
+        admitted
+    }
+
+    /// Take the budget for up to `n` lines at once (a flood costs one lock and one clock read per write, not per
+    /// line); log that many, then [`Self::settle`] the rest.
+    pub fn take_up_to(&self, n: u32) -> u32 {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.bucket.take_up_to(n)
+    }
+
+    /// After [`Self::take_up_to`]: give back `unused` of the lines taken, and count `dropped` lines refused.
+    pub fn settle(&self, unused: u32, dropped: u64) {
         let now = tokio::time::Instant::now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let admitted = state.bucket.try_take().is_ok();
-        if !admitted {
-            state.dropped += 1;
+        state.bucket.give_back(unused);
+        if dropped > 0 {
+            state.dropped += dropped;
             state.since.get_or_insert(now);
             state.last_drop = Some(now);
             if !state.watched {
@@ -246,7 +260,6 @@ impl LogBudget {
             drop(state);
             report_dropped(&self.plugin, dropped);
         }
-        admitted
     }
 
     /// Start a task that reports the count once it is due, even if the plugin logs nothing more; whether one
@@ -505,9 +518,22 @@ impl LogStream {
 
     fn push(&self, bytes: &[u8]) {
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        // The budget for every line this write can complete, taken at once: past the budget a line costs only
+        // finding its end (no lock, no clock, no text conversion), so a flood cannot make the host's share of a
+        // write call long.
+        let most = bytes.iter().filter(|b| **b == b'\n').count() + bytes.len() / MAX_LOG_LINE + 1;
+        let budget = &self.shared.log_budget;
+        let mut allowed = budget.take_up_to(u32::try_from(most).unwrap_or(u32::MAX));
+        let mut dropped = 0u64;
         lines.push(bytes, |line| {
-            self.shared.log(self.level, String::from_utf8_lossy(line).as_ref());
+            if allowed > 0 {
+                allowed -= 1;
+                emit_log(&self.shared.name, self.level, String::from_utf8_lossy(line).as_ref());
+            } else {
+                dropped += 1;
+            }
         });
+        budget.settle(allowed, dropped);
     }
 }
 
