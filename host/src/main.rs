@@ -62,6 +62,16 @@ enum PluginCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Lift a running plugin's quarantine at once (its next event gets a fresh instance).
+    Enable {
+        /// The plugin's name.
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The admin socket (default: `[host] admin_socket`, else `<data_dir>/coral.sock`).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -204,6 +214,24 @@ fn main() -> anyhow::Result<()> {
                         "next: {}/build.sh && cp {name}.wasm <plugin folder>",
                         dir.join(&name).display()
                     );
+                    true
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    false
+                }
+            }
+        }
+        Command::Plugin(PluginCommand::Enable { name, config, socket }) => {
+            let config = config.load()?;
+            let path = socket.unwrap_or_else(|| coral_host::admin_socket_path(&config));
+            match coral_host::ops::admin::enable(&path, &name) {
+                Ok(true) => {
+                    println!("{name}: quarantine lifted; its next event gets a fresh instance");
+                    true
+                }
+                Ok(false) => {
+                    println!("{name}: not quarantined (or not running); nothing to do");
                     true
                 }
                 Err(e) => {

@@ -1,5 +1,5 @@
 //! Fault attribution and recovery: a silent platform is not the plugin's fault, a quarantine ends by itself (or
-//! when the plugin's file is touched), and a healthy link that drops is reconnected at once, again and again.
+//! at once by `coral plugin enable` or when the plugin's file is touched), and a healthy link that drops is reconnected at once, again and again.
 
 use crate::onebot::{forward_setup_with, private_message};
 use crate::support::coral::Setup;
@@ -129,6 +129,53 @@ fn a_quarantine_expires_and_the_plugin_is_tried_again() {
     assert_eq!(trap["restarts"], 5, "{trap:#}");
     let (status, _, _) = coral.finish();
     assert!(status.success());
+}
+
+/// Run `coral plugin enable <name>` against the host of `setup`; returns (success, stdout).
+fn enable(setup: &Setup, name: &str) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_coral"))
+        .args(["plugin", "enable", name, "--config"])
+        .arg(setup.config_path())
+        .output()
+        .expect("running coral plugin enable");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn coral_plugin_enable_lifts_a_quarantine_at_once() {
+    let setup = Setup::new(
+        &["ping", "trap"],
+        "[console]
+",
+    );
+    let mut coral = setup.start();
+    coral.expect_log("coral ready");
+    // Not quarantined yet: nothing to lift, and saying so is not an error.
+    assert_eq!(
+        enable(&setup, "trap"),
+        (true, "trap: not quarantined (or not running); nothing to do\n".into())
+    );
+    quarantine_trap(&setup, &mut coral);
+    assert_eq!(
+        enable(&setup, "trap"),
+        (
+            true,
+            "trap: quarantine lifted; its next event gets a fresh instance\n".into()
+        )
+    );
+    coral.expect_log("quarantine lifted by the operator");
+    plugin_when(&setup, "trap", "the quarantine lifted", |p| p["quarantined"] == false);
+    coral.send("ping again");
+    coral.expect("[private 10000] pong again");
+    plugin_when(&setup, "trap", "a sixth trap", |p| p["traps"] == 6);
+    let (status, _, _) = coral.finish();
+    assert!(status.success());
+    // With the host gone, the command says so and fails.
+    let (ok, _) = enable(&setup, "trap");
+    assert!(!ok);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The local admin socket behind `coral status`: a Unix socket (mode 0600, default `<data_dir>/coral.sock`,
-//! `[host] admin_socket`) that answers the line `status` with the [`Snapshot`] as one line of JSON. It is never on
-//! the network. A host refuses to start while another one answers on its socket, replaces a stale socket file, and
+//! `[host] admin_socket`) that answers the line `status` with the [`Snapshot`] as one line of JSON, and the line
+//! `enable <plugin>` (behind `coral plugin enable`) by lifting that plugin's quarantine. It is never on the network. A host refuses to start while another one answers on its socket, replaces a stale socket file, and
 //! removes its own on exit.
 
 use super::{Snapshot, Sources};
@@ -146,7 +146,15 @@ async fn answer(stream: tokio::net::UnixStream, sources: Sources) {
         Ok(Ok(_)) if line.trim() == "status" => {
             serde_json::to_string(&sources.snapshot()).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         }
-        Ok(Ok(_)) => "{\"error\":\"unknown request; send `status`\"}".to_string(),
+        Ok(Ok(_)) if line.trim().starts_with("enable ") => {
+            let name = line.trim()["enable ".len()..].trim();
+            let lifted = sources.dispatcher.lift_quarantine(name);
+            if lifted {
+                tracing::info!(plugin = %crate::text::escape(name), "quarantine lifted by the operator (coral plugin enable)");
+            }
+            serde_json::json!({"plugin": name, "lifted": lifted}).to_string()
+        }
+        Ok(Ok(_)) => "{\"error\":\"unknown request; send `status` or `enable <plugin>`\"}".to_string(),
         _ => return,
     };
     let _ = write.write_all(reply.as_bytes()).await;
@@ -156,6 +164,35 @@ async fn answer(stream: tokio::net::UnixStream, sources: Sources) {
 
 /// Ask the host listening on `path` for its status (blocking; for the `coral status` command).
 pub fn query(path: &Path) -> Result<Snapshot, AdminError> {
+    let line = request(path, "status")?;
+    serde_json::from_str(&line).map_err(|e| AdminError::BadAnswer {
+        path: path.to_path_buf(),
+        reason: format!("{e}: {}", line.chars().take(200).collect::<String>()),
+    })
+}
+
+/// Ask the host listening on `path` to lift `plugin`'s quarantine at once (blocking; `coral plugin enable`).
+/// Whether it was quarantined.
+pub fn enable(path: &Path, plugin: &str) -> Result<bool, AdminError> {
+    if plugin.is_empty() || plugin.len() > 128 || plugin.chars().any(char::is_control) {
+        return Err(AdminError::BadAnswer {
+            path: path.to_path_buf(),
+            reason: "a plugin name is 1 to 128 characters without control characters".into(),
+        });
+    }
+    let line = request(path, &format!("enable {plugin}"))?;
+    let answer: serde_json::Value = serde_json::from_str(&line).map_err(|e| AdminError::BadAnswer {
+        path: path.to_path_buf(),
+        reason: format!("{e}: {}", line.chars().take(200).collect::<String>()),
+    })?;
+    answer["lifted"].as_bool().ok_or_else(|| AdminError::BadAnswer {
+        path: path.to_path_buf(),
+        reason: line.chars().take(200).collect(),
+    })
+}
+
+/// Send one request line and read the one answer line.
+fn request(path: &Path, request: &str) -> Result<String, AdminError> {
     let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => AdminError::NotRunning {
             path: path.to_path_buf(),
@@ -163,15 +200,12 @@ pub fn query(path: &Path) -> Result<Snapshot, AdminError> {
         _ => io(path)(e),
     })?;
     stream.set_read_timeout(Some(CLIENT_TIMEOUT)).map_err(io(path))?;
-    stream.write_all(b"status\n").map_err(io(path))?;
+    stream.write_all(format!("{request}\n").as_bytes()).map_err(io(path))?;
     let mut line = String::new();
     BufReader::new(stream.take(64 << 20))
         .read_line(&mut line)
         .map_err(io(path))?;
-    serde_json::from_str(&line).map_err(|e| AdminError::BadAnswer {
-        path: path.to_path_buf(),
-        reason: format!("{e}: {}", line.chars().take(200).collect::<String>()),
-    })
+    Ok(line)
 }
 
 #[cfg(test)]
