@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long any single expectation may wait before the test fails (a hang guard, not a performance claim).
-pub const WAIT: Duration = Duration::from_secs(60);
+pub const WAIT: Duration = Duration::from_secs(120);
 
 /// A temp folder with `coral.toml`, `plugins/` and `data/`.
 pub struct Setup {
