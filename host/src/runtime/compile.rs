@@ -158,6 +158,8 @@ async fn run_worker(program: &Path, bytes: &[u8], limits: &CompileLimits) -> Res
         .arg((limits.memory_bytes >> 20).max(1).to_string())
         .arg("--cpu-secs")
         .arg(cpu_secs.to_string())
+        // It parses hostile input: it gets none of the host's environment (tokens, proxies, paths), only this.
+        .env_clear()
         .env("CORAL_LOG", "error")
         // A backtrace taken while out of memory can deadlock the worker (then only the deadline ends it).
         .env("RUST_BACKTRACE", "0")
