@@ -60,11 +60,7 @@ pub fn prefix(text: &str, max: usize) -> &str {
 /// Cut `text` to at most `max` bytes on a character boundary, marking the cut with `…`.
 pub fn cut(text: &mut String, max: usize) {
     if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        text.truncate(prefix(text, max).len());
         text.push('…');
     }
 }

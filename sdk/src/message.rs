@@ -94,6 +94,17 @@ fn media(file: impl Into<String>) -> Media {
     }
 }
 
+fn image(file: impl Into<String>, flash: bool) -> Segment {
+    Segment::Image(Image {
+        media: media(file),
+        flash,
+        sub_type: None,
+        summary: None,
+        file_size: None,
+        filename: None,
+    })
+}
+
 impl MessageSegment {
     /// Plain text (always sent as text, never parsed as CQ code).
     pub fn text(text: impl Into<String>) -> Segment {
@@ -105,25 +116,11 @@ impl MessageSegment {
     }
     /// An image from a URL, `base64://…` data, or (with its grant) a `file:///` path.
     pub fn image(file: impl Into<String>) -> Segment {
-        Segment::Image(Image {
-            media: media(file),
-            flash: false,
-            sub_type: None,
-            summary: None,
-            file_size: None,
-            filename: None,
-        })
+        image(file, false)
     }
     /// A flash image (shown once).
     pub fn flash_image(file: impl Into<String>) -> Segment {
-        Segment::Image(Image {
-            media: media(file),
-            flash: true,
-            sub_type: None,
-            summary: None,
-            file_size: None,
-            filename: None,
-        })
+        image(file, true)
     }
     /// A voice message (OneBot `record`).
     pub fn record(file: impl Into<String>) -> Segment {

@@ -2,26 +2,13 @@
 //! memory and CPU limits), its code is cached and reused, and a compiler that breaks its limits costs only its own
 //! process: the host reports it, skips the plugin, and runs on.
 
-use crate::support::coral::{Coral, Setup};
-
-fn start(setup: &Setup, cache: &std::path::Path) -> Coral {
-    Coral::spawn(
-        &[
-            "run",
-            "--config",
-            setup.config_path().to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-        setup.path(),
-    )
-}
+use crate::support::coral::Setup;
 
 #[test]
 fn a_compiler_over_its_memory_limit_is_stopped_and_the_host_runs_on() {
     let setup = Setup::new(&["ping"], "[host]\ncompile_memory_mb = 1\n\n[console]\n");
     let cache = tempfile::tempdir().unwrap();
-    let coral = start(&setup, cache.path());
+    let coral = setup.start_with_cache(cache.path());
     let log = coral.expect_log("coral ready");
     assert!(
         log.contains("could not be compiled: the compiler stopped:") && log.contains("1 MiB memory"),
@@ -36,7 +23,7 @@ fn a_compiler_over_its_memory_limit_is_stopped_and_the_host_runs_on() {
 fn plugins_compile_in_a_child_process_once_and_load_from_the_cache_after() {
     let cache = tempfile::tempdir().unwrap();
     let setup = Setup::new(&["ping"], "[console]\n");
-    let mut coral = start(&setup, cache.path());
+    let mut coral = setup.start_with_cache(cache.path());
     coral.send("ping one");
     coral.expect("[private 10000] pong one");
     let (status, _, log) = coral.finish();
@@ -49,7 +36,7 @@ fn plugins_compile_in_a_child_process_once_and_load_from_the_cache_after() {
     assert!(cached.len() == 1 && cached[0].ends_with(".cwasm"), "{cached:?}");
     // Next time no compiler runs: even one that could not compile anything would not be asked.
     std::fs::write(setup.config_path(), "[host]\ncompile_memory_mb = 1\n\n[console]\n").unwrap();
-    let mut coral = start(&setup, cache.path());
+    let mut coral = setup.start_with_cache(cache.path());
     coral.send("ping two");
     coral.expect("[private 10000] pong two");
     let (status, _, log) = coral.finish();

@@ -11,15 +11,19 @@ use std::time::{Duration, Instant};
 /// How long a condition may take to appear (a hang guard, not a timing assertion).
 const DEADLINE: Duration = Duration::from_secs(90);
 
-/// Run `coral status [extra…]` against the host of `setup`; returns stdout.
-fn status(setup: &Setup, extra: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_coral"))
-        .arg("status")
-        .args(extra)
+/// Run `coral <args…> --config <setup's config>`.
+fn coral_command(setup: &Setup, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_coral"))
+        .args(args)
         .arg("--config")
         .arg(setup.config_path())
         .output()
-        .expect("running coral status");
+        .expect("running coral")
+}
+
+/// Run `coral status [extra…]` against the host of `setup`; returns stdout.
+fn status(setup: &Setup, extra: &[&str]) -> String {
+    let output = coral_command(setup, &[&["status"], extra].concat());
     assert!(
         output.status.success(),
         "coral status failed: {}",
@@ -131,13 +135,20 @@ fn a_quarantine_expires_and_the_plugin_is_tried_again() {
     assert!(status.success());
 }
 
+/// Once its quarantine is lifted, the trap fixture gets the next event (a sixth trap) and the canary still answers;
+/// the host then exits cleanly.
+fn comes_back(setup: &Setup, mut coral: crate::support::coral::Coral) {
+    plugin_when(setup, "trap", "the quarantine lifted", |p| p["quarantined"] == false);
+    coral.send("ping again");
+    coral.expect("[private 10000] pong again");
+    plugin_when(setup, "trap", "a sixth trap", |p| p["traps"] == 6);
+    let (status, _, _) = coral.finish();
+    assert!(status.success());
+}
+
 /// Run `coral plugin enable <name>` against the host of `setup`; returns (success, stdout).
 fn enable(setup: &Setup, name: &str) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_coral"))
-        .args(["plugin", "enable", name, "--config"])
-        .arg(setup.config_path())
-        .output()
-        .expect("running coral plugin enable");
+    let output = coral_command(setup, &["plugin", "enable", name]);
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -167,12 +178,7 @@ fn coral_plugin_enable_lifts_a_quarantine_at_once() {
         )
     );
     coral.expect_log("quarantine lifted by the operator");
-    plugin_when(&setup, "trap", "the quarantine lifted", |p| p["quarantined"] == false);
-    coral.send("ping again");
-    coral.expect("[private 10000] pong again");
-    plugin_when(&setup, "trap", "a sixth trap", |p| p["traps"] == 6);
-    let (status, _, _) = coral.finish();
-    assert!(status.success());
+    comes_back(&setup, coral);
     // With the host gone, the command says so and fails.
     let (ok, _) = enable(&setup, "trap");
     assert!(!ok);
@@ -190,12 +196,7 @@ fn touching_a_quarantined_plugin_s_file_lifts_the_quarantine() {
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, bytes).unwrap();
     coral.expect_log("unchanged; quarantine lifted");
-    plugin_when(&setup, "trap", "the quarantine lifted", |p| p["quarantined"] == false);
-    coral.send("ping again");
-    coral.expect("[private 10000] pong again");
-    plugin_when(&setup, "trap", "a sixth trap", |p| p["traps"] == 6);
-    let (status, _, _) = coral.finish();
-    assert!(status.success());
+    comes_back(&setup, coral);
 }
 
 #[test]

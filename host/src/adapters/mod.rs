@@ -203,6 +203,90 @@ impl Action {
             Action::Raw { action, .. } => action,
         }
     }
+
+    /// The bytes of its string fields (ids, names, cards, titles …), which all reach the platform as written. A
+    /// message or a raw call's parameters are not counted here: [`crate::policy::size`] measures those.
+    pub fn text_bytes(&self) -> usize {
+        use Action as A;
+        match self {
+            A::SendPrivateMsg { user_id: a, .. }
+            | A::SendGroupMsg { group_id: a, .. }
+            | A::DeleteMsg { message_id: a }
+            | A::GetMsg { message_id: a }
+            | A::GetForwardMsg { id: a }
+            | A::SendLike { user_id: a, .. }
+            | A::SetGroupWholeBan { group_id: a, .. }
+            | A::SetGroupAnonymous { group_id: a, .. }
+            | A::SetGroupLeave { group_id: a, .. }
+            | A::DeleteFriend { user_id: a }
+            | A::GetStrangerInfo { user_id: a, .. }
+            | A::GetGroupInfo { group_id: a, .. }
+            | A::GetGroupMemberList { group_id: a }
+            | A::GetCookies { domain: a }
+            | A::GetCredentials { domain: a }
+            | A::GetImage { file: a }
+            | A::Raw { action: a, .. } => a.len(),
+            A::SetGroupKick {
+                group_id: a,
+                user_id: b,
+                ..
+            }
+            | A::SetGroupBan {
+                group_id: a,
+                user_id: b,
+                ..
+            }
+            | A::SetGroupAdmin {
+                group_id: a,
+                user_id: b,
+                ..
+            }
+            | A::SetGroupName { group_id: a, name: b }
+            | A::SetFriendAddRequest { flag: a, remark: b, .. }
+            | A::SetGroupAddRequest { flag: a, reason: b, .. }
+            | A::GetGroupMemberInfo {
+                group_id: a,
+                user_id: b,
+                ..
+            }
+            | A::GetGroupHonorInfo {
+                group_id: a,
+                honor_type: b,
+            }
+            | A::GetRecord { file: a, out_format: b } => a.len() + b.len(),
+            A::SetGroupCard {
+                group_id: a,
+                user_id: b,
+                card: c,
+            }
+            | A::SetGroupSpecialTitle {
+                group_id: a,
+                user_id: b,
+                title: c,
+                ..
+            } => a.len() + b.len() + c.len(),
+            // The flag goes out twice (`anonymous_flag` and `flag`, for older implementations).
+            A::SetGroupAnonymousBan {
+                group_id: a, flag: b, ..
+            } => a.len() + 2 * b.len(),
+            A::SendMsg { target, options, .. } => {
+                let (Chat::Private(id) | Chat::Group(id)) = target;
+                id.len()
+                    + options.at_sender.as_ref().map_or(0, String::len)
+                    + options.reply_to.as_ref().map_or(0, String::len)
+            }
+            A::GetLoginInfo
+            | A::GetFriendList
+            | A::GetGroupList
+            | A::GetCsrfToken
+            | A::CanSendImage
+            | A::CanSendRecord
+            | A::GetStatus
+            | A::GetVersionInfo
+            | A::SetRestart { .. }
+            | A::CleanCache => 0,
+        }
+    }
 }
 
 /// The segments a send puts on the wire, in order: the quote (`reply_to`), the mention (`at_sender`, followed by

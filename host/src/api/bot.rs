@@ -137,22 +137,7 @@ impl PluginState {
         };
         let decision = match verdict {
             Ok(decision) => decision,
-            Err((refusal, target)) => {
-                let error = WitError::from(&refusal);
-                let (capability, outcome, counter) = match &refusal {
-                    PolicyError::Denied { capability, .. } => (capability.to_string(), "denied", &stats.denied),
-                    PolicyError::RateLimited { capability, .. } => {
-                        (capability.to_string(), "rate-limited", &stats.rate_limited)
-                    }
-                    PolicyError::Invalid(_) => ("-".to_string(), "invalid", &stats.denied),
-                    PolicyError::TooLarge(_) => ("-".to_string(), "too-large", &stats.denied),
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
-                    target = %target, ms = 0u64, outcome, retcode = error.retcode, "api call: {refusal}");
-                self.audit(&self_id, &name, &capability, &target, outcome, Some(&error));
-                return Err(error);
-            }
+            Err((refusal, target)) => return Err(self.refused(&self_id, &name, &target, &refusal)),
         };
         let target = &decision.target;
         if tracing::enabled!(target: "coral::api", tracing::Level::TRACE) {
@@ -217,6 +202,25 @@ impl PluginState {
                 Err(error)
             }
         }
+    }
+
+    /// Count, log and audit a refusal; the error the plugin gets.
+    fn refused(&self, self_id: &str, name: &str, target: &Target, refusal: &PolicyError) -> WitError {
+        let stats = self.shared.stats.calls.action(name);
+        let error = WitError::from(refusal);
+        let (capability, outcome, counter) = match refusal {
+            PolicyError::Denied { capability, .. } => (capability.to_string(), "denied", &stats.denied),
+            PolicyError::RateLimited { capability, .. } => {
+                (capability.to_string(), "rate-limited", &stats.rate_limited)
+            }
+            PolicyError::Invalid(_) => ("-".to_string(), "invalid", &stats.denied),
+            PolicyError::TooLarge(_) => ("-".to_string(), "too-large", &stats.denied),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
+            target = %target, ms = 0u64, outcome, retcode = error.retcode, "api call: {refusal}");
+        self.audit(self_id, name, &capability, target, outcome, Some(&error));
+        error
     }
 
     fn audit_entry(&self, bot: &str, action: &str, capability: &str, target: &Target) -> Entry {
@@ -703,16 +707,8 @@ impl Host for PluginState {
         // Too long, or with more structure than any admissible call: refused before it is parsed.
         if let Err(refusal) = self.shared.policy().sizes().check_params_text(&params_json) {
             self.count_host_call()?;
-            let error = WitError::from(&refusal);
             let name = crate::text::bounded(&action, 64);
-            self.shared
-                .stats
-                .calls
-                .action(&name)
-                .denied
-                .fetch_add(1, Ordering::Relaxed);
-            self.audit(&self_id, &name, "-", &Target::default(), "too-large", Some(&error));
-            return Ok(Err(error));
+            return Ok(Err(self.refused(&self_id, &name, &Target::default(), &refusal)));
         }
         let params: Value = match serde_json::from_str(if params_json.trim().is_empty() {
             "{}"

@@ -44,11 +44,14 @@ impl<A: Conv<B>, B, C: Conv<D>, D> Conv<(B, D)> for (A, C) {
     }
 }
 
-/// A record with the same fields in both versions: converted field by field, both ways.
+/// A record converted field by field, both ways. Fields after `new` exist only in 0.2.0: a 0.1.0 plugin does not
+/// see them, and what it hands the host has none (their default: `none`, an empty list).
 macro_rules! record {
-    ($m:ident :: $t:ident { $($f:ident),* $(,)? }) => {
+    ($m:ident :: $t:ident { $($f:ident),* $(,)? } $(new { $($n:ident),* $(,)? })?) => {
         impl Conv<new::$m::$t> for old::$m::$t {
-            fn conv(self) -> new::$m::$t { new::$m::$t { $($f: self.$f.conv()),* } }
+            fn conv(self) -> new::$m::$t {
+                new::$m::$t { $($f: self.$f.conv(),)* $($($n: Default::default(),)*)? }
+            }
         }
         impl Conv<old::$m::$t> for new::$m::$t {
             fn conv(self) -> old::$m::$t { old::$m::$t { $($f: self.$f.conv()),* } }
@@ -118,27 +121,7 @@ variant!(types::Segment {
     Contact(x), Location(x), Music(x), Reply(x), Forward(x), Node(x), Xml(x), Json(x), Other(x),
 });
 
-impl Conv<new::types::Image> for old::types::Image {
-    fn conv(self) -> new::types::Image {
-        new::types::Image {
-            media: self.media.conv(),
-            flash: self.flash,
-            sub_type: None,
-            summary: None,
-            file_size: None,
-            filename: None,
-        }
-    }
-}
-
-impl Conv<old::types::Image> for new::types::Image {
-    fn conv(self) -> old::types::Image {
-        old::types::Image {
-            media: self.media.conv(),
-            flash: self.flash,
-        }
-    }
-}
+record!(types::Image { media, flash } new { sub_type, summary, file_size, filename });
 
 // ---- types: events ----------------------------------------------------------------------------------------------
 
@@ -231,97 +214,12 @@ record!(types::PluginMetadata {
     config_schema
 });
 
-impl Conv<old::types::MessageEvent> for new::types::MessageEvent {
-    fn conv(self) -> old::types::MessageEvent {
-        old::types::MessageEvent {
-            message_type: self.message_type.conv(),
-            sub_type: self.sub_type,
-            message_id: self.message_id,
-            user_id: self.user_id,
-            group_id: self.group_id,
-            sender: self.sender.conv(),
-            anonymous: self.anonymous.conv(),
-            message: self.message.conv(),
-            raw_message: self.raw_message,
-            plain_text: self.plain_text,
-            to_me: self.to_me,
-            self_sent: self.self_sent,
-        }
-    }
-}
-
-impl Conv<new::types::MessageEvent> for old::types::MessageEvent {
-    fn conv(self) -> new::types::MessageEvent {
-        new::types::MessageEvent {
-            message_type: self.message_type.conv(),
-            sub_type: self.sub_type,
-            message_id: self.message_id,
-            user_id: self.user_id,
-            group_id: self.group_id,
-            sender: self.sender.conv(),
-            anonymous: self.anonymous.conv(),
-            message: self.message.conv(),
-            raw_message: self.raw_message,
-            plain_text: self.plain_text,
-            to_me: self.to_me,
-            self_sent: self.self_sent,
-            segment_extras: Vec::new(),
-            font: None,
-            message_seq: None,
-            real_id: None,
-            target_id: None,
-            source_group_id: None,
-        }
-    }
-}
-
-impl Conv<old::types::PokeNotice> for new::types::PokeNotice {
-    fn conv(self) -> old::types::PokeNotice {
-        old::types::PokeNotice {
-            group_id: self.group_id,
-            user_id: self.user_id,
-            target_id: self.target_id,
-        }
-    }
-}
-
-impl Conv<new::types::PokeNotice> for old::types::PokeNotice {
-    fn conv(self) -> new::types::PokeNotice {
-        new::types::PokeNotice {
-            group_id: self.group_id,
-            user_id: self.user_id,
-            target_id: self.target_id,
-            action: None,
-            suffix: None,
-            raw_info_json: None,
-        }
-    }
-}
-
-impl Conv<old::types::GroupRequest> for new::types::GroupRequest {
-    fn conv(self) -> old::types::GroupRequest {
-        old::types::GroupRequest {
-            kind: self.kind.conv(),
-            group_id: self.group_id,
-            user_id: self.user_id,
-            comment: self.comment,
-            flag: self.flag,
-        }
-    }
-}
-
-impl Conv<new::types::GroupRequest> for old::types::GroupRequest {
-    fn conv(self) -> new::types::GroupRequest {
-        new::types::GroupRequest {
-            kind: self.kind.conv(),
-            group_id: self.group_id,
-            user_id: self.user_id,
-            comment: self.comment,
-            flag: self.flag,
-            invitor_id: None,
-        }
-    }
-}
+record!(types::MessageEvent {
+    message_type, sub_type, message_id, user_id, group_id, sender, anonymous, message, raw_message, plain_text, to_me,
+    self_sent,
+} new { segment_extras, font, message_seq, real_id, target_id, source_group_id });
+record!(types::PokeNotice { group_id, user_id, target_id } new { action, suffix, raw_info_json });
+record!(types::GroupRequest { kind, group_id, user_id, comment, flag } new { invitor_id });
 
 impl Conv<old::types::Heartbeat> for new::types::Heartbeat {
     fn conv(self) -> old::types::Heartbeat {
@@ -342,16 +240,7 @@ impl Conv<new::types::Heartbeat> for old::types::Heartbeat {
     }
 }
 
-impl Conv<old::types::Event> for new::types::Event {
-    fn conv(self) -> old::types::Event {
-        old::types::Event {
-            platform: self.platform,
-            self_id: self.self_id,
-            time: self.time,
-            kind: self.kind.conv(),
-        }
-    }
-}
+record!(types::Event { platform, self_id, time, kind } new { extra });
 
 // ---- types: errors ----------------------------------------------------------------------------------------------
 
@@ -475,29 +364,8 @@ record!(bot::VersionInfo {
     json
 });
 
-impl Conv<old::bot::MessageInfo> for new::bot::MessageInfo {
-    fn conv(self) -> old::bot::MessageInfo {
-        old::bot::MessageInfo {
-            time: self.time,
-            message_type: self.message_type.conv(),
-            message_id: self.message_id,
-            real_id: self.real_id,
-            sender: self.sender.conv(),
-            message: self.message.conv(),
-        }
-    }
-}
-
-impl Conv<old::bot::ForwardMessageNode> for new::bot::ForwardMessageNode {
-    fn conv(self) -> old::bot::ForwardMessageNode {
-        old::bot::ForwardMessageNode {
-            user_id: self.user_id,
-            nickname: self.nickname,
-            time: self.time,
-            content: self.content.conv(),
-        }
-    }
-}
+record!(bot::MessageInfo { time, message_type, message_id, real_id, sender, message } new { segment_extras });
+record!(bot::ForwardMessageNode { user_id, nickname, time, content } new { segment_extras });
 
 // ---- schedule, log, http records --------------------------------------------------------------------------------
 

@@ -101,26 +101,15 @@ pub struct Tally {
 impl SizeLimits {
     /// Refuse `action` as `too-large` if it carries more than the limits allow.
     pub fn check(&self, action: &Action) -> Result<(), PolicyError> {
-        let tally = match action {
+        let mut tally = Tally::default();
+        match action {
             Action::SendPrivateMsg { message, .. }
             | Action::SendGroupMsg { message, .. }
-            | Action::SendMsg { message, .. } => {
-                let mut tally = Tally::default();
-                tally.segments(message);
-                tally
-            }
-            Action::Raw { params, .. } => {
-                let mut tally = Tally::default();
-                tally.json(params, None);
-                tally
-            }
-            // Everything else has a handful of strings (a card, a title, a file name): judged on its parameters.
-            other => {
-                let mut tally = Tally::default();
-                tally.json(&crate::adapters::onebot::protocol::action_request(other).1, None);
-                tally
-            }
-        };
+            | Action::SendMsg { message, .. } => tally.segments(message),
+            Action::Raw { params, .. } => tally.json(params, None),
+            // Everything else has a handful of strings (ids, a card, a title, a file name), counted in place.
+            other => tally.text = other.text_bytes(),
+        }
         self.admit(&tally)
     }
 

@@ -69,25 +69,24 @@ pub enum CompileError {
     Load(String),
 }
 
-/// The cache file name for these bytes on this engine: content hash, engine settings, Coral version.
-fn cache_key(engine: &Engine, bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let content: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+/// The cache file name for content with this SHA-256 (hex) on this engine: content, engine settings, Coral version.
+fn cache_key(engine: &Engine, sha256: &str) -> String {
     let mut settings = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut settings);
     env!("CARGO_PKG_VERSION").hash(&mut settings);
-    format!("{content}-{:016x}", settings.finish())
+    format!("{sha256}-{:016x}", settings.finish())
 }
 
-/// Compile (or load from `cache_dir`) a component from `bytes`.
+/// Compile (or load from `cache_dir`) a component from `bytes`, whose SHA-256 (hex) is `sha256`.
 pub async fn load(
     engine: &Engine,
     bytes: Vec<u8>,
+    sha256: &str,
     cache_dir: Option<&Path>,
     compiler: &Compiler,
     limits: &CompileLimits,
 ) -> Result<Component, CompileError> {
-    let cached = cache_dir.map(|dir| dir.join(format!("{}.cwasm", cache_key(engine, &bytes))));
+    let cached = cache_dir.map(|dir| dir.join(format!("{}.cwasm", cache_key(engine, sha256))));
     if let Some(path) = &cached
         && path.is_file()
     {

@@ -191,16 +191,15 @@ impl Runtime {
             return Err(read_err(format!("{len} bytes is over the {max_bytes}-byte limit")));
         }
         let bytes = tokio::fs::read(path).await.map_err(|e| read_err(e.to_string()))?;
-        let hash: String = Sha256::digest(&bytes)
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        // What logs and the audit show: the first 16 hex digits.
+        let hash = sha256[..16].to_string();
         // A hostile file may make the compiler slow, huge or (in theory) crash: it runs in a child process with
         // its own limits (compile::Compiler::Worker), or at least off the async workers.
         let component = compile::load(
             &self.engine,
             bytes,
+            &sha256,
             self.cache_dir.as_deref(),
             &self.compiler,
             &self.compile_limits,

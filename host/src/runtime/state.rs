@@ -231,22 +231,29 @@ impl LogBudget {
 
     /// Whether one more line may be logged now; a line refused is counted.
     pub fn admit(&self) -> bool {
-        let admitted = self.take_up_to(1) == 1;
-        self.settle(0, u64::from(!admitted));
+        let mut state = self.lock();
+        let admitted = state.bucket.take_up_to(1) == 1;
+        self.settle_locked(state, 0, u64::from(!admitted));
         admitted
     }
 
     /// Take the budget for up to `n` lines at once (a flood costs one lock and one clock read per write, not per
     /// line); log that many, then [`Self::settle`] the rest.
     pub fn take_up_to(&self, n: u32) -> u32 {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.bucket.take_up_to(n)
+        self.lock().bucket.take_up_to(n)
     }
 
     /// After [`Self::take_up_to`]: give back `unused` of the lines taken, and count `dropped` lines refused.
     pub fn settle(&self, unused: u32, dropped: u64) {
+        self.settle_locked(self.lock(), unused, dropped);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn settle_locked(&self, mut state: std::sync::MutexGuard<'_, BudgetState>, unused: u32, dropped: u64) {
         let now = tokio::time::Instant::now();
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.bucket.give_back(unused);
         if dropped > 0 {
             state.dropped += dropped;

@@ -44,7 +44,11 @@ impl Setup {
     /// Start `coral run --config <dir>/coral.toml`, sharing one compilation cache across tests (compiling a
     /// Python component takes seconds; every test process would otherwise do it again).
     pub fn start(&self) -> Coral {
-        let cache = plugins::repo_root().join("target/test-cache");
+        self.start_with_cache(&plugins::repo_root().join("target/test-cache"))
+    }
+
+    /// Start `coral run --config <dir>/coral.toml` with its own compilation cache.
+    pub fn start_with_cache(&self, cache: &Path) -> Coral {
         Coral::spawn(
             &[
                 "run",

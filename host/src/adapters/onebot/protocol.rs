@@ -1975,6 +1975,40 @@ mod tests {
         }
     }
 
+    /// The bytes of every string and number in `params` outside its messages (what [`Action::text_bytes`] counts).
+    fn param_text_bytes(params: &Value) -> usize {
+        match params {
+            Value::String(s) => s.len(),
+            Value::Number(n) => n.to_string().len(),
+            Value::Array(items) => items.iter().map(param_text_bytes).sum(),
+            Value::Object(map) => map
+                .iter()
+                .filter(|(key, _)| key.as_str() != "message")
+                .map(|(_, v)| param_text_bytes(v))
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn an_action_s_text_bytes_cover_every_id_and_text_it_sends() {
+        for (_, fixture) in fixture_dir("api") {
+            let request = &fixture["request"];
+            let name = request["action"].as_str().expect("action");
+            let action = fixture_action(name, &request["params"]);
+            let (_, params) = action_request(&action);
+            // Ids go out as numbers or strings and flags, times and counts as numbers: every id and text is
+            // counted, and what is not counted is a short scalar.
+            let sent = param_text_bytes(&params);
+            let counted = action.text_bytes();
+            assert!(counted <= sent, "{name}: counted {counted} of {sent}");
+            assert!(
+                sent - counted <= 16,
+                "{name}: {sent} bytes sent, only {counted} counted: a field is missed"
+            );
+        }
+    }
+
     #[test]
     fn every_api_fixture_request_is_produced_from_its_action() {
         let files = fixture_dir("api");
