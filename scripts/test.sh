@@ -5,6 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 # First, and cheap: nothing the tests or scripts read may be outside the repository.
 bash "$ROOT/scripts/check-self-contained.sh"
+# The crate graph (docs/architecture.md): the checker proves it catches forbidden arrows, then checks ours.
+python3 "$ROOT/scripts/crate_graph.py" --self-test
+python3 "$ROOT/scripts/crate_graph.py"
 ensure_rust_target
 ensure_python_tools
 ensure_c_tools

@@ -7,9 +7,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use coral_host::adapters::Bots;
 use coral_host::config::Config;
 use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
+use coral_model::Bots;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

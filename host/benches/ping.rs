@@ -7,9 +7,10 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use coral_host::adapters::{Bots, console};
+use coral_host::adapters::console;
 use coral_host::config::{Config, ConsoleConfig};
 use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
+use coral_model::Bots;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -66,7 +67,7 @@ async fn latency(n: usize, cache: &std::path::Path) {
             &ConsoleConfig::default(),
             BufReader::new(reader),
             out,
-            dispatcher.clone(),
+            Arc::new(dispatcher.clone()),
             bots,
         )
         .await

@@ -1,10 +1,10 @@
 //! Benchmark: the cost of one policy check (grant + scope + content + rate limit), as every plugin call pays it.
 //! Run: `cargo bench --bench policy`.
 
-use coral_host::adapters::Action;
-use coral_host::policy::rate::Rate;
 use coral_host::policy::{Capability, Context, Grants, Policy, Scope};
-use coral_host::runtime::bindings::{Chat, Segment, SendOptions};
+use coral_model::Action;
+use coral_model::bindings::{Chat, Segment, SendOptions};
+use coral_model::rate::Rate;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -69,8 +69,8 @@ fn main() {
         target: Chat::Group("1000007".into()),
         message: vec![
             Segment::Text("look".into()),
-            Segment::Image(coral_host::runtime::bindings::coral::bot::types::Image {
-                media: coral_host::runtime::bindings::Media {
+            Segment::Image(coral_model::bindings::coral::bot::types::Image {
+                media: coral_model::bindings::Media {
                     file: "abc.image".into(),
                     url: None,
                     cache: None,

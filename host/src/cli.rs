@@ -86,7 +86,7 @@ pub async fn describe(
         "all".to_string()
     } else {
         list(metadata.events.iter().map(|e| {
-            use crate::runtime::bindings::EventCategory as C;
+            use coral_model::bindings::EventCategory as C;
             match e {
                 C::Message => "message",
                 C::Notice => "notice",
@@ -272,7 +272,7 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
         "time (UTC)", "plugin", "hash", "bot", "action", "target", "outcome", "retcode"
     );
     // Every field but the time and retcode may hold text a plugin chose: shown escaped, never raw.
-    let esc = |s: &str| crate::text::escape(s).into_owned();
+    let esc = |s: &str| coral_model::text::escape(s).into_owned();
     for r in shown {
         let e = &r.entry;
         // A coalesced run of identical refusals: the line stands for `repeated` more of the one before it.

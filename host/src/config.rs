@@ -349,7 +349,7 @@ pub const DEFAULT_TIMER_RATE: LimitRate = LimitRate {
 impl LimitRate {
     /// Parse a rate such as `"100/s burst 1000"` (the syntax of per-capability `rate`).
     pub fn parse(text: &str) -> Result<LimitRate, String> {
-        let rate = crate::policy::rate::Rate::parse(text)?;
+        let rate = coral_model::rate::Rate::parse(text)?;
         Ok(LimitRate {
             micros: ((1e6 / rate.per_sec).round() as u64).max(1),
             burst: rate.burst,
@@ -357,8 +357,8 @@ impl LimitRate {
     }
 
     /// As a token-bucket rate.
-    pub fn rate(self) -> crate::policy::rate::Rate {
-        crate::policy::rate::Rate {
+    pub fn rate(self) -> coral_model::rate::Rate {
+        coral_model::rate::Rate {
             per_sec: 1e6 / self.micros as f64,
             burst: self.burst,
         }
@@ -412,7 +412,8 @@ fn id_set(ids: &Option<Vec<Id>>) -> Option<std::collections::BTreeSet<String>> {
 impl PluginConfig {
     /// The grant table as the policy needs it; errors name the offending key.
     pub fn grants(&self, name: &str) -> Result<crate::policy::Grants, ConfigError> {
-        use crate::policy::{Capability, Grants, Scope, rate::Rate};
+        use crate::policy::{Capability, Grants, Scope};
+        use coral_model::rate::Rate;
         let invalid = |key: String, reason: String| ConfigError::Invalid { key, reason };
         let cap = |key: String, text: &str| Capability::parse(text).map_err(|reason| invalid(key, reason));
         let mut grants = Grants {

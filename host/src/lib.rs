@@ -23,12 +23,12 @@ pub mod runtime;
 pub mod scaffold;
 pub mod services;
 #[cfg(test)]
+#[path = "../../tests/support/fixtures.rs"]
 pub(crate) mod test_fixtures;
-pub mod text;
 
-use adapters::Bots;
 use anyhow::Context as _;
 use config::Config;
+use coral_model::Bots;
 use runtime::{Dispatcher, Runtime};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -160,9 +160,19 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let own = runtime.own_endpoints().clone();
     own.add(services::http::coral_endpoints(&config).iter().cloned());
     let dispatcher = Dispatcher::default();
+    let onebot_counters = Arc::new(coral_model::AdapterCounters::default());
     let sources = ops::Sources {
         dispatcher: dispatcher.clone(),
         bots: bots.clone(),
+        bot_calls: runtime.bot_calls().clone(),
+        adapters: if config.onebot.is_empty() {
+            Vec::new()
+        } else {
+            vec![(
+                adapters::onebot::protocol::PLATFORM.to_string(),
+                onebot_counters.clone(),
+            )]
+        },
         started,
     };
     admin.serve(sources.clone())?;
@@ -215,7 +225,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
                     || bots
                         .list()
                         .iter()
-                        .any(|(id, _, _)| id == adapters::console::CONSOLE_SELF_ID)
+                        .any(|bot| bot.self_id == adapters::console::CONSOLE_SELF_ID)
                 {
                     break;
                 }
@@ -225,7 +235,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         })
     };
 
-    let onebot = adapters::onebot::start(&config.onebot, &dispatcher, &bots).await?;
+    let sink: Arc<dyn coral_model::EventSink> = Arc::new(dispatcher.clone());
+    let onebot = adapters::onebot::start(&config.onebot, &sink, &bots, onebot_counters).await?;
     own.add(
         onebot.listening.iter().map(|(addr, key)| {
             services::http::rules::CoralEndpoint::bound(*addr, format!("the OneBot listener {key}"))
@@ -239,7 +250,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         let input = tokio::io::BufReader::new(tokio::io::stdin());
         let out: adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
         tokio::select! {
-            result = adapters::console::run(&config.console, input, out, dispatcher.clone(), bots.clone()) => {
+            result = adapters::console::run(&config.console, input, out, sink.clone(), bots.clone()) => {
                 result.context("reading the console")?;
                 if !config.onebot.is_empty() {
                     tracing::info!("console input ended; still serving OneBot until Ctrl-C");

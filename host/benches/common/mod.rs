@@ -3,9 +3,10 @@
 
 #![allow(dead_code)] // each benchmark uses a subset
 
-use coral_host::adapters::{Bots, console};
+use coral_host::adapters::console;
 use coral_host::config::ConsoleConfig;
 use coral_host::runtime::Dispatcher;
+use coral_model::Bots;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -57,7 +58,7 @@ pub async fn console_burst(input: &str, answers: usize, dispatcher: &Dispatcher,
         &ConsoleConfig::default(),
         tokio::io::BufReader::new(input.as_bytes()),
         out,
-        dispatcher.clone(),
+        Arc::new(dispatcher.clone()),
         bots,
     )
     .await

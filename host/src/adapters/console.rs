@@ -6,11 +6,11 @@
 //! `/whoami`, `/help`, `/quit`. In a group, start a line with `@bot` to address the bot.
 //! The console has no group or user management: those actions return "unsupported".
 
-use super::{Action, ApiError, ApiFuture, BotConnection, Bots};
 use crate::config::ConsoleConfig;
-use crate::runtime::Dispatcher;
-use crate::runtime::bindings::coral::bot::types::{ForwardNode, Music};
-use crate::runtime::bindings::{Chat, ChatType, Event, EventKind, MessageEvent, Role, Segment, Sender};
+use coral_model::EventSink;
+use coral_model::bindings::coral::bot::types::{ForwardNode, Music};
+use coral_model::bindings::{Chat, ChatType, Event, EventKind, MessageEvent, Role, Segment, Sender};
+use coral_model::{Action, ApiError, ApiFuture, BotConnection, Bots};
 use serde_json::json;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,10 +42,10 @@ impl ConsoleBot {
         // other control character (escapes, carriage returns, bells) is shown escaped.
         let body: Vec<String> = format!("{prefix}{}", render(message))
             .split('\n')
-            .map(|line| crate::text::escape_controls(line).into_owned())
+            .map(|line| coral_model::text::escape_controls(line).into_owned())
             .collect();
         let body = body.join("\n  ");
-        let target = crate::text::escape_controls(target);
+        let target = coral_model::text::escape_controls(target);
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         // A closed stdout must not take the host down; the send still "happened" as far as plugins know.
         let _ = writeln!(out, "[{kind} {target}] {body}").and_then(|_| out.flush());
@@ -145,7 +145,7 @@ pub async fn run(
     config: &ConsoleConfig,
     input: impl AsyncBufRead + Unpin,
     out: Output,
-    dispatcher: Dispatcher,
+    dispatcher: Arc<dyn EventSink>,
     bots: Bots,
 ) -> std::io::Result<()> {
     let next_message_id = Arc::new(AtomicU64::new(1));
@@ -267,7 +267,9 @@ fn line_message(mentions_bot: bool, text: &str) -> Vec<Segment> {
     if mentions_bot {
         message.push(Segment::At(CONSOLE_SELF_ID.into()));
     }
-    message.extend(crate::api::data::message(&serde_json::Value::String(text.to_string())));
+    message.extend(coral_model::wire::json::message(&serde_json::Value::String(
+        text.to_string(),
+    )));
     message
 }
 
@@ -286,7 +288,7 @@ fn plain_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::SendOptions;
+    use coral_model::bindings::SendOptions;
 
     fn bot() -> (ConsoleBot, Arc<Mutex<Vec<u8>>>) {
         let buf = Arc::new(Mutex::new(Vec::new()));

@@ -1,18 +1,18 @@
 //! `coral:bot/bot`: every platform action a plugin can ask for. Each function builds an [`Action`], sends it to
-//! the bot through [`crate::adapters::Bots`], and reads the answer with [`super::data`]. Failures come back to the
+//! the bot through [`coral_model::Bots`], and reads the answer with [`coral_model::wire::json`]. Failures come back to the
 //! plugin as WIT `error` values.
 
-use super::data;
-use crate::adapters::{Action, ApiError};
 use crate::audit::Entry;
 use crate::ops::ActionStats;
 use crate::policy::{self, Capability, PolicyError, Target};
-use crate::runtime::bindings::coral::bot::bot::Host;
-use crate::runtime::bindings::{
+use crate::runtime::state::{PluginShared, PluginState};
+use coral_model::bindings::coral::bot::bot::Host;
+use coral_model::bindings::{
     BotInfo, Chat, Credentials, ErrorCode, ForwardMessageNode, FriendInfo, GroupInfo, GroupRequestKind, HonorInfo,
     LoginInfo, MemberInfo, MessageInfo, Segment, SendOptions, Status, StrangerInfo, VersionInfo, WitError,
 };
-use crate::runtime::state::{PluginShared, PluginState};
+use coral_model::wire::json as data;
+use coral_model::{Action, ApiError};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -21,70 +21,6 @@ type Answer<T> = wasmtime::Result<Result<T, WitError>>;
 
 /// Most targets one `broadcast` may name.
 pub const MAX_BROADCAST_TARGETS: usize = 500;
-
-impl ErrorCode {
-    /// The fixed retcode of each error code (WIT `error-code` docs).
-    pub fn retcode(self) -> i32 {
-        match self {
-            ErrorCode::InvalidArgument => 100,
-            ErrorCode::PermissionDenied => 102,
-            ErrorCode::OperationFailed => 103,
-            ErrorCode::SendFailed => 104,
-            ErrorCode::Busy => 201,
-            ErrorCode::Timeout => 202,
-            ErrorCode::Unsupported => 1404,
-            ErrorCode::RateLimited => 1429,
-            ErrorCode::BotUnavailable => 1503,
-            ErrorCode::QuotaExceeded => 1413,
-            ErrorCode::TooLarge => 1414,
-        }
-    }
-}
-
-impl WitError {
-    /// An error with its code's fixed retcode.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        WitError {
-            code,
-            retcode: code.retcode(),
-            message: message.into(),
-            retry_after_ms: None,
-        }
-    }
-}
-
-/// Whether an action sends a message (a platform failure is then `send-failed`, seed retcode 104).
-fn is_send(action: &str) -> bool {
-    policy::standard_capability(action) == Some(Capability::Send)
-}
-
-impl From<&ApiError> for WitError {
-    fn from(error: &ApiError) -> Self {
-        let message = error.to_string();
-        match error {
-            ApiError::Unsupported { .. } => WitError::new(ErrorCode::Unsupported, message),
-            ApiError::InvalidArgument(_) => WitError::new(ErrorCode::InvalidArgument, message),
-            ApiError::BotUnavailable(_) => WitError::new(ErrorCode::BotUnavailable, message),
-            ApiError::Timeout { .. } => WitError::new(ErrorCode::Timeout, message),
-            ApiError::Busy(_) => WitError::new(ErrorCode::Busy, message),
-            ApiError::Failed { action, retcode, .. } => {
-                let code = if is_send(action) {
-                    ErrorCode::SendFailed
-                } else {
-                    ErrorCode::OperationFailed
-                };
-                WitError {
-                    code,
-                    retcode: *retcode,
-                    message,
-                    retry_after_ms: None,
-                }
-            }
-            ApiError::BadResponse { .. } => WitError::new(ErrorCode::OperationFailed, message),
-            ApiError::Disconnected { .. } => WitError::new(ErrorCode::BotUnavailable, message),
-        }
-    }
-}
 
 impl From<&PolicyError> for WitError {
     fn from(error: &PolicyError) -> Self {
@@ -176,7 +112,7 @@ impl PluginState {
             Ok(data) => {
                 // Remember where our own messages went: recalls are scoped by it, and quotes may point at it.
                 if let Some(chat) = &decision.sent_to {
-                    let id = super::data::message_id(&data);
+                    let id = data::message_id(&data);
                     self.shared
                         .messages
                         .lock()
@@ -286,11 +222,11 @@ async fn call_with_retry(
 ) -> Result<Value, ApiError> {
     let policy = match shared.retry {
         Some(policy) if policy.attempts > 1 && retryable(action.name()) => policy,
-        _ => return shared.bots.call(self_id, action).await,
+        _ => return call_bot(shared, self_id, action).await,
     };
     let mut backoff = Duration::from_millis(policy.backoff_ms);
     for attempt in 1.. {
-        let result = shared.bots.call(self_id, action.clone()).await;
+        let result = call_bot(shared, self_id, action.clone()).await;
         match result {
             Err(error) if attempt < policy.attempts && transient(&error) => {
                 stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -303,6 +239,14 @@ async fn call_with_retry(
         }
     }
     unreachable!("the loop returns on its last attempt")
+}
+
+/// One call to a bot, counted in its [`crate::ops::BotStats`].
+async fn call_bot(shared: &PluginShared, self_id: &str, action: Action) -> Result<Value, ApiError> {
+    let started = Instant::now();
+    let result = shared.bots.call(self_id, action).await;
+    shared.bot_calls.record(self_id, started.elapsed(), result.is_ok());
+    result
 }
 
 /// Whether an action may be retried: a read-only query (the `query` capability's actions, typed or raw).
@@ -331,7 +275,7 @@ fn body_text(action: &Action) -> String {
         Action::Raw { params, .. } => params.to_string(),
         other => format!("{other:?}"),
     };
-    crate::runtime::state::sanitize(&text)
+    coral_model::text::sanitize(&text)
 }
 
 impl Host for PluginState {
@@ -342,10 +286,10 @@ impl Host for PluginState {
             .bots
             .list()
             .into_iter()
-            .map(|(self_id, platform, online)| BotInfo {
-                self_id,
-                platform,
-                online,
+            .map(|bot| BotInfo {
+                self_id: bot.self_id,
+                platform: bot.platform,
+                online: bot.online,
             })
             .collect())
     }
@@ -707,7 +651,7 @@ impl Host for PluginState {
         // Too long, or with more structure than any admissible call: refused before it is parsed.
         if let Err(refusal) = self.shared.policy().sizes().check_params_text(&params_json) {
             self.count_host_call()?;
-            let name = crate::text::bounded(&action, 64);
+            let name = coral_model::text::bounded(&action, 64);
             return Ok(Err(self.refused(&self_id, &name, &Target::default(), &refusal)));
         }
         let params: Value = match serde_json::from_str(if params_json.trim().is_empty() {

@@ -1,8 +1,8 @@
 //! `coral:bot/log`: plugin log lines into the host log, tagged `plugin=<name>`, within the plugin's log budget
 //! (shared with its stdout and stderr).
 
-use crate::runtime::bindings::coral::bot::log::{Host, Level};
 use crate::runtime::state::PluginState;
+use coral_model::bindings::coral::bot::log::{Host, Level};
 
 impl Host for PluginState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {

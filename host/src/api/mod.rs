@@ -1,6 +1,6 @@
 //! The API surface: host implementations of the WIT imports, one file per interface.
 //!
-//! - [`bot`] (`coral:bot/bot`): every platform action (turned into an [`crate::adapters::Action`]);
+//! - [`bot`] (`coral:bot/bot`): every platform action (turned into an [`coral_model::Action`]);
 //! - [`log`] (`coral:bot/log`);
 //! - [`storage`] (`coral:bot/storage`) and [`schedule`] (`coral:bot/schedule`), sharing [`services`];
 //! - `coral:bot/types` has no functions;
@@ -9,14 +9,13 @@
 //! A refused or failed action is returned to the plugin as a WIT `error` value; only host bugs trap.
 
 pub mod bot;
-pub mod data;
 pub mod log;
 pub mod schedule;
 pub mod services;
 pub mod storage;
 pub mod v0_1;
 
-use crate::runtime::bindings::coral::bot::types;
 use crate::runtime::state::PluginState;
+use coral_model::bindings::coral::bot::types;
 
 impl types::Host for PluginState {}

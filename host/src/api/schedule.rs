@@ -2,10 +2,10 @@
 //! the host). Due jobs come back as `timer` events to this plugin only.
 
 use crate::policy::Capability;
-use crate::runtime::bindings::WitError;
-use crate::runtime::bindings::coral::bot::schedule::{Host, Job, When as WitWhen};
 use crate::runtime::state::PluginState;
 use crate::services::jobs::When;
+use coral_model::bindings::WitError;
+use coral_model::bindings::coral::bot::schedule::{Host, Job, When as WitWhen};
 
 type Answer<T> = wasmtime::Result<Result<T, WitError>>;
 

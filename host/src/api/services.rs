@@ -2,11 +2,11 @@
 //! [`crate::policy::Policy::check_service`] (refusals audited), and mapping service errors to WIT `error`s.
 
 use crate::policy::{Capability, PolicyError, Target};
-use crate::runtime::bindings::{ErrorCode, WitError};
 use crate::runtime::state::PluginState;
 use crate::services::Services;
 use crate::services::jobs::JobError;
 use crate::services::storage::StorageError;
+use coral_model::bindings::{ErrorCode, WitError};
 use std::sync::Arc;
 
 impl From<&StorageError> for WitError {

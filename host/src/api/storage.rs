@@ -2,10 +2,10 @@
 //! [`crate::runtime::state::PluginShared`], never anything the plugin passes; SQLite runs off the async workers.
 
 use crate::policy::Capability;
-use crate::runtime::bindings::WitError;
-use crate::runtime::bindings::coral::bot::storage::Host;
 use crate::runtime::state::PluginState;
 use crate::services::storage::{Storage, StorageError};
+use coral_model::bindings::WitError;
+use coral_model::bindings::coral::bot::storage::Host;
 
 type Answer<T> = wasmtime::Result<Result<T, WitError>>;
 

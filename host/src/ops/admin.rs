@@ -150,7 +150,7 @@ async fn answer(stream: tokio::net::UnixStream, sources: Sources) {
             let name = line.trim()["enable ".len()..].trim();
             let lifted = sources.dispatcher.lift_quarantine(name);
             if lifted {
-                tracing::info!(plugin = %crate::text::escape(name), "quarantine lifted by the operator (coral plugin enable)");
+                tracing::info!(plugin = %coral_model::text::escape(name), "quarantine lifted by the operator (coral plugin enable)");
             }
             serde_json::json!({"plugin": name, "lifted": lifted}).to_string()
         }
@@ -216,6 +216,8 @@ mod tests {
         Sources {
             dispatcher: Default::default(),
             bots: Default::default(),
+            bot_calls: Default::default(),
+            adapters: Vec::new(),
             started: std::time::Instant::now(),
         }
     }

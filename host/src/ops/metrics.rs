@@ -274,6 +274,30 @@ pub fn render(s: &Snapshot) -> String {
             &b.latency,
         );
     }
+    type AdapterField = fn(&super::AdapterSnapshot) -> u64;
+    let adapter_counters: [(&str, &str, AdapterField); 3] = [
+        (
+            "coral_adapter_malformed_frames_total",
+            "Frames the adapter could not use (not JSON, neither event nor response, an undecodable event).",
+            |a| a.malformed_frames,
+        ),
+        (
+            "coral_adapter_unmatched_responses_total",
+            "Responses whose echo matched no pending call.",
+            |a| a.unmatched_responses,
+        ),
+        (
+            "coral_adapter_duplicate_events_total",
+            "Message events dropped as duplicate deliveries (all bots).",
+            |a| a.duplicate_events,
+        ),
+    ];
+    for (name, help, field) in adapter_counters {
+        out.family(name, "counter", help);
+        for a in &s.adapters {
+            out.sample(name, &[("platform", a.platform.as_str())], field(a) as f64);
+        }
+    }
     out.text
 }
 
@@ -358,8 +382,22 @@ mod tests {
                 duplicate_events: 2,
                 latency: Histogram::default().snapshot(),
             }],
+            adapters: vec![super::super::AdapterSnapshot {
+                platform: "onebot".into(),
+                malformed_frames: 3,
+                unmatched_responses: 4,
+                duplicate_events: 2,
+            }],
         };
         let text = render(&s);
+        assert!(
+            text.contains("coral_adapter_malformed_frames_total{platform=\"onebot\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("coral_adapter_unmatched_responses_total{platform=\"onebot\"} 4\n"),
+            "{text}"
+        );
         assert!(
             text.contains("coral_plugin_events_received_total{plugin=\"pi\\\"ng\\\\\\n\"} 7\n"),
             "{text}"

@@ -4,18 +4,17 @@
 //!
 //! Per plugin the counters live in [`crate::runtime::PluginStats`] (events, handler time, faults, memory peak)
 //! with its [`CallStats`] (per action: ok / failed / denied / rate-limited, retries, latency); per bot in
-//! [`BotStats`], kept by [`crate::adapters::Bots`].
+//! [`BotStats`], kept by [`coral_model::Bots`].
 
 pub mod admin;
 pub mod histogram;
-pub mod log_limit;
 pub mod metrics;
 pub mod table;
 
 pub use histogram::{Histogram, HistogramSnapshot};
 
-use crate::adapters::Bots;
 use crate::runtime::Dispatcher;
+use coral_model::Bots;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,16 +86,39 @@ impl CallStats {
 /// Counters of one bot account (all plugins' calls to it).
 #[derive(Debug, Default)]
 pub struct BotStats {
-    /// Times an API channel was (re)established for it (connections after the first are reconnections).
-    pub connects: AtomicU64,
     /// Calls made to it.
     pub api_calls: AtomicU64,
     /// Calls that failed (platform failure, timeout, busy, disconnect, unsupported, …).
     pub api_failures: AtomicU64,
     /// Call latency (including the send governor's wait).
     pub latency: Histogram,
-    /// Message events delivered again shortly after the first delivery, and dropped.
-    pub duplicates: AtomicU64,
+}
+
+/// [`BotStats`] by bot id (kept when a bot goes away, so its figures survive a reconnect).
+#[derive(Debug, Default)]
+pub struct BotCalls {
+    bots: std::sync::RwLock<BTreeMap<String, Arc<BotStats>>>,
+}
+
+impl BotCalls {
+    /// The counters of a bot id (created on first use).
+    pub fn of(&self, self_id: &str) -> Arc<BotStats> {
+        if let Some(stats) = self.bots.read().unwrap_or_else(|e| e.into_inner()).get(self_id) {
+            return stats.clone();
+        }
+        let mut bots = self.bots.write().unwrap_or_else(|e| e.into_inner());
+        bots.entry(self_id.to_string()).or_default().clone()
+    }
+
+    /// Count one finished call.
+    pub fn record(&self, self_id: &str, elapsed: std::time::Duration, ok: bool) {
+        let stats = self.of(self_id);
+        stats.latency.record(elapsed);
+        stats.api_calls.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            stats.api_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Everything `coral status` and `/metrics` show, at one moment.
@@ -110,6 +132,22 @@ pub struct Snapshot {
     pub plugins: Vec<PluginSnapshot>,
     /// Known bots, by id.
     pub bots: Vec<BotSnapshot>,
+    /// Each running adapter's frame counters.
+    #[serde(default)]
+    pub adapters: Vec<AdapterSnapshot>,
+}
+
+/// One adapter's counters over all its connections.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdapterSnapshot {
+    /// The platform (`onebot`).
+    pub platform: String,
+    /// Frames it could not use (not JSON, neither event nor response, an event that does not decode).
+    pub malformed_frames: u64,
+    /// Responses whose echo matched no pending call.
+    pub unmatched_responses: u64,
+    /// Message events dropped as duplicate deliveries.
+    pub duplicate_events: u64,
 }
 
 /// One plugin's figures (since this version of it was loaded).
@@ -203,6 +241,10 @@ pub struct Sources {
     pub dispatcher: Dispatcher,
     /// The bots.
     pub bots: Bots,
+    /// Every plugin's calls per bot.
+    pub bot_calls: Arc<BotCalls>,
+    /// Each running adapter's frame counters, by platform.
+    pub adapters: Vec<(String, Arc<coral_model::AdapterCounters>)>,
     /// When the host started.
     pub started: Instant,
 }
@@ -247,18 +289,29 @@ impl Sources {
             .bots
             .list()
             .into_iter()
-            .map(|(self_id, platform, online)| {
-                let s = self.bots.stats(&self_id);
+            .map(|bot| {
+                let calls = self.bot_calls.of(&bot.self_id);
+                let link = self.bots.link_counters(&bot.self_id);
                 BotSnapshot {
-                    reconnects: s.connects.load(Ordering::Relaxed).saturating_sub(1),
-                    api_calls: s.api_calls.load(Ordering::Relaxed),
-                    api_failures: s.api_failures.load(Ordering::Relaxed),
-                    duplicate_events: s.duplicates.load(Ordering::Relaxed),
-                    latency: s.latency.snapshot(),
-                    self_id,
-                    platform,
-                    online,
+                    reconnects: link.connects.load(Ordering::Relaxed).saturating_sub(1),
+                    api_calls: calls.api_calls.load(Ordering::Relaxed),
+                    api_failures: calls.api_failures.load(Ordering::Relaxed),
+                    duplicate_events: link.duplicates.load(Ordering::Relaxed),
+                    latency: calls.latency.snapshot(),
+                    self_id: bot.self_id,
+                    platform: bot.platform,
+                    online: bot.online,
                 }
+            })
+            .collect();
+        let adapters = self
+            .adapters
+            .iter()
+            .map(|(platform, c)| AdapterSnapshot {
+                platform: platform.clone(),
+                malformed_frames: c.malformed.load(Ordering::Relaxed),
+                unmatched_responses: c.unmatched.load(Ordering::Relaxed),
+                duplicate_events: c.duplicates.load(Ordering::Relaxed),
             })
             .collect();
         Snapshot {
@@ -266,6 +319,7 @@ impl Sources {
             uptime_seconds: self.started.elapsed().as_secs_f64(),
             plugins,
             bots,
+            adapters,
         }
     }
 }

@@ -28,7 +28,11 @@ fn bytes(n: u64) -> String {
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|row| row.iter().map(|cell| crate::text::escape(cell).into_owned()).collect())
+        .map(|row| {
+            row.iter()
+                .map(|cell| coral_model::text::escape(cell).into_owned())
+                .collect()
+        })
         .collect();
     let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -109,9 +113,9 @@ pub fn render(s: &Snapshot) -> String {
         let _ = writeln!(
             out,
             "quarantined: {} until {} UTC: {}",
-            crate::text::escape(&p.name),
+            coral_model::text::escape(&p.name),
             p.quarantined_until_ms.map_or_else(|| "-".into(), utc),
-            crate::text::escape(p.quarantine_reason.as_deref().unwrap_or("-"))
+            coral_model::text::escape(p.quarantine_reason.as_deref().unwrap_or("-"))
         );
     }
     let rows: Vec<Vec<String>> = s
@@ -170,6 +174,22 @@ pub fn render(s: &Snapshot) -> String {
         ],
         &rows,
     ));
+    if !s.adapters.is_empty() {
+        let rows: Vec<Vec<String>> = s
+            .adapters
+            .iter()
+            .map(|a| {
+                vec![
+                    a.platform.clone(),
+                    a.malformed_frames.to_string(),
+                    a.unmatched_responses.to_string(),
+                    a.duplicate_events.to_string(),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table(&["ADAPTER", "MALFORMED", "UNMATCHED", "DUPLICATES"], &rows));
+    }
     out
 }
 

@@ -2,22 +2,20 @@
 //! (`at-all`, `local-file`, `media-url`) a message needs and which other messages it points at.
 //!
 //! Every path that sends content ends here with OneBot's array form (`[{"type": …, "data": {…}}]`): typed
-//! segments are judged on the JSON the adapter will send ([`crate::adapters::onebot::protocol::segment_to_json`]),
+//! segments are judged on the JSON the adapter will send ([`coral_model::wire::segment::segment_to_json`]),
 //! raw calls on their parameters after [`normalise_message`] turned every CQ string into the array Coral sends
 //! instead (so the implementation never parses a CQ string Coral did not parse the same way), `other` segments
 //! and forward nodes on their data like any other segment. Type names are compared trimmed and case-insensitively,
 //! so `" AT"` is an `at` here even if no implementation would read it so.
 
 use super::Capability;
-use crate::adapters::onebot::cq::scalar;
+use coral_model::wire::cq::scalar;
+use coral_model::wire::segment::{MESSAGE_KEYS, normalise_kind};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
 /// How deep forward nodes and nested parameters may go before a message is refused.
 pub const MAX_DEPTH: u32 = 8;
-
-/// Parameter names whose value is a message (string CQ code, array, or one segment), in any action.
-pub const MESSAGE_KEYS: &[&str] = &["message", "messages", "reply", "content"];
 
 /// What one message (or one raw call's parameters) carries.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -154,7 +152,7 @@ impl Content {
         }
         match message {
             Value::String(cq) => {
-                for segment in crate::adapters::onebot::cq::parse(cq) {
+                for segment in coral_model::wire::cq::parse(cq) {
                     self.segment(&segment, depth)?;
                 }
             }
@@ -183,7 +181,9 @@ impl Content {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            return Err(ContentError::BadType(crate::text::escape(kind.as_ref()).into_owned()));
+            return Err(ContentError::BadType(
+                coral_model::text::escape(kind.as_ref()).into_owned(),
+            ));
         }
         match kind.as_ref() {
             // Literal text: an array `text` is never parsed as CQ code.
@@ -214,7 +214,7 @@ impl Content {
                         "text" | "seq" | "qq" | "user_id" | "time"
                     )
                 }) {
-                    return Err(ContentError::CustomQuote(crate::text::escape(key).into_owned()));
+                    return Err(ContentError::CustomQuote(coral_model::text::escape(key).into_owned()));
                 }
                 let before = self.refs.len();
                 self.refs_of(data);
@@ -363,15 +363,6 @@ fn is_file_key(key: &str) -> bool {
         )
 }
 
-fn normalise_kind(kind: &str) -> std::borrow::Cow<'_, str> {
-    let trimmed = kind.trim();
-    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(trimmed.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(trimmed)
-    }
-}
-
 /// `all` as an @-target, as lenient implementations compare it.
 fn is_all(s: &str) -> bool {
     s.trim().eq_ignore_ascii_case("all")
@@ -383,93 +374,10 @@ pub fn is_one_account(who: &str) -> bool {
     !who.is_empty() && who.bytes().all(|b| b.is_ascii_digit()) && who.bytes().any(|b| b != b'0')
 }
 
-/// Parameter names whose CQ strings are replaced by arrays before sending (a node's `content` too). Other
-/// parameters (a notice's `content`) are judged as messages but sent as written.
-const REWRITTEN_KEYS: &[&str] = &["message", "messages", "reply"];
-
-/// How deep [`normalise_message_params`] goes. It counts levels differently from the judge (a single nested segment
-/// object is two of its levels and one of the judge's), so it must never stop where the judge still reads: a string
-/// judged by Coral's parse but sent as written would be parsed by the implementation's own. JSON parsed by
-/// `serde_json` nests at most 128 levels, so this bound only guards the stack.
-const MAX_NORMALISE_DEPTH: u32 = 4 * 128;
-
-/// Replace every message given as a CQ string in a raw call's parameters by the array Coral parsed from it (with
-/// `auto_escape`, one text segment), at any depth and inside forward nodes, so what was judged is what is sent.
-pub fn normalise_message_params(params: &mut Value, depth: u32) {
-    if depth > MAX_NORMALISE_DEPTH {
-        return;
-    }
-    let escape = params.get("auto_escape").is_some_and(truthy);
-    match params {
-        Value::Object(map) => {
-            let is_node = map.get("type").and_then(Value::as_str).map(normalise_kind).as_deref() == Some("node")
-                && map.get("data").is_some_and(Value::is_object);
-            if is_node && let Some(Value::Object(data)) = map.get_mut("data") {
-                for (key, value) in data.iter_mut() {
-                    if MESSAGE_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
-                        normalise_message(value, false, depth + 1);
-                    }
-                }
-            }
-            // Whatever else the object holds (a node-shaped parameter object's `message`, too).
-            for (key, value) in map.iter_mut() {
-                if is_node && key == "data" {
-                    continue;
-                }
-                if REWRITTEN_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
-                    normalise_message(value, escape, depth + 1);
-                } else {
-                    normalise_message_params(value, depth + 1);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                normalise_message_params(item, depth + 1);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// One message value: a CQ string becomes its array (or one text segment when `auto_escape`); arrays and segments
-/// are walked for nested messages (forward nodes' `content`).
-pub fn normalise_message(message: &mut Value, auto_escape: bool, depth: u32) {
-    if depth > MAX_NORMALISE_DEPTH {
-        return;
-    }
-    match message {
-        Value::String(cq) => {
-            let segments = if auto_escape {
-                vec![serde_json::json!({"type": "text", "data": {"text": cq}})]
-            } else {
-                crate::adapters::onebot::cq::parse(cq)
-            };
-            *message = Value::Array(segments);
-        }
-        Value::Array(items) => {
-            for item in items {
-                normalise_message_params(item, depth + 1);
-            }
-        }
-        Value::Object(_) => normalise_message_params(message, depth + 1),
-        _ => {}
-    }
-}
-
-/// OneBot's booleans: `true`, non-zero numbers, `"1"`, `"true"`, `"yes"`.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => matches!(s.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coral_model::wire::segment::normalise_message_params;
     use serde_json::json;
 
     #[test]

@@ -12,14 +12,13 @@
 //! facts, content judged on the wire form by [`content`]) and are granted, scoped and charged here.
 
 pub mod content;
-pub mod rate;
 pub mod request;
 pub mod size;
 
-use crate::adapters::Action;
-use crate::api::data;
-use crate::runtime::bindings::Chat;
-use rate::{Bucket, Rate};
+use coral_model::Action;
+use coral_model::bindings::Chat;
+use coral_model::rate::{Bucket, Rate};
+use coral_model::wire::json as data;
 pub use request::{MessageLookup, NoMessages, Request};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -233,7 +232,7 @@ impl Target {
 
 /// Plugin-controlled text as it may appear in a reason, a log line or the audit log.
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    crate::text::escape(text)
+    coral_model::text::escape(text)
 }
 
 impl fmt::Display for Target {
@@ -584,7 +583,7 @@ impl Policy {
         let (requests, call_api) = match action {
             Action::Raw { action: name, params } => {
                 let normalised = request::normalise_name(name)?;
-                content::normalise_message_params(params, 0);
+                coral_model::wire::segment::normalise_message_params(params, 0);
                 let requests = request::raw(&normalised, params, context.messages)?;
                 (requests, Some(Capability::CallApi(normalised)))
             }
@@ -741,8 +740,8 @@ impl Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::coral::bot::types::{CustomNode, ForwardNode, Image, OtherSegment};
-    use crate::runtime::bindings::{Media, Segment, SendOptions};
+    use coral_model::bindings::coral::bot::types::{CustomNode, ForwardNode, Image, OtherSegment};
+    use coral_model::bindings::{Media, Segment, SendOptions};
     use serde_json::json;
     use std::collections::HashMap;
 

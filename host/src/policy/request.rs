@@ -7,13 +7,13 @@
 
 use super::content::{Content, ContentError};
 use super::{Capability, PolicyError, Target, standard_capability};
-use crate::adapters::Action;
-use crate::api::data;
-use crate::runtime::bindings::{Chat, Segment};
+use coral_model::Action;
+use coral_model::bindings::{Chat, Segment};
+use coral_model::wire::json as data;
 use serde_json::Value;
 
 /// Longest raw action name accepted.
-pub const MAX_ACTION_NAME: usize = 128;
+pub use coral_model::wire::name::MAX_ACTION_NAME;
 
 /// Where the message ids a plugin knows are (for the bot being called).
 pub trait MessageLookup {
@@ -85,36 +85,9 @@ fn is_no_reply(name: &str) -> bool {
     )
 }
 
-/// The name a raw action is checked under: lower case, without leading dots, without every `_async` and
-/// `_rate_limited` suffix (in any order and number). Names are ASCII letters, digits, `_` and `.`.
+/// The name a raw action is checked under ([`coral_model::wire::name::normalise_name`]).
 pub fn normalise_name(name: &str) -> Result<String, PolicyError> {
-    if name.is_empty() || name.len() > MAX_ACTION_NAME {
-        return Err(PolicyError::Invalid(format!(
-            "an action name has 1 to {MAX_ACTION_NAME} characters"
-        )));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-    {
-        return Err(PolicyError::Invalid(
-            "an action name has only ASCII letters, digits, `_` and `.`".into(),
-        ));
-    }
-    let mut base = name.trim_start_matches('.').to_ascii_lowercase();
-    loop {
-        if let Some(stripped) = base.strip_suffix("_async") {
-            base.truncate(stripped.len());
-        } else if let Some(stripped) = base.strip_suffix("_rate_limited") {
-            base.truncate(stripped.len());
-        } else {
-            break;
-        }
-    }
-    if base.is_empty() {
-        return Err(PolicyError::Invalid(format!("`{name}` names no action")));
-    }
-    Ok(base)
+    coral_model::wire::name::normalise_name(name).map_err(|e| PolicyError::Invalid(e.to_string()))
 }
 
 fn invalid(e: ContentError) -> PolicyError {
@@ -145,7 +118,7 @@ pub fn typed(action: &Action, messages: &dyn MessageLookup) -> Result<Request, P
         }
     };
     let mut request = Request::send(chat);
-    let segments = crate::adapters::send_segments(message, options);
+    let segments = coral_model::send_segments(message, options);
     judge_segments(&segments, &mut request.content)?;
     Ok(request)
 }
@@ -159,7 +132,7 @@ fn judge_segments(segments: &[Segment], content: &mut Content) -> Result<(), Pol
             Segment::At(who) => content.at(who),
             Segment::Reply(id) => content.refs.push(id.clone()),
             other => content
-                .segment(&crate::adapters::onebot::protocol::segment_to_json(other), 0)
+                .segment(&coral_model::wire::segment::segment_to_json(other), 0)
                 .map_err(invalid)?,
         }
     }
@@ -524,7 +497,7 @@ mod tests {
             let mut shortcut = Content::default();
             judge_segments(std::slice::from_ref(&segment), &mut shortcut).unwrap();
             let mut wire = Content::default();
-            wire.segment(&crate::adapters::onebot::protocol::segment_to_json(&segment), 0)
+            wire.segment(&coral_model::wire::segment::segment_to_json(&segment), 0)
                 .unwrap();
             assert_eq!(shortcut, wire, "{segment:?}");
         }

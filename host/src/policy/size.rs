@@ -8,9 +8,9 @@
 //! of a plugin in one call (wasmtime's hostcall fuel, set per store): a call past that traps.
 
 use super::PolicyError;
-use crate::adapters::Action;
-use crate::runtime::bindings::coral::bot::types::{ForwardNode, Music};
-use crate::runtime::bindings::{Media, Segment};
+use coral_model::Action;
+use coral_model::bindings::coral::bot::types::{ForwardNode, Music};
+use coral_model::bindings::{Media, Segment};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -294,14 +294,14 @@ fn json_containers(json: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::Chat;
+    use coral_model::bindings::Chat;
     use serde_json::json;
 
     fn send(message: Vec<Segment>) -> Action {
         Action::SendMsg {
             target: Chat::Group("1".into()),
             message,
-            options: crate::runtime::bindings::SendOptions {
+            options: coral_model::bindings::SendOptions {
                 at_sender: None,
                 reply_to: None,
             },
@@ -368,7 +368,7 @@ mod tests {
         let limits = SizeLimits::default();
         let content = serde_json::to_string(&vec![json!({"type": "text", "data": {"text": "x"}}); 250]).unwrap();
         let node = Segment::Node(ForwardNode::Custom(
-            crate::runtime::bindings::coral::bot::types::CustomNode {
+            coral_model::bindings::coral::bot::types::CustomNode {
                 user_id: "1".into(),
                 nickname: "n".into(),
                 content_json: content,

@@ -191,7 +191,7 @@ async fn run_worker(program: &Path, bytes: &[u8], limits: &CompileLimits) -> Res
         .await
         .map_err(|_| CompileError::TimedOut(limits.timeout.as_secs()))?;
     // What the compiler says may quote the file (names from a hostile component): escaped, bounded, one line.
-    let complaint = crate::text::bounded(String::from_utf8_lossy(&complaint).trim(), 2048);
+    let complaint = coral_model::text::bounded(String::from_utf8_lossy(&complaint).trim(), 2048);
     let status = status.map_err(|e| CompileError::Crashed(e.to_string()))?;
     if status.success() {
         return artifact.map_err(|e| CompileError::Crashed(format!("reading its output: {e}")));

@@ -3,9 +3,8 @@
 //! after a trap.
 //!
 //! Flow: an adapter calls [`Dispatcher::dispatch`] → the event is queued (bounded) for each plugin that wants it
-//! → the plugin's task calls `on-event` → host imports (`crate::api`) reach the bots through [`crate::adapters::Bots`].
+//! → the plugin's task calls `on-event` → host imports (`crate::api`) reach the bots through [`coral_model::Bots`].
 
-pub mod bindings;
 pub mod compile;
 pub mod crash;
 pub mod engine;
@@ -13,12 +12,12 @@ pub mod state;
 pub mod wall;
 pub mod world;
 
-use crate::adapters::Bots;
 use crate::audit::AuditLog;
 use crate::config::PluginLimits;
 use crate::policy::{Grants, Policy};
 use anyhow::Context as _;
-use bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata};
+use coral_model::Bots;
+use coral_model::bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata};
 use crash::Admit;
 use sha2::{Digest, Sha256};
 use state::{PluginShared, PluginState};
@@ -91,10 +90,7 @@ pub struct PluginStats {
 pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<PluginState>>,
-    bots: Bots,
-    audit: Option<Arc<AuditLog>>,
-    services: Option<Arc<crate::services::Services>>,
-    own_endpoints: Arc<crate::services::http::OwnEndpoints>,
+    host: state::HostParts,
     cache_dir: Option<std::path::PathBuf>,
     compiler: compile::Compiler,
     compile_limits: compile::CompileLimits,
@@ -135,14 +131,17 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
         // Plugins built against coral:bot@0.1.0 get the same host functions through conversions (api::v0_1).
-        bindings::v0_1::Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        coral_model::bindings::v0_1::Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),
-            bots,
-            audit,
-            services: None,
-            own_endpoints: Arc::default(),
+            host: state::HostParts {
+                bots,
+                bot_calls: Arc::default(),
+                audit,
+                services: None,
+                own_endpoints: Arc::default(),
+            },
             cache_dir: cache_dir.map(Path::to_path_buf),
             compiler: compile::Compiler::InProcess,
             compile_limits: compile::CompileLimits::default(),
@@ -163,18 +162,23 @@ impl Runtime {
 
     /// Give plugins started from now on the host services (storage, schedule).
     pub fn with_services(mut self, services: Arc<crate::services::Services>) -> Self {
-        self.services = Some(services);
+        self.host.services = Some(services);
         self
     }
 
     /// The host's own endpoints, which no plugin's HTTP request may reach (shared by every plugin it starts).
     pub fn own_endpoints(&self) -> &Arc<crate::services::http::OwnEndpoints> {
-        &self.own_endpoints
+        &self.host.own_endpoints
     }
 
     /// The bots registry.
+    pub fn bot_calls(&self) -> &Arc<crate::ops::BotCalls> {
+        &self.host.bot_calls
+    }
+
+    /// The bots plugins reach.
     pub fn bots(&self) -> &Bots {
-        &self.bots
+        &self.host.bots
     }
 
     /// Compile and check a plugin file; does not start it. Compilation runs off the async workers.
@@ -235,15 +239,7 @@ impl Runtime {
         let name: Arc<str> = Arc::from(name);
         let limits = spec.limits;
         let wit_version = compiled.wit_version;
-        let shared = PluginShared::new(
-            name.clone(),
-            compiled.hash,
-            self.bots.clone(),
-            self.audit.clone(),
-            &limits,
-            self.services.clone(),
-            self.own_endpoints.clone(),
-        );
+        let shared = PluginShared::new(name.clone(), compiled.hash, &self.host, &limits);
         *shared.crashes.lock().unwrap_or_else(|e| e.into_inner()) = crash::CrashGuard::new(limits.quarantine);
         let stats = shared.stats.clone();
         let config_json = spec.config_json.clone();
@@ -288,11 +284,8 @@ impl Runtime {
         let shared = PluginShared::new(
             Arc::from("inspect"),
             compiled.hash.clone(),
-            Bots::default(),
-            None,
+            &state::HostParts::default(),
             &limits,
-            None,
-            Arc::default(),
         );
         let starter = Starter {
             shared,
@@ -394,6 +387,20 @@ impl PluginHandle {
 #[derive(Clone, Default)]
 pub struct Dispatcher {
     plugins: Arc<RwLock<Vec<PluginHandle>>>,
+}
+
+impl coral_model::EventSink for Dispatcher {
+    fn dispatch(&self, event: Event) -> usize {
+        Dispatcher::dispatch(self, event)
+    }
+
+    fn dispatch_tracked(&self, event: Event) -> coral_model::Finished {
+        Dispatcher::dispatch_tracked(self, event)
+    }
+
+    fn dispatch_wait(&self, event: Event) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send + '_>> {
+        Box::pin(Dispatcher::dispatch_wait(self, event))
+    }
 }
 
 impl Dispatcher {
@@ -623,9 +630,9 @@ impl Starter {
             .map_err(|f| LoadError::Start(format!("metadata: {}", fault_text(&f))))?;
         // What the plugin says about itself reaches logs, `coral plugin inspect` and `coral status`: bounded and
         // with control characters shown escaped, once, here.
-        metadata.name = crate::text::bounded(&metadata.name, 128);
-        metadata.version = crate::text::bounded(&metadata.version, 64);
-        metadata.description = crate::text::bounded(&metadata.description, 1024);
+        metadata.name = coral_model::text::bounded(&metadata.name, 128);
+        metadata.version = coral_model::text::bounded(&metadata.version, 64);
+        metadata.description = coral_model::text::bounded(&metadata.description, 1024);
         Ok((metadata, store, plugin))
     }
 
@@ -794,7 +801,8 @@ impl Actor {
             let mut index = starter.shared.messages.lock().unwrap_or_else(|e| e.into_inner());
             index.remember(&event.self_id, &m.message_id, chat);
             for segment in &m.message {
-                if let bindings::Segment::Reply(id) | bindings::Segment::Forward(id) = segment {
+                if let coral_model::bindings::Segment::Reply(id) | coral_model::bindings::Segment::Forward(id) = segment
+                {
                     index.remember(&event.self_id, id, chat);
                 }
             }
@@ -896,7 +904,7 @@ pub fn config_violations(schema: Option<&str>, config_json: &str) -> Vec<String>
 
 /// The chat a plugin may answer into without a grant: where the event happened.
 fn reply_chat(event: &Event) -> Option<Chat> {
-    use bindings::coral::bot::types::{NoticeEvent as N, RequestEvent};
+    use coral_model::bindings::coral::bot::types::{NoticeEvent as N, RequestEvent};
     match &event.kind {
         EventKind::Message(m) => Some(match (&m.message_type, &m.group_id) {
             (ChatType::Group, Some(g)) => Chat::Group(g.clone()),

@@ -1,11 +1,11 @@
 //! Per-instance store data ([`PluginState`]): the default-deny WASI context, the memory limiter, the CPU-budget
 //! counter, and the plugin's stdout/stderr forwarded to the host log under the plugin's log budget ([`LogBudget`]).
 
-use crate::adapters::Bots;
 use crate::audit::AuditLog;
 use crate::policy::Policy;
-use crate::runtime::bindings::Chat;
 use bytes::Bytes;
+use coral_model::Bots;
+use coral_model::bindings::Chat;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
@@ -31,6 +31,8 @@ pub struct PluginShared {
     pub hash: String,
     /// The bots it can reach.
     pub bots: Bots,
+    /// Every plugin's calls per bot (for `coral status` and `/metrics`).
+    pub bot_calls: Arc<crate::ops::BotCalls>,
     /// Its effective permissions (swapped when the config changes).
     pub policy: RwLock<Arc<Policy>>,
     /// Where privileged actions and refusals are recorded.
@@ -58,7 +60,7 @@ pub struct PluginShared {
     /// The line budget its stdout, stderr and `coral:bot/log` share.
     pub log_budget: LogBudget,
     /// Limits "event queue full" warnings to one per [`SHED_LOG_PERIOD`] (with the count shed since the last).
-    pub shed_log: crate::ops::log_limit::LogLimiter,
+    pub shed_log: coral_model::log_limit::LogLimiter,
 }
 
 /// Shortest time between two "event queue full" warnings of one plugin.
@@ -121,17 +123,32 @@ impl crate::policy::MessageLookup for BotMessages<'_> {
     }
 }
 
+/// What the host gives every plugin it starts: the bots, the call counters, the audit log, the services and
+/// the endpoints no plugin may reach.
+#[derive(Clone, Default)]
+pub struct HostParts {
+    /// The bots plugins reach.
+    pub bots: Bots,
+    /// Every plugin's calls per bot.
+    pub bot_calls: Arc<crate::ops::BotCalls>,
+    /// Where privileged actions and refusals are recorded.
+    pub audit: Option<Arc<AuditLog>>,
+    /// Storage and schedule (none: not offered).
+    pub services: Option<Arc<crate::services::Services>>,
+    /// The host's own endpoints.
+    pub own_endpoints: Arc<crate::services::http::OwnEndpoints>,
+}
+
 impl PluginShared {
     /// The shared part of a plugin about to start: it may do nothing until its policy is set from its metadata.
-    pub fn new(
-        name: Arc<str>,
-        hash: String,
-        bots: Bots,
-        audit: Option<Arc<AuditLog>>,
-        limits: &crate::config::PluginLimits,
-        services: Option<Arc<crate::services::Services>>,
-        own_endpoints: Arc<crate::services::http::OwnEndpoints>,
-    ) -> Arc<Self> {
+    pub fn new(name: Arc<str>, hash: String, host: &HostParts, limits: &crate::config::PluginLimits) -> Arc<Self> {
+        let HostParts {
+            bots,
+            bot_calls,
+            audit,
+            services,
+            own_endpoints,
+        } = host.clone();
         if let Some(services) = &services {
             services.jobs.set_timer_rate(&name, limits.timer_rate.rate());
         }
@@ -140,6 +157,7 @@ impl PluginShared {
             name,
             hash,
             bots,
+            bot_calls,
             policy: RwLock::new(Arc::new(Policy::default())),
             audit,
             max_host_calls: limits.max_host_calls,
@@ -153,7 +171,7 @@ impl PluginShared {
             http_in_flight: Default::default(),
             own_endpoints,
             log_budget: LogBudget::new(name_for_budget, limits.log_rate.rate()),
-            shed_log: crate::ops::log_limit::LogLimiter::new(SHED_LOG_PERIOD),
+            shed_log: coral_model::log_limit::LogLimiter::new(SHED_LOG_PERIOD),
         })
     }
 
@@ -185,7 +203,7 @@ pub struct LogBudget {
 }
 
 struct BudgetState {
-    bucket: crate::policy::rate::Bucket,
+    bucket: coral_model::rate::Bucket,
     /// Lines dropped and not yet reported.
     dropped: u64,
     /// When the first of them was dropped.
@@ -216,11 +234,11 @@ fn report_dropped(plugin: &str, dropped: u64) {
 
 impl LogBudget {
     /// A full budget of `rate`.
-    pub fn new(plugin: Arc<str>, rate: crate::policy::rate::Rate) -> Self {
+    pub fn new(plugin: Arc<str>, rate: coral_model::rate::Rate) -> Self {
         LogBudget {
             plugin,
             state: Arc::new(Mutex::new(BudgetState {
-                bucket: crate::policy::rate::Bucket::new(rate),
+                bucket: coral_model::rate::Bucket::new(rate),
                 dropped: 0,
                 since: None,
                 last_drop: None,
@@ -450,7 +468,7 @@ impl ResourceLimiter for MemoryLimiter {
 /// and cut it at [`MAX_LOG_LINE`] bytes.
 pub fn sanitize(text: &str) -> String {
     let cut = text.len() > MAX_LOG_LINE;
-    let mut out: String = crate::text::prefix(text, MAX_LOG_LINE)
+    let mut out: String = coral_model::text::prefix(text, MAX_LOG_LINE)
         .chars()
         .filter(|c| !c.is_control() || *c == '\t')
         .collect();
@@ -635,7 +653,7 @@ mod tests {
     async fn the_log_budget_drops_lines_over_it_and_counts_them() {
         let budget = LogBudget::new(
             Arc::from("p"),
-            crate::policy::rate::Rate {
+            coral_model::rate::Rate {
                 per_sec: 10.0,
                 burst: 5,
             },

@@ -11,7 +11,7 @@
 //! while the bucket is empty is delayed until the next token, never lost.
 
 use super::cron::Cron;
-use crate::policy::rate::{Bucket, Rate};
+use coral_model::rate::{Bucket, Rate};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -14,9 +14,9 @@ pub mod jobs;
 pub mod schema;
 pub mod storage;
 
-use crate::runtime::bindings::coral::bot::types::TimerEvent;
-use crate::runtime::bindings::{Event, EventKind};
 use anyhow::Context as _;
+use coral_model::bindings::coral::bot::types::TimerEvent;
+use coral_model::bindings::{Event, EventKind};
 use std::path::Path;
 use std::sync::Arc;
 

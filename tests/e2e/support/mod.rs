@@ -2,7 +2,7 @@
 
 pub mod coral;
 /// Where the OneBot fixtures are: the host's own unit-test helper, shared so both resolve them the same way.
-#[path = "../../../host/src/test_fixtures.rs"]
+#[path = "../../support/fixtures.rs"]
 pub mod fixtures;
 pub mod onebot_peer;
 pub mod plugins;

@@ -2,8 +2,8 @@
 //! `?access_token=`) and HTTP POST signatures (`X-Signature: sha1=<hex HMAC-SHA1 over the raw body>`); and
 //! [`Refusals`], the rate-limited WARN line a listener logs for every request it refuses.
 
-use crate::ops::log_limit::LogLimiter;
 use axum::http::StatusCode;
+use coral_model::log_limit::LogLimiter;
 use hmac::{Hmac, Mac};
 use sha1::{Digest, Sha1};
 use std::net::SocketAddr;

@@ -127,7 +127,7 @@ impl OneBotConfig {
         need(self.timeout_ms != Some(0), "`timeout_ms` must be at least 1")?;
         need(self.send_queue != Some(0), "`send_queue` must be at least 1")?;
         match &self.max_send_rate {
-            Some(rate) => crate::policy::rate::Rate::parse(rate)
+            Some(rate) => coral_model::rate::Rate::parse(rate)
                 .map(|_| ())
                 .map_err(|e| format!("onebot[{index}].max_send_rate: {e}")),
             None => Ok(()),

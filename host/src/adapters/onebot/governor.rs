@@ -2,8 +2,8 @@
 //! so the account stays under the platform's risk-control limits (`[[onebot]] max_send_rate`, `send_queue`).
 //! Unlike plugin rate limits, which refuse at once, the governor waits; only a full queue refuses (busy).
 
-use crate::adapters::ApiError;
-use crate::policy::rate::{Bucket, Rate};
+use coral_model::ApiError;
+use coral_model::rate::{Bucket, Rate};
 use tokio::sync::{Mutex, Semaphore};
 
 /// Default bound of messages waiting for the governor.

@@ -5,11 +5,11 @@
 use super::auth::{Refusal, Refusals, check_signature, check_token};
 use super::config::OneBotConfig;
 use super::link::{Api, Inbound, envelope};
-use crate::adapters::ApiError;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use coral_model::ApiError;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -143,7 +143,7 @@ async fn learn_self_id(api: &HttpApi) -> String {
     loop {
         match api.call("get_login_info", serde_json::json!({})).await {
             Ok(data) => {
-                let id = crate::api::data::id(&data, "user_id");
+                let id = coral_model::wire::json::id(&data, "user_id");
                 if !id.is_empty() {
                     return id;
                 }

@@ -3,9 +3,9 @@
 //! channel, liveness and recently seen message ids), and the handling of one incoming frame.
 
 use super::protocol;
-use crate::adapters::{Action, ApiError, ApiFuture, BotConnection, Bots};
-use crate::runtime::Dispatcher;
-use crate::runtime::bindings::{EventKind, coral::bot::types::MetaEvent};
+use coral_model::EventSink;
+use coral_model::bindings::{EventKind, coral::bot::types::MetaEvent};
+use coral_model::{Action, ApiError, ApiFuture, BotConnection, Bots};
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,17 +28,7 @@ pub const SPLIT_API_WAIT: Duration = Duration::from_secs(5);
 /// At most one warning per this period about failure frames that answer no call.
 const UNSOLICITED_LOG_PERIOD: Duration = Duration::from_secs(1);
 
-/// Counters for the adapter (malformed frames, unknown echoes, duplicate deliveries).
-#[derive(Debug, Default)]
-pub struct LinkStats {
-    /// Frames that were not JSON objects, or not a known shape.
-    pub malformed: AtomicU64,
-    /// Responses whose echo matched no pending call (late, duplicate, foreign, or none at all).
-    pub unmatched: AtomicU64,
-    /// Message events dropped because the same one was delivered shortly before.
-    pub duplicates: AtomicU64,
-}
-
+use coral_model::AdapterCounters;
 /// A call waiting for its response; a streamed response collects its chunks here.
 struct Pending {
     action: String,
@@ -135,12 +125,12 @@ pub struct WsLink {
     next_echo: AtomicU64,
     timeout: Duration,
     closed: AtomicBool,
-    stats: Arc<LinkStats>,
+    stats: Arc<AdapterCounters>,
 }
 
 impl WsLink {
     /// A link writing to `outbox`.
-    pub fn new(outbox: mpsc::Sender<String>, timeout: Duration, stats: Arc<LinkStats>) -> Arc<Self> {
+    pub fn new(outbox: mpsc::Sender<String>, timeout: Duration, stats: Arc<AdapterCounters>) -> Arc<Self> {
         Arc::new(WsLink {
             outbox,
             pending: Mutex::default(),
@@ -439,7 +429,7 @@ pub struct OneBotBot {
     /// Message ids delivered recently, to drop duplicate deliveries.
     seen: Mutex<SeenIds>,
     /// Its counters (connections are counted here).
-    stats: Arc<crate::ops::BotStats>,
+    stats: Arc<coral_model::LinkCounters>,
 }
 
 /// The OneBot bots, by self id; each is also registered (as a [`BotConnection`]) in the host's [`Bots`].
@@ -472,7 +462,7 @@ impl Registry {
                     heartbeat: Mutex::default(),
                     reported_offline: AtomicBool::new(false),
                     seen: Mutex::default(),
-                    stats: self.bots.stats(self_id),
+                    stats: self.bots.link_counters(self_id),
                 });
                 self.bots.insert(self_id, bot.clone());
                 bot
@@ -558,9 +548,9 @@ impl OneBotBot {
         let was_offline = self.reported_offline.swap(!online, Ordering::Relaxed);
         if was_offline == online {
             if online {
-                tracing::info!(self_id = %crate::text::escape(&self.self_id), "onebot bot online again ({why})");
+                tracing::info!(self_id = %coral_model::text::escape(&self.self_id), "onebot bot online again ({why})");
             } else {
-                tracing::warn!(self_id = %crate::text::escape(&self.self_id), "onebot bot offline: {why}");
+                tracing::warn!(self_id = %coral_model::text::escape(&self.self_id), "onebot bot offline: {why}");
             }
         }
     }
@@ -575,7 +565,7 @@ impl OneBotBot {
     pub fn open_quick(&self, event: &Value) -> u64 {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
-        let field = |k: &str| crate::api::data::opt_str(event, k).filter(|s| !s.is_empty());
+        let field = |k: &str| coral_model::wire::json::opt_str(event, k).filter(|s| !s.is_empty());
         let slot = QuickSlot {
             id,
             post_type: field("post_type").unwrap_or_default(),
@@ -643,7 +633,7 @@ impl BotConnection for OneBotBot {
         Box::pin(async move {
             let (name, params) = protocol::action_request(&action);
             if let Some(governor) = governor
-                && crate::policy::standard_capability(&name) == Some(crate::policy::Capability::Send)
+                && coral_model::wire::name::is_send(&name)
             {
                 governor.admit(&name).await?;
             }
@@ -691,7 +681,7 @@ impl QuickSlot {
     }
 
     fn accepts(&self, action: &Action) -> bool {
-        use crate::runtime::bindings::Chat;
+        use coral_model::bindings::Chat;
         let fresh = |k: &str| !self.op.contains_key(k);
         match action {
             Action::SendMsg {
@@ -735,7 +725,7 @@ impl QuickSlot {
     }
 
     fn apply(&mut self, action: &Action) {
-        use crate::runtime::bindings::Segment;
+        use coral_model::bindings::Segment;
         let reply = |op: &mut serde_json::Map<String, Value>,
                      message: &[Segment],
                      reply_to: Option<&String>,
@@ -752,7 +742,7 @@ impl QuickSlot {
                 segments.push(Segment::Text(" ".into()));
             }
             segments.extend_from_slice(message);
-            op.insert("reply".into(), protocol::segments_to_json(&segments));
+            op.insert("reply".into(), coral_model::wire::segment::segments_to_json(&segments));
             op.insert("auto_escape".into(), Value::Bool(false));
             op.insert("at_sender".into(), Value::Bool(at_sender));
         };
@@ -793,11 +783,11 @@ impl QuickSlot {
 /// What a socket delivers to Coral.
 pub struct Inbound {
     /// Where events go.
-    pub dispatcher: Dispatcher,
+    pub dispatcher: Arc<dyn EventSink>,
     /// Where bots are registered.
     pub registry: Arc<Registry>,
     /// Counters.
-    pub stats: Arc<LinkStats>,
+    pub stats: Arc<AdapterCounters>,
     /// Which transport, for logs.
     pub label: String,
     /// The send governor of this connection's bots, if configured.
@@ -805,13 +795,13 @@ pub struct Inbound {
     /// A message event delivered again within this window of its first delivery is dropped (zero: never).
     pub dedup: Duration,
     /// Keeps the warnings about failure frames that answer no call in check.
-    pub unsolicited_log: crate::ops::log_limit::LogLimiter,
+    pub unsolicited_log: coral_model::log_limit::LogLimiter,
 }
 
 /// An event decoded from a frame.
 pub struct Decoded {
     /// The event.
-    pub event: crate::runtime::bindings::Event,
+    pub event: coral_model::bindings::Event,
     /// The same message event was delivered shortly before: not for plugins again.
     pub duplicate: bool,
 }
@@ -819,9 +809,9 @@ pub struct Decoded {
 impl Inbound {
     /// What a transport of an entry with this dedup window delivers to `dispatcher`, bots in `registry`.
     pub fn new(
-        dispatcher: Dispatcher,
+        dispatcher: Arc<dyn EventSink>,
         registry: Arc<Registry>,
-        stats: Arc<LinkStats>,
+        stats: Arc<AdapterCounters>,
         label: String,
         governor: Option<Arc<super::governor::Governor>>,
         dedup: Duration,
@@ -833,7 +823,7 @@ impl Inbound {
             label,
             governor,
             dedup,
-            unsolicited_log: crate::ops::log_limit::LogLimiter::new(UNSOLICITED_LOG_PERIOD),
+            unsolicited_log: coral_model::log_limit::LogLimiter::new(UNSOLICITED_LOG_PERIOD),
         }
     }
 
@@ -881,7 +871,7 @@ impl Inbound {
             tracing::debug!(
                 transport = %self.label,
                 "response with an unknown echo ({}) ignored",
-                crate::text::escape(&echo)
+                coral_model::text::escape(&echo)
             );
             return;
         }
@@ -897,10 +887,10 @@ impl Inbound {
         tracing::warn!(
             transport = %self.label,
             "the implementation sent a failure that answers no call (echo {}): status {}, retcode {}: {}{held_back}",
-            crate::text::escape(&echo),
-            crate::text::escape(status_of(response)),
+            coral_model::text::escape(&echo),
+            coral_model::text::escape(status_of(response)),
             retcode_of(response),
-            crate::text::escape(&text),
+            coral_model::text::escape(&text),
         );
     }
 
@@ -944,11 +934,11 @@ impl Inbound {
             bot.stats.duplicates.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(
                 transport = %self.label,
-                self_id = %crate::text::escape(&event.self_id),
+                self_id = %coral_model::text::escape(&event.self_id),
                 duplicates_total = n,
                 "dropped a message event delivered again within {} s: {}",
                 self.dedup.as_secs(),
-                crate::text::escape(&dedup_key(&value).unwrap_or_default()),
+                coral_model::text::escape(&dedup_key(&value).unwrap_or_default()),
             );
         }
         Some(Decoded { event, duplicate })
@@ -957,7 +947,7 @@ impl Inbound {
     fn malformed(&self, text: &str, why: &str) {
         let n = self.stats.malformed.fetch_add(1, Ordering::Relaxed) + 1;
         let mut sample: String = text.chars().take(120).collect();
-        sample = crate::runtime::state::sanitize(&sample);
+        sample = coral_model::text::sanitize(&sample);
         tracing::warn!(transport = %self.label, malformed_total = n, "ignored a frame ({why}): {sample}");
     }
 }
@@ -1006,7 +996,7 @@ fn liveness(event: &Value) -> Liveness {
                 .chars()
                 .take(200)
                 .collect();
-            Liveness::Offline(format!("a bot_offline notice ({})", crate::text::escape(&reason)))
+            Liveness::Offline(format!("a bot_offline notice ({})", coral_model::text::escape(&reason)))
         }
         _ => Liveness::Online("an event"),
     }
@@ -1264,7 +1254,11 @@ mod tests {
         assert!(!bot.online());
         assert_eq!(
             registry.bots.list(),
-            [("10001".to_string(), "onebot".to_string(), false)]
+            [coral_model::BotEntry {
+                self_id: "10001".into(),
+                platform: "onebot".into(),
+                online: false
+            }]
         );
         bot.report(true, "test");
         assert!(bot.online());
@@ -1377,7 +1371,7 @@ mod tests {
     #[tokio::test]
     async fn responses_are_matched_by_echo_in_any_order_and_unknown_echoes_are_ignored() {
         let (tx, mut rx) = mpsc::channel(8);
-        let stats = Arc::new(LinkStats::default());
+        let stats = Arc::new(AdapterCounters::default());
         let link = WsLink::new(tx, Duration::from_secs(5), stats.clone());
         let a = tokio::spawn({
             let link = link.clone();

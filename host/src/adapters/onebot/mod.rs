@@ -10,41 +10,44 @@
 
 pub mod auth;
 pub mod config;
-pub mod cq;
 pub mod governor;
 pub mod http;
 pub mod link;
 pub mod protocol;
 pub mod ws;
 
-use crate::adapters::Bots;
-use crate::policy;
-use crate::runtime::Dispatcher;
 use anyhow::Context as _;
 use config::{DEFAULT_REVERSE_PATH, OneBotConfig, Transport};
-use link::{Inbound, LinkStats, Registry};
+use coral_model::AdapterCounters;
+use coral_model::Bots;
+use coral_model::EventSink;
+use link::{Inbound, Registry};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// What [`start`] started.
 pub struct Started {
-    /// The shared counters.
-    pub stats: Arc<LinkStats>,
     /// Each listener's address as bound (its real port for `:0`), with what it is (`onebot[0].listen`).
     pub listening: Vec<(SocketAddr, String)>,
 }
 
 /// Start every `[[onebot]]` entry. Listeners are bound before this returns (so a taken port is a startup error and
-/// `listen = "127.0.0.1:0"` works); connections and reconnects then run in background tasks.
-pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bots) -> anyhow::Result<Started> {
+/// `listen = "127.0.0.1:0"` works); connections and reconnects then run in background tasks. Events go to `sink`,
+/// bots are published in `bots`, frames it cannot use are counted in `stats`.
+pub async fn start(
+    entries: &[OneBotConfig],
+    sink: &Arc<dyn EventSink>,
+    bots: &Bots,
+    stats: Arc<AdapterCounters>,
+) -> anyhow::Result<Started> {
+    let dispatcher = sink;
     let registry = Registry::new(bots.clone());
-    let stats = Arc::new(LinkStats::default());
     let mut listening = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let governor = match &entry.max_send_rate {
             Some(text) => {
-                let rate = policy::rate::Rate::parse(text)
+                let rate = coral_model::rate::Rate::parse(text)
                     .map_err(|e| anyhow::anyhow!("onebot[{index}].max_send_rate: {e}"))?;
                 Some(Arc::new(governor::Governor::new(
                     text,
@@ -114,5 +117,5 @@ pub async fn start(entries: &[OneBotConfig], dispatcher: &Dispatcher, bots: &Bot
             }
         }
     }
-    Ok(Started { stats, listening })
+    Ok(Started { listening })
 }

@@ -6,183 +6,20 @@
 //! strings, arrays or a single segment object, and missing optional fields get defaults. Anything Coral has no
 //! case for is kept as JSON (`other` variants), never dropped.
 
-use super::cq;
-use crate::adapters::Action;
-use crate::api::data::{self, id, int, opt_str};
-use crate::runtime::bindings::coral::bot::types::{
-    AnonymousSender, ContactKind, ForwardNode, FriendRecall, FriendRequest, GroupAdmin, GroupBan, GroupFile,
-    GroupRecall, GroupRequest, GroupUpload, Heartbeat, HonorNotice, Lifecycle, LuckyKing, MemberChange, MetaEvent,
-    Music, NoticeEvent, OtherNotice, PokeNotice, RequestEvent,
+use coral_model::Action;
+use coral_model::bindings::coral::bot::types::{
+    AnonymousSender, FriendRecall, FriendRequest, GroupAdmin, GroupBan, GroupFile, GroupRecall, GroupRequest,
+    GroupUpload, Heartbeat, HonorNotice, Lifecycle, LuckyKing, MemberChange, MetaEvent, NoticeEvent, OtherNotice,
+    PokeNotice, RequestEvent,
 };
-use crate::runtime::bindings::{Chat, ChatType, Event, EventKind, GroupRequestKind, Media, MessageEvent, Segment};
+use coral_model::bindings::{Chat, ChatType, Event, EventKind, GroupRequestKind, MessageEvent, Segment};
+use coral_model::wire::cq;
+use coral_model::wire::json::{self as data, id, int, opt_str};
+use coral_model::wire::segment::{message_array, segments_to_json};
 use serde_json::{Map, Value, json};
 
 /// The `platform` of every event this module decodes.
 pub const PLATFORM: &str = "onebot";
-
-// ---------------------------------------------------------------------------------------------------------------
-// Messages: WIT segments → OneBot array form
-// ---------------------------------------------------------------------------------------------------------------
-
-/// A message in OneBot's array form, for sending: `[{"type": …, "data": {…}}, …]`.
-///
-/// Every `data` value is a string, as the spec requires for CQ compatibility (booleans as `"0"`/`"1"`, numbers
-/// printed), except a custom `node`'s `content`, which is the node's message as an array. Absent optional fields
-/// are left out, and so are flags at their default (`image` `type` only for flash, `record` `magic` and
-/// `anonymous` `ignore` only when true). `other` segments pass their data object through unchanged.
-pub fn segments_to_json(segments: &[Segment]) -> Value {
-    Value::Array(segments.iter().map(segment_to_json).collect())
-}
-
-/// One segment in array form (see [`segments_to_json`]).
-pub fn segment_to_json(segment: &Segment) -> Value {
-    let s = |v: &str| Some(v.to_string());
-    match segment {
-        Segment::Text(text) => seg("text", [("text", s(text))]),
-        Segment::Face(face) => seg("face", [("id", s(face))]),
-        Segment::Image(image) => {
-            let flash = image.flash.then(|| "flash".to_string());
-            let mut fields = media_fields(&image.media, Some(("type", flash)));
-            // NapCat/LLOneBot read these when sending (a sticker, the text shown in chat lists); received-only
-            // fields (`file_size`, `filename`) are not sent back.
-            fields.push(("sub_type", image.sub_type.map(|t| t.to_string())));
-            fields.push(("summary", image.summary.clone()));
-            seg("image", fields)
-        }
-        Segment::Record(voice) => {
-            let magic = voice.magic.then(|| "1".to_string());
-            seg("record", media_fields(&voice.media, Some(("magic", magic))))
-        }
-        Segment::Video(media) => seg("video", media_fields(media, None)),
-        Segment::At(qq) => seg("at", [("qq", s(qq))]),
-        Segment::Rps => seg("rps", []),
-        Segment::Dice => seg("dice", []),
-        Segment::Shake => seg("shake", []),
-        Segment::Poke(poke) => seg(
-            "poke",
-            [
-                ("type", s(&poke.kind)),
-                ("id", s(&poke.id)),
-                ("name", poke.name.clone()),
-            ],
-        ),
-        Segment::Anonymous(ignore) => seg("anonymous", [("ignore", ignore.then(|| "1".into()))]),
-        Segment::Share(share) => seg(
-            "share",
-            [
-                ("url", s(&share.url)),
-                ("title", s(&share.title)),
-                ("content", share.content.clone()),
-                ("image", share.image.clone()),
-            ],
-        ),
-        Segment::Contact(contact) => {
-            let kind = match contact.kind {
-                ContactKind::User => "qq",
-                ContactKind::Group => "group",
-            };
-            seg("contact", [("type", s(kind)), ("id", s(&contact.id))])
-        }
-        Segment::Location(location) => seg(
-            "location",
-            [
-                ("lat", Some(location.lat.to_string())),
-                ("lon", Some(location.lon.to_string())),
-                ("title", location.title.clone()),
-                ("content", location.content.clone()),
-            ],
-        ),
-        Segment::Music(Music::Catalogue(song)) => seg("music", [("type", s(&song.platform)), ("id", s(&song.id))]),
-        Segment::Music(Music::Custom(card)) => seg(
-            "music",
-            [
-                ("type", s("custom")),
-                ("url", s(&card.url)),
-                ("audio", s(&card.audio)),
-                ("title", s(&card.title)),
-                ("content", card.content.clone()),
-                ("image", card.image.clone()),
-            ],
-        ),
-        Segment::Reply(id) => seg("reply", [("id", s(id))]),
-        Segment::Forward(id) => seg("forward", [("id", s(id))]),
-        Segment::Node(ForwardNode::Existing(id)) => seg("node", [("id", s(id))]),
-        Segment::Node(ForwardNode::Custom(node)) => {
-            let mut data = Map::new();
-            data.insert("user_id".into(), Value::String(node.user_id.clone()));
-            data.insert("nickname".into(), Value::String(node.nickname.clone()));
-            data.insert("content".into(), node_content(&node.content_json));
-            // Nested nodes may carry CQ strings too: they go out as the arrays Coral parsed (and judged).
-            let mut node = segment_value("node", data);
-            crate::policy::content::normalise_message_params(&mut node, 0);
-            node
-        }
-        Segment::Xml(xml) => seg("xml", [("data", s(xml))]),
-        Segment::Json(json) => seg("json", [("data", s(json))]),
-        Segment::Other(other) => {
-            let data = match serde_json::from_str(&other.data_json) {
-                Ok(Value::Object(data)) => data,
-                _ => Map::new(),
-            };
-            // A message inside (a node's `content`) given as a CQ string goes out as the array Coral parsed.
-            let mut segment = segment_value(&other.kind, data);
-            crate::policy::content::normalise_message_params(&mut segment, 0);
-            segment
-        }
-    }
-}
-
-/// The fields of an image, voice or video: `file`, then `extra` (the flash/magic flag), then the optional ones.
-fn media_fields<'a>(media: &Media, extra: Option<(&'a str, Option<String>)>) -> Vec<(&'a str, Option<String>)> {
-    let bit = |b: bool| if b { "1" } else { "0" }.to_string();
-    let mut fields = vec![("file", Some(media.file.clone()))];
-    fields.extend(extra);
-    fields.extend([
-        ("url", media.url.clone()),
-        ("cache", media.cache.map(bit)),
-        ("proxy", media.proxy.map(bit)),
-        ("timeout", media.timeout_secs.map(|t| t.to_string())),
-    ]);
-    fields
-}
-
-/// A segment whose data values are all strings; `None` values are left out.
-fn seg<'a>(kind: &str, fields: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Value {
-    let data = fields
-        .into_iter()
-        .filter_map(|(k, v)| Some((k.to_string(), Value::String(v?))))
-        .collect();
-    segment_value(kind, data)
-}
-
-fn segment_value(kind: &str, data: Map<String, Value>) -> Value {
-    let mut seg = Map::new();
-    seg.insert("type".into(), Value::String(kind.to_string()));
-    seg.insert("data".into(), Value::Object(data));
-    Value::Object(seg)
-}
-
-/// A custom node's `content-json` as an array message: a JSON array as is, a single segment object wrapped, a
-/// JSON string read as CQ code. Text that is not JSON at all is sent as one text segment (so the mistake shows).
-fn node_content(content_json: &str) -> Value {
-    match serde_json::from_str::<Value>(content_json) {
-        Ok(message @ Value::Array(_)) => message,
-        Ok(segment @ Value::Object(_)) => Value::Array(vec![segment]),
-        Ok(Value::String(cq_string)) => Value::Array(cq::parse(&cq_string)),
-        _ => segments_to_json(&[Segment::Text(content_json.to_string())]),
-    }
-}
-
-/// A `message` param or field in any of its three forms (CQ string, array, single segment) as an array.
-fn message_array(v: &Value) -> Option<Vec<Value>> {
-    match v {
-        Value::Array(items) => Some(items.clone()),
-        Value::Object(_) => Some(vec![v.clone()]),
-        Value::String(s) => Some(cq::parse(s)),
-        _ => None,
-    }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Events: OneBot JSON → WIT
 // ---------------------------------------------------------------------------------------------------------------
@@ -286,7 +123,7 @@ type Nested = &'static [(&'static str, &'static [&'static str])];
 /// The event's `extra`: the fields no typed field carries, as a JSON object (a nested object keeps only its
 /// unmapped keys); none when every field was mapped, and none for the `other` cases, which carry the whole JSON.
 fn extra_fields(v: &Value, kind: &EventKind) -> Option<String> {
-    use crate::runtime::bindings::coral::bot::types::{MetaEvent, NoticeEvent as N, RequestEvent};
+    use coral_model::bindings::coral::bot::types::{MetaEvent, NoticeEvent as N, RequestEvent};
     const NONE: Nested = &[];
     let (own, specific, nested): (&[&str], &[&str], Nested) = match kind {
         EventKind::Message(_) => (
@@ -623,7 +460,7 @@ pub fn action_request(action: &Action) -> (String, Value) {
             message,
             options,
         } => {
-            let message_json = segments_to_json(&crate::adapters::send_segments(message, Some(options)));
+            let message_json = segments_to_json(&coral_model::send_segments(message, Some(options)));
             match target {
                 Chat::Private(user_id) => json!({
                     "message_type": "private",
@@ -773,12 +610,13 @@ fn num(id: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::data::uint;
-    use crate::runtime::bindings::coral::bot::types::{
-        Contact, CustomMusic, CustomNode, Image, Location, OtherSegment, Poke, Share, Voice,
-    };
-    use crate::runtime::bindings::{Role, SendOptions};
     use crate::test_fixtures::fixtures_dir;
+    use coral_model::bindings::coral::bot::types::{
+        Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, OtherSegment, Poke, Share,
+        Voice,
+    };
+    use coral_model::bindings::{Media, Role, SendOptions};
+    use coral_model::wire::json::uint;
     use std::collections::BTreeSet;
 
     /// Every `*.json` file of a fixture folder, as (file name, JSON), sorted by name.

@@ -274,7 +274,7 @@ async fn connect_once(
             match link.call("get_login_info", serde_json::json!({})).await {
                 Ok(data) => {
                     established.store(true, Ordering::Relaxed);
-                    let id = crate::api::data::id(&data, "user_id");
+                    let id = coral_model::wire::json::id(&data, "user_id");
                     if !id.is_empty() {
                         let bot = registry.bot(&id);
                         match split {

@@ -154,7 +154,7 @@ impl Admitted {
             let (outcome, retcode, detail) = outcome(&self.method, &self.url, &result.as_ref().map(Response::status));
             // A request that timed out may have reached the server.
             let outcome = if outcome == "timeout" { "unknown" } else { outcome };
-            pending.finish(outcome, retcode, &crate::runtime::state::sanitize(&detail));
+            pending.finish(outcome, retcode, &coral_model::text::sanitize(&detail));
         }
         let (head, body) = result?.into_parts();
         Ok(Response::from_parts(
@@ -413,9 +413,9 @@ fn outcome(method: &str, url: &str, outcome: &Result<hyper::StatusCode, &HttpFai
         Err(failure) => {
             let error = failure.wit_error();
             let outcome = match error.code {
-                crate::runtime::bindings::ErrorCode::PermissionDenied => "denied",
-                crate::runtime::bindings::ErrorCode::RateLimited => "rate-limited",
-                crate::runtime::bindings::ErrorCode::Timeout => "timeout",
+                coral_model::bindings::ErrorCode::PermissionDenied => "denied",
+                coral_model::bindings::ErrorCode::RateLimited => "rate-limited",
+                coral_model::bindings::ErrorCode::Timeout => "timeout",
                 _ => "failed",
             };
             (outcome, error.retcode, format!("{method} {url}: {failure}"))
@@ -435,7 +435,7 @@ fn entry(shared: &PluginShared, host: &str, detail: String) -> Entry {
         target: if host.is_empty() { "-".into() } else { host.to_string() },
         outcome: String::new(),
         retcode: 0,
-        detail: crate::runtime::state::sanitize(&detail),
+        detail: coral_model::text::sanitize(&detail),
         call: 0,
     }
 }

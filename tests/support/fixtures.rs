@@ -1,8 +1,8 @@
 //! Test support: the one place that finds the OneBot V11 fixtures (`<repo>/tests/fixtures/onebot`).
 //!
-//! `$CORAL_FIXTURES` points the tests at another folder. Used by the unit tests (`crate::test_fixtures`, compiled
-//! only under `cfg(test)`) and by the e2e tests, which include this same file from `tests/e2e/support/mod.rs`, so
-//! both resolve the folder the same way.
+//! `$CORAL_FIXTURES` points the tests at another folder. Every crate's unit tests include this one file (`#[path]`,
+//! compiled only under `cfg(test)`), and so do the e2e tests (`tests/e2e/support/mod.rs`), so all resolve the
+//! folder the same way.
 
 use std::path::{Path, PathBuf};
 
@@ -10,12 +10,18 @@ use std::path::{Path, PathBuf};
 /// `events/` and `segments/`). A relative value is taken from the repository root.
 pub const FIXTURES_ENV: &str = "CORAL_FIXTURES";
 
-/// The repository root: the parent of the `host` crate.
+/// The repository root: the nearest folder above the including crate that holds `wit/` and `host/`.
 fn repo_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
-        .parent()
-        .unwrap_or_else(|| panic!("the host crate at {} has no parent folder", manifest.display()))
+        .ancestors()
+        .find(|dir| dir.join("wit").is_dir() && dir.join("host").is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "no repository root (a folder with wit/ and host/) above {}",
+                manifest.display()
+            )
+        })
         .to_path_buf()
 }
 

@@ -70,6 +70,24 @@ fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Longest line of plugin text a log or terminal gets (bytes); longer ones are cut with a note.
+pub const MAX_LOG_LINE: usize = 4096;
+
+/// Strip control characters (ANSI escapes, terminal tricks) from plugin text before it reaches a log or terminal,
+/// and cut it at [`MAX_LOG_LINE`] bytes.
+pub fn sanitize(text: &str) -> String {
+    let cut = text.len() > MAX_LOG_LINE;
+    let mut out: String = prefix(text, MAX_LOG_LINE)
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect();
+    if cut {
+        // Say so: the reader should know the line went on.
+        out.push_str(&format!("… ({} bytes in all; cut at {MAX_LOG_LINE})", text.len()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,11 @@
 //! Reading platform answers: the OneBot `data` JSON of each API, leniently (ids as numbers or strings, missing
 //! optional fields), into the WIT records plugins receive; and message segments from OneBot's array form.
 
-use crate::runtime::bindings::coral::bot::types::{
+use crate::bindings::coral::bot::types::{
     Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef, OtherSegment, Poke,
     SegmentExtra, Share, Voice,
 };
-use crate::runtime::bindings::{
+use crate::bindings::{
     ChatType, Credentials, ForwardMessageNode, FriendInfo, GroupInfo, HonorInfo, HonorMember, LoginInfo, Media,
     MemberInfo, MessageInfo, Role, Segment, Sender, Status, StrangerInfo, Talkative, VersionInfo,
 };
@@ -159,7 +159,7 @@ pub fn segment(seg: &Value) -> Segment {
         "node" if d.get("content").is_some_and(|c| !c.is_null()) => {
             // `content-json` is always an array of segments, whichever form the platform used.
             let content = match d.get("content") {
-                Some(Value::String(cq_string)) => Value::Array(crate::adapters::onebot::cq::parse(cq_string)),
+                Some(Value::String(cq_string)) => Value::Array(super::cq::parse(cq_string)),
                 Some(segment @ Value::Object(_)) => Value::Array(vec![segment.clone()]),
                 Some(message @ Value::Array(_)) => message.clone(),
                 _ => Value::Array(Vec::new()),
@@ -249,12 +249,12 @@ pub fn message_with_extras(v: &Value) -> (Vec<Segment>, Vec<SegmentExtra>) {
 }
 
 /// A message's segments as JSON values, from any of OneBot's three forms: an array of segments, a single segment
-/// object, or a CQ-code string (parsed by [`crate::adapters::onebot::cq::parse`]). Anything else has none.
+/// object, or a CQ-code string (parsed by [`super::cq::parse`]). Anything else has none.
 fn segment_values(v: &Value) -> std::borrow::Cow<'_, [Value]> {
     match v {
         Value::Array(items) => items.as_slice().into(),
         Value::Object(_) => std::slice::from_ref(v).into(),
-        Value::String(s) => crate::adapters::onebot::cq::parse(s).into(),
+        Value::String(s) => super::cq::parse(s).into(),
         _ => (&[][..]).into(),
     }
 }

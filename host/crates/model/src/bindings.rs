@@ -2,17 +2,17 @@
 //! model too (they are already platform-neutral), and for the frozen 0.1.0 world plugins may still be built against.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../../../wit",
     world: "plugin",
     imports: { default: async | trappable },
     exports: { default: async },
 });
 
 /// The frozen `coral:bot@0.1.0` contract (`wit/v0.1.0`), for plugins built before 0.2.0: the host serves its
-/// imports through [`crate::api::v0_1`].
+/// imports through the runtime.
 pub mod v0_1 {
     wasmtime::component::bindgen!({
-        path: "../wit/v0.1.0",
+        path: "../../../wit/v0.1.0",
         world: "plugin",
         imports: { default: async | trappable },
         exports: { default: async },
