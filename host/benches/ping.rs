@@ -7,7 +7,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use coral_host::adapters::console;
+use coral_adapters::console;
 use coral_host::config::{Config, ConsoleConfig};
 use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
 use coral_model::Bots;

@@ -1,10 +1,10 @@
 //! Benchmark: the cost of one policy check (grant + scope + content + rate limit), as every plugin call pays it.
 //! Run: `cargo bench --bench policy`.
 
-use coral_host::policy::{Capability, Context, Grants, Policy, Scope};
 use coral_model::Action;
 use coral_model::bindings::{Chat, Segment, SendOptions};
 use coral_model::rate::Rate;
+use coral_policy::{Capability, Context, Grants, Policy, Scope};
 use std::hint::black_box;
 use std::time::Instant;
 

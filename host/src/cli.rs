@@ -3,8 +3,8 @@
 
 use crate::audit::{AuditLog, Record};
 use crate::config::{Config, PluginLimits};
-use crate::policy::{Capability, Policy};
 use crate::runtime::{Compiled, Runtime};
+use coral_policy::{Capability, Policy};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -30,7 +30,7 @@ fn limits_line(l: &PluginLimits) -> String {
     )
 }
 
-fn scope_text(s: &crate::policy::Scope) -> String {
+fn scope_text(s: &coral_policy::Scope) -> String {
     match (&s.groups, &s.users) {
         (None, None) => "anywhere".into(),
         (g, u) => {
@@ -157,10 +157,10 @@ pub async fn describe(
         (Some(_), n) => format!("schema-checked: {n} problem(s); the plugin will not load"),
     };
     let _ = writeln!(out, "config:       {schema_state}");
-    for line in crate::services::http::inspect_lines(&policy) {
+    for line in coral_policy::http::inspect_lines(&policy) {
         let _ = writeln!(out, "{line}");
     }
-    problems.extend(crate::services::http::problems(name, &policy));
+    problems.extend(coral_policy::http::problems(name, &policy));
     let _ = writeln!(out, "enabled:      {}", settings.enabled);
     Ok((out, problems))
 }

@@ -66,6 +66,15 @@ pub enum ConfigError {
     },
 }
 
+impl From<coral_policy::SettingError> for ConfigError {
+    fn from(e: coral_policy::SettingError) -> Self {
+        ConfigError::Invalid {
+            key: e.key,
+            reason: e.reason,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,7 +90,7 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginConfig>,
     /// OneBot V11 connections (`[[onebot]]`), any number.
     #[serde(default)]
-    pub onebot: Vec<crate::adapters::onebot::config::OneBotConfig>,
+    pub onebot: Vec<coral_adapters::onebot::config::OneBotConfig>,
     /// The Prometheus metrics endpoint (`[metrics]`), off by default.
     #[serde(default)]
     pub metrics: MetricsConfig,
@@ -226,40 +235,10 @@ impl Default for HostConfig {
     }
 }
 
-/// `[console]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleConfig {
-    /// Run the console platform (stdin/stdout). Default: true when `coral` runs without a config file; false
-    /// when a config file has no `[console]` table.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// The user id you type as. Default `10000`.
-    #[serde(default = "default_console_user")]
-    pub user_id: String,
-    /// Your nickname. Default `console-user`.
-    #[serde(default = "default_console_nickname")]
-    pub nickname: String,
-}
+pub use coral_adapters::console::ConsoleConfig;
 
 fn yes() -> bool {
     true
-}
-fn default_console_user() -> String {
-    "10000".into()
-}
-fn default_console_nickname() -> String {
-    "console-user".into()
-}
-
-impl Default for ConsoleConfig {
-    fn default() -> Self {
-        ConsoleConfig {
-            enabled: false,
-            user_id: default_console_user(),
-            nickname: default_console_nickname(),
-        }
-    }
 }
 
 /// `[plugins.<name>]`.
@@ -309,11 +288,11 @@ pub struct PluginConfig {
     pub http: Vec<String>,
     /// Bounds on its HTTP requests: `{ max_response_kb, timeout_ms, max_concurrent, allow_private }`.
     #[serde(default)]
-    pub http_limits: crate::services::http::HttpLimitsConfig,
+    pub http_limits: coral_policy::http::HttpLimitsConfig,
     /// How much one call may carry: `{ max_message_kb, max_segments, max_forward_nodes, max_media_mb }` (defaults
     /// 64, 200, 100, 10); more is refused as `too-large`.
     #[serde(default)]
-    pub sizes: crate::policy::size::SizesConfig,
+    pub sizes: coral_policy::size::SizesConfig,
     /// The plugin's own settings, passed to its `setup` export as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
@@ -411,9 +390,9 @@ fn id_set(ids: &Option<Vec<Id>>) -> Option<std::collections::BTreeSet<String>> {
 
 impl PluginConfig {
     /// The grant table as the policy needs it; errors name the offending key.
-    pub fn grants(&self, name: &str) -> Result<crate::policy::Grants, ConfigError> {
-        use crate::policy::{Capability, Grants, Scope};
+    pub fn grants(&self, name: &str) -> Result<coral_policy::Grants, ConfigError> {
         use coral_model::rate::Rate;
+        use coral_policy::{Capability, Grants, Scope};
         let invalid = |key: String, reason: String| ConfigError::Invalid { key, reason };
         let cap = |key: String, text: &str| Capability::parse(text).map_err(|reason| invalid(key, reason));
         let mut grants = Grants {
@@ -442,7 +421,7 @@ impl PluginConfig {
             let parsed = Rate::parse(rate).map_err(|reason| invalid(key, reason))?;
             grants.rates.insert(capability, (rate.clone(), parsed));
         }
-        grants.http = crate::services::http::HttpRules::from_config(name, &self.http, &self.http_limits)?;
+        grants.http = coral_policy::http::HttpRules::from_config(name, &self.http, &self.http_limits)?;
         grants.sizes = self
             .sizes
             .resolve()

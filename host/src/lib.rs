@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`config`]: `coral.toml` (strict: unknown keys are errors).
 //! - [`adapters`]: platforms. [`adapters::Action`] is what plugins ask for, [`adapters::Bots`] the connected
-//!   accounts, [`adapters::console`] the embedded default platform.
+//!   accounts, [`coral_adapters::console`] the embedded default platform.
 //! - [`runtime`]: wasmtime engine, per-plugin actor tasks with CPU/memory/time limits, [`runtime::Dispatcher`].
 //! - [`api`]: host implementations of the WIT imports (`coral:bot/bot`, `coral:bot/log`, `coral:bot/storage`,
 //!   `coral:bot/schedule`).
@@ -11,13 +11,12 @@
 //!
 //! [`run`] wires them together; `main.rs` is only the command line.
 
-pub mod adapters;
 pub mod api;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod endpoints;
 pub mod ops;
-pub mod policy;
 pub mod reload;
 pub mod runtime;
 pub mod scaffold;
@@ -111,7 +110,7 @@ pub fn admin_socket_path(config: &Config) -> PathBuf {
 }
 
 /// Capability names, comma-separated.
-pub fn names(caps: &BTreeSet<policy::Capability>) -> String {
+pub fn names(caps: &BTreeSet<coral_policy::Capability>) -> String {
     caps.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
@@ -158,7 +157,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         .with_compiler(runtime::compile::worker()?, config.host.compile_limits());
     // Before any plugin runs: the listeners and OneBot endpoints no plugin request may reach.
     let own = runtime.own_endpoints().clone();
-    own.add(services::http::coral_endpoints(&config).iter().cloned());
+    own.add(crate::endpoints::coral_endpoints(&config).iter().cloned());
     let dispatcher = Dispatcher::default();
     let onebot_counters = Arc::new(coral_model::AdapterCounters::default());
     let sources = ops::Sources {
@@ -169,7 +168,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
             Vec::new()
         } else {
             vec![(
-                adapters::onebot::protocol::PLATFORM.to_string(),
+                coral_adapters::onebot::protocol::PLATFORM.to_string(),
                 onebot_counters.clone(),
             )]
         },
@@ -182,7 +181,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
             .await
             .with_context(|| format!("metrics: cannot listen on {}", config.metrics.listen))?;
         let addr = listener.local_addr()?;
-        own.add([services::http::rules::CoralEndpoint::bound(
+        own.add([coral_policy::http::rules::CoralEndpoint::bound(
             addr,
             "the metrics listener [metrics].listen",
         )]);
@@ -225,7 +224,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
                     || bots
                         .list()
                         .iter()
-                        .any(|bot| bot.self_id == adapters::console::CONSOLE_SELF_ID)
+                        .any(|bot| bot.self_id == coral_adapters::console::CONSOLE_SELF_ID)
                 {
                     break;
                 }
@@ -236,21 +235,19 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     };
 
     let sink: Arc<dyn coral_model::EventSink> = Arc::new(dispatcher.clone());
-    let onebot = adapters::onebot::start(&config.onebot, &sink, &bots, onebot_counters).await?;
-    own.add(
-        onebot.listening.iter().map(|(addr, key)| {
-            services::http::rules::CoralEndpoint::bound(*addr, format!("the OneBot listener {key}"))
-        }),
-    );
+    let onebot = coral_adapters::onebot::start(&config.onebot, &sink, &bots, onebot_counters).await?;
+    own.add(onebot.listening.iter().map(|(addr, key)| {
+        coral_policy::http::rules::CoralEndpoint::bound(*addr, format!("the OneBot listener {key}"))
+    }));
 
     if config.console.enabled {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             eprintln!("Coral console: type a message (try `ping hello`); /help for commands, Ctrl-D to quit.");
         }
         let input = tokio::io::BufReader::new(tokio::io::stdin());
-        let out: adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
+        let out: coral_adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
         tokio::select! {
-            result = adapters::console::run(&config.console, input, out, sink.clone(), bots.clone()) => {
+            result = coral_adapters::console::run(&config.console, input, out, sink.clone(), bots.clone()) => {
                 result.context("reading the console")?;
                 if !config.onebot.is_empty() {
                     tracing::info!("console input ended; still serving OneBot until Ctrl-C");

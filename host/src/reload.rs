@@ -136,7 +136,7 @@ impl Reloader {
         // The new config's listeners and OneBot endpoints join those still in use (they change only on restart).
         self.runtime
             .own_endpoints()
-            .add(crate::services::http::coral_endpoints(&new).iter().cloned());
+            .add(crate::endpoints::coral_endpoints(&new).iter().cloned());
         // Grants and rates: in place, from the next call.
         for name in self.dispatcher.names() {
             match new.plugin(&name).grants(&name) {

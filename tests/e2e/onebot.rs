@@ -156,7 +156,7 @@ fn http_api_and_signed_event_posts() {
     };
     assert_eq!(post(None), 401, "missing signature");
     assert_eq!(post(Some("sha1=0000".into())), 403, "wrong signature");
-    let good = coral_host::adapters::onebot::auth::sign("sig", body.as_bytes());
+    let good = coral_adapters::onebot::auth::sign("sig", body.as_bytes());
     assert_eq!(post(Some(good)), 204);
     let sent = peer.expect_action("pong over HTTP", |r| r.action.starts_with("send_"));
     assert_eq!(message_text(&sent.params["message"]), "pong over http");

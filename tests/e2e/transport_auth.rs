@@ -121,7 +121,7 @@ fn http_post_with_secret_and_access_token_needs_both() {
     let event = private_message("ping both", 1);
     let signed = (
         "X-Signature",
-        coral_host::adapters::onebot::auth::sign("sig", event.to_string().as_bytes()),
+        coral_adapters::onebot::auth::sign("sig", event.to_string().as_bytes()),
     );
     let token = ("Authorization", "Bearer tok".to_string());
     assert_eq!(

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each benchmark uses a subset
 
-use coral_host::adapters::console;
+use coral_adapters::console;
 use coral_host::config::ConsoleConfig;
 use coral_host::runtime::Dispatcher;
 use coral_model::Bots;

@@ -4,7 +4,6 @@
 
 use crate::audit::Entry;
 use crate::ops::ActionStats;
-use crate::policy::{self, Capability, PolicyError, Target};
 use crate::runtime::state::{PluginShared, PluginState};
 use coral_model::bindings::coral::bot::bot::Host;
 use coral_model::bindings::{
@@ -13,6 +12,7 @@ use coral_model::bindings::{
 };
 use coral_model::wire::json as data;
 use coral_model::{Action, ApiError};
+use coral_policy::{Capability, PolicyError, Target};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -21,20 +21,6 @@ type Answer<T> = wasmtime::Result<Result<T, WitError>>;
 
 /// Most targets one `broadcast` may name.
 pub const MAX_BROADCAST_TARGETS: usize = 500;
-
-impl From<&PolicyError> for WitError {
-    fn from(error: &PolicyError) -> Self {
-        match error {
-            PolicyError::Denied { .. } => WitError::new(ErrorCode::PermissionDenied, error.to_string()),
-            PolicyError::RateLimited { retry_after, .. } => WitError {
-                retry_after_ms: Some(retry_after.as_millis() as u64),
-                ..WitError::new(ErrorCode::RateLimited, error.to_string())
-            },
-            PolicyError::Invalid(_) => WitError::new(ErrorCode::InvalidArgument, error.to_string()),
-            PolicyError::TooLarge(_) => WitError::new(ErrorCode::TooLarge, error.to_string()),
-        }
-    }
-}
 
 impl PluginState {
     /// Check the policy, perform the action, convert its `data`; record privileged actions and every refusal.
@@ -62,7 +48,7 @@ impl PluginState {
         let verdict = {
             let index = self.shared.messages.lock().unwrap_or_else(|e| e.into_inner());
             let messages = index.of_bot(&self_id);
-            let context = policy::Context {
+            let context = coral_policy::Context {
                 bot: Some(&self_id),
                 reply_chat,
                 messages: &messages,
@@ -201,13 +187,13 @@ impl PluginState {
 }
 
 /// Who a refused action was aimed at, for the audit log and the call log (a recall: where its message is).
-fn refused_target(action: &Action, messages: &dyn policy::MessageLookup) -> Target {
+fn refused_target(action: &Action, messages: &dyn coral_policy::MessageLookup) -> Target {
     match action {
         Action::DeleteMsg { message_id } => messages
             .chat_of(message_id)
             .map(|chat| Target::of_chat(&chat))
             .unwrap_or_default(),
-        other => policy::capability_of(other).1,
+        other => coral_policy::capability_of(other).1,
     }
 }
 
@@ -251,7 +237,7 @@ async fn call_bot(shared: &PluginShared, self_id: &str, action: Action) -> Resul
 
 /// Whether an action may be retried: a read-only query (the `query` capability's actions, typed or raw).
 pub fn retryable(action: &str) -> bool {
-    policy::standard_capability(action) == Some(Capability::Query)
+    coral_policy::standard_capability(action) == Some(Capability::Query)
 }
 
 /// Whether a failure is worth another attempt: the platform did not answer, was busy, failed, or went away.
@@ -271,7 +257,7 @@ fn body_text(action: &Action) -> String {
     let text = match action {
         Action::SendMsg { message, .. }
         | Action::SendGroupMsg { message, .. }
-        | Action::SendPrivateMsg { message, .. } => crate::adapters::console::render(message),
+        | Action::SendPrivateMsg { message, .. } => coral_model::text::message_line(message),
         Action::Raw { params, .. } => params.to_string(),
         other => format!("{other:?}"),
     };

@@ -1,11 +1,11 @@
 //! `coral:bot/schedule`: the plugin's own scheduled jobs, named within its namespace (the plugin's name, set by
 //! the host). Due jobs come back as `timer` events to this plugin only.
 
-use crate::policy::Capability;
 use crate::runtime::state::PluginState;
 use crate::services::jobs::When;
 use coral_model::bindings::WitError;
 use coral_model::bindings::coral::bot::schedule::{Host, Job, When as WitWhen};
+use coral_policy::Capability;
 
 type Answer<T> = wasmtime::Result<Result<T, WitError>>;
 

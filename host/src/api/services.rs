@@ -1,12 +1,12 @@
 //! What `coral:bot/storage` and `coral:bot/schedule` share: counting the host call, checking the capability with
-//! [`crate::policy::Policy::check_service`] (refusals audited), and mapping service errors to WIT `error`s.
+//! [`coral_policy::Policy::check_service`] (refusals audited), and mapping service errors to WIT `error`s.
 
-use crate::policy::{Capability, PolicyError, Target};
 use crate::runtime::state::PluginState;
 use crate::services::Services;
 use crate::services::jobs::JobError;
 use crate::services::storage::StorageError;
 use coral_model::bindings::{ErrorCode, WitError};
+use coral_policy::{Capability, PolicyError, Target};
 use std::sync::Arc;
 
 impl From<&StorageError> for WitError {

@@ -1,11 +1,11 @@
 //! `coral:bot/storage`: the plugin's key-value store. The namespace is the plugin's name from
 //! [`crate::runtime::state::PluginShared`], never anything the plugin passes; SQLite runs off the async workers.
 
-use crate::policy::Capability;
 use crate::runtime::state::PluginState;
 use crate::services::storage::{Storage, StorageError};
 use coral_model::bindings::WitError;
 use coral_model::bindings::coral::bot::storage::Host;
+use coral_policy::Capability;
 
 type Answer<T> = wasmtime::Result<Result<T, WitError>>;
 

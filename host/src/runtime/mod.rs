@@ -14,10 +14,10 @@ pub mod world;
 
 use crate::audit::AuditLog;
 use crate::config::PluginLimits;
-use crate::policy::{Grants, Policy};
 use anyhow::Context as _;
 use coral_model::Bots;
 use coral_model::bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata};
+use coral_policy::{Grants, Policy};
 use crash::Admit;
 use sha2::{Digest, Sha256};
 use state::{PluginShared, PluginState};
@@ -167,7 +167,7 @@ impl Runtime {
     }
 
     /// The host's own endpoints, which no plugin's HTTP request may reach (shared by every plugin it starts).
-    pub fn own_endpoints(&self) -> &Arc<crate::services::http::OwnEndpoints> {
+    pub fn own_endpoints(&self) -> &Arc<coral_policy::http::OwnEndpoints> {
         &self.host.own_endpoints
     }
 

@@ -2,10 +2,10 @@
 //! counter, and the plugin's stdout/stderr forwarded to the host log under the plugin's log budget ([`LogBudget`]).
 
 use crate::audit::AuditLog;
-use crate::policy::Policy;
 use bytes::Bytes;
 use coral_model::Bots;
 use coral_model::bindings::Chat;
+use coral_policy::Policy;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
@@ -40,7 +40,7 @@ pub struct PluginShared {
     /// Host calls one event may make.
     pub max_host_calls: u32,
     /// Where recent messages the plugin saw or sent were (so a recall can be checked against scopes).
-    pub messages: Mutex<MessageIndex>,
+    pub messages: Mutex<coral_policy::MessageIndex>,
     /// Fault history (crash backoff and quarantine), shared by the plugin's instances.
     pub crashes: Mutex<crate::runtime::crash::CrashGuard>,
     /// Its counters (events, handler time, platform calls).
@@ -56,7 +56,7 @@ pub struct PluginShared {
     /// Outgoing HTTP requests in flight (bounded by `http_limits.max_concurrent`).
     pub http_in_flight: std::sync::atomic::AtomicUsize,
     /// The host's own endpoints, which its HTTP requests may never reach (shared by every plugin).
-    pub own_endpoints: Arc<crate::services::http::OwnEndpoints>,
+    pub own_endpoints: Arc<coral_policy::http::OwnEndpoints>,
     /// The line budget its stdout, stderr and `coral:bot/log` share.
     pub log_budget: LogBudget,
     /// Limits "event queue full" warnings to one per [`SHED_LOG_PERIOD`] (with the count shed since the last).
@@ -65,63 +65,6 @@ pub struct PluginShared {
 
 /// Shortest time between two "event queue full" warnings of one plugin.
 pub const SHED_LOG_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Recent message ids and their chats, per bot, bounded (oldest forgotten first). Message ids are only unique per
-/// bot, so the same id seen on two bots is two entries.
-#[derive(Debug, Default)]
-pub struct MessageIndex {
-    chats: std::collections::HashMap<(String, String), Chat>,
-    order: std::collections::VecDeque<(String, String)>,
-}
-
-/// How many message ids a plugin's index remembers.
-const MESSAGE_INDEX_LEN: usize = 4096;
-
-impl MessageIndex {
-    /// Remember where a message of `bot` is. The first chat an id was seen in stays its chat: a later sighting
-    /// elsewhere (an id named by a quote or forward inside another chat's message, whose fields the sender wrote)
-    /// never moves it, so a recall or quote allowed in that other chat cannot reach it.
-    pub fn remember(&mut self, bot: &str, message_id: &str, chat: &Chat) {
-        if message_id.is_empty() {
-            return;
-        }
-        let key = (bot.to_string(), message_id.to_string());
-        match self.chats.entry(key.clone()) {
-            std::collections::hash_map::Entry::Occupied(_) => return,
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(chat.clone());
-            }
-        }
-        self.order.push_back(key);
-        if self.order.len() > MESSAGE_INDEX_LEN
-            && let Some(old) = self.order.pop_front()
-        {
-            self.chats.remove(&old);
-        }
-    }
-
-    /// Where a message of `bot` is, if known.
-    pub fn chat_of(&self, bot: &str, message_id: &str) -> Option<Chat> {
-        self.chats.get(&(bot.to_string(), message_id.to_string())).cloned()
-    }
-
-    /// The index as one bot's [`crate::policy::MessageLookup`].
-    pub fn of_bot<'a>(&'a self, bot: &'a str) -> BotMessages<'a> {
-        BotMessages { index: self, bot }
-    }
-}
-
-/// The messages known on one bot.
-pub struct BotMessages<'a> {
-    index: &'a MessageIndex,
-    bot: &'a str,
-}
-
-impl crate::policy::MessageLookup for BotMessages<'_> {
-    fn chat_of(&self, message_id: &str) -> Option<Chat> {
-        self.index.chat_of(self.bot, message_id)
-    }
-}
 
 /// What the host gives every plugin it starts: the bots, the call counters, the audit log, the services and
 /// the endpoints no plugin may reach.
@@ -136,7 +79,7 @@ pub struct HostParts {
     /// Storage and schedule (none: not offered).
     pub services: Option<Arc<crate::services::Services>>,
     /// The host's own endpoints.
-    pub own_endpoints: Arc<crate::services::http::OwnEndpoints>,
+    pub own_endpoints: Arc<coral_policy::http::OwnEndpoints>,
 }
 
 impl PluginShared {

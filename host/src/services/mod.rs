@@ -1,5 +1,5 @@
 //! Host services a plugin reaches through its own WIT interfaces — storage, timers, outgoing HTTP — each behind a
-//! granted capability (`storage`, `schedule`, `http`) checked with [`crate::policy::Policy::check_service`].
+//! granted capability (`storage`, `schedule`, `http`) checked with [`coral_policy::Policy::check_service`].
 //!
 //! - [`storage`]: the per-plugin key-value store (`<data_dir>/storage.db`).
 //! - [`jobs`] and [`cron`]: scheduled jobs (`<data_dir>/jobs.db`), delivered as `timer` events.

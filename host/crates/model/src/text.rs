@@ -1,6 +1,8 @@
 //! Plugin-controlled text on its way to an operator: control characters, newlines and ANSI escapes shown as
 //! visible escapes, so nothing a plugin chose can move a terminal's cursor, colour it, or forge a line.
 
+use crate::bindings::Segment;
+use crate::bindings::coral::bot::types::{ForwardNode, Music};
 use std::borrow::Cow;
 
 /// `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u{1b}`, …) and backslashes
@@ -86,6 +88,39 @@ pub fn sanitize(text: &str) -> String {
         out.push_str(&format!("… ({} bytes in all; cut at {MAX_LOG_LINE})", text.len()));
     }
     out
+}
+
+/// A readable one-line rendering of a message.
+pub fn message_line(message: &[Segment]) -> String {
+    let mut text = String::new();
+    for segment in message {
+        match segment {
+            Segment::Text(t) => text.push_str(t),
+            Segment::Face(id) => text.push_str(&format!("[face:{id}]")),
+            Segment::Image(i) => text.push_str(&format!("[image:{}]", i.media.file)),
+            Segment::Record(v) => text.push_str(&format!("[voice:{}]", v.media.file)),
+            Segment::Video(m) => text.push_str(&format!("[video:{}]", m.file)),
+            Segment::At(who) => text.push_str(&format!("@{who}")),
+            Segment::Rps => text.push_str("[rps]"),
+            Segment::Dice => text.push_str("[dice]"),
+            Segment::Shake => text.push_str("[shake]"),
+            Segment::Poke(p) => text.push_str(&format!("[poke:{}]", p.id)),
+            Segment::Anonymous(_) => text.push_str("[anonymous]"),
+            Segment::Share(s) => text.push_str(&format!("[share:{} {}]", s.title, s.url)),
+            Segment::Contact(c) => text.push_str(&format!("[contact:{}]", c.id)),
+            Segment::Location(l) => text.push_str(&format!("[location:{},{}]", l.lat, l.lon)),
+            Segment::Music(Music::Catalogue(m)) => text.push_str(&format!("[music:{}:{}]", m.platform, m.id)),
+            Segment::Music(Music::Custom(m)) => text.push_str(&format!("[music:{}]", m.title)),
+            Segment::Reply(id) => text.push_str(&format!("[reply #{id}]")),
+            Segment::Forward(id) => text.push_str(&format!("[forward:{id}]")),
+            Segment::Node(ForwardNode::Existing(id)) => text.push_str(&format!("[node #{id}]")),
+            Segment::Node(ForwardNode::Custom(n)) => text.push_str(&format!("[node {}]", n.nickname)),
+            Segment::Xml(_) => text.push_str("[xml]"),
+            Segment::Json(_) => text.push_str("[json]"),
+            Segment::Other(o) => text.push_str(&format!("[{}]", o.kind)),
+        }
+    }
+    text
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 //! body bounded in size and (with the whole request) in time. Every request, sent or refused, is one audit entry.
 
 use super::HttpFailure;
-use super::rules::{self, non_public_class};
 use crate::audit::Entry;
-use crate::policy::Capability;
 use crate::runtime::state::PluginShared;
 use bytes::Bytes;
+use coral_policy::Capability;
+use coral_policy::http::rules::{self, non_public_class};
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{CONTENT_LENGTH, HOST, HeaderValue};
 use hyper::{Request, Response, Uri};
@@ -26,7 +26,7 @@ use tokio::time::{Instant, Sleep};
 /// the plugin's in-flight slots until its response body is finished or dropped.
 pub struct Admitted {
     shared: Arc<PluginShared>,
-    rules: Arc<super::HttpRules>,
+    rules: Arc<coral_policy::http::HttpRules>,
     slot: InFlight,
     host: String,
     port: u16,

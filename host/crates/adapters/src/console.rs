@@ -6,9 +6,9 @@
 //! `/whoami`, `/help`, `/quit`. In a group, start a line with `@bot` to address the bot.
 //! The console has no group or user management: those actions return "unsupported".
 
-use crate::config::ConsoleConfig;
 use coral_model::EventSink;
-use coral_model::bindings::coral::bot::types::{ForwardNode, Music};
+use serde::Deserialize;
+
 use coral_model::bindings::{Chat, ChatType, Event, EventKind, MessageEvent, Role, Segment, Sender};
 use coral_model::{Action, ApiError, ApiFuture, BotConnection, Bots};
 use serde_json::json;
@@ -40,7 +40,7 @@ impl ConsoleBot {
         };
         // A plugin's text reaches the operator's terminal: lines stay lines (indented under the first), every
         // other control character (escapes, carriage returns, bells) is shown escaped.
-        let body: Vec<String> = format!("{prefix}{}", render(message))
+        let body: Vec<String> = format!("{prefix}{}", coral_model::text::message_line(message))
             .split('\n')
             .map(|line| coral_model::text::escape_controls(line).into_owned())
             .collect();
@@ -97,37 +97,40 @@ impl BotConnection for ConsoleBot {
     }
 }
 
-/// A readable one-line rendering of a message.
-pub fn render(message: &[Segment]) -> String {
-    let mut text = String::new();
-    for segment in message {
-        match segment {
-            Segment::Text(t) => text.push_str(t),
-            Segment::Face(id) => text.push_str(&format!("[face:{id}]")),
-            Segment::Image(i) => text.push_str(&format!("[image:{}]", i.media.file)),
-            Segment::Record(v) => text.push_str(&format!("[voice:{}]", v.media.file)),
-            Segment::Video(m) => text.push_str(&format!("[video:{}]", m.file)),
-            Segment::At(who) => text.push_str(&format!("@{who}")),
-            Segment::Rps => text.push_str("[rps]"),
-            Segment::Dice => text.push_str("[dice]"),
-            Segment::Shake => text.push_str("[shake]"),
-            Segment::Poke(p) => text.push_str(&format!("[poke:{}]", p.id)),
-            Segment::Anonymous(_) => text.push_str("[anonymous]"),
-            Segment::Share(s) => text.push_str(&format!("[share:{} {}]", s.title, s.url)),
-            Segment::Contact(c) => text.push_str(&format!("[contact:{}]", c.id)),
-            Segment::Location(l) => text.push_str(&format!("[location:{},{}]", l.lat, l.lon)),
-            Segment::Music(Music::Catalogue(m)) => text.push_str(&format!("[music:{}:{}]", m.platform, m.id)),
-            Segment::Music(Music::Custom(m)) => text.push_str(&format!("[music:{}]", m.title)),
-            Segment::Reply(id) => text.push_str(&format!("[reply #{id}]")),
-            Segment::Forward(id) => text.push_str(&format!("[forward:{id}]")),
-            Segment::Node(ForwardNode::Existing(id)) => text.push_str(&format!("[node #{id}]")),
-            Segment::Node(ForwardNode::Custom(n)) => text.push_str(&format!("[node {}]", n.nickname)),
-            Segment::Xml(_) => text.push_str("[xml]"),
-            Segment::Json(_) => text.push_str("[json]"),
-            Segment::Other(o) => text.push_str(&format!("[{}]", o.kind)),
+/// `[console]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Run the console platform (stdin/stdout). Default: true when `coral` runs without a config file; false
+    /// when a config file has no `[console]` table.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The user id you type as. Default `10000`.
+    #[serde(default = "default_console_user")]
+    pub user_id: String,
+    /// Your nickname. Default `console-user`.
+    #[serde(default = "default_console_nickname")]
+    pub nickname: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_console_user() -> String {
+    "10000".into()
+}
+fn default_console_nickname() -> String {
+    "console-user".into()
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: false,
+            user_id: default_console_user(),
+            nickname: default_console_nickname(),
         }
     }
-    text
 }
 
 /// The simulated chat state.
@@ -396,7 +399,7 @@ mod tests {
         assert_eq!(m.raw_message, line);
         assert_eq!(m.plain_text, "remember k look  at  and  [x]");
         assert_eq!(
-            render(&m.message),
+            coral_model::text::message_line(&m.message),
             "remember k look [face:1] at [image:cat.jpg] and @123 [x]"
         );
     }

@@ -293,7 +293,7 @@ impl CoralEndpoint {
     /// The endpoint of a URL Coral connects to (`ws://127.0.0.1:3001`, `http://napcat:5700/`; without a port, 80
     /// for `ws`/`http` and 443 for `wss`/`https`); `None` when it is not such a URL (Coral cannot connect to it).
     pub fn url(text: &str, what: impl Into<String>) -> Option<CoralEndpoint> {
-        let uri: hyper::Uri = text.trim().parse().ok()?;
+        let uri: http::Uri = text.trim().parse().ok()?;
         let tls = match uri.scheme_str()?.to_ascii_lowercase().as_str() {
             "ws" | "http" => false,
             "wss" | "https" => true,

@@ -12,13 +12,20 @@
 //! facts, content judged on the wire form by [`content`]) and are granted, scoped and charged here.
 
 pub mod content;
+pub mod http;
+pub mod messages;
 pub mod request;
 pub mod size;
 
+#[cfg(test)]
+#[path = "../../../../tests/support/fixtures.rs"]
+pub(crate) mod test_fixtures;
+
 use coral_model::Action;
-use coral_model::bindings::Chat;
+use coral_model::bindings::{Chat, ErrorCode, WitError};
 use coral_model::rate::{Bucket, Rate};
 use coral_model::wire::json as data;
+pub use messages::MessageIndex;
 pub use request::{MessageLookup, NoMessages, Request};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -377,6 +384,16 @@ impl Scope {
     }
 }
 
+/// A setting in the operator's config that cannot be read; the config names it by `key`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct SettingError {
+    /// The offending key (`plugins.f.http[1]`).
+    pub key: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// Why a call was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PolicyError {
@@ -406,6 +423,21 @@ pub enum PolicyError {
     TooLarge(String),
 }
 
+/// A refusal as the WIT `error` the plugin receives (a rate limit carries its `retry-after-ms`).
+impl From<&PolicyError> for WitError {
+    fn from(error: &PolicyError) -> Self {
+        match error {
+            PolicyError::Denied { .. } => WitError::new(ErrorCode::PermissionDenied, error.to_string()),
+            PolicyError::RateLimited { retry_after, .. } => WitError {
+                retry_after_ms: Some(retry_after.as_millis() as u64),
+                ..WitError::new(ErrorCode::RateLimited, error.to_string())
+            },
+            PolicyError::Invalid(_) => WitError::new(ErrorCode::InvalidArgument, error.to_string()),
+            PolicyError::TooLarge(_) => WitError::new(ErrorCode::TooLarge, error.to_string()),
+        }
+    }
+}
+
 /// A plugin's effective permissions: requested ∩ granted, scopes, and live rate-limit buckets.
 #[derive(Debug, Default)]
 pub struct Policy {
@@ -414,7 +446,7 @@ pub struct Policy {
     default_scope: Scope,
     scopes: HashMap<Capability, Scope>,
     rates: HashMap<Capability, (String, Mutex<Bucket>)>,
-    http: std::sync::Arc<crate::services::http::HttpRules>,
+    http: std::sync::Arc<http::HttpRules>,
     sizes: size::SizeLimits,
 }
 
@@ -430,7 +462,7 @@ pub struct Grants {
     /// Per-capability rates, with the text they were written as.
     pub rates: BTreeMap<Capability, (String, Rate)>,
     /// Where outgoing HTTP may go and its limits (`http`, `http_limits`).
-    pub http: crate::services::http::HttpRules,
+    pub http: http::HttpRules,
     /// How much one call may carry (`sizes`).
     pub sizes: size::SizeLimits,
 }
@@ -463,7 +495,7 @@ impl Policy {
     }
 
     /// The HTTP allowlist and limits.
-    pub fn http(&self) -> &std::sync::Arc<crate::services::http::HttpRules> {
+    pub fn http(&self) -> &std::sync::Arc<http::HttpRules> {
         &self.http
     }
 
@@ -1732,7 +1764,7 @@ mod tests {
             users: None,
         };
         let p = Policy::new(&req(&["recall"]), &g);
-        let mut index = crate::runtime::state::MessageIndex::default();
+        let mut index = crate::messages::MessageIndex::default();
         index.remember("10001", "9", &Chat::Group("2".into()));
         index.remember("10001", "9", &Chat::Group("1".into()));
         let messages = index.of_bot("10001");
