@@ -8,8 +8,8 @@
 mod common;
 
 use coral_host::config::Config;
-use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
 use coral_model::Bots;
+use coral_runtime::{Dispatcher, Runtime, StartSpec};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -9,8 +9,8 @@ mod common;
 
 use coral_adapters::console;
 use coral_host::config::{Config, ConsoleConfig};
-use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
 use coral_model::Bots;
+use coral_runtime::{Dispatcher, Runtime, StartSpec};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -10,11 +10,11 @@
 mod common;
 
 use coral_host::config::Config;
-use coral_host::runtime::{Dispatcher, Runtime, StartSpec};
-use coral_host::services::Services;
-use coral_host::services::storage::Quota;
 use coral_model::Bots;
 use coral_policy::{Capability, Grants};
+use coral_runtime::{Dispatcher, Runtime, StartSpec};
+use coral_services::Services;
+use coral_services::storage::Quota;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

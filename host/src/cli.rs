@@ -1,10 +1,10 @@
 //! The operator's commands besides `run`: `coral plugin inspect`, `coral check`, `coral audit`. Each prints
 //! plain text for a terminal and returns whether everything was in order.
 
-use crate::audit::{AuditLog, Record};
 use crate::config::{Config, PluginLimits};
-use crate::runtime::{Compiled, Runtime};
+use coral_ops::audit::{AuditLog, Record};
 use coral_policy::{Capability, Policy};
+use coral_runtime::{Compiled, Runtime};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -69,7 +69,7 @@ pub async fn describe(
         }
     }
     let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
-    let violations = crate::runtime::config_violations(metadata.config_schema.as_deref(), &config_json);
+    let violations = coral_runtime::config_violations(metadata.config_schema.as_deref(), &config_json);
     for v in &violations {
         problems.push(format!(
             "{name}: [plugins.{name}.config] does not match the plugin's schema: {v}"
@@ -127,19 +127,19 @@ pub async fn describe(
                 "quota {} keys, {} MiB; keys ≤ {} B, values ≤ {} KiB, list ≤ {} keys",
                 limits.storage.max_keys,
                 limits.storage.max_bytes >> 20,
-                crate::services::storage::MAX_KEY_BYTES,
-                crate::services::storage::MAX_VALUE_BYTES >> 10,
-                crate::services::storage::MAX_LIST
+                coral_services::storage::MAX_KEY_BYTES,
+                coral_services::storage::MAX_VALUE_BYTES >> 10,
+                coral_services::storage::MAX_LIST
             ),
         ),
         (
             Capability::Schedule,
             format!(
                 "≤ {} jobs, repeating ≥ every {} s, names ≤ {} B, payload ≤ {} KiB",
-                crate::services::jobs::MAX_JOBS,
-                crate::services::jobs::MIN_INTERVAL_SECS,
-                crate::services::jobs::MAX_NAME_BYTES,
-                crate::services::jobs::MAX_PAYLOAD_BYTES >> 10
+                coral_services::jobs::MAX_JOBS,
+                coral_services::jobs::MIN_INTERVAL_SECS,
+                coral_services::jobs::MAX_NAME_BYTES,
+                coral_services::jobs::MAX_PAYLOAD_BYTES >> 10
             ),
         ),
     ] {

@@ -122,22 +122,6 @@ impl Default for MetricsConfig {
     }
 }
 
-/// `[plugins.<name>] retry = { attempts = 3, backoff_ms = 100 }`: how read-only queries (the `query`
-/// capability's actions) are retried after a transient failure. Never applies to anything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetryConfig {
-    /// Attempts in all, including the first (1–5).
-    pub attempts: u32,
-    /// Wait before the second attempt, ms (doubling for each further one). Default 100.
-    #[serde(default = "default_backoff_ms")]
-    pub backoff_ms: u64,
-}
-
-fn default_backoff_ms() -> u64 {
-    100
-}
-
 /// `[host]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -192,16 +176,16 @@ pub struct HostConfig {
 
 impl HostConfig {
     /// How plugin files are compiled.
-    pub fn compile_limits(&self) -> crate::runtime::compile::CompileLimits {
-        crate::runtime::compile::CompileLimits {
+    pub fn compile_limits(&self) -> coral_runtime::compile::CompileLimits {
+        coral_runtime::compile::CompileLimits {
             timeout: std::time::Duration::from_secs(self.compile_timeout_secs),
             memory_bytes: self.compile_memory_mb.saturating_mul(1 << 20),
         }
     }
 
     /// How the audit log is rotated.
-    pub fn audit_rotation(&self) -> crate::audit::Rotation {
-        crate::audit::Rotation {
+    pub fn audit_rotation(&self) -> coral_ops::audit::Rotation {
+        coral_ops::audit::Rotation {
             max_bytes: self.audit_max_mb.saturating_mul(1024 * 1024),
             files: self.audit_files,
         }
@@ -227,15 +211,16 @@ impl Default for HostConfig {
             slow_call_ms: DEFAULT_SLOW_MS,
             slow_event_ms: DEFAULT_SLOW_MS,
             admin_socket: None,
-            audit_max_mb: crate::audit::DEFAULT_MAX_MB,
-            audit_files: crate::audit::DEFAULT_FILES,
-            compile_timeout_secs: crate::runtime::compile::DEFAULT_TIMEOUT.as_secs(),
-            compile_memory_mb: crate::runtime::compile::DEFAULT_MEMORY_MB,
+            audit_max_mb: coral_ops::audit::DEFAULT_MAX_MB,
+            audit_files: coral_ops::audit::DEFAULT_FILES,
+            compile_timeout_secs: coral_runtime::compile::DEFAULT_TIMEOUT.as_secs(),
+            compile_memory_mb: coral_runtime::compile::DEFAULT_MEMORY_MB,
         }
     }
 }
 
 pub use coral_adapters::console::ConsoleConfig;
+pub use coral_runtime::limits::{DEFAULT_LOG_RATE, DEFAULT_TIMER_RATE, LimitRate, PluginLimits, RetryConfig};
 
 fn yes() -> bool {
     true
@@ -303,45 +288,6 @@ pub struct PluginConfig {
     pub log_rate: Option<String>,
     /// Timer events it may receive, as a rate (default `"10/s burst 10"`); firings over it are delayed.
     pub timer_rate: Option<String>,
-}
-
-/// A rate kept in [`PluginLimits`] (exact, so limits compare): one action per `micros` µs, `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitRate {
-    /// Microseconds per action.
-    pub micros: u64,
-    /// Actions allowed at once.
-    pub burst: u32,
-}
-
-/// Default plugin log budget: 100 lines a second, 1000 at once.
-pub const DEFAULT_LOG_RATE: LimitRate = LimitRate {
-    micros: 10_000,
-    burst: 1000,
-};
-/// Default plugin timer rate: 10 timer events a second, 10 at once.
-pub const DEFAULT_TIMER_RATE: LimitRate = LimitRate {
-    micros: 100_000,
-    burst: 10,
-};
-
-impl LimitRate {
-    /// Parse a rate such as `"100/s burst 1000"` (the syntax of per-capability `rate`).
-    pub fn parse(text: &str) -> Result<LimitRate, String> {
-        let rate = coral_model::rate::Rate::parse(text)?;
-        Ok(LimitRate {
-            micros: ((1e6 / rate.per_sec).round() as u64).max(1),
-            burst: rate.burst,
-        })
-    }
-
-    /// As a token-bucket rate.
-    pub fn rate(self) -> coral_model::rate::Rate {
-        coral_model::rate::Rate {
-            per_sec: 1e6 / self.micros as f64,
-            burst: self.burst,
-        }
-    }
 }
 
 /// `storage = { max_keys, max_mb }` under `[plugins.<name>]`.
@@ -457,39 +403,6 @@ impl Default for PluginConfig {
             timer_rate: None,
         }
     }
-}
-
-/// The effective limits of one plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PluginLimits {
-    /// Memory cap in bytes.
-    pub memory_bytes: usize,
-    /// CPU budget per call.
-    pub cpu_budget: std::time::Duration,
-    /// Wall-clock limit per call (platform waits excluded).
-    pub call_timeout: std::time::Duration,
-    /// Hard cap per call, platform waits included (never below `call_timeout`).
-    pub max_event: std::time::Duration,
-    /// First quarantine (`[host] quarantine_secs`).
-    pub quarantine: std::time::Duration,
-    /// Queue bound.
-    pub queue_len: usize,
-    /// Instances handling events concurrently.
-    pub instances: usize,
-    /// Host calls per event.
-    pub max_host_calls: u32,
-    /// Event handlers slower than this are logged.
-    pub slow_event: std::time::Duration,
-    /// Platform calls slower than this are logged.
-    pub slow_call: std::time::Duration,
-    /// Retry policy for read-only queries.
-    pub retry: Option<RetryConfig>,
-    /// Storage quota.
-    pub storage: crate::services::storage::Quota,
-    /// Its log budget (stdout, stderr and `coral:bot/log` together).
-    pub log_rate: LimitRate,
-    /// Its timer-event rate.
-    pub timer_rate: LimitRate,
 }
 
 impl Config {
@@ -641,13 +554,13 @@ impl Config {
             retry: p.and_then(|p| p.retry),
             storage: {
                 let q = p.and_then(|p| p.storage.as_ref());
-                crate::services::storage::Quota {
+                coral_services::storage::Quota {
                     max_keys: q
                         .and_then(|q| q.max_keys)
-                        .unwrap_or(crate::services::storage::DEFAULT_MAX_KEYS),
+                        .unwrap_or(coral_services::storage::DEFAULT_MAX_KEYS),
                     max_bytes: q
                         .and_then(|q| q.max_mb)
-                        .unwrap_or(crate::services::storage::DEFAULT_MAX_MB)
+                        .unwrap_or(coral_services::storage::DEFAULT_MAX_MB)
                         << 20,
                 }
             },

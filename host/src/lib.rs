@@ -4,23 +4,18 @@
 //! - [`config`]: `coral.toml` (strict: unknown keys are errors).
 //! - [`adapters`]: platforms. [`adapters::Action`] is what plugins ask for, [`adapters::Bots`] the connected
 //!   accounts, [`coral_adapters::console`] the embedded default platform.
-//! - [`runtime`]: wasmtime engine, per-plugin actor tasks with CPU/memory/time limits, [`runtime::Dispatcher`].
+//! - [`runtime`]: wasmtime engine, per-plugin actor tasks with CPU/memory/time limits, [`coral_runtime::Dispatcher`].
 //! - [`api`]: host implementations of the WIT imports (`coral:bot/bot`, `coral:bot/log`, `coral:bot/storage`,
 //!   `coral:bot/schedule`).
 //! - [`services`]: the stores behind storage and schedule, and the config-schema checker.
 //!
 //! [`run`] wires them together; `main.rs` is only the command line.
 
-pub mod api;
-pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod endpoints;
-pub mod ops;
 pub mod reload;
-pub mod runtime;
 pub mod scaffold;
-pub mod services;
 #[cfg(test)]
 #[path = "../../tests/support/fixtures.rs"]
 pub(crate) mod test_fixtures;
@@ -28,7 +23,7 @@ pub(crate) mod test_fixtures;
 use anyhow::Context as _;
 use config::Config;
 use coral_model::Bots;
-use runtime::{Dispatcher, Runtime};
+use coral_runtime::{Dispatcher, Runtime};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -64,7 +59,7 @@ pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispa
                 continue;
             }
         };
-        let spec = runtime::StartSpec {
+        let spec = coral_runtime::StartSpec {
             config_json,
             limits: config.limits(&name),
             grants,
@@ -138,10 +133,10 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     std::fs::create_dir_all(&config.host.data_dir)
         .with_context(|| format!("creating data dir {}", config.host.data_dir.display()))?;
     // First, so a second host on the same data folder stops here; the socket file goes when this returns.
-    let mut admin = ops::admin::AdminSocket::bind(&admin_socket_path(&config))?;
+    let mut admin = coral_ops::admin::AdminSocket::bind(&admin_socket_path(&config))?;
     let audit_path = config.host.data_dir.join("audit.jsonl");
     let audit = Arc::new(
-        audit::AuditLog::open_with(&audit_path, config.host.audit_rotation())
+        coral_ops::audit::AuditLog::open_with(&audit_path, config.host.audit_rotation())
             .with_context(|| format!("opening the audit log {}", audit_path.display()))?,
     );
     // Coalesced refusals are written once their second is over, even when the plugin goes quiet.
@@ -151,16 +146,16 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         .cache_dir
         .clone()
         .unwrap_or_else(|| config.host.data_dir.join("cache"));
-    let services = services::Services::open(&config.host.data_dir)?;
+    let services = coral_services::Services::open(&config.host.data_dir)?;
     let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(audit.clone()))?
         .with_services(services.clone())
-        .with_compiler(runtime::compile::worker()?, config.host.compile_limits());
+        .with_compiler(coral_runtime::compile::worker()?, config.host.compile_limits());
     // Before any plugin runs: the listeners and OneBot endpoints no plugin request may reach.
     let own = runtime.own_endpoints().clone();
     own.add(crate::endpoints::coral_endpoints(&config).iter().cloned());
     let dispatcher = Dispatcher::default();
     let onebot_counters = Arc::new(coral_model::AdapterCounters::default());
-    let sources = ops::Sources {
+    let sources: coral_ops::Sources = Arc::new(coral_runtime::status::Status {
         dispatcher: dispatcher.clone(),
         bots: bots.clone(),
         bot_calls: runtime.bot_calls().clone(),
@@ -173,7 +168,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
             )]
         },
         started,
-    };
+    });
     admin.serve(sources.clone())?;
     tracing::info!("admin socket (coral status): {}", admin.path().display());
     if config.metrics.enabled {
@@ -187,7 +182,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         )]);
         // Tests and operators read this line to find the port.
         tracing::info!("metrics listening on http://{addr}/metrics");
-        ops::metrics::serve(listener, sources);
+        coral_ops::metrics::serve(listener, sources);
     }
     // Hot reload: keep the watcher alive for the life of the host.
     let reloader = reload::Reloader::new(runtime.clone(), dispatcher.clone(), config.clone(), config_path);
@@ -215,7 +210,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
     // Timers start once the plugins are in, so jobs missed while the host was down reach them at once.
     let timers = {
-        let run = services::run_timers(&services, &dispatcher);
+        let run = coral_runtime::timers::run(&services, &dispatcher, runtime.timer_rates().clone());
         let (bots, console) = (bots.clone(), config.console.enabled);
         tokio::spawn(async move {
             // A missed job fires at once: let the console register its bot first so the plugin can answer there.
@@ -266,4 +261,36 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     // Counts of refusals still open are written (the runtime may outlive this function in a task).
     audit.flush();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `coral-ops` escapes what it prints with its own copy of the model's rules (the crate graph lets the two
+    /// leaves share no code): both must agree on every kind of character they treat.
+    #[test]
+    fn the_operator_view_escapes_text_exactly_as_the_model_does() {
+        let samples = [
+            "plain",
+            "普通 text",
+            "line\nbreak\r\ttab",
+            "ansi \u{1b}[31mred\u{1b}[0m",
+            "back\\slash",
+            "bidi \u{202e}desrever\u{202c} \u{2066}iso\u{2069}",
+            "nul \u{0} del \u{7f} c1 \u{85}",
+            "",
+        ];
+        for sample in samples {
+            assert_eq!(
+                coral_model::text::escape(sample),
+                coral_ops::text::escape(sample),
+                "{sample:?}"
+            );
+            for max in [0, 1, 3, 5, 8] {
+                let (mut a, mut b) = (sample.to_string(), sample.to_string());
+                coral_model::text::cut(&mut a, max);
+                coral_ops::text::cut(&mut b, max);
+                assert_eq!(a, b, "{sample:?} cut at {max}");
+            }
+        }
+    }
 }

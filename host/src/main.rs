@@ -146,7 +146,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::CompileWorker { memory_mb, cpu_secs }) = cli.command {
         // No runtime, no logging: compile, answer, exit.
-        std::process::exit(coral_host::runtime::compile::worker_main(memory_mb, cpu_secs));
+        std::process::exit(coral_runtime::compile::worker_main(memory_mb, cpu_secs));
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
@@ -179,13 +179,13 @@ fn main() -> anyhow::Result<()> {
         Command::Status(args) => {
             let config = args.config.load()?;
             let path = args.socket.unwrap_or_else(|| coral_host::admin_socket_path(&config));
-            match coral_host::ops::admin::query(&path) {
+            match coral_ops::admin::query(&path) {
                 Ok(snapshot) if args.json => {
                     println!("{}", serde_json::to_string_pretty(&snapshot)?);
                     true
                 }
                 Ok(snapshot) => {
-                    print!("{}", coral_host::ops::table::render(&snapshot));
+                    print!("{}", coral_ops::table::render(&snapshot));
                     true
                 }
                 Err(e) => {
@@ -225,7 +225,7 @@ fn main() -> anyhow::Result<()> {
         Command::Plugin(PluginCommand::Enable { name, config, socket }) => {
             let config = config.load()?;
             let path = socket.unwrap_or_else(|| coral_host::admin_socket_path(&config));
-            match coral_host::ops::admin::enable(&path, &name) {
+            match coral_ops::admin::enable(&path, &name) {
                 Ok(true) => {
                     println!("{name}: quarantine lifted; its next event gets a fresh instance");
                     true
@@ -254,7 +254,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// A runtime for the inspection commands: no bots, no audit, no compilation cache; compiles in the worker.
-fn tool_runtime(config: &Config) -> anyhow::Result<coral_host::runtime::Runtime> {
-    use coral_host::runtime::{Runtime, compile};
+fn tool_runtime(config: &Config) -> anyhow::Result<coral_runtime::Runtime> {
+    use coral_runtime::{Runtime, compile};
     Ok(Runtime::new(None, Default::default(), None)?.with_compiler(compile::worker()?, config.host.compile_limits()))
 }

@@ -9,7 +9,7 @@
 //! changed are reloaded.
 
 use crate::config::Config;
-use crate::runtime::{Dispatcher, Runtime, StartSpec};
+use coral_runtime::{Dispatcher, Runtime, StartSpec};
 use notify::Watcher as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

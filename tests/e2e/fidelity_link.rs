@@ -285,3 +285,28 @@ fn with_dedup_off_a_message_delivered_twice_is_handled_twice() {
     assert_eq!(peer.expect_reply("pong"), "pong twice");
     assert_eq!(peer.expect_reply("pong"), "pong twice");
 }
+
+#[test]
+fn frames_the_adapter_cannot_use_are_counted_in_status_and_metrics() {
+    let peer = Peer::new();
+    let config = "[metrics]\nenabled = true\nlisten = \"127.0.0.1:0\"\n";
+    let (setup, coral) = forward_setup_with(&peer, &["ping"], "self_id = \"10001\"\n", config);
+    peer.expect_handshake();
+    // Not JSON, JSON that is neither event nor response, and a response to a call nobody made.
+    peer.send_raw("this is not json");
+    peer.send_raw("{\"hello\": 1}");
+    peer.send_raw("{\"status\": \"ok\", \"retcode\": 0, \"data\": null, \"echo\": \"nobody-asked\"}");
+    let status = status_when(&setup, "the adapter's counters", |s| {
+        s["adapters"][0]["malformed_frames"] == 2 && s["adapters"][0]["unmatched_responses"] == 1
+    });
+    assert_eq!(status["adapters"][0]["platform"], "onebot");
+    let text = metrics(&coral);
+    assert!(
+        text.contains("coral_adapter_malformed_frames_total{platform=\"onebot\"} 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("coral_adapter_unmatched_responses_total{platform=\"onebot\"} 1\n"),
+        "{text}"
+    );
+}

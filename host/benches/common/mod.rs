@@ -5,8 +5,8 @@
 
 use coral_adapters::console;
 use coral_host::config::ConsoleConfig;
-use coral_host::runtime::Dispatcher;
 use coral_model::Bots;
+use coral_runtime::Dispatcher;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};

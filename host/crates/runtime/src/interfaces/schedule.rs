@@ -1,11 +1,11 @@
 //! `coral:bot/schedule`: the plugin's own scheduled jobs, named within its namespace (the plugin's name, set by
 //! the host). Due jobs come back as `timer` events to this plugin only.
 
-use crate::runtime::state::PluginState;
-use crate::services::jobs::When;
+use crate::state::PluginState;
 use coral_model::bindings::WitError;
 use coral_model::bindings::coral::bot::schedule::{Host, Job, When as WitWhen};
 use coral_policy::Capability;
+use coral_services::jobs::When;
 
 type Answer<T> = wasmtime::Result<Result<T, WitError>>;
 
@@ -35,7 +35,7 @@ impl Host for PluginState {
             .jobs
             .add(&self.shared.name, &name, from_wit(when), &payload)
             .await;
-        Ok(result.map_err(|e| WitError::from(&e)))
+        Ok(result.map_err(|e| super::services::job_error(&e)))
     }
 
     async fn cancel(&mut self, name: String) -> Answer<bool> {
@@ -47,7 +47,7 @@ impl Host for PluginState {
             .jobs
             .cancel(&self.shared.name, &name)
             .await
-            .map_err(|e| WitError::from(&e)))
+            .map_err(|e| super::services::job_error(&e)))
     }
 
     async fn list_jobs(&mut self) -> Answer<Vec<Job>> {
@@ -57,7 +57,7 @@ impl Host for PluginState {
         };
         let jobs = match services.jobs.list(&self.shared.name).await {
             Ok(jobs) => jobs,
-            Err(e) => return Ok(Err(WitError::from(&e))),
+            Err(e) => return Ok(Err(super::services::job_error(&e))),
         };
         Ok(Ok(jobs
             .into_iter()

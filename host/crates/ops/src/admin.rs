@@ -148,9 +148,9 @@ async fn answer(stream: tokio::net::UnixStream, sources: Sources) {
         }
         Ok(Ok(_)) if line.trim().starts_with("enable ") => {
             let name = line.trim()["enable ".len()..].trim();
-            let lifted = sources.dispatcher.lift_quarantine(name);
+            let lifted = sources.lift_quarantine(name);
             if lifted {
-                tracing::info!(plugin = %coral_model::text::escape(name), "quarantine lifted by the operator (coral plugin enable)");
+                tracing::info!(plugin = %crate::text::escape(name), "quarantine lifted by the operator (coral plugin enable)");
             }
             serde_json::json!({"plugin": name, "lifted": lifted}).to_string()
         }
@@ -212,14 +212,27 @@ fn request(path: &Path, request: &str) -> Result<String, AdminError> {
 mod tests {
     use super::*;
 
-    fn sources() -> Sources {
-        Sources {
-            dispatcher: Default::default(),
-            bots: Default::default(),
-            bot_calls: Default::default(),
-            adapters: Vec::new(),
-            started: std::time::Instant::now(),
+    /// A host with no plugins and one quarantined plugin name, `q`.
+    struct Fake;
+
+    impl crate::Control for Fake {
+        fn snapshot(&self) -> Snapshot {
+            Snapshot {
+                version: env!("CARGO_PKG_VERSION").into(),
+                uptime_seconds: 0.0,
+                plugins: Vec::new(),
+                bots: Vec::new(),
+                adapters: Vec::new(),
+            }
         }
+
+        fn lift_quarantine(&self, name: &str) -> bool {
+            name == "q"
+        }
+    }
+
+    fn sources() -> Sources {
+        std::sync::Arc::new(Fake)
     }
 
     #[tokio::test]
@@ -235,6 +248,11 @@ mod tests {
         let snapshot = tokio::task::spawn_blocking(move || query(&p)).await.unwrap().unwrap();
         assert_eq!(snapshot.version, env!("CARGO_PKG_VERSION"));
         assert!(snapshot.plugins.is_empty());
+        let p = path.clone();
+        let lifted = tokio::task::spawn_blocking(move || (enable(&p, "q"), enable(&p, "other")))
+            .await
+            .unwrap();
+        assert!(matches!(lifted, (Ok(true), Ok(false))), "{lifted:?}");
         assert!(matches!(
             AdminSocket::bind(&path),
             Err(AdminError::AlreadyRunning { .. })

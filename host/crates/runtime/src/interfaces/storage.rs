@@ -1,11 +1,11 @@
 //! `coral:bot/storage`: the plugin's key-value store. The namespace is the plugin's name from
-//! [`crate::runtime::state::PluginShared`], never anything the plugin passes; SQLite runs off the async workers.
+//! [`crate::state::PluginShared`], never anything the plugin passes; SQLite runs off the async workers.
 
-use crate::runtime::state::PluginState;
-use crate::services::storage::{Storage, StorageError};
+use crate::state::PluginState;
 use coral_model::bindings::WitError;
 use coral_model::bindings::coral::bot::storage::Host;
 use coral_policy::Capability;
+use coral_services::storage::{Storage, StorageError};
 
 type Answer<T> = wasmtime::Result<Result<T, WitError>>;
 
@@ -14,7 +14,7 @@ impl PluginState {
     async fn storage_call<T: Send + 'static>(
         &mut self,
         call: &str,
-        op: impl FnOnce(&Storage, &str, crate::services::storage::Quota) -> Result<T, StorageError> + Send + 'static,
+        op: impl FnOnce(&Storage, &str, coral_services::storage::Quota) -> Result<T, StorageError> + Send + 'static,
     ) -> Answer<T> {
         let services = match self.admit_service(Capability::Storage, call)? {
             Ok(services) => services,
@@ -25,7 +25,7 @@ impl PluginState {
         let result = services.storage.run(move |s| op(s, &ns, quota)).await;
         Ok(result.map_err(|e| {
             tracing::debug!(plugin = %self.shared.name, call, error = %e, "storage call failed");
-            WitError::from(&e)
+            super::services::storage_error(&e)
         }))
     }
 }

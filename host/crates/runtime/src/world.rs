@@ -1,8 +1,8 @@
 //! Which contract a component was built against, and calling its exports in that contract: the current
-//! `coral:bot@0.2.0` world, or the frozen 0.1.0 one (events converted down, metadata up, by [`crate::api::v0_1`]).
+//! `coral:bot@0.2.0` world, or the frozen 0.1.0 one (events converted down, metadata up, by [`crate::interfaces::v0_1`]).
 
 use super::state::PluginState;
-use crate::api::v0_1::Conv;
+use crate::interfaces::v0_1::Conv;
 use coral_model::bindings::{self, Event, PluginMetadata, v0_1};
 use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store};

@@ -5,7 +5,7 @@
 //! The conversions are written once, as [`Conv`] impls generated from field lists, so a field added in 0.2.0 that
 //! a 0.1.0 record lacks fails to compile here until someone decides what 0.1.0 plugins see.
 
-use crate::runtime::state::PluginState;
+use crate::state::PluginState;
 use coral_model::bindings::coral::bot as new;
 use coral_model::bindings::v0_1::coral::bot as old;
 

@@ -1,7 +1,7 @@
 //! `coral:bot/log`: plugin log lines into the host log, tagged `plugin=<name>`, within the plugin's log budget
 //! (shared with its stdout and stderr).
 
-use crate::runtime::state::PluginState;
+use crate::state::PluginState;
 use coral_model::bindings::coral::bot::log::{Host, Level};
 
 impl Host for PluginState {

@@ -3,20 +3,24 @@
 //! after a trap.
 //!
 //! Flow: an adapter calls [`Dispatcher::dispatch`] → the event is queued (bounded) for each plugin that wants it
-//! → the plugin's task calls `on-event` → host imports (`crate::api`) reach the bots through [`coral_model::Bots`].
+//! → the plugin's task calls `on-event` → host imports (`crate::interfaces`) reach the bots through [`coral_model::Bots`].
 
 pub mod compile;
 pub mod crash;
 pub mod engine;
+pub mod interfaces;
+pub mod limits;
 pub mod state;
+pub mod status;
+pub mod timers;
 pub mod wall;
 pub mod world;
 
-use crate::audit::AuditLog;
-use crate::config::PluginLimits;
+use crate::limits::PluginLimits;
 use anyhow::Context as _;
 use coral_model::Bots;
 use coral_model::bindings::{Chat, ChatType, Event, EventCategory, EventKind, Plugin, PluginMetadata};
+use coral_ops::audit::AuditLog;
 use coral_policy::{Grants, Policy};
 use crash::Admit;
 use sha2::{Digest, Sha256};
@@ -76,13 +80,13 @@ pub struct PluginStats {
     /// Fresh instances made after a fault.
     pub restarts: AtomicU64,
     /// Time spent in the event handler (`on-event`), successful or not.
-    pub handler_time: crate::ops::Histogram,
+    pub handler_time: coral_ops::Histogram,
     /// Handlers that took longer than the plugin's `slow_event_ms`.
     pub slow_events: AtomicU64,
     /// Highest total linear memory any of its instances reached, bytes.
     pub memory_peak: AtomicU64,
     /// Platform calls, per action.
-    pub calls: crate::ops::CallStats,
+    pub calls: coral_ops::CallStats,
 }
 
 /// The shared runtime: engine, linker, the bots plugins can reach, and the audit log.
@@ -127,7 +131,7 @@ impl Runtime {
         engine::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        // wasi:http, with Coral's checked sender (crate::services::http) instead of the default one.
+        // wasi:http, with Coral's checked sender (crate::interfaces::http) instead of the default one.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
         // Plugins built against coral:bot@0.1.0 get the same host functions through conversions (api::v0_1).
@@ -140,6 +144,7 @@ impl Runtime {
                 bot_calls: Arc::default(),
                 audit,
                 services: None,
+                timer_rates: Arc::default(),
                 own_endpoints: Arc::default(),
             },
             cache_dir: cache_dir.map(Path::to_path_buf),
@@ -161,7 +166,7 @@ impl Runtime {
     }
 
     /// Give plugins started from now on the host services (storage, schedule).
-    pub fn with_services(mut self, services: Arc<crate::services::Services>) -> Self {
+    pub fn with_services(mut self, services: Arc<coral_services::Services>) -> Self {
         self.host.services = Some(services);
         self
     }
@@ -172,8 +177,13 @@ impl Runtime {
     }
 
     /// The bots registry.
-    pub fn bot_calls(&self) -> &Arc<crate::ops::BotCalls> {
+    pub fn bot_calls(&self) -> &Arc<coral_ops::BotCalls> {
         &self.host.bot_calls
+    }
+
+    /// Each plugin's timer rate (for [`timers::run`]).
+    pub fn timer_rates(&self) -> &Arc<timers::TimerRates> {
+        &self.host.timer_rates
     }
 
     /// The bots plugins reach.
@@ -650,8 +660,8 @@ impl Starter {
             tracing::error!(plugin = %name, "quarantined for {} s: {} faults within {} minutes (last: {reason}); its events are shed until then or until it is reloaded",
                 length.as_secs(), crash::QUARANTINE_AFTER, crash::WINDOW.as_secs() / 60);
             if let Some(audit) = &self.shared.audit {
-                audit.append(&crate::audit::Entry {
-                    time_ms: crate::audit::now_ms(),
+                audit.append(&coral_ops::audit::Entry {
+                    time_ms: coral_ops::audit::now_ms(),
                     plugin: name.to_string(),
                     plugin_hash: self.shared.hash.clone(),
                     bot: "-".into(),
@@ -894,7 +904,7 @@ async fn within_limits<F: Future>(
 /// is one violation.
 pub fn config_violations(schema: Option<&str>, config_json: &str) -> Vec<String> {
     let Some(schema) = schema else { return Vec::new() };
-    let schema = match crate::services::schema::Schema::parse(schema) {
+    let schema = match coral_services::schema::Schema::parse(schema) {
         Ok(schema) => schema,
         Err(e) => return vec![e.to_string()],
     };

@@ -2,9 +2,7 @@
 //! the bot through [`coral_model::Bots`], and reads the answer with [`coral_model::wire::json`]. Failures come back to the
 //! plugin as WIT `error` values.
 
-use crate::audit::Entry;
-use crate::ops::ActionStats;
-use crate::runtime::state::{PluginShared, PluginState};
+use crate::state::{PluginShared, PluginState};
 use coral_model::bindings::coral::bot::bot::Host;
 use coral_model::bindings::{
     BotInfo, Chat, Credentials, ErrorCode, ForwardMessageNode, FriendInfo, GroupInfo, GroupRequestKind, HonorInfo,
@@ -12,6 +10,8 @@ use coral_model::bindings::{
 };
 use coral_model::wire::json as data;
 use coral_model::{Action, ApiError};
+use coral_ops::ActionStats;
+use coral_ops::audit::Entry;
 use coral_policy::{Capability, PolicyError, Target};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
@@ -80,7 +80,7 @@ impl PluginState {
         };
         let started = Instant::now();
         // Waiting on the platform (and the send governor) is not the plugin's time: its wall clock is paused.
-        let result = crate::runtime::wall::on_platform(call_with_retry(&self.shared, &self_id, action, &stats)).await;
+        let result = crate::wall::on_platform(call_with_retry(&self.shared, &self_id, action, &stats)).await;
         let took = started.elapsed();
         stats.latency.record(took);
         let retcode = match &result {
@@ -147,7 +147,7 @@ impl PluginState {
 
     fn audit_entry(&self, bot: &str, action: &str, capability: &str, target: &Target) -> Entry {
         Entry {
-            time_ms: crate::audit::now_ms(),
+            time_ms: coral_ops::audit::now_ms(),
             plugin: self.shared.name.to_string(),
             plugin_hash: self.shared.hash.clone(),
             bot: bot.to_string(),
@@ -162,7 +162,7 @@ impl PluginState {
     }
 
     /// Audit a refusal (denied, rate-limited, invalid): one line, or counted into the plugin's run of identical
-    /// refusals ([`crate::audit::AuditLog::refuse`]).
+    /// refusals ([`coral_ops::audit::AuditLog::refuse`]).
     pub(crate) fn audit(
         &self,
         bot: &str,
@@ -227,7 +227,7 @@ async fn call_with_retry(
     unreachable!("the loop returns on its last attempt")
 }
 
-/// One call to a bot, counted in its [`crate::ops::BotStats`].
+/// One call to a bot, counted in its [`coral_ops::BotStats`].
 async fn call_bot(shared: &PluginShared, self_id: &str, action: Action) -> Result<Value, ApiError> {
     let started = Instant::now();
     let result = shared.bots.call(self_id, action).await;

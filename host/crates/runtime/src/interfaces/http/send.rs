@@ -4,9 +4,9 @@
 //! body bounded in size and (with the whole request) in time. Every request, sent or refused, is one audit entry.
 
 use super::HttpFailure;
-use crate::audit::Entry;
-use crate::runtime::state::PluginShared;
+use crate::state::PluginShared;
 use bytes::Bytes;
+use coral_ops::audit::Entry;
 use coral_policy::Capability;
 use coral_policy::http::rules::{self, non_public_class};
 use hyper::body::{Body, Frame, SizeHint};
@@ -426,7 +426,7 @@ fn outcome(method: &str, url: &str, outcome: &Result<hyper::StatusCode, &HttpFai
 /// An `http` audit entry for `host` (outcome to be filled in).
 fn entry(shared: &PluginShared, host: &str, detail: String) -> Entry {
     Entry {
-        time_ms: crate::audit::now_ms(),
+        time_ms: coral_ops::audit::now_ms(),
         plugin: shared.name.to_string(),
         plugin_hash: shared.hash.clone(),
         bot: "-".into(),

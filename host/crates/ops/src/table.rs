@@ -28,11 +28,7 @@ fn bytes(n: u64) -> String {
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|row| {
-            row.iter()
-                .map(|cell| coral_model::text::escape(cell).into_owned())
-                .collect()
-        })
+        .map(|row| row.iter().map(|cell| crate::text::escape(cell).into_owned()).collect())
         .collect();
     let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -63,7 +59,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// Unix time in ms as `YYYY-MM-DD HH:MM:SS`.
 fn utc(ms: u64) -> String {
     let secs = ms / 1000;
-    let (y, m, d) = crate::services::cron::civil_from_days((secs / 86_400) as i64);
+    let (y, m, d) = crate::text::civil_from_days((secs / 86_400) as i64);
     let t = secs % 86_400;
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
 }
@@ -113,9 +109,9 @@ pub fn render(s: &Snapshot) -> String {
         let _ = writeln!(
             out,
             "quarantined: {} until {} UTC: {}",
-            coral_model::text::escape(&p.name),
+            crate::text::escape(&p.name),
             p.quarantined_until_ms.map_or_else(|| "-".into(), utc),
-            coral_model::text::escape(p.quarantine_reason.as_deref().unwrap_or("-"))
+            crate::text::escape(p.quarantine_reason.as_deref().unwrap_or("-"))
         );
     }
     let rows: Vec<Vec<String>> = s

@@ -5,7 +5,7 @@
 
 use super::HttpFailure;
 use super::send;
-use crate::runtime::state::PluginShared;
+use crate::state::PluginShared;
 use http_body_util::BodyExt;
 use std::future::Future;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ impl WasiHttpHooks for CoralHttpHooks {
         let method = request.method().to_string();
         let admitted = send::admit(&self.shared, &method, request.uri());
         // Until the response head arrives the plugin waits on the network, not on itself: its wall clock is paused.
-        let paused = crate::runtime::wall::current();
+        let paused = crate::wall::current();
         Box::new(async move {
             let _paused = paused;
             let admitted = admitted.map_err(|f| f.wasi_error())?;

@@ -50,7 +50,7 @@ fn bounded(entry: &Entry) -> Entry {
         &mut entry.target,
         &mut entry.detail,
     ] {
-        coral_model::text::cut(field, MAX_FIELD);
+        crate::text::cut(field, MAX_FIELD);
     }
     entry
 }

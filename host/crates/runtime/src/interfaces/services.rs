@@ -1,16 +1,17 @@
 //! What `coral:bot/storage` and `coral:bot/schedule` share: counting the host call, checking the capability with
 //! [`coral_policy::Policy::check_service`] (refusals audited), and mapping service errors to WIT `error`s.
 
-use crate::runtime::state::PluginState;
-use crate::services::Services;
-use crate::services::jobs::JobError;
-use crate::services::storage::StorageError;
+use crate::state::PluginState;
 use coral_model::bindings::{ErrorCode, WitError};
 use coral_policy::{Capability, PolicyError, Target};
+use coral_services::Services;
+use coral_services::jobs::JobError;
+use coral_services::storage::StorageError;
 use std::sync::Arc;
 
-impl From<&StorageError> for WitError {
-    fn from(error: &StorageError) -> Self {
+/// A storage failure as the WIT `error` the plugin receives.
+pub(crate) fn storage_error(error: &StorageError) -> WitError {
+    {
         let code = match error {
             StorageError::Invalid(_) => ErrorCode::InvalidArgument,
             StorageError::Quota(_) => ErrorCode::QuotaExceeded,
@@ -21,8 +22,9 @@ impl From<&StorageError> for WitError {
     }
 }
 
-impl From<&JobError> for WitError {
-    fn from(error: &JobError) -> Self {
+/// A scheduler failure as the WIT `error` the plugin receives.
+pub(crate) fn job_error(error: &JobError) -> WitError {
+    {
         let code = match error {
             JobError::Invalid(_) => ErrorCode::InvalidArgument,
             JobError::Limit(_) => ErrorCode::QuotaExceeded,

@@ -1,10 +1,10 @@
 //! Per-instance store data ([`PluginState`]): the default-deny WASI context, the memory limiter, the CPU-budget
 //! counter, and the plugin's stdout/stderr forwarded to the host log under the plugin's log budget ([`LogBudget`]).
 
-use crate::audit::AuditLog;
 use bytes::Bytes;
 use coral_model::Bots;
 use coral_model::bindings::Chat;
+use coral_ops::audit::AuditLog;
 use coral_policy::Policy;
 use std::io;
 use std::pin::Pin;
@@ -32,7 +32,7 @@ pub struct PluginShared {
     /// The bots it can reach.
     pub bots: Bots,
     /// Every plugin's calls per bot (for `coral status` and `/metrics`).
-    pub bot_calls: Arc<crate::ops::BotCalls>,
+    pub bot_calls: Arc<coral_ops::BotCalls>,
     /// Its effective permissions (swapped when the config changes).
     pub policy: RwLock<Arc<Policy>>,
     /// Where privileged actions and refusals are recorded.
@@ -42,17 +42,17 @@ pub struct PluginShared {
     /// Where recent messages the plugin saw or sent were (so a recall can be checked against scopes).
     pub messages: Mutex<coral_policy::MessageIndex>,
     /// Fault history (crash backoff and quarantine), shared by the plugin's instances.
-    pub crashes: Mutex<crate::runtime::crash::CrashGuard>,
+    pub crashes: Mutex<crate::crash::CrashGuard>,
     /// Its counters (events, handler time, platform calls).
-    pub stats: Arc<crate::runtime::PluginStats>,
+    pub stats: Arc<crate::PluginStats>,
     /// Platform calls slower than this are logged as a warning.
     pub slow_call: std::time::Duration,
     /// How read-only queries are retried on transient failures (none: never).
-    pub retry: Option<crate::config::RetryConfig>,
+    pub retry: Option<crate::limits::RetryConfig>,
     /// The host services (storage, schedule), when the host has a data folder.
-    pub services: Option<Arc<crate::services::Services>>,
+    pub services: Option<Arc<coral_services::Services>>,
     /// Its storage quota.
-    pub storage_quota: crate::services::storage::Quota,
+    pub storage_quota: coral_services::storage::Quota,
     /// Outgoing HTTP requests in flight (bounded by `http_limits.max_concurrent`).
     pub http_in_flight: std::sync::atomic::AtomicUsize,
     /// The host's own endpoints, which its HTTP requests may never reach (shared by every plugin).
@@ -73,28 +73,29 @@ pub struct HostParts {
     /// The bots plugins reach.
     pub bots: Bots,
     /// Every plugin's calls per bot.
-    pub bot_calls: Arc<crate::ops::BotCalls>,
+    pub bot_calls: Arc<coral_ops::BotCalls>,
     /// Where privileged actions and refusals are recorded.
     pub audit: Option<Arc<AuditLog>>,
     /// Storage and schedule (none: not offered).
-    pub services: Option<Arc<crate::services::Services>>,
+    pub services: Option<Arc<coral_services::Services>>,
+    /// Each plugin's timer rate.
+    pub timer_rates: Arc<crate::timers::TimerRates>,
     /// The host's own endpoints.
     pub own_endpoints: Arc<coral_policy::http::OwnEndpoints>,
 }
 
 impl PluginShared {
     /// The shared part of a plugin about to start: it may do nothing until its policy is set from its metadata.
-    pub fn new(name: Arc<str>, hash: String, host: &HostParts, limits: &crate::config::PluginLimits) -> Arc<Self> {
+    pub fn new(name: Arc<str>, hash: String, host: &HostParts, limits: &crate::limits::PluginLimits) -> Arc<Self> {
         let HostParts {
             bots,
             bot_calls,
             audit,
             services,
             own_endpoints,
+            ..
         } = host.clone();
-        if let Some(services) = &services {
-            services.jobs.set_timer_rate(&name, limits.timer_rate.rate());
-        }
+        host.timer_rates.set(&name, limits.timer_rate);
         let name_for_budget = name.clone();
         Arc::new(PluginShared {
             name,
@@ -288,7 +289,7 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     http: wasmtime_wasi_http::WasiHttpCtx,
-    http_hooks: crate::services::http::CoralHttpHooks,
+    http_hooks: crate::interfaces::http::CoralHttpHooks,
 }
 
 impl PluginState {
@@ -302,7 +303,7 @@ impl PluginState {
             .allow_ip_name_lookup(false)
             .max_random_size(MAX_RANDOM_BYTES)
             .build();
-        let http_hooks = crate::services::http::CoralHttpHooks::new(shared.clone());
+        let http_hooks = crate::interfaces::http::CoralHttpHooks::new(shared.clone());
         PluginState {
             shared,
             reply_chat: None,

@@ -1,25 +1,25 @@
 //! The operator's view: counters every plugin → platform call and every event updates (lock-free atomics on the
 //! event path), a point-in-time [`Snapshot`] of them, the `coral status` admin socket ([`admin`]) and the
-//! Prometheus text endpoint ([`metrics`]); [`log_limit`] keeps floods of one kind of log line in check.
+//! Prometheus text endpoint ([`metrics`]), and the audit log ([`audit`]).
 //!
-//! Per plugin the counters live in [`crate::runtime::PluginStats`] (events, handler time, faults, memory peak)
-//! with its [`CallStats`] (per action: ok / failed / denied / rate-limited, retries, latency); per bot in
-//! [`BotStats`], kept by [`coral_model::Bots`].
+//! Per plugin the counters live in the runtime's plugin stats (events, handler time, faults, memory peak) with
+//! its [`CallStats`] (per action: ok / failed / denied / rate-limited, retries, latency); per bot in [`BotStats`]
+//! ([`BotCalls`]). The runtime reads them into a [`Snapshot`] through [`Control`]. This crate depends on no other
+//! Coral crate: what it shows arrives as plain data, and it escapes every string it prints ([`text`]).
 
 pub mod admin;
+pub mod audit;
 pub mod histogram;
 pub mod metrics;
 pub mod table;
+pub mod text;
 
 pub use histogram::{Histogram, HistogramSnapshot};
 
-use crate::runtime::Dispatcher;
-use coral_model::Bots;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// Most distinct action names counted per plugin; calls of further names (raw `call-api` names a plugin made up)
 /// are counted under [`OTHER_ACTION`], so a plugin cannot grow the host's memory or the metrics without bound.
@@ -234,95 +234,16 @@ pub struct BotSnapshot {
     pub latency: HistogramSnapshot,
 }
 
-/// What the status socket and the metrics endpoint read from.
-#[derive(Clone)]
-pub struct Sources {
-    /// The running plugins.
-    pub dispatcher: Dispatcher,
-    /// The bots.
-    pub bots: Bots,
-    /// Every plugin's calls per bot.
-    pub bot_calls: Arc<BotCalls>,
-    /// Each running adapter's frame counters, by platform.
-    pub adapters: Vec<(String, Arc<coral_model::AdapterCounters>)>,
-    /// When the host started.
-    pub started: Instant,
+/// What the admin socket and the metrics endpoint read from and act on; the runtime implements it.
+pub trait Control: Send + Sync + 'static {
+    /// Read every counter now.
+    fn snapshot(&self) -> Snapshot;
+    /// Lift a plugin's quarantine at once (`coral plugin enable`); whether it was quarantined.
+    fn lift_quarantine(&self, name: &str) -> bool;
 }
 
-impl Sources {
-    /// Read every counter now.
-    pub fn snapshot(&self) -> Snapshot {
-        let quarantines = self.dispatcher.quarantines();
-        let (now, now_ms) = (tokio::time::Instant::now(), crate::audit::now_ms());
-        let mut plugins: Vec<PluginSnapshot> = self
-            .dispatcher
-            .snapshot()
-            .into_iter()
-            .map(|(name, version, s)| {
-                let actions = s.calls.snapshot();
-                let quarantine = quarantines.iter().find(|(q, _)| **q == *name).map(|(_, q)| q);
-                PluginSnapshot {
-                    quarantined: quarantine.is_some(),
-                    quarantine_reason: quarantine.map(|q| q.reason.clone()),
-                    quarantined_until_ms: quarantine
-                        .map(|q| now_ms.saturating_add(q.until.saturating_duration_since(now).as_millis() as u64)),
-                    name: name.to_string(),
-                    version,
-                    received: s.received.load(Ordering::Relaxed),
-                    handled: s.handled.load(Ordering::Relaxed),
-                    failed: s.failed.load(Ordering::Relaxed),
-                    shed: s.shed.load(Ordering::Relaxed),
-                    traps: s.traps.load(Ordering::Relaxed),
-                    timeouts: s.timeouts.load(Ordering::Relaxed),
-                    restarts: s.restarts.load(Ordering::Relaxed),
-                    slow_events: s.slow_events.load(Ordering::Relaxed),
-                    memory_peak_bytes: s.memory_peak.load(Ordering::Relaxed),
-                    denied: actions.iter().map(|a| a.denied).sum(),
-                    rate_limited: actions.iter().map(|a| a.rate_limited).sum(),
-                    handler: s.handler_time.snapshot(),
-                    actions,
-                }
-            })
-            .collect();
-        plugins.sort_by(|a, b| a.name.cmp(&b.name));
-        let bots = self
-            .bots
-            .list()
-            .into_iter()
-            .map(|bot| {
-                let calls = self.bot_calls.of(&bot.self_id);
-                let link = self.bots.link_counters(&bot.self_id);
-                BotSnapshot {
-                    reconnects: link.connects.load(Ordering::Relaxed).saturating_sub(1),
-                    api_calls: calls.api_calls.load(Ordering::Relaxed),
-                    api_failures: calls.api_failures.load(Ordering::Relaxed),
-                    duplicate_events: link.duplicates.load(Ordering::Relaxed),
-                    latency: calls.latency.snapshot(),
-                    self_id: bot.self_id,
-                    platform: bot.platform,
-                    online: bot.online,
-                }
-            })
-            .collect();
-        let adapters = self
-            .adapters
-            .iter()
-            .map(|(platform, c)| AdapterSnapshot {
-                platform: platform.clone(),
-                malformed_frames: c.malformed.load(Ordering::Relaxed),
-                unmatched_responses: c.unmatched.load(Ordering::Relaxed),
-                duplicate_events: c.duplicates.load(Ordering::Relaxed),
-            })
-            .collect();
-        Snapshot {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            uptime_seconds: self.started.elapsed().as_secs_f64(),
-            plugins,
-            bots,
-            adapters,
-        }
-    }
-}
+/// A shared [`Control`].
+pub type Sources = std::sync::Arc<dyn Control>;
 
 #[cfg(test)]
 mod tests {

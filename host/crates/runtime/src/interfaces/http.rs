@@ -11,7 +11,7 @@ mod wasi;
 
 pub use wasi::CoralHttpHooks;
 
-use crate::runtime::state::PluginState;
+use crate::state::PluginState;
 use bytes::Bytes;
 use coral_model::bindings::coral::bot::http::{Host, Request as FetchRequest, Response as FetchResponse};
 use coral_model::bindings::{ErrorCode, WitError};
@@ -178,7 +178,7 @@ impl PluginState {
         };
         let admitted = send::admit(&self.shared, method.as_str(), &uri)?;
         // Waiting on the network is not the plugin's time: its wall clock is paused.
-        let (head, body) = crate::runtime::wall::on_platform(async {
+        let (head, body) = crate::wall::on_platform(async {
             let response = admitted.send(request).await?;
             let (head, body) = response.into_parts();
             Ok::<_, HttpFailure>((head, body.collect().await?.to_bytes()))
