@@ -59,17 +59,15 @@ pub async fn describe(
         .await
         .map_err(|e| e.to_string())?;
     let metadata = runtime.metadata(&compiled, limits).await.map_err(|e| e.to_string())?;
-    let settings = config.plugin(name);
-    let grants = settings.grants(name).map_err(|e| e.to_string())?;
-    let policy = Policy::new(&metadata.capabilities, &grants);
+    let spec = config.start_spec(name).map_err(|e| e.to_string())?;
+    let policy = Policy::new(&metadata.capabilities, &spec.grants);
     let mut problems = Vec::new();
     for requested in &metadata.capabilities {
         if let Err(e) = Capability::parse(requested) {
             problems.push(format!("{name}: the plugin requests {e}"));
         }
     }
-    let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
-    let violations = coral_runtime::config_violations(metadata.config_schema.as_deref(), &config_json);
+    let violations = coral_runtime::config_violations(metadata.config_schema.as_deref(), &spec.config_json);
     for v in &violations {
         problems.push(format!(
             "{name}: [plugins.{name}.config] does not match the plugin's schema: {v}"
@@ -112,11 +110,11 @@ pub async fn describe(
         out,
         "without grants it may still reply into the chat of the event it handles"
     );
-    let _ = writeln!(out, "scope:        {}", scope_text(&grants.scope));
-    for (cap, scope) in &grants.scopes {
+    let _ = writeln!(out, "scope:        {}", scope_text(&spec.grants.scope));
+    for (cap, scope) in &spec.grants.scopes {
         let _ = writeln!(out, "scope {cap}: {}", scope_text(scope));
     }
-    for (cap, (text, _)) in &grants.rates {
+    for (cap, (text, _)) in &spec.grants.rates {
         let _ = writeln!(out, "rate {cap}:  {text}");
     }
     let _ = writeln!(out, "limits:       {}", limits_line(&limits));
@@ -161,7 +159,7 @@ pub async fn describe(
         let _ = writeln!(out, "{line}");
     }
     problems.extend(coral_policy::http::problems(name, &policy));
-    let _ = writeln!(out, "enabled:      {}", settings.enabled);
+    let _ = writeln!(out, "enabled:      {}", config.plugin(name).enabled);
     Ok((out, problems))
 }
 

@@ -533,6 +533,17 @@ impl Config {
         self.plugins.get(name).cloned().unwrap_or_default()
     }
 
+    /// What a plugin starts with: its config table as JSON, its limits and its grants (an error names the key).
+    /// The one place a start spec is built (start, reload and `coral check` all use it).
+    pub fn start_spec(&self, name: &str) -> Result<coral_runtime::StartSpec, ConfigError> {
+        let settings = self.plugin(name);
+        Ok(coral_runtime::StartSpec {
+            config_json: serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into()),
+            limits: self.limits(name),
+            grants: settings.grants(name)?,
+        })
+    }
+
     /// The effective limits of one plugin.
     pub fn limits(&self, name: &str) -> PluginLimits {
         let p = self.plugins.get(name);

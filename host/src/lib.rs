@@ -1,15 +1,14 @@
-//! `coral-host`: the Coral chat-bot host — platform adapters, the sandboxed plugin runtime, and the console.
+//! `coral-host`: the `coral` binary's library — it wires the crates together (docs/architecture.md).
 //!
-//! # Layout
-//! - [`config`]: `coral.toml` (strict: unknown keys are errors).
-//! - [`adapters`]: platforms. [`adapters::Action`] is what plugins ask for, [`adapters::Bots`] the connected
-//!   accounts, [`coral_adapters::console`] the embedded default platform.
-//! - [`runtime`]: wasmtime engine, per-plugin actor tasks with CPU/memory/time limits, [`coral_runtime::Dispatcher`].
-//! - [`api`]: host implementations of the WIT imports (`coral:bot/bot`, `coral:bot/log`, `coral:bot/storage`,
-//!   `coral:bot/schedule`).
-//! - [`services`]: the stores behind storage and schedule, and the config-schema checker.
+//! - [`config`]: `coral.toml` (strict: unknown keys are errors); the one place a plugin's start spec is built.
+//! - [`run`]: the host — admin socket, audit log, runtime, plugins, timers, OneBot adapters, console — until the
+//!   console's input ends or Ctrl-C.
+//! - [`reload`]: hot reload of plugins and config; [`cli`]: `coral check`, `plugin inspect`, `status`, …;
+//!   [`scaffold`]: `coral new`; [`endpoints`]: Coral's own endpoints no plugin may reach.
 //!
-//! [`run`] wires them together; `main.rs` is only the command line.
+//! The parts live in their own crates: `coral-model` (shared types, wire codecs), `coral-policy` (permissions),
+//! `coral-adapters` (platforms), `coral-runtime` (plugins), `coral-services` (storage, jobs), `coral-ops`
+//! (counters, status, metrics, audit). `main.rs` is only the command line.
 
 pub mod cli;
 pub mod config;
@@ -51,18 +50,12 @@ pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispa
             tracing::info!(plugin = %name, "disabled in config; not loaded");
             continue;
         }
-        let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
-        let grants = match settings.grants(&name) {
-            Ok(grants) => grants,
+        let spec = match config.start_spec(&name) {
+            Ok(spec) => spec,
             Err(e) => {
                 tracing::error!(plugin = %name, "plugin not loaded: {e}");
                 continue;
             }
-        };
-        let spec = coral_runtime::StartSpec {
-            config_json,
-            limits: config.limits(&name),
-            grants,
         };
         let started = std::time::Instant::now();
         let max_bytes = config.host.max_plugin_mb << 20;
@@ -209,25 +202,16 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
     tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
     // Timers start once the plugins are in, so jobs missed while the host was down reach them at once.
-    let timers = {
-        let run = coral_runtime::timers::run(&services, &dispatcher, runtime.timer_rates().clone());
-        let (bots, console) = (bots.clone(), config.console.enabled);
-        tokio::spawn(async move {
-            // A missed job fires at once: let the console register its bot first so the plugin can answer there.
-            for _ in 0..200 {
-                if !console
-                    || bots
-                        .list()
-                        .iter()
-                        .any(|bot| bot.self_id == coral_adapters::console::CONSOLE_SELF_ID)
-                {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            run.await
-        })
-    };
+    // A missed job fires at once: the console's bot is registered first so the plugin can answer there.
+    let console = config.console.enabled.then(|| {
+        let out: coral_adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
+        coral_adapters::console::Console::register(out, &bots)
+    });
+    let timers = tokio::spawn(coral_runtime::timers::run(
+        &services,
+        &dispatcher,
+        runtime.timer_rates().clone(),
+    ));
 
     let sink: Arc<dyn coral_model::EventSink> = Arc::new(dispatcher.clone());
     let onebot = coral_adapters::onebot::start(&config.onebot, &sink, &bots, onebot_counters).await?;
@@ -235,14 +219,13 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         coral_policy::http::rules::CoralEndpoint::bound(*addr, format!("the OneBot listener {key}"))
     }));
 
-    if config.console.enabled {
+    if let Some(console) = console {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             eprintln!("Coral console: type a message (try `ping hello`); /help for commands, Ctrl-D to quit.");
         }
         let input = tokio::io::BufReader::new(tokio::io::stdin());
-        let out: coral_adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
         tokio::select! {
-            result = coral_adapters::console::run(&config.console, input, out, sink.clone(), bots.clone()) => {
+            result = console.run(&config.console, input, sink.clone()) => {
                 result.context("reading the console")?;
                 if !config.onebot.is_empty() {
                     tracing::info!("console input ended; still serving OneBot until Ctrl-C");

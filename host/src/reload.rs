@@ -9,7 +9,7 @@
 //! changed are reloaded.
 
 use crate::config::Config;
-use coral_runtime::{Dispatcher, Runtime, StartSpec};
+use coral_runtime::{Dispatcher, Runtime};
 use notify::Watcher as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -53,18 +53,12 @@ impl Reloader {
             return;
         }
         let started = Instant::now();
-        let grants = match settings.grants(name) {
-            Ok(grants) => grants,
+        let spec = match config.start_spec(name) {
+            Ok(spec) => spec,
             Err(e) => {
                 tracing::error!(plugin = %name, "reload rejected: {e}");
                 return;
             }
-        };
-        let config_json = serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into());
-        let spec = StartSpec {
-            config_json,
-            limits: config.limits(name),
-            grants,
         };
         let deadline = self.runtime.compile_timeout() + COMPILE_GRACE;
         let compiled = match tokio::time::timeout(deadline, self.runtime.compile(path, config.host.max_plugin_mb << 20))
@@ -82,9 +76,12 @@ impl Reloader {
             }
             Ok(Ok(compiled)) => compiled,
         };
-        if self.dispatcher.running(name).is_some_and(|(hash, json, limits)| {
-            hash == compiled.hash && json == spec.config_json && limits == spec.limits
-        }) {
+        let unchanged = coral_runtime::dispatcher::Running {
+            hash: compiled.hash.clone(),
+            config_json: spec.config_json.clone(),
+            limits: spec.limits,
+        };
+        if self.dispatcher.running(name).as_ref() == Some(&unchanged) {
             // Touching a quarantined plugin's file is how the operator says "try it again now".
             if self.dispatcher.lift_quarantine(name) {
                 tracing::info!(plugin = %name, "unchanged; quarantine lifted");
@@ -158,7 +155,7 @@ impl Reloader {
     /// A one-line status for the operator.
     pub fn status_line(&self) -> String {
         let plugins = self.dispatcher.snapshot();
-        let list: Vec<String> = plugins.iter().map(|(n, v, _)| format!("{n} {v}")).collect();
+        let list: Vec<String> = plugins.iter().map(|p| format!("{} {}", p.name, p.version)).collect();
         let quarantined: Vec<String> = self.dispatcher.quarantined();
         format!(
             "{} plugin(s) [{}]; quarantined: {}",

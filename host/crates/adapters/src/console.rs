@@ -143,43 +143,65 @@ struct Session {
 const HELP: &str = "console commands: /user <id> [nickname] | /group <id> | /private | /whoami | /quit; \
 in a group, start a line with @bot to address the bot";
 
-/// Run the console until its input ends (EOF or `/quit`). Registers the `console` bot in `bots`.
+/// The console platform once its bot is registered ([`Console::register`]); [`Console::run`] reads its input.
+pub struct Console {
+    next_message_id: Arc<AtomicU64>,
+}
+
+impl Console {
+    /// Register the `console` bot in `bots` (printing to `out`): from now on plugins can answer there.
+    pub fn register(out: Output, bots: &Bots) -> Console {
+        let next_message_id = Arc::new(AtomicU64::new(1));
+        bots.insert(
+            CONSOLE_SELF_ID,
+            Arc::new(ConsoleBot {
+                out,
+                next_message_id: next_message_id.clone(),
+            }),
+        );
+        Console { next_message_id }
+    }
+
+    /// Deliver what is typed until the input ends (EOF or `/quit`).
+    pub async fn run(
+        self,
+        config: &ConsoleConfig,
+        input: impl AsyncBufRead + Unpin,
+        sink: Arc<dyn EventSink>,
+    ) -> std::io::Result<()> {
+        let mut session = Session {
+            user_id: config.user_id.clone(),
+            nickname: config.nickname.clone(),
+            group: None,
+        };
+        let mut lines = input.lines();
+        while let Some(line) = lines.next_line().await? {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Some(command) = line.strip_prefix('/') {
+                if !control(&mut session, command) {
+                    break;
+                }
+                continue;
+            }
+            let id = self.next_message_id.fetch_add(1, Ordering::Relaxed);
+            sink.dispatch_wait(message_event(&session, line, id)).await;
+        }
+        Ok(())
+    }
+}
+
+/// Register the console bot and run the console until its input ends (see [`Console`]).
 pub async fn run(
     config: &ConsoleConfig,
     input: impl AsyncBufRead + Unpin,
     out: Output,
-    dispatcher: Arc<dyn EventSink>,
+    sink: Arc<dyn EventSink>,
     bots: Bots,
 ) -> std::io::Result<()> {
-    let next_message_id = Arc::new(AtomicU64::new(1));
-    bots.insert(
-        CONSOLE_SELF_ID,
-        Arc::new(ConsoleBot {
-            out,
-            next_message_id: next_message_id.clone(),
-        }),
-    );
-    let mut session = Session {
-        user_id: config.user_id.clone(),
-        nickname: config.nickname.clone(),
-        group: None,
-    };
-    let mut lines = input.lines();
-    while let Some(line) = lines.next_line().await? {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        if let Some(command) = line.strip_prefix('/') {
-            if !control(&mut session, command) {
-                break;
-            }
-            continue;
-        }
-        let id = next_message_id.fetch_add(1, Ordering::Relaxed);
-        dispatcher.dispatch_wait(message_event(&session, line, id)).await;
-    }
-    Ok(())
+    Console::register(out, &bots).run(config, input, sink).await
 }
 
 /// Apply a control command; false means quit.

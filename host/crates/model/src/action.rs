@@ -4,6 +4,79 @@
 use crate::bindings::{Chat, GroupRequestKind, Segment, SendOptions};
 use serde_json::Value;
 
+/// Declares [`ActionKind`] from one table: variant and OneBot name, once.
+macro_rules! action_kinds {
+    ($($variant:ident = $name:literal,)*) => {
+        /// The standard actions: OneBot V11's 38 APIs and `delete_friend`. Their names are written once, here.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[allow(missing_docs)]
+        pub enum ActionKind {
+            $($variant,)*
+        }
+
+        impl ActionKind {
+            /// Every standard action.
+            pub const ALL: &[ActionKind] = &[$(ActionKind::$variant,)*];
+
+            /// Its OneBot V11 name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ActionKind::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+action_kinds! {
+    SendPrivateMsg = "send_private_msg",
+    SendGroupMsg = "send_group_msg",
+    SendMsg = "send_msg",
+    DeleteMsg = "delete_msg",
+    GetMsg = "get_msg",
+    GetForwardMsg = "get_forward_msg",
+    SendLike = "send_like",
+    SetGroupKick = "set_group_kick",
+    SetGroupBan = "set_group_ban",
+    SetGroupAnonymousBan = "set_group_anonymous_ban",
+    SetGroupWholeBan = "set_group_whole_ban",
+    SetGroupAdmin = "set_group_admin",
+    SetGroupAnonymous = "set_group_anonymous",
+    SetGroupCard = "set_group_card",
+    SetGroupName = "set_group_name",
+    SetGroupLeave = "set_group_leave",
+    SetGroupSpecialTitle = "set_group_special_title",
+    SetFriendAddRequest = "set_friend_add_request",
+    SetGroupAddRequest = "set_group_add_request",
+    DeleteFriend = "delete_friend",
+    GetLoginInfo = "get_login_info",
+    GetStrangerInfo = "get_stranger_info",
+    GetFriendList = "get_friend_list",
+    GetGroupInfo = "get_group_info",
+    GetGroupList = "get_group_list",
+    GetGroupMemberInfo = "get_group_member_info",
+    GetGroupMemberList = "get_group_member_list",
+    GetGroupHonorInfo = "get_group_honor_info",
+    GetCookies = "get_cookies",
+    GetCsrfToken = "get_csrf_token",
+    GetCredentials = "get_credentials",
+    GetRecord = "get_record",
+    GetImage = "get_image",
+    CanSendImage = "can_send_image",
+    CanSendRecord = "can_send_record",
+    GetStatus = "get_status",
+    GetVersionInfo = "get_version_info",
+    SetRestart = "set_restart",
+    CleanCache = "clean_cache",
+}
+
+impl ActionKind {
+    /// The standard action with this exact name (normalise a raw name first: [`crate::wire::name::normalise_name`]).
+    pub fn from_name(name: &str) -> Option<ActionKind> {
+        ActionKind::ALL.iter().copied().find(|kind| kind.name() == name)
+    }
+}
+
 /// Something a plugin asks a platform to do: one variant per OneBot V11 API (plus `delete_friend` and raw calls).
 #[derive(Debug, Clone)]
 #[allow(missing_docs)]
@@ -148,49 +221,59 @@ pub enum Action {
 }
 
 impl Action {
-    /// The OneBot V11 action name.
+    /// Which standard action this is (`None`: a raw call, named by the plugin).
+    pub fn kind(&self) -> Option<ActionKind> {
+        use ActionKind as K;
+        Some(match self {
+            Action::SendPrivateMsg { .. } => K::SendPrivateMsg,
+            Action::SendGroupMsg { .. } => K::SendGroupMsg,
+            Action::SendMsg { .. } => K::SendMsg,
+            Action::DeleteMsg { .. } => K::DeleteMsg,
+            Action::GetMsg { .. } => K::GetMsg,
+            Action::GetForwardMsg { .. } => K::GetForwardMsg,
+            Action::SendLike { .. } => K::SendLike,
+            Action::SetGroupKick { .. } => K::SetGroupKick,
+            Action::SetGroupBan { .. } => K::SetGroupBan,
+            Action::SetGroupAnonymousBan { .. } => K::SetGroupAnonymousBan,
+            Action::SetGroupWholeBan { .. } => K::SetGroupWholeBan,
+            Action::SetGroupAdmin { .. } => K::SetGroupAdmin,
+            Action::SetGroupAnonymous { .. } => K::SetGroupAnonymous,
+            Action::SetGroupCard { .. } => K::SetGroupCard,
+            Action::SetGroupName { .. } => K::SetGroupName,
+            Action::SetGroupLeave { .. } => K::SetGroupLeave,
+            Action::SetGroupSpecialTitle { .. } => K::SetGroupSpecialTitle,
+            Action::SetFriendAddRequest { .. } => K::SetFriendAddRequest,
+            Action::SetGroupAddRequest { .. } => K::SetGroupAddRequest,
+            Action::DeleteFriend { .. } => K::DeleteFriend,
+            Action::GetLoginInfo => K::GetLoginInfo,
+            Action::GetStrangerInfo { .. } => K::GetStrangerInfo,
+            Action::GetFriendList => K::GetFriendList,
+            Action::GetGroupInfo { .. } => K::GetGroupInfo,
+            Action::GetGroupList => K::GetGroupList,
+            Action::GetGroupMemberInfo { .. } => K::GetGroupMemberInfo,
+            Action::GetGroupMemberList { .. } => K::GetGroupMemberList,
+            Action::GetGroupHonorInfo { .. } => K::GetGroupHonorInfo,
+            Action::GetCookies { .. } => K::GetCookies,
+            Action::GetCsrfToken => K::GetCsrfToken,
+            Action::GetCredentials { .. } => K::GetCredentials,
+            Action::GetRecord { .. } => K::GetRecord,
+            Action::GetImage { .. } => K::GetImage,
+            Action::CanSendImage => K::CanSendImage,
+            Action::CanSendRecord => K::CanSendRecord,
+            Action::GetStatus => K::GetStatus,
+            Action::GetVersionInfo => K::GetVersionInfo,
+            Action::SetRestart { .. } => K::SetRestart,
+            Action::CleanCache => K::CleanCache,
+            Action::Raw { .. } => return None,
+        })
+    }
+
+    /// The OneBot V11 action name (a raw call's as the plugin wrote it).
     pub fn name(&self) -> &str {
-        match self {
-            Action::SendPrivateMsg { .. } => "send_private_msg",
-            Action::SendGroupMsg { .. } => "send_group_msg",
-            Action::SendMsg { .. } => "send_msg",
-            Action::DeleteMsg { .. } => "delete_msg",
-            Action::GetMsg { .. } => "get_msg",
-            Action::GetForwardMsg { .. } => "get_forward_msg",
-            Action::SendLike { .. } => "send_like",
-            Action::SetGroupKick { .. } => "set_group_kick",
-            Action::SetGroupBan { .. } => "set_group_ban",
-            Action::SetGroupAnonymousBan { .. } => "set_group_anonymous_ban",
-            Action::SetGroupWholeBan { .. } => "set_group_whole_ban",
-            Action::SetGroupAdmin { .. } => "set_group_admin",
-            Action::SetGroupAnonymous { .. } => "set_group_anonymous",
-            Action::SetGroupCard { .. } => "set_group_card",
-            Action::SetGroupName { .. } => "set_group_name",
-            Action::SetGroupLeave { .. } => "set_group_leave",
-            Action::SetGroupSpecialTitle { .. } => "set_group_special_title",
-            Action::SetFriendAddRequest { .. } => "set_friend_add_request",
-            Action::SetGroupAddRequest { .. } => "set_group_add_request",
-            Action::DeleteFriend { .. } => "delete_friend",
-            Action::GetLoginInfo => "get_login_info",
-            Action::GetStrangerInfo { .. } => "get_stranger_info",
-            Action::GetFriendList => "get_friend_list",
-            Action::GetGroupInfo { .. } => "get_group_info",
-            Action::GetGroupList => "get_group_list",
-            Action::GetGroupMemberInfo { .. } => "get_group_member_info",
-            Action::GetGroupMemberList { .. } => "get_group_member_list",
-            Action::GetGroupHonorInfo { .. } => "get_group_honor_info",
-            Action::GetCookies { .. } => "get_cookies",
-            Action::GetCsrfToken => "get_csrf_token",
-            Action::GetCredentials { .. } => "get_credentials",
-            Action::GetRecord { .. } => "get_record",
-            Action::GetImage { .. } => "get_image",
-            Action::CanSendImage => "can_send_image",
-            Action::CanSendRecord => "can_send_record",
-            Action::GetStatus => "get_status",
-            Action::GetVersionInfo => "get_version_info",
-            Action::SetRestart { .. } => "set_restart",
-            Action::CleanCache => "clean_cache",
-            Action::Raw { action, .. } => action,
+        match (self.kind(), self) {
+            (Some(kind), _) => kind.name(),
+            (None, Action::Raw { action, .. }) => action,
+            (None, _) => unreachable!("only a raw call has no kind"),
         }
     }
 
@@ -295,4 +378,30 @@ pub fn send_segments<'a>(message: &'a [Segment], options: Option<&SendOptions>) 
     }
     segments.extend_from_slice(message);
     std::borrow::Cow::Owned(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_distinct_name_that_finds_it_again() {
+        assert_eq!(ActionKind::ALL.len(), 39, "OneBot V11's 38 and delete_friend");
+        let names: std::collections::BTreeSet<&str> = ActionKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ActionKind::ALL.len());
+        for kind in ActionKind::ALL {
+            assert_eq!(ActionKind::from_name(kind.name()), Some(*kind));
+        }
+        assert_eq!(ActionKind::from_name("send_msg_async"), None, "names are exact");
+        let raw = Action::Raw {
+            action: "get_group_notice".into(),
+            params: Value::Null,
+        };
+        assert_eq!((raw.kind(), raw.name()), (None, "get_group_notice"));
+        let like = Action::SendLike {
+            user_id: "1".into(),
+            times: 1,
+        };
+        assert_eq!((like.kind(), like.name()), (Some(ActionKind::SendLike), "send_like"));
+    }
 }

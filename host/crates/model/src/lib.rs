@@ -14,7 +14,7 @@ pub mod sink;
 pub mod text;
 pub mod wire;
 
-pub use action::{Action, send_segments};
+pub use action::{Action, ActionKind, send_segments};
 pub use bots::{AdapterCounters, ApiError, ApiFuture, BotConnection, BotEntry, Bots, LinkCounters};
 pub use sink::{EventSink, Finished};
 

@@ -21,10 +21,10 @@ pub mod size;
 #[path = "../../../../tests/support/fixtures.rs"]
 pub(crate) mod test_fixtures;
 
-use coral_model::Action;
 use coral_model::bindings::{Chat, ErrorCode, WitError};
 use coral_model::rate::{Bucket, Rate};
 use coral_model::wire::json as data;
+use coral_model::{Action, ActionKind};
 pub use messages::MessageIndex;
 pub use request::{MessageLookup, NoMessages, Request};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -85,60 +85,45 @@ pub enum Capability {
     CallApi(String),
 }
 
-/// Every capability name except `call-api:<action>`.
-pub const NAMES: &[&str] = &[
-    "send",
-    "recall",
-    "kick",
-    "ban",
-    "whole-ban",
-    "set-admin",
-    "set-group-anonymous",
-    "set-card",
-    "set-title",
-    "set-group-name",
-    "leave-group",
-    "handle-request",
-    "delete-friend",
-    "send-like",
-    "query",
-    "credentials",
-    "restart",
-    "at-all",
-    "local-file",
-    "media-url",
-    "storage",
-    "schedule",
-    "http",
+/// Every capability except `call-api:<action>`, with its name: the one table of capability names.
+const TABLE: &[(&str, Capability)] = &[
+    ("send", Capability::Send),
+    ("recall", Capability::Recall),
+    ("kick", Capability::Kick),
+    ("ban", Capability::Ban),
+    ("whole-ban", Capability::WholeBan),
+    ("set-admin", Capability::SetAdmin),
+    ("set-group-anonymous", Capability::SetGroupAnonymous),
+    ("set-card", Capability::SetCard),
+    ("set-title", Capability::SetTitle),
+    ("set-group-name", Capability::SetGroupName),
+    ("leave-group", Capability::LeaveGroup),
+    ("handle-request", Capability::HandleRequest),
+    ("delete-friend", Capability::DeleteFriend),
+    ("send-like", Capability::SendLike),
+    ("query", Capability::Query),
+    ("credentials", Capability::Credentials),
+    ("restart", Capability::Restart),
+    ("at-all", Capability::AtAll),
+    ("local-file", Capability::LocalFile),
+    ("media-url", Capability::MediaUrl),
+    ("storage", Capability::Storage),
+    ("schedule", Capability::Schedule),
+    ("http", Capability::Http),
 ];
+
+/// Every capability name except `call-api:<action>`.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().map(|(name, _)| *name)
+}
 
 impl Capability {
     /// Parse a capability name (`kick`, `call-api:get_group_notice`, …).
     pub fn parse(name: &str) -> Result<Capability, String> {
+        if let Some((_, capability)) = TABLE.iter().find(|(n, _)| *n == name) {
+            return Ok(capability.clone());
+        }
         Ok(match name {
-            "send" => Capability::Send,
-            "recall" => Capability::Recall,
-            "kick" => Capability::Kick,
-            "ban" => Capability::Ban,
-            "whole-ban" => Capability::WholeBan,
-            "set-admin" => Capability::SetAdmin,
-            "set-group-anonymous" => Capability::SetGroupAnonymous,
-            "set-card" => Capability::SetCard,
-            "set-title" => Capability::SetTitle,
-            "set-group-name" => Capability::SetGroupName,
-            "leave-group" => Capability::LeaveGroup,
-            "handle-request" => Capability::HandleRequest,
-            "delete-friend" => Capability::DeleteFriend,
-            "send-like" => Capability::SendLike,
-            "query" => Capability::Query,
-            "credentials" => Capability::Credentials,
-            "restart" => Capability::Restart,
-            "at-all" => Capability::AtAll,
-            "local-file" => Capability::LocalFile,
-            "media-url" => Capability::MediaUrl,
-            "storage" => Capability::Storage,
-            "schedule" => Capability::Schedule,
-            "http" => Capability::Http,
             other => match other.strip_prefix("call-api:") {
                 // Granted under the name raw calls are checked under (`x_async` is `x`).
                 Some(action) if !action.is_empty() => match request::normalise_name(action) {
@@ -148,7 +133,7 @@ impl Capability {
                 _ => {
                     return Err(format!(
                         "unknown capability {other:?} (known: {}, call-api:<action>)",
-                        NAMES.join(", ")
+                        names().collect::<Vec<_>>().join(", ")
                     ));
                 }
             },
@@ -166,33 +151,14 @@ impl Capability {
 
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Capability::Send => "send",
-            Capability::Recall => "recall",
-            Capability::Kick => "kick",
-            Capability::Ban => "ban",
-            Capability::WholeBan => "whole-ban",
-            Capability::SetAdmin => "set-admin",
-            Capability::SetGroupAnonymous => "set-group-anonymous",
-            Capability::SetCard => "set-card",
-            Capability::SetTitle => "set-title",
-            Capability::SetGroupName => "set-group-name",
-            Capability::LeaveGroup => "leave-group",
-            Capability::HandleRequest => "handle-request",
-            Capability::DeleteFriend => "delete-friend",
-            Capability::SendLike => "send-like",
-            Capability::Query => "query",
-            Capability::Credentials => "credentials",
-            Capability::Restart => "restart",
-            Capability::AtAll => "at-all",
-            Capability::LocalFile => "local-file",
-            Capability::MediaUrl => "media-url",
-            Capability::Storage => "storage",
-            Capability::Schedule => "schedule",
-            Capability::Http => "http",
-            Capability::CallApi(action) => return write!(f, "call-api:{}", escape(action)),
-        };
-        f.write_str(name)
+        match self {
+            Capability::CallApi(action) => write!(f, "call-api:{}", escape(action)),
+            // Every other capability is in TABLE (the round-trip test parses and prints each name).
+            fixed => match TABLE.iter().find(|(_, c)| c == fixed) {
+                Some((name, _)) => f.write_str(name),
+                None => write!(f, "{fixed:?}"),
+            },
+        }
     }
 }
 
@@ -255,69 +221,93 @@ impl fmt::Display for Target {
 
 /// The standard action a name refers to, if it is one of the 38 (+ `delete_friend`), after normalising it the way
 /// raw calls are ([`request::normalise_name`]: case, leading dots, `_async` / `_rate_limited` suffixes).
-pub fn standard_capability(name: &str) -> Option<Capability> {
-    let normalised = request::normalise_name(name).ok()?;
-    let base = normalised.as_str();
-    Some(match base {
-        "send_private_msg" | "send_group_msg" | "send_msg" => Capability::Send,
-        "delete_msg" => Capability::Recall,
-        "get_msg"
-        | "get_forward_msg"
-        | "get_login_info"
-        | "get_stranger_info"
-        | "get_friend_list"
-        | "get_group_info"
-        | "get_group_list"
-        | "get_group_member_info"
-        | "get_group_member_list"
-        | "get_group_honor_info"
-        | "get_record"
-        | "get_image"
-        | "can_send_image"
-        | "can_send_record"
-        | "get_status"
-        | "get_version_info" => Capability::Query,
-        "send_like" => Capability::SendLike,
-        "set_group_kick" => Capability::Kick,
-        "set_group_ban" | "set_group_anonymous_ban" => Capability::Ban,
-        "set_group_whole_ban" => Capability::WholeBan,
-        "set_group_admin" => Capability::SetAdmin,
-        "set_group_anonymous" => Capability::SetGroupAnonymous,
-        "set_group_card" => Capability::SetCard,
-        "set_group_name" => Capability::SetGroupName,
-        "set_group_leave" => Capability::LeaveGroup,
-        "set_group_special_title" => Capability::SetTitle,
-        "set_friend_add_request" | "set_group_add_request" => Capability::HandleRequest,
-        "delete_friend" => Capability::DeleteFriend,
-        "get_cookies" | "get_csrf_token" | "get_credentials" => Capability::Credentials,
-        "set_restart" | "clean_cache" => Capability::Restart,
-        _ => return None,
-    })
+pub fn standard_kind(name: &str) -> Option<ActionKind> {
+    ActionKind::from_name(&request::normalise_name(name).ok()?)
 }
 
-/// The one capability an action needs, and its target. One exhaustive match: a new action must decide here.
+/// The capability of a standard action named `name` in any spelling ([`standard_kind`]).
+pub fn standard_capability(name: &str) -> Option<Capability> {
+    standard_kind(name).map(capability_of_kind)
+}
+
+/// The capability each standard action needs: the one table. Exhaustive: a new action must decide here.
+pub fn capability_of_kind(kind: ActionKind) -> Capability {
+    use ActionKind as K;
+    match kind {
+        K::SendPrivateMsg | K::SendGroupMsg | K::SendMsg => Capability::Send,
+        K::DeleteMsg => Capability::Recall,
+        K::GetMsg
+        | K::GetForwardMsg
+        | K::GetLoginInfo
+        | K::GetStrangerInfo
+        | K::GetFriendList
+        | K::GetGroupInfo
+        | K::GetGroupList
+        | K::GetGroupMemberInfo
+        | K::GetGroupMemberList
+        | K::GetGroupHonorInfo
+        | K::GetRecord
+        | K::GetImage
+        | K::CanSendImage
+        | K::CanSendRecord
+        | K::GetStatus
+        | K::GetVersionInfo => Capability::Query,
+        K::SendLike => Capability::SendLike,
+        K::SetGroupKick => Capability::Kick,
+        K::SetGroupBan | K::SetGroupAnonymousBan => Capability::Ban,
+        K::SetGroupWholeBan => Capability::WholeBan,
+        K::SetGroupAdmin => Capability::SetAdmin,
+        K::SetGroupAnonymous => Capability::SetGroupAnonymous,
+        K::SetGroupCard => Capability::SetCard,
+        K::SetGroupName => Capability::SetGroupName,
+        K::SetGroupLeave => Capability::LeaveGroup,
+        K::SetGroupSpecialTitle => Capability::SetTitle,
+        K::SetFriendAddRequest | K::SetGroupAddRequest => Capability::HandleRequest,
+        K::DeleteFriend => Capability::DeleteFriend,
+        K::GetCookies | K::GetCsrfToken | K::GetCredentials => Capability::Credentials,
+        K::SetRestart | K::CleanCache => Capability::Restart,
+    }
+}
+
+/// The one capability an action needs ([`capability_of_kind`]; a raw call's is `call-api:<name>`), and its target.
 pub fn capability_of(action: &Action) -> (Capability, Target) {
+    let capability = match action.kind() {
+        Some(kind) => capability_of_kind(kind),
+        None => Capability::CallApi(action.name().to_string()),
+    };
+    (capability, target_of(action))
+}
+
+/// What an action touches (for scopes). Exhaustive: a new action must decide here.
+fn target_of(action: &Action) -> Target {
     use Action as A;
     match action {
-        A::SendPrivateMsg { user_id, .. } => (Capability::Send, Target::user(user_id)),
-        A::SendGroupMsg { group_id, .. } => (Capability::Send, Target::group(group_id)),
-        A::SendMsg { target, .. } => (Capability::Send, Target::chat(target)),
-        A::DeleteMsg { .. } => (Capability::Recall, Target::default()),
-        A::GetMsg { .. } | A::GetForwardMsg { .. } => (Capability::Query, Target::default()),
-        A::SendLike { user_id, .. } => (Capability::SendLike, Target::user(user_id)),
-        A::SetGroupKick { group_id, user_id, .. } => (Capability::Kick, Target::member(group_id, user_id)),
-        A::SetGroupBan { group_id, user_id, .. } => (Capability::Ban, Target::member(group_id, user_id)),
-        A::SetGroupAnonymousBan { group_id, .. } => (Capability::Ban, Target::group(group_id)),
-        A::SetGroupWholeBan { group_id, .. } => (Capability::WholeBan, Target::group(group_id)),
-        A::SetGroupAdmin { group_id, user_id, .. } => (Capability::SetAdmin, Target::member(group_id, user_id)),
-        A::SetGroupAnonymous { group_id, .. } => (Capability::SetGroupAnonymous, Target::group(group_id)),
-        A::SetGroupCard { group_id, user_id, .. } => (Capability::SetCard, Target::member(group_id, user_id)),
-        A::SetGroupName { group_id, .. } => (Capability::SetGroupName, Target::group(group_id)),
-        A::SetGroupLeave { group_id, .. } => (Capability::LeaveGroup, Target::group(group_id)),
-        A::SetGroupSpecialTitle { group_id, user_id, .. } => (Capability::SetTitle, Target::member(group_id, user_id)),
-        A::SetFriendAddRequest { .. } | A::SetGroupAddRequest { .. } => (Capability::HandleRequest, Target::default()),
-        A::DeleteFriend { user_id } => (Capability::DeleteFriend, Target::user(user_id)),
-        A::GetLoginInfo
+        A::SendPrivateMsg { user_id, .. } | A::SendLike { user_id, .. } | A::DeleteFriend { user_id } => {
+            Target::user(user_id)
+        }
+        A::GetStrangerInfo { user_id, .. } => Target::user(user_id),
+        A::SendGroupMsg { group_id, .. }
+        | A::SetGroupAnonymousBan { group_id, .. }
+        | A::SetGroupWholeBan { group_id, .. }
+        | A::SetGroupAnonymous { group_id, .. }
+        | A::SetGroupName { group_id, .. }
+        | A::SetGroupLeave { group_id, .. }
+        | A::GetGroupInfo { group_id, .. }
+        | A::GetGroupMemberList { group_id }
+        | A::GetGroupHonorInfo { group_id, .. } => Target::group(group_id),
+        A::SendMsg { target, .. } => Target::chat(target),
+        A::SetGroupKick { group_id, user_id, .. }
+        | A::SetGroupBan { group_id, user_id, .. }
+        | A::SetGroupAdmin { group_id, user_id, .. }
+        | A::SetGroupCard { group_id, user_id, .. }
+        | A::SetGroupSpecialTitle { group_id, user_id, .. }
+        | A::GetGroupMemberInfo { group_id, user_id, .. } => Target::member(group_id, user_id),
+        A::DeleteMsg { .. }
+        | A::GetMsg { .. }
+        | A::GetForwardMsg { .. }
+        | A::SetFriendAddRequest { .. }
+        | A::SetGroupAddRequest { .. }
+        | A::GetLoginInfo
         | A::GetFriendList
         | A::GetGroupList
         | A::GetRecord { .. }
@@ -325,23 +315,16 @@ pub fn capability_of(action: &Action) -> (Capability, Target) {
         | A::CanSendImage
         | A::CanSendRecord
         | A::GetStatus
-        | A::GetVersionInfo => (Capability::Query, Target::default()),
-        A::GetStrangerInfo { user_id, .. } => (Capability::Query, Target::user(user_id)),
-        A::GetGroupInfo { group_id, .. }
-        | A::GetGroupMemberList { group_id }
-        | A::GetGroupHonorInfo { group_id, .. } => (Capability::Query, Target::group(group_id)),
-        A::GetGroupMemberInfo { group_id, user_id, .. } => (Capability::Query, Target::member(group_id, user_id)),
-        A::GetCookies { .. } | A::GetCsrfToken | A::GetCredentials { .. } => {
-            (Capability::Credentials, Target::default())
-        }
-        A::SetRestart { .. } | A::CleanCache => (Capability::Restart, Target::default()),
-        A::Raw { action, params } => {
-            let target = Target {
-                group: opt_id(params, "group_id"),
-                user: opt_id(params, "user_id"),
-            };
-            (Capability::CallApi(action.clone()), target)
-        }
+        | A::GetVersionInfo
+        | A::GetCookies { .. }
+        | A::GetCsrfToken
+        | A::GetCredentials { .. }
+        | A::SetRestart { .. }
+        | A::CleanCache => Target::default(),
+        A::Raw { params, .. } => Target {
+            group: opt_id(params, "group_id"),
+            user: opt_id(params, "user_id"),
+        },
     }
 }
 
@@ -872,7 +855,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in NAMES {
+        for name in names() {
             assert_eq!(Capability::parse(name).unwrap().to_string(), *name);
         }
         assert_eq!(

@@ -25,22 +25,22 @@ pub struct Status {
 
 impl Control for Status {
     fn snapshot(&self) -> Snapshot {
-        let quarantines = self.dispatcher.quarantines();
         let (now, now_ms) = (tokio::time::Instant::now(), coral_ops::audit::now_ms());
         let mut plugins: Vec<PluginSnapshot> = self
             .dispatcher
             .snapshot()
             .into_iter()
-            .map(|(name, version, s)| {
+            .map(|plugin| {
+                let s = &plugin.stats;
                 let actions = s.calls.snapshot();
-                let quarantine = quarantines.iter().find(|(q, _)| **q == *name).map(|(_, q)| q);
+                let quarantine = plugin.quarantine.as_ref();
                 PluginSnapshot {
                     quarantined: quarantine.is_some(),
                     quarantine_reason: quarantine.map(|q| q.reason.clone()),
                     quarantined_until_ms: quarantine
                         .map(|q| now_ms.saturating_add(q.until.saturating_duration_since(now).as_millis() as u64)),
-                    name: name.to_string(),
-                    version,
+                    name: plugin.name.to_string(),
+                    version: plugin.version,
                     received: s.received.load(Ordering::Relaxed),
                     handled: s.handled.load(Ordering::Relaxed),
                     failed: s.failed.load(Ordering::Relaxed),

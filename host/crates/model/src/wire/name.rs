@@ -48,8 +48,7 @@ pub fn normalise_name(name: &str) -> Result<String, NameError> {
 
 /// Whether `name`, in any spelling, is one of OneBot V11's three message sends.
 pub fn is_send(name: &str) -> bool {
-    matches!(
-        normalise_name(name).as_deref(),
-        Ok("send_private_msg" | "send_group_msg" | "send_msg")
-    )
+    use crate::ActionKind as K;
+    let kind = normalise_name(name).ok().and_then(|n| K::from_name(&n));
+    matches!(kind, Some(K::SendPrivateMsg | K::SendGroupMsg | K::SendMsg))
 }
