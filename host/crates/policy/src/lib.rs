@@ -123,21 +123,17 @@ impl Capability {
         if let Some((_, capability)) = TABLE.iter().find(|(n, _)| *n == name) {
             return Ok(capability.clone());
         }
-        Ok(match name {
-            other => match other.strip_prefix("call-api:") {
-                // Granted under the name raw calls are checked under (`x_async` is `x`).
-                Some(action) if !action.is_empty() => match request::normalise_name(action) {
-                    Ok(action) => Capability::CallApi(action),
-                    Err(e) => return Err(format!("{other:?}: {e}")),
-                },
-                _ => {
-                    return Err(format!(
-                        "unknown capability {other:?} (known: {}, call-api:<action>)",
-                        names().collect::<Vec<_>>().join(", ")
-                    ));
-                }
+        match name.strip_prefix("call-api:") {
+            // Granted under the name raw calls are checked under (`x_async` is `x`).
+            Some(action) if !action.is_empty() => match request::normalise_name(action) {
+                Ok(action) => Ok(Capability::CallApi(action)),
+                Err(e) => Err(format!("{name:?}: {e}")),
             },
-        })
+            _ => Err(format!(
+                "unknown capability {name:?} (known: {}, call-api:<action>)",
+                names().collect::<Vec<_>>().join(", ")
+            )),
+        }
     }
 
     /// Whether using it is recorded in the audit log (everything but plain sending and reading).
