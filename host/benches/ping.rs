@@ -12,7 +12,7 @@ use coral_host::config::{Config, ConsoleConfig};
 use coral_model::Bots;
 use coral_runtime::{Dispatcher, Runtime, StartSpec};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncWriteExt, BufReader};
 
@@ -60,7 +60,7 @@ async fn throughput(n: usize, cache: &std::path::Path) {
 async fn latency(n: usize, cache: &std::path::Path) {
     let (dispatcher, bots) = start(cache).await;
     let lines = common::LineCounter::default();
-    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
+    let out: console::Output = Arc::new(parking_lot::Mutex::new(lines.clone()));
     let (mut writer, reader) = tokio::io::duplex(1 << 16);
     let console = tokio::spawn(async move {
         console::run(

@@ -2,6 +2,7 @@
 //! plain text for a terminal and returns whether everything was in order.
 
 use crate::config::{Config, PluginLimits};
+use coral_ops::audit::Outcome;
 use coral_ops::audit::{AuditLog, Record};
 use coral_policy::{Capability, Policy};
 use coral_runtime::{Compiled, Runtime};
@@ -248,12 +249,12 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
     let completed: std::collections::HashSet<u64> = records
         .iter()
         .map(|r| &r.entry)
-        .filter(|e| e.call != 0 && e.outcome != "pending")
+        .filter(|e| e.call != 0 && e.outcome != Outcome::Pending)
         .map(|e| e.call)
         .collect();
     let calls: Vec<&Record> = records
         .iter()
-        .filter(|r| !(r.entry.outcome == "pending" && completed.contains(&r.entry.call)))
+        .filter(|r| !(r.entry.outcome == Outcome::Pending && completed.contains(&r.entry.call)))
         .collect();
     let matching: Vec<&Record> = calls
         .iter()
@@ -261,7 +262,7 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
         .filter(|r| plugin.is_none_or(|p| r.entry.plugin == p))
         .filter(|r| {
             let e = &r.entry;
-            action.is_none_or(|a| e.action == a || e.capability.split('+').any(|c| c == a) || e.outcome == a)
+            action.is_none_or(|a| e.action == a || e.capability.split('+').any(|c| c == a) || e.outcome.as_str() == a)
         })
         .collect();
     let shown = &matching[matching.len().saturating_sub(limit)..];
@@ -287,7 +288,7 @@ pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usi
             esc(&e.bot),
             esc(&e.action),
             esc(&e.target),
-            esc(&e.outcome),
+            esc(e.outcome.as_str()),
             e.retcode,
             esc(&e.detail)
         );

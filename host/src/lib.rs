@@ -25,7 +25,7 @@ use coral_model::Bots;
 use coral_runtime::{Dispatcher, Runtime};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Load every `*.wasm` in the plugin folder into the dispatcher. A plugin that fails to load is logged (with its
 /// name and the reason) and skipped; the host keeps going. Returns the names and versions loaded.
@@ -204,7 +204,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     // Timers start once the plugins are in, so jobs missed while the host was down reach them at once.
     // A missed job fires at once: the console's bot is registered first so the plugin can answer there.
     let console = config.console.enabled.then(|| {
-        let out: coral_adapters::console::Output = Arc::new(Mutex::new(std::io::stdout()));
+        let out: coral_adapters::console::Output = Arc::new(parking_lot::Mutex::new(std::io::stdout()));
         coral_adapters::console::Console::register(out, &bots)
     });
     let timers = tokio::spawn(coral_runtime::timers::run(

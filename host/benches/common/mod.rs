@@ -52,7 +52,7 @@ pub struct Burst {
 /// dispatcher down. Times (wall, and this process's CPU) run from the first line to the last answer.
 pub async fn console_burst(input: &str, answers: usize, dispatcher: &Dispatcher, bots: Bots) -> Burst {
     let lines = LineCounter::default();
-    let out: console::Output = Arc::new(Mutex::new(lines.clone()));
+    let out: console::Output = Arc::new(parking_lot::Mutex::new(lines.clone()));
     let (cpu0, t0) = (cpu_time("self"), Instant::now());
     console::run(
         &ConsoleConfig::default(),

@@ -6,6 +6,9 @@ wasmtime::component::bindgen!({
     world: "plugin",
     imports: { default: async | trappable },
     exports: { default: async },
+    // A host function that answers `result<T, error>` returns `Result<T, HostError>`: `?` works on a refusal
+    // (a value the plugin receives) and on a trap alike.
+    trappable_error_type: { "coral:bot/types.error" => crate::error::HostError },
 });
 
 /// The frozen `coral:bot@0.1.0` contract (`wit/v0.1.0`), for plugins built before 0.2.0: the host serves its

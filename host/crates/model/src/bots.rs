@@ -2,12 +2,13 @@
 //! ([`ApiError`]) and the registry by self id ([`Bots`]), with each bot's link counters ([`LinkCounters`]).
 
 use crate::action::Action;
+use parking_lot::RwLock;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock};
 
 /// Why a platform did not do an action.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -118,29 +119,22 @@ pub struct Bots {
 impl Bots {
     /// Add or replace a bot.
     pub fn insert(&self, self_id: impl Into<String>, bot: Arc<dyn BotConnection>) {
-        self.inner
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(self_id.into(), bot);
+        self.inner.write().insert(self_id.into(), bot);
     }
 
     /// Remove a bot.
     pub fn remove(&self, self_id: &str) {
-        self.inner.write().unwrap_or_else(|e| e.into_inner()).remove(self_id);
+        self.inner.write().remove(self_id);
     }
 
     /// Look a bot up.
     pub fn get(&self, self_id: &str) -> Option<Arc<dyn BotConnection>> {
-        self.inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(self_id)
-            .cloned()
+        self.inner.read().get(self_id).cloned()
     }
 
     /// Every bot, by self id.
     pub fn list(&self) -> Vec<BotEntry> {
-        let bots = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let bots = self.inner.read();
         bots.iter()
             .map(|(id, b)| BotEntry {
                 self_id: id.clone(),
@@ -152,10 +146,10 @@ impl Bots {
 
     /// The link counters of a bot id (created on first use).
     pub fn link_counters(&self, self_id: &str) -> Arc<LinkCounters> {
-        if let Some(counters) = self.links.read().unwrap_or_else(|e| e.into_inner()).get(self_id) {
+        if let Some(counters) = self.links.read().get(self_id) {
             return counters.clone();
         }
-        let mut links = self.links.write().unwrap_or_else(|e| e.into_inner());
+        let mut links = self.links.write();
         links.entry(self_id.to_string()).or_default().clone()
     }
 

@@ -1,5 +1,6 @@
-//! The WIT `error` a plugin receives: each code's fixed retcode, and how a platform's [`ApiError`] maps onto it
-//! (a failed send is `send-failed`, seed retcode 104; the platform's own retcode is kept).
+//! The WIT `error` a plugin receives: each code's fixed retcode, how a platform's [`ApiError`] maps onto it (a
+//! failed send is `send-failed`, seed retcode 104; the platform's own retcode is kept), and [`HostError`], what a
+//! host function returns: an error value for the plugin, or a trap.
 
 use crate::bindings::{ErrorCode, WitError};
 use crate::bots::ApiError;
@@ -60,5 +61,49 @@ impl From<&ApiError> for WitError {
             ApiError::BadResponse { .. } => WitError::new(ErrorCode::OperationFailed, message),
             ApiError::Disconnected { .. } => WitError::new(ErrorCode::BotUnavailable, message),
         }
+    }
+}
+
+/// What a host function that answers `result<T, error>` fails with: an [`WitError`] the plugin receives as a value
+/// (a refusal, a platform failure), or a trap (a host bug, or a plugin over its budget). With it `?` works in host
+/// functions on both.
+#[derive(Debug)]
+pub enum HostError {
+    /// Returned to the plugin as its `error`.
+    Wit(WitError),
+    /// Traps the plugin's instance.
+    Trap(wasmtime::Error),
+}
+
+impl HostError {
+    /// An error value with its code's fixed retcode.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        HostError::Wit(WitError::new(code, message))
+    }
+
+    /// For the generated `convert_error`: the value to return, or the trap to raise.
+    pub fn into_wit(self) -> wasmtime::Result<WitError> {
+        match self {
+            HostError::Wit(error) => Ok(error),
+            HostError::Trap(trap) => Err(trap),
+        }
+    }
+}
+
+impl From<WitError> for HostError {
+    fn from(error: WitError) -> Self {
+        HostError::Wit(error)
+    }
+}
+
+impl From<wasmtime::Error> for HostError {
+    fn from(trap: wasmtime::Error) -> Self {
+        HostError::Trap(trap)
+    }
+}
+
+impl From<&ApiError> for HostError {
+    fn from(error: &ApiError) -> Self {
+        HostError::Wit(WitError::from(error))
     }
 }

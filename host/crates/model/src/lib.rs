@@ -16,6 +16,7 @@ pub mod wire;
 
 pub use action::{Action, ActionKind, send_segments};
 pub use bots::{AdapterCounters, ApiError, ApiFuture, BotConnection, BotEntry, Bots, LinkCounters};
+pub use error::HostError;
 pub use sink::{EventSink, Finished};
 
 #[cfg(test)]

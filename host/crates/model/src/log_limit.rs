@@ -1,7 +1,7 @@
 //! [`LogLimiter`]: at most one log line per period from one source; the lines held back are counted and the count
 //! goes out with the next line allowed, so a flood of the same event cannot flood the log and nothing goes unseen.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 /// Lets one line through per `period` and counts the rest.
@@ -36,7 +36,7 @@ impl LogLimiter {
 
     /// [`admit`](Self::admit) at a given instant (instants must not go backwards).
     pub fn admit_at(&self, now: Instant) -> Option<u64> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock();
         match state.last {
             Some(last) if now.saturating_duration_since(last) < self.period => {
                 state.suppressed += 1;

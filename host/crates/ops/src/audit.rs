@@ -27,13 +27,14 @@
 //!   whole line, done before the call it records goes on. [`AuditLog::read_all`] reads the rotated files oldest
 //!   first, then the live one.
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Longest a plugin-chosen field of an entry is written, in bytes.
@@ -72,8 +73,8 @@ pub struct Entry {
     pub capability: String,
     /// Its target (`group 1 user 2`, `-`).
     pub target: String,
-    /// `ok`, `denied`, `rate-limited`, `failed`, `timeout`, `quarantined`, ….
-    pub outcome: String,
+    /// What happened ([`Outcome`]; written as `ok`, `denied`, `rate-limited`, …).
+    pub outcome: Outcome,
     /// The retcode returned to the plugin (0 on success).
     pub retcode: i32,
     /// Details (denial reason, platform message).
@@ -82,6 +83,86 @@ pub struct Entry {
     /// Pairs a `pending` entry with its outcome (0: a single entry, e.g. a denial).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub call: u64,
+}
+
+/// What happened to an audited call. Written in the log as its kebab-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The frame is about to leave; a second entry with the same `call` number tells how it ended.
+    Pending,
+    /// Done.
+    Ok,
+    /// The platform (or the network) answered with a failure.
+    Failed,
+    /// No answer (timeout, disconnect, plugin stopped): the platform may still have done it.
+    Unknown,
+    /// No complete answer in time (outgoing HTTP).
+    Timeout,
+    /// Refused: not granted, out of scope, or a listed host not allowed.
+    Denied,
+    /// Refused: over a rate limit.
+    RateLimited,
+    /// Refused: the call cannot be judged as given.
+    Invalid,
+    /// Refused: over a size limit.
+    TooLarge,
+    /// The plugin was quarantined after repeated faults.
+    Quarantined,
+}
+
+impl Outcome {
+    /// Its name in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pending => "pending",
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Unknown => "unknown",
+            Outcome::Timeout => "timeout",
+            Outcome::Denied => "denied",
+            Outcome::RateLimited => "rate-limited",
+            Outcome::Invalid => "invalid",
+            Outcome::TooLarge => "too-large",
+            Outcome::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Entry {
+    /// The one constructor: `plugin` (its file hash) did `action` needing `capability` on `bot` at `target`, now.
+    /// The outcome starts as [`Outcome::Pending`] with no retcode or detail; set them with [`Entry::outcome`].
+    pub fn new(plugin: &str, plugin_hash: &str, bot: &str, action: &str, capability: &str, target: &str) -> Entry {
+        Entry {
+            time_ms: now_ms(),
+            plugin: plugin.to_string(),
+            plugin_hash: plugin_hash.to_string(),
+            bot: bot.to_string(),
+            action: action.to_string(),
+            capability: capability.to_string(),
+            target: target.to_string(),
+            outcome: Outcome::Pending,
+            retcode: 0,
+            detail: String::new(),
+            call: 0,
+        }
+    }
+
+    /// This entry with its outcome, retcode and detail.
+    pub fn outcome(self, outcome: Outcome, retcode: i32, detail: impl Into<String>) -> Entry {
+        Entry {
+            outcome,
+            retcode,
+            detail: detail.into(),
+            ..self
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -232,8 +313,8 @@ impl AuditLog {
         &self.path
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Inner> {
+        self.inner.lock()
     }
 
     /// Append one entry (one `write` of one line), after the count of its plugin's open run. A failure is logged,
@@ -380,7 +461,7 @@ impl AuditLog {
     /// Write the `pending` entry of a call about to reach the platform; the returned guard writes its outcome.
     pub fn begin(self: &Arc<Self>, mut entry: Entry) -> Pending {
         entry.call = self.next_call.fetch_add(1, Ordering::Relaxed);
-        entry.outcome = "pending".into();
+        entry.outcome = Outcome::Pending;
         entry.retcode = 0;
         self.append(&entry);
         Pending {
@@ -450,14 +531,11 @@ pub struct Pending {
 
 impl Pending {
     /// Write the outcome.
-    pub fn finish(mut self, outcome: &str, retcode: i32, detail: &str) {
+    pub fn finish(mut self, outcome: Outcome, retcode: i32, detail: &str) {
         if let Some(entry) = self.entry.take() {
             self.log.append(&Entry {
                 time_ms: now_ms(),
-                outcome: outcome.into(),
-                retcode,
-                detail: detail.into(),
-                ..entry
+                ..entry.outcome(outcome, retcode, detail)
             });
         }
     }
@@ -469,7 +547,7 @@ impl Drop for Pending {
         if let Some(entry) = self.entry.take() {
             self.log.append(&Entry {
                 time_ms: now_ms(),
-                outcome: "unknown".into(),
+                outcome: Outcome::Unknown,
                 detail: "the plugin was stopped before the platform answered; the action may have happened".into(),
                 ..entry
             });
@@ -500,14 +578,14 @@ mod tests {
             action: "set_group_ban".into(),
             capability: "ban".into(),
             target: "group 1 user 2".into(),
-            outcome: "denied".into(),
+            outcome: Outcome::Denied,
             retcode: 102,
             detail: "not granted".into(),
             call: 0,
         };
         AuditLog::open(&path).unwrap().append(&entry);
         AuditLog::open(&path).unwrap().append(&Entry {
-            outcome: "ok".into(),
+            outcome: Outcome::Ok,
             retcode: 0,
             ..entry.clone()
         });
@@ -515,7 +593,7 @@ mod tests {
         assert_eq!(read.len(), 2);
         assert_eq!(read[0].entry, entry);
         assert_eq!(read[0].repeated, 0);
-        assert_eq!(read[1].entry.outcome, "ok");
+        assert_eq!(read[1].entry.outcome, Outcome::Ok);
     }
 
     #[test]
@@ -531,7 +609,7 @@ mod tests {
             action: "send_msg".into(),
             capability: "send".into(),
             target: format!("group {huge}"),
-            outcome: "denied".into(),
+            outcome: Outcome::Denied,
             retcode: 102,
             detail: format!("message {huge} was not seen"),
             call: 0,
@@ -556,7 +634,7 @@ mod tests {
             action: "set_group_kick".into(),
             capability: "kick".into(),
             target: "group 1 user 2".into(),
-            outcome: String::new(),
+            outcome: Outcome::Pending,
             retcode: 0,
             detail: String::new(),
             call: 0,
@@ -564,10 +642,10 @@ mod tests {
         let first = log.begin(entry.clone());
         assert_eq!(
             AuditLog::read(&path).unwrap()[0].entry.outcome,
-            "pending",
+            Outcome::Pending,
             "written before the call"
         );
-        first.finish("ok", 0, "");
+        first.finish(Outcome::Ok, 0, "");
         drop(log.begin(entry));
         let read = AuditLog::read(&path).unwrap();
         let outcomes: Vec<&str> = read.iter().map(|r| r.entry.outcome.as_str()).collect();
@@ -587,7 +665,7 @@ mod tests {
             action: "set_group_kick".into(),
             capability: "kick".into(),
             target: "group 1 user 2".into(),
-            outcome: "denied".into(),
+            outcome: Outcome::Denied,
             retcode: 102,
             detail: detail.into(),
             call: 0,
@@ -631,7 +709,7 @@ mod tests {
         let mut target = denial("p", 5_999, "other");
         target.target = "group 1 user 3".into();
         let mut outcome = denial("p", 5_999, "other");
-        outcome.outcome = "rate-limited".into();
+        outcome.outcome = Outcome::RateLimited;
         log.refuse(&target);
         log.refuse(&outcome);
         assert_eq!(lines(&path).len(), 5);
@@ -677,7 +755,7 @@ mod tests {
         assert_eq!(lines(&path).len(), 2, "interleaved plugins each keep their run");
         // A call of `a` that gets through: its count is written before the `pending` line.
         let mut admitted = denial("a", 1_001, "");
-        admitted.outcome = String::new();
+        admitted.outcome = Outcome::Pending;
         let call = log.begin(admitted);
         let read = AuditLog::read(&path).unwrap();
         let outcomes: Vec<(&str, &str, u64)> = read
@@ -693,7 +771,7 @@ mod tests {
                 ("a", "pending", 0)
             ]
         );
-        call.finish("ok", 0, "");
+        call.finish(Outcome::Ok, 0, "");
         // `settle` (a call that is not audited) does the same; a plugin without a run writes nothing.
         log.settle("b");
         log.settle("c");
@@ -702,8 +780,8 @@ mod tests {
         // Admitted calls are never coalesced.
         for _ in 0..3 {
             let mut admitted = denial("a", 1_002, "");
-            admitted.outcome = String::new();
-            log.begin(admitted).finish("ok", 0, "");
+            admitted.outcome = Outcome::Pending;
+            log.begin(admitted).finish(Outcome::Ok, 0, "");
         }
         assert_eq!(lines(&path).len(), 12);
     }
@@ -765,7 +843,7 @@ mod tests {
         // Right after a rotation, a `pending` entry is still on disk before the call goes on.
         let before = std::fs::metadata(&path).unwrap().len();
         let mut admitted = denial("p", 300_000, "");
-        admitted.outcome = String::new();
+        admitted.outcome = Outcome::Pending;
         // Plugin-chosen fields are cut at MAX_FIELD: spread the bytes that force a rotation over two of them.
         let need = 2_000 - before as usize;
         admitted.detail = "x".repeat(need.min(1_000));
@@ -773,8 +851,8 @@ mod tests {
         let call = log.begin(admitted);
         let live = AuditLog::read(&path).unwrap();
         assert_eq!(live.len(), 1, "the pending line started a new file");
-        assert_eq!(live[0].entry.outcome, "pending");
-        call.finish("ok", 0, "");
+        assert_eq!(live[0].entry.outcome, Outcome::Pending);
+        call.finish(Outcome::Ok, 0, "");
         // Reopening carries on from the live file's size.
         drop(log);
         let log = AuditLog::open_with(&path, rotation).unwrap();

@@ -16,10 +16,11 @@ pub mod text;
 
 pub use histogram::{Histogram, HistogramSnapshot};
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// Most distinct action names counted per plugin; calls of further names (raw `call-api` names a plugin made up)
 /// are counted under [`OTHER_ACTION`], so a plugin cannot grow the host's memory or the metrics without bound.
@@ -53,7 +54,7 @@ pub struct CallStats {
 impl CallStats {
     /// The counters of `action` (created on first use; beyond [`MAX_ACTIONS`] names, those of [`OTHER_ACTION`]).
     pub fn action(&self, action: &str) -> Arc<ActionStats> {
-        let mut actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut actions = self.actions.lock();
         if let Some(stats) = actions.get(action) {
             return stats.clone();
         }
@@ -67,7 +68,7 @@ impl CallStats {
 
     /// Every action's counters, by name.
     pub fn snapshot(&self) -> Vec<ActionSnapshot> {
-        let actions = self.actions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let actions = self.actions.lock().clone();
         actions
             .into_iter()
             .map(|(action, s)| ActionSnapshot {
@@ -97,16 +98,16 @@ pub struct BotStats {
 /// [`BotStats`] by bot id (kept when a bot goes away, so its figures survive a reconnect).
 #[derive(Debug, Default)]
 pub struct BotCalls {
-    bots: std::sync::RwLock<BTreeMap<String, Arc<BotStats>>>,
+    bots: parking_lot::RwLock<BTreeMap<String, Arc<BotStats>>>,
 }
 
 impl BotCalls {
     /// The counters of a bot id (created on first use).
     pub fn of(&self, self_id: &str) -> Arc<BotStats> {
-        if let Some(stats) = self.bots.read().unwrap_or_else(|e| e.into_inner()).get(self_id) {
+        if let Some(stats) = self.bots.read().get(self_id) {
             return stats.clone();
         }
-        let mut bots = self.bots.write().unwrap_or_else(|e| e.into_inner());
+        let mut bots = self.bots.write();
         bots.entry(self_id.to_string()).or_default().clone()
     }
 

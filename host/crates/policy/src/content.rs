@@ -3,7 +3,7 @@
 //!
 //! Every path that sends content ends here with OneBot's array form (`[{"type": …, "data": {…}}]`): typed
 //! segments are judged on the JSON the adapter will send ([`coral_model::wire::segment::segment_to_json`]),
-//! raw calls on their parameters after [`normalise_message`] turned every CQ string into the array Coral sends
+//! raw calls on their parameters after [`coral_model::wire::segment::normalise_message`] turned every CQ string into the array Coral sends
 //! instead (so the implementation never parses a CQ string Coral did not parse the same way), `other` segments
 //! and forward nodes on their data like any other segment. Type names are compared trimmed and case-insensitively,
 //! so `" AT"` is an `at` here even if no implementation would read it so.
@@ -144,7 +144,7 @@ impl Content {
         }
     }
 
-    /// Judge a message in any of OneBot's three forms. A string is judged as CQ code ([`normalise_message`]
+    /// Judge a message in any of OneBot's three forms. A string is judged as CQ code ([`coral_model::wire::segment::normalise_message`]
     /// replaces it with exactly what this parse sees before anything is sent).
     pub fn message(&mut self, message: &Value, depth: u32) -> Result<(), ContentError> {
         if depth > MAX_DEPTH {

@@ -26,10 +26,10 @@ use coral_model::rate::{Bucket, Rate};
 use coral_model::wire::json as data;
 use coral_model::{Action, ActionKind};
 pub use messages::MessageIndex;
+use parking_lot::Mutex;
 pub use request::{MessageLookup, NoMessages, Request};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// A kind of action, in chat terms.
@@ -558,10 +558,7 @@ impl Policy {
         }
         // One fixed order (the capabilities' own), so two checks of one plugin never wait on each other's locks.
         buckets.sort_by(|a, b| a.0.cmp(b.0));
-        let mut guards: Vec<_> = buckets
-            .iter()
-            .map(|(c, n, t, b)| (*c, *n, *t, b.lock().unwrap_or_else(|e| e.into_inner())))
-            .collect();
+        let mut guards: Vec<_> = buckets.iter().map(|(c, n, t, b)| (*c, *n, *t, b.lock())).collect();
         for (capability, count, text, bucket) in guards.iter_mut() {
             if *count > bucket.burst() {
                 return Err(PolicyError::Denied {

@@ -8,6 +8,7 @@ use crate::state::{PluginShared, PluginState};
 use crate::world::{Instance, Pre};
 use crate::{LoadError, PluginStats, config_violations, crash, engine, state, wall};
 use coral_model::bindings::{Chat, ChatType, Event, EventKind, PluginMetadata};
+use coral_ops::audit::{Entry, Outcome};
 use coral_policy::{Grants, Policy};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -85,34 +86,19 @@ impl Starter {
     /// Record a fault; on the fifth within ten minutes, quarantine (logged and audited).
     fn fault(&self, fault: &Fault) {
         let reason = fault_text(fault);
-        let quarantined = self
-            .shared
-            .crashes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .fault(&reason);
+        let quarantined = self.shared.crashes.lock().fault(&reason);
         if let Some(length) = quarantined {
             let name = &self.shared.name;
             tracing::error!(plugin = %name, "quarantined for {} s: {} faults within {} minutes (last: {reason}); its events are shed until then or until it is reloaded",
                 length.as_secs(), crash::QUARANTINE_AFTER, crash::WINDOW.as_secs() / 60);
             if let Some(audit) = &self.shared.audit {
-                audit.append(&coral_ops::audit::Entry {
-                    time_ms: coral_ops::audit::now_ms(),
-                    plugin: name.to_string(),
-                    plugin_hash: self.shared.hash.clone(),
-                    bot: "-".into(),
-                    action: "quarantine".into(),
-                    capability: "-".into(),
-                    target: "-".into(),
-                    outcome: "quarantined".into(),
-                    retcode: 0,
-                    detail: format!(
-                        "{} traps or timeouts within 10 minutes; for {} s; last: {reason}",
-                        crash::QUARANTINE_AFTER,
-                        length.as_secs()
-                    ),
-                    call: 0,
-                });
+                let detail = format!(
+                    "{} traps or timeouts within 10 minutes; for {} s; last: {reason}",
+                    crash::QUARANTINE_AFTER,
+                    length.as_secs()
+                );
+                let entry = Entry::new(name, &self.shared.hash, "-", "quarantine", "-", "-");
+                audit.append(&entry.outcome(Outcome::Quarantined, 0, detail));
             }
         }
     }
@@ -183,8 +169,7 @@ impl Actor {
         if !violations.is_empty() {
             return Err(LoadError::Config(violations.join("; ")));
         }
-        *starter.shared.policy.write().unwrap_or_else(|e| e.into_inner()) =
-            Arc::new(Policy::new(&metadata.capabilities, grants));
+        *starter.shared.policy.write() = Arc::new(Policy::new(&metadata.capabilities, grants));
         let config = starter.config_json.clone();
         starter
             .guarded(&mut store, async |s| plugin.call_setup(s, &config).await)
@@ -211,7 +196,7 @@ impl Actor {
             Some(instance) => instance,
             None => {
                 // A fresh instance after a fault: honour the backoff, or shed while quarantined.
-                let admit = starter.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).admit();
+                let admit = starter.shared.crashes.lock().admit();
                 match admit {
                     Admit::Now => {}
                     Admit::Retry => {
@@ -244,7 +229,7 @@ impl Actor {
         if let (EventKind::Message(m), Some(chat)) = (&event.kind, &chat) {
             // The message, and the messages it quotes or forwards, are in this chat on this bot: the plugin may
             // point at them there (a quote, a forward node), and only there.
-            let mut index = starter.shared.messages.lock().unwrap_or_else(|e| e.into_inner());
+            let mut index = starter.shared.messages.lock();
             index.remember(&event.self_id, &m.message_id, chat);
             for segment in &m.message {
                 if let coral_model::bindings::Segment::Reply(id) | coral_model::bindings::Segment::Forward(id) = segment
@@ -272,12 +257,7 @@ impl Actor {
         match outcome {
             Ok(()) => {
                 stats.handled.fetch_add(1, Ordering::Relaxed);
-                starter
-                    .shared
-                    .crashes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .success();
+                starter.shared.crashes.lock().success();
                 self.instance = Some((store, plugin));
             }
             Err(Fault::Returned(message)) => {

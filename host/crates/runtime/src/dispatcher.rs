@@ -7,8 +7,9 @@ use crate::state::PluginShared;
 use crate::{PluginStats, crash};
 use coral_model::bindings::{Event, EventCategory, PluginMetadata};
 use coral_policy::{Grants, Policy};
+use parking_lot::RwLock;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -133,7 +134,7 @@ impl coral_model::EventSink for Dispatcher {
 impl Dispatcher {
     /// Add a running plugin.
     pub fn add(&self, plugin: PluginHandle) {
-        self.plugins.write().unwrap_or_else(|e| e.into_inner()).push(plugin);
+        self.plugins.write().push(plugin);
     }
 
     /// Deliver an event to every plugin that wants it; returns how many queued it.
@@ -151,7 +152,7 @@ impl Dispatcher {
 
     fn dispatch_with(&self, event: Event, done: Option<mpsc::Sender<()>>) -> usize {
         let category = event.category();
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let plugins = self.plugins.read();
         let wanting: Vec<&PluginHandle> = plugins.iter().filter(|p| p.wants(category)).collect();
         let mut queued = 0;
         if let Some((last, rest)) = wanting.split_last() {
@@ -168,7 +169,7 @@ impl Dispatcher {
     pub async fn dispatch_wait(&self, event: Event) -> usize {
         let category = event.category();
         let senders: Vec<(mpsc::Sender<Delivery>, Arc<PluginStats>)> = {
-            let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+            let plugins = self.plugins.read();
             plugins
                 .iter()
                 .filter(|p| p.wants(category))
@@ -188,7 +189,7 @@ impl Dispatcher {
     /// Put `plugin` in service, replacing (and returning) the running plugin of the same name. Atomic: an event
     /// goes either to the old version's queue or to the new one's.
     pub fn replace(&self, plugin: PluginHandle) -> Option<PluginHandle> {
-        let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+        let mut plugins = self.plugins.write();
         match plugins.iter().position(|p| p.name == plugin.name) {
             Some(i) => Some(std::mem::replace(&mut plugins[i], plugin)),
             None => {
@@ -201,7 +202,7 @@ impl Dispatcher {
     /// Queue an event for one plugin only (a timer of its own), if it is running, wants the event's category and
     /// has queue space; whether it was queued.
     pub fn offer_to(&self, name: &str, event: Event) -> bool {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let plugins = self.plugins.read();
         match plugins.iter().find(|p| &*p.name == name) {
             Some(p) if p.wants(event.category()) => p.offer(event, None),
             _ => false,
@@ -210,14 +211,14 @@ impl Dispatcher {
 
     /// Take a plugin out of service.
     pub fn remove(&self, name: &str) -> Option<PluginHandle> {
-        let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+        let mut plugins = self.plugins.write();
         let i = plugins.iter().position(|p| &*p.name == name)?;
         Some(plugins.remove(i))
     }
 
     /// What the running plugin of this name was started with.
     pub fn running(&self, name: &str) -> Option<Running> {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let plugins = self.plugins.read();
         plugins.iter().find(|p| &*p.name == name).map(|p| Running {
             hash: p.shared.hash.clone(),
             config_json: p.config_json.clone(),
@@ -227,31 +228,24 @@ impl Dispatcher {
 
     /// The names of the running plugins.
     pub fn names(&self) -> Vec<String> {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let plugins = self.plugins.read();
         plugins.iter().map(|p| p.name.to_string()).collect()
     }
 
     /// Re-apply grants to a running plugin (from its next call).
     pub fn set_grants(&self, name: &str, grants: &Grants) {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let plugins = self.plugins.read();
         if let Some(p) = plugins.iter().find(|p| &*p.name == name) {
-            *p.shared.policy.write().unwrap_or_else(|e| e.into_inner()) =
-                Arc::new(Policy::new(&p.metadata.capabilities, grants));
+            *p.shared.policy.write() = Arc::new(Policy::new(&p.metadata.capabilities, grants));
         }
     }
 
     /// The quarantined plugins.
     pub fn quarantined(&self) -> Vec<String> {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let plugins = self.plugins.read();
         plugins
             .iter()
-            .filter(|p| {
-                p.shared
-                    .crashes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .is_quarantined()
-            })
+            .filter(|p| p.shared.crashes.lock().is_quarantined())
             .map(|p| p.name.to_string())
             .collect()
     }
@@ -259,36 +253,30 @@ impl Dispatcher {
     /// Lift a running plugin's quarantine at once (its file was touched: a reload of the same file). Returns
     /// whether it was quarantined.
     pub fn lift_quarantine(&self, name: &str) -> bool {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let plugins = self.plugins.read();
         plugins
             .iter()
             .find(|p| &*p.name == name)
-            .is_some_and(|p| p.shared.crashes.lock().unwrap_or_else(|e| e.into_inner()).lift())
+            .is_some_and(|p| p.shared.crashes.lock().lift())
     }
 
     /// The running plugins: names, versions, counters and quarantines.
     pub fn snapshot(&self) -> Vec<PluginView> {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let plugins = self.plugins.read();
         plugins
             .iter()
             .map(|p| PluginView {
                 name: p.name.clone(),
                 version: p.metadata.version.clone(),
                 stats: p.stats.clone(),
-                quarantine: p
-                    .shared
-                    .crashes
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .quarantine()
-                    .cloned(),
+                quarantine: p.shared.crashes.lock().quarantine().cloned(),
             })
             .collect()
     }
 
     /// Stop every plugin after it has handled what is already queued.
     pub async fn shutdown(&self) {
-        let plugins = std::mem::take(&mut *self.plugins.write().unwrap_or_else(|e| e.into_inner()));
+        let plugins = std::mem::take(&mut *self.plugins.write());
         for plugin in plugins {
             plugin.shutdown_within(Some(SHUTDOWN_GRACE)).await;
         }

@@ -253,7 +253,7 @@ impl Runtime {
         let limits = spec.limits;
         let wit_version = compiled.wit_version;
         let shared = PluginShared::new(name.clone(), compiled.hash, &self.host, &limits);
-        *shared.crashes.lock().unwrap_or_else(|e| e.into_inner()) = crash::CrashGuard::new(limits.quarantine);
+        *shared.crashes.lock() = crash::CrashGuard::new(limits.quarantine);
         let stats = shared.stats.clone();
         let config_json = spec.config_json.clone();
         let starter = Starter {

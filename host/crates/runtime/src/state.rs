@@ -6,9 +6,10 @@ use coral_model::Bots;
 use coral_model::bindings::Chat;
 use coral_ops::audit::AuditLog;
 use coral_policy::Policy;
+use parking_lot::{Mutex, RwLock};
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime::ResourceLimiter;
@@ -121,7 +122,7 @@ impl PluginShared {
 
     /// The current policy.
     pub fn policy(&self) -> Arc<Policy> {
-        self.policy.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.policy.read().clone()
     }
 
     /// Log one line of the plugin's, if its log budget allows (else it is dropped and counted).
@@ -139,7 +140,7 @@ const FLOOD_OVER_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One plugin's log budget: a token bucket of lines shared by its stdout, stderr and `coral:bot/log`. Lines over
 /// it are dropped and counted; the count goes out as one WARN `plugin log: dropped N lines over its budget` once no
-/// line has been dropped for [`FLOOD_OVER_AFTER`], every [`DROP_REPORT_EVERY`] during a long flood, and when the
+/// line has been dropped for `FLOOD_OVER_AFTER`, every `DROP_REPORT_EVERY` during a long flood, and when the
 /// plugin stops.
 pub struct LogBudget {
     plugin: Arc<str>,
@@ -210,11 +211,11 @@ impl LogBudget {
         self.settle_locked(self.lock(), unused, dropped);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, BudgetState> {
+        self.state.lock()
     }
 
-    fn settle_locked(&self, mut state: std::sync::MutexGuard<'_, BudgetState>, unused: u32, dropped: u64) {
+    fn settle_locked(&self, mut state: parking_lot::MutexGuard<'_, BudgetState>, unused: u32, dropped: u64) {
         let now = tokio::time::Instant::now();
         state.bucket.give_back(unused);
         if dropped > 0 {
@@ -242,7 +243,7 @@ impl LogBudget {
             loop {
                 tokio::time::sleep(FLOOD_OVER_AFTER).await;
                 let Some(state) = state.upgrade() else { return };
-                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = state.lock();
                 let due = state.take_due(tokio::time::Instant::now());
                 if due.is_some() || state.dropped == 0 {
                     state.watched = false;
@@ -260,13 +261,13 @@ impl LogBudget {
     /// Lines dropped and not yet reported.
     #[cfg(test)]
     fn unreported(&self) -> u64 {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).dropped
+        self.state.lock().dropped
     }
 }
 
 impl Drop for LogBudget {
     fn drop(&mut self) {
-        let dropped = std::mem::take(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()).dropped);
+        let dropped = std::mem::take(&mut self.state.lock().dropped);
         if dropped > 0 {
             report_dropped(&self.plugin, dropped);
         }
@@ -486,7 +487,7 @@ impl LogStream {
     }
 
     fn push(&self, bytes: &[u8]) {
-        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lines = self.lines.lock();
         // The budget for every line this write can complete, taken at once: past the budget a line costs only
         // finding its end (no lock, no clock, no text conversion), so a flood cannot make the host's share of a
         // write call long.

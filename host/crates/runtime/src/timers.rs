@@ -9,8 +9,9 @@ use coral_model::bindings::{Event, EventKind};
 use coral_model::rate::Bucket;
 use coral_services::Services;
 use coral_services::jobs::{Deliver, Delivery, Fired};
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Each plugin's timer rate and bucket (plugins not listed get [`DEFAULT_TIMER_RATE`]).
 #[derive(Debug, Default)]
@@ -21,7 +22,7 @@ pub struct TimerRates {
 impl TimerRates {
     /// Set how fast `plugin`'s jobs may fire (a new rate starts with a full bucket; the same rate keeps its bucket).
     pub fn set(&self, plugin: &str, rate: LimitRate) {
-        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rates = self.rates.lock();
         if rates.get(plugin).is_none_or(|(old, _)| *old != rate) {
             rates.insert(plugin.to_string(), (rate, Bucket::new(rate.rate())));
         }
@@ -29,7 +30,7 @@ impl TimerRates {
 
     /// Hand `fired` to `offer` if the plugin's bucket has a token (taken only when it was queued).
     pub fn deliver(&self, fired: Fired, offer: impl FnOnce(Fired) -> bool) -> Delivery {
-        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rates = self.rates.lock();
         let (_, bucket) = rates
             .entry(fired.plugin.clone())
             .or_insert_with(|| (DEFAULT_TIMER_RATE, Bucket::new(DEFAULT_TIMER_RATE.rate())));

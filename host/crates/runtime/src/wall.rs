@@ -5,7 +5,8 @@
 //! The runtime runs each export call inside [`scope`]; host calls that wait wrap their wait in [`on_platform`]
 //! (or hold a [`Waiting`] guard from [`current`]). Runs on `tokio::time::Instant`, so tests use a paused clock.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -32,18 +33,18 @@ struct Inner {
 impl PlatformWait {
     /// Total waiting so far, including a wait still in progress (overlapping waits count once).
     pub fn paused(&self) -> Duration {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.inner.lock();
         inner.paused + inner.since.map_or(Duration::ZERO, |since| since.elapsed())
     }
 
     /// Whether a platform wait is in progress.
     pub fn waiting(&self) -> bool {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).in_flight > 0
+        self.inner.lock().in_flight > 0
     }
 
     /// Start a wait; it lasts until the guard is dropped.
     pub fn enter(self: &Arc<Self>) -> Waiting {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock();
         if inner.in_flight == 0 {
             inner.since = Some(Instant::now());
         }
@@ -60,7 +61,7 @@ pub struct Waiting {
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        let mut inner = self.clock.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.clock.inner.lock();
         inner.in_flight = inner.in_flight.saturating_sub(1);
         if inner.in_flight == 0
             && let Some(since) = inner.since.take()

@@ -11,9 +11,10 @@
 //! is then offered again when it says, never lost.
 
 use super::cron::Cron;
+use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Most jobs per plugin.
@@ -220,7 +221,7 @@ impl Jobs {
     ) -> Result<T, JobError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+            let conn = inner.conn.lock();
             call(&conn)
         })
         .await
@@ -618,7 +619,7 @@ mod tests {
         let offered = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let seen = offered.clone();
         let mut h = start_with(dir.path(), T0, move |f| {
-            if seen.lock().unwrap().insert(f.name.clone()) {
+            if seen.lock().insert(f.name.clone()) {
                 Delivery::Throttled(Duration::from_millis(2500))
             } else {
                 Delivery::Delivered
@@ -637,7 +638,7 @@ mod tests {
             );
         }
         assert!(h.jobs.list("p").await.unwrap().is_empty(), "none lost");
-        assert_eq!(offered.lock().unwrap().len(), 3);
+        assert_eq!(offered.lock().len(), 3);
         h.task.abort();
     }
 }

@@ -6,10 +6,11 @@
 //! counted from the table on first use and kept in memory afterwards (all writes go through this module, one at a
 //! time). Calls block on SQLite: async callers use [`Storage::run`], which moves them off the async workers.
 
+use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Longest key, bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -148,8 +149,8 @@ impl Storage {
             .map_err(|e| StorageError::Unavailable(e.to_string()))?
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Inner> {
+        self.inner.lock()
     }
 
     /// The value under `key`, if present and not expired.

@@ -3,8 +3,10 @@
 //! checked before the body is parsed, and every refused POST is logged, rate-limited).
 
 use super::auth::{Refusal, Refusals, check_signature, check_token};
+use super::bot::Api;
 use super::config::OneBotConfig;
-use super::link::{Api, Inbound, envelope};
+use super::inbound::Inbound;
+use super::link::envelope;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,27 +1,31 @@
 //! The OneBot V11 adapter (NapCat, LLOneBot, Lagrange.OneBot, go-cqhttp): all four transports, any number at once.
 //!
-//! - [`cq`] and [`protocol`]: pure — CQ-code strings, events, messages and action requests as JSON;
-//! - [`link`]: echo-matched API calls (streamed responses too), the response envelope, the per-bot connection
-//!   (liveness, duplicate deliveries), frame handling;
+//! - [`protocol`]: pure — events and action requests as JSON (CQ codes and segments: `coral_model::wire`);
+//! - [`link`]: echo-matched API calls (streamed responses too), the response envelope; [`bot`]: the per-bot
+//!   connection (liveness, duplicate deliveries, HTTP POST quick operations in `quick`); [`inbound`]: frame handling;
 //! - [`ws`]: forward WebSocket client (with reconnect) and reverse WebSocket server;
 //! - [`http`]: HTTP API client and HTTP POST event receiver;
 //! - [`auth`]: constant-time token and signature checks, and the rate-limited log of refused requests;
 //!   [`config`]: `[[onebot]]` entries (a listener open to other machines needs a credential or `insecure = true`).
 
 pub mod auth;
+pub mod bot;
 pub mod config;
 pub mod governor;
 pub mod http;
+pub mod inbound;
 pub mod link;
 pub mod protocol;
+mod quick;
 pub mod ws;
 
 use anyhow::Context as _;
+use bot::Registry;
 use config::{DEFAULT_REVERSE_PATH, OneBotConfig, Transport};
 use coral_model::AdapterCounters;
 use coral_model::Bots;
 use coral_model::EventSink;
-use link::{Inbound, Registry};
+use inbound::Inbound;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;

@@ -5,17 +5,20 @@
 //! handshake logged, rate-limited).
 
 use super::auth::{Refusal, Refusals, check_token};
+use super::bot::{Api, SPLIT_API_WAIT, SplitApi};
 use super::config::OneBotConfig;
-use super::link::{Api, Inbound, OUTBOX_LEN, SPLIT_API_WAIT, SplitApi, WsLink};
+use super::inbound::Inbound;
+use super::link::{OUTBOX_LEN, WsLink};
 use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -414,12 +417,7 @@ async fn session(socket: WebSocket, state: Arc<ReverseState>, self_id: String, r
         Role::Event => "event",
     };
     let (stop_tx, stop_rx) = oneshot::channel();
-    if let Some(old) = state
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert((self_id.clone(), role_key), stop_tx)
-    {
+    if let Some(old) = state.sessions.lock().insert((self_id.clone(), role_key), stop_tx) {
         let _ = old.send(());
     }
     tracing::info!(self_id, role = role_key, "onebot reverse client connected");

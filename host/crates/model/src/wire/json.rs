@@ -259,7 +259,7 @@ fn segment_values(v: &Value) -> std::borrow::Cow<'_, [Value]> {
     }
 }
 
-/// A message in any of OneBot's three forms (see [`segment_values`]); anything else is an empty message.
+/// A message in any of OneBot's three forms (see `segment_values`); anything else is an empty message.
 pub fn message(v: &Value) -> Vec<Segment> {
     segment_values(v).iter().map(segment).collect()
 }

@@ -5,9 +5,10 @@
 pub mod rules;
 
 use crate::{Capability, Policy, SettingError};
+use parking_lot::RwLock;
 use rules::{AllowEntry, Cidr, CoralEndpoint, CoralEndpoints};
 use serde::Deserialize;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Default largest response body, KiB.
@@ -130,12 +131,12 @@ pub struct OwnEndpoints(RwLock<Arc<CoralEndpoints>>);
 impl OwnEndpoints {
     /// The endpoints now.
     pub fn current(&self) -> Arc<CoralEndpoints> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0.read().clone()
     }
 
     /// Add endpoints (those already known are kept once).
     pub fn add(&self, more: impl IntoIterator<Item = CoralEndpoint>) {
-        let mut guard = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.0.write();
         let mut next = CoralEndpoints::clone(&guard);
         next.extend(more);
         *guard = Arc::new(next);

@@ -1,6 +1,6 @@
 //! The pure part of the HTTP policy: allowlist entries (`api.example.com`, `*.example.org:8443`, `[::1]:8080`),
 //! CIDR lists, which IP addresses count as public, and Coral's own endpoints that no plugin may reach. No I/O here;
-//! the sender ([`super::send`]) applies these after DNS resolution.
+//! the runtime's sender applies these after DNS resolution.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -9,15 +9,15 @@ use coral_model::bindings::{
     LoginInfo, MemberInfo, MessageInfo, Segment, SendOptions, Status, StrangerInfo, VersionInfo, WitError,
 };
 use coral_model::wire::json as data;
-use coral_model::{Action, ApiError};
+use coral_model::{Action, ApiError, HostError};
 use coral_ops::ActionStats;
-use coral_ops::audit::Entry;
+use coral_ops::audit::{Entry, Outcome};
 use coral_policy::{Capability, PolicyError, Target};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-type Answer<T> = wasmtime::Result<Result<T, WitError>>;
+type Answer<T> = Result<T, HostError>;
 
 /// Most targets one `broadcast` may name.
 pub const MAX_BROADCAST_TARGETS: usize = 500;
@@ -26,7 +26,7 @@ impl PluginState {
     /// Check the policy, perform the action, convert its `data`; record privileged actions and every refusal.
     async fn act<T>(&mut self, self_id: String, action: Action, read: impl FnOnce(&Value) -> T) -> Answer<T> {
         self.count_host_call()?;
-        Ok(self.act_counted(self_id, action, read).await)
+        Ok(self.act_counted(self_id, action, read).await?)
     }
 
     /// [`Self::act`] without counting a host call (a broadcast counts once for all its targets).
@@ -46,7 +46,7 @@ impl PluginState {
             .filter(|(bot, _)| *bot == self_id)
             .map(|(_, chat)| chat);
         let verdict = {
-            let index = self.shared.messages.lock().unwrap_or_else(|e| e.into_inner());
+            let index = self.shared.messages.lock();
             let messages = index.of_bot(&self_id);
             let context = coral_policy::Context {
                 bot: Some(&self_id),
@@ -99,14 +99,10 @@ impl PluginState {
                 // Remember where our own messages went: recalls are scoped by it, and quotes may point at it.
                 if let Some(chat) = &decision.sent_to {
                     let id = data::message_id(&data);
-                    self.shared
-                        .messages
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remember(&self_id, &id, chat);
+                    self.shared.messages.lock().remember(&self_id, &id, chat);
                 }
                 if let Some(pending) = pending {
-                    pending.finish("ok", 0, "");
+                    pending.finish(Outcome::Ok, 0, "");
                 }
                 stats.ok.fetch_add(1, Ordering::Relaxed);
                 Ok(read(&data))
@@ -118,7 +114,7 @@ impl PluginState {
                 let unknown = matches!(error, ApiError::Timeout { .. } | ApiError::Disconnected { .. });
                 let error = WitError::from(&error);
                 if let Some(pending) = pending {
-                    let outcome = if unknown { "unknown" } else { "failed" };
+                    let outcome = if unknown { Outcome::Unknown } else { Outcome::Failed };
                     pending.finish(outcome, error.retcode, &error.message);
                 }
                 Err(error)
@@ -131,34 +127,29 @@ impl PluginState {
         let stats = self.shared.stats.calls.action(name);
         let error = WitError::from(refusal);
         let (capability, outcome, counter) = match refusal {
-            PolicyError::Denied { capability, .. } => (capability.to_string(), "denied", &stats.denied),
+            PolicyError::Denied { capability, .. } => (capability.to_string(), Outcome::Denied, &stats.denied),
             PolicyError::RateLimited { capability, .. } => {
-                (capability.to_string(), "rate-limited", &stats.rate_limited)
+                (capability.to_string(), Outcome::RateLimited, &stats.rate_limited)
             }
-            PolicyError::Invalid(_) => ("-".to_string(), "invalid", &stats.denied),
-            PolicyError::TooLarge(_) => ("-".to_string(), "too-large", &stats.denied),
+            PolicyError::Invalid(_) => ("-".to_string(), Outcome::Invalid, &stats.denied),
+            PolicyError::TooLarge(_) => ("-".to_string(), Outcome::TooLarge, &stats.denied),
         };
         counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
-            target = %target, ms = 0u64, outcome, retcode = error.retcode, "api call: {refusal}");
+            target = %target, ms = 0u64, outcome = outcome.as_str(), retcode = error.retcode, "api call: {refusal}");
         self.audit(self_id, name, &capability, target, outcome, Some(&error));
         error
     }
 
     fn audit_entry(&self, bot: &str, action: &str, capability: &str, target: &Target) -> Entry {
-        Entry {
-            time_ms: coral_ops::audit::now_ms(),
-            plugin: self.shared.name.to_string(),
-            plugin_hash: self.shared.hash.clone(),
-            bot: bot.to_string(),
-            action: action.to_string(),
-            capability: capability.to_string(),
-            target: target.to_string(),
-            outcome: String::new(),
-            retcode: 0,
-            detail: String::new(),
-            call: 0,
-        }
+        Entry::new(
+            &self.shared.name,
+            &self.shared.hash,
+            bot,
+            action,
+            capability,
+            &target.to_string(),
+        )
     }
 
     /// Audit a refusal (denied, rate-limited, invalid): one line, or counted into the plugin's run of identical
@@ -169,16 +160,16 @@ impl PluginState {
         action: &str,
         capability: &str,
         target: &Target,
-        outcome: &str,
+        outcome: Outcome,
         error: Option<&WitError>,
     ) {
         let Some(audit) = &self.shared.audit else { return };
-        audit.refuse(&Entry {
-            outcome: outcome.to_string(),
-            retcode: error.map_or(0, |e| e.retcode),
-            detail: error.map(|e| e.message.clone()).unwrap_or_default(),
-            ..self.audit_entry(bot, action, capability, target)
-        });
+        let (retcode, detail) = error.map_or((0, String::new()), |e| (e.retcode, e.message.clone()));
+        audit.refuse(
+            &self
+                .audit_entry(bot, action, capability, target)
+                .outcome(outcome, retcode, detail),
+        );
     }
 
     async fn act_unit(&mut self, self_id: String, action: Action) -> Answer<()> {
@@ -638,7 +629,12 @@ impl Host for PluginState {
         if let Err(refusal) = self.shared.policy().sizes().check_params_text(&params_json) {
             self.count_host_call()?;
             let name = coral_model::text::bounded(&action, 64);
-            return Ok(Err(self.refused(&self_id, &name, &Target::default(), &refusal)));
+            return Err(HostError::from(self.refused(
+                &self_id,
+                &name,
+                &Target::default(),
+                &refusal,
+            )));
         }
         let params: Value = match serde_json::from_str(if params_json.trim().is_empty() {
             "{}"
@@ -647,23 +643,17 @@ impl Host for PluginState {
         }) {
             Ok(v @ Value::Object(_)) => v,
             Ok(_) => {
-                return Ok(Err(WitError::new(
+                return Err(HostError::new(
                     ErrorCode::InvalidArgument,
                     "params-json must be a JSON object",
-                )));
+                ));
             }
             Err(e) => {
-                return Ok(Err(WitError::new(
-                    ErrorCode::InvalidArgument,
-                    format!("params-json: {e}"),
-                )));
+                return Err(HostError::new(ErrorCode::InvalidArgument, format!("params-json: {e}")));
             }
         };
         if action.is_empty() {
-            return Ok(Err(WitError::new(
-                ErrorCode::InvalidArgument,
-                "action must not be empty",
-            )));
+            return Err(HostError::new(ErrorCode::InvalidArgument, "action must not be empty"));
         }
         self.act(self_id, Action::Raw { action, params }, Value::to_string)
             .await

@@ -13,6 +13,7 @@ pub use wasi::CoralHttpHooks;
 
 use crate::state::PluginState;
 use bytes::Bytes;
+use coral_model::HostError;
 use coral_model::bindings::coral::bot::http::{Host, Request as FetchRequest, Response as FetchResponse};
 use coral_model::bindings::{ErrorCode, WitError};
 use coral_policy::PolicyError;
@@ -198,12 +199,12 @@ impl PluginState {
 }
 
 impl Host for PluginState {
-    async fn fetch(&mut self, request: FetchRequest) -> wasmtime::Result<Result<FetchResponse, WitError>> {
+    async fn fetch(&mut self, request: FetchRequest) -> Result<FetchResponse, HostError> {
         self.count_host_call()?;
-        Ok(self.fetch_checked(request).await.map_err(|failure| {
+        self.fetch_checked(request).await.map_err(|failure| {
             tracing::debug!(plugin = %self.shared.name, %failure, "http fetch refused or failed");
-            failure.wit_error()
-        }))
+            failure.wit_error().into()
+        })
     }
 }
 

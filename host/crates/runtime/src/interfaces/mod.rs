@@ -21,4 +21,8 @@ pub mod v0_1;
 use crate::state::PluginState;
 use coral_model::bindings::coral::bot::types;
 
-impl types::Host for PluginState {}
+impl types::Host for PluginState {
+    fn convert_error(&mut self, error: coral_model::HostError) -> wasmtime::Result<types::Error> {
+        error.into_wit()
+    }
+}

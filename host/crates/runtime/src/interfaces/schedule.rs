@@ -2,12 +2,12 @@
 //! the host). Due jobs come back as `timer` events to this plugin only.
 
 use crate::state::PluginState;
-use coral_model::bindings::WitError;
+use coral_model::HostError;
 use coral_model::bindings::coral::bot::schedule::{Host, Job, When as WitWhen};
 use coral_policy::Capability;
 use coral_services::jobs::When;
 
-type Answer<T> = wasmtime::Result<Result<T, WitError>>;
+type Answer<T> = Result<T, HostError>;
 
 fn from_wit(when: WitWhen) -> When {
     match when {
@@ -27,39 +27,31 @@ fn to_wit(when: When) -> WitWhen {
 
 impl Host for PluginState {
     async fn add(&mut self, name: String, when: WitWhen, payload: String) -> Answer<()> {
-        let services = match self.admit_service(Capability::Schedule, "schedule.add")? {
-            Ok(services) => services,
-            Err(error) => return Ok(Err(error)),
-        };
+        let services = self.admit_service(Capability::Schedule, "schedule.add")?;
         let result = services
             .jobs
             .add(&self.shared.name, &name, from_wit(when), &payload)
             .await;
-        Ok(result.map_err(|e| super::services::job_error(&e)))
+        Ok(result.map_err(|e| super::services::job_error(&e))?)
     }
 
     async fn cancel(&mut self, name: String) -> Answer<bool> {
-        let services = match self.admit_service(Capability::Schedule, "schedule.cancel")? {
-            Ok(services) => services,
-            Err(error) => return Ok(Err(error)),
-        };
+        let services = self.admit_service(Capability::Schedule, "schedule.cancel")?;
         Ok(services
             .jobs
             .cancel(&self.shared.name, &name)
             .await
-            .map_err(|e| super::services::job_error(&e)))
+            .map_err(|e| super::services::job_error(&e))?)
     }
 
     async fn list_jobs(&mut self) -> Answer<Vec<Job>> {
-        let services = match self.admit_service(Capability::Schedule, "schedule.list-jobs")? {
-            Ok(services) => services,
-            Err(error) => return Ok(Err(error)),
-        };
-        let jobs = match services.jobs.list(&self.shared.name).await {
-            Ok(jobs) => jobs,
-            Err(e) => return Ok(Err(super::services::job_error(&e))),
-        };
-        Ok(Ok(jobs
+        let services = self.admit_service(Capability::Schedule, "schedule.list-jobs")?;
+        let jobs = services
+            .jobs
+            .list(&self.shared.name)
+            .await
+            .map_err(|e| super::services::job_error(&e))?;
+        Ok(jobs
             .into_iter()
             .map(|j| Job {
                 name: j.name,
@@ -67,6 +59,6 @@ impl Host for PluginState {
                 payload: j.payload,
                 next_due_ms: j.next_due_ms,
             })
-            .collect()))
+            .collect())
     }
 }

@@ -2,7 +2,9 @@
 //! [`coral_policy::Policy::check_service`] (refusals audited), and mapping service errors to WIT `error`s.
 
 use crate::state::PluginState;
+use coral_model::HostError;
 use coral_model::bindings::{ErrorCode, WitError};
+use coral_ops::audit::Outcome;
 use coral_policy::{Capability, PolicyError, Target};
 use coral_services::Services;
 use coral_services::jobs::JobError;
@@ -38,19 +40,15 @@ pub(crate) fn job_error(error: &JobError) -> WitError {
 impl PluginState {
     /// Admit one call of a service: counts the host call (a trap past the per-event budget), then checks grant,
     /// request and rate. A refusal is audited and returned as the WIT error to hand back.
-    pub(crate) fn admit_service(
-        &mut self,
-        capability: Capability,
-        call: &str,
-    ) -> wasmtime::Result<Result<Arc<Services>, WitError>> {
+    pub(crate) fn admit_service(&mut self, capability: Capability, call: &str) -> Result<Arc<Services>, HostError> {
         self.count_host_call()?;
         if let Err(refusal) = self.shared.policy().check_service(&capability) {
             let error = WitError::from(&refusal);
             let outcome = match refusal {
-                PolicyError::RateLimited { .. } => "rate-limited",
-                PolicyError::Denied { .. } => "denied",
-                PolicyError::Invalid(_) => "invalid",
-                PolicyError::TooLarge(_) => "too-large",
+                PolicyError::RateLimited { .. } => Outcome::RateLimited,
+                PolicyError::Denied { .. } => Outcome::Denied,
+                PolicyError::Invalid(_) => Outcome::Invalid,
+                PolicyError::TooLarge(_) => Outcome::TooLarge,
             };
             tracing::debug!(plugin = %self.shared.name, call, %refusal, "service call refused");
             self.audit(
@@ -61,14 +59,14 @@ impl PluginState {
                 outcome,
                 Some(&error),
             );
-            return Ok(Err(error));
+            return Err(HostError::from(error));
         }
         match &self.shared.services {
-            Some(services) => Ok(Ok(services.clone())),
-            None => Ok(Err(WitError::new(
+            Some(services) => Ok(services.clone()),
+            None => Err(HostError::new(
                 ErrorCode::Unsupported,
                 format!("`{capability}` is not available in this host (no data folder)"),
-            ))),
+            )),
         }
     }
 }

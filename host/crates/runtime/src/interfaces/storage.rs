@@ -2,12 +2,12 @@
 //! [`crate::state::PluginShared`], never anything the plugin passes; SQLite runs off the async workers.
 
 use crate::state::PluginState;
-use coral_model::bindings::WitError;
+use coral_model::HostError;
 use coral_model::bindings::coral::bot::storage::Host;
 use coral_policy::Capability;
 use coral_services::storage::{Storage, StorageError};
 
-type Answer<T> = wasmtime::Result<Result<T, WitError>>;
+type Answer<T> = Result<T, HostError>;
 
 impl PluginState {
     /// Admit the call, then run `op` on the store in this plugin's namespace with its quota.
@@ -16,17 +16,14 @@ impl PluginState {
         call: &str,
         op: impl FnOnce(&Storage, &str, coral_services::storage::Quota) -> Result<T, StorageError> + Send + 'static,
     ) -> Answer<T> {
-        let services = match self.admit_service(Capability::Storage, call)? {
-            Ok(services) => services,
-            Err(error) => return Ok(Err(error)),
-        };
+        let services = self.admit_service(Capability::Storage, call)?;
         let ns = self.shared.name.clone();
         let quota = self.shared.storage_quota;
         let result = services.storage.run(move |s| op(s, &ns, quota)).await;
-        Ok(result.map_err(|e| {
+        result.map_err(|e| {
             tracing::debug!(plugin = %self.shared.name, call, error = %e, "storage call failed");
-            super::services::storage_error(&e)
-        }))
+            super::services::storage_error(&e).into()
+        })
     }
 }
 

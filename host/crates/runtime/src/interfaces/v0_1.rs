@@ -393,12 +393,32 @@ record!(http::Response { status, headers, body });
 
 // ---- the 0.1.0 imports ------------------------------------------------------------------------------------------
 
+/// A 0.2.0 host function's answer as its 0.1.0 twin's: a trap stays a trap, an error value is converted down.
+trait Down<R> {
+    fn down(self) -> wasmtime::Result<R>;
+}
+
+impl<T: Conv<R>, R> Down<R> for wasmtime::Result<T> {
+    fn down(self) -> wasmtime::Result<R> {
+        Ok(self?.conv())
+    }
+}
+
+impl<T: Conv<R>, R> Down<Result<R, old::types::Error>> for Result<T, coral_model::HostError> {
+    fn down(self) -> wasmtime::Result<Result<R, old::types::Error>> {
+        match self {
+            Ok(value) => Ok(Ok(value.conv())),
+            Err(error) => Ok(Err(error.into_wit()?.conv())),
+        }
+    }
+}
+
 /// Each 0.1.0 function: the 0.2.0 function of the same name, arguments converted up and the answer down.
 macro_rules! delegate {
     ($iface:ident: $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
         impl old::$iface::Host for PluginState {
             $(async fn $name(&mut self, $($arg: $ty),*) -> wasmtime::Result<$ret> {
-                Ok(new::$iface::Host::$name(self, $($arg.conv()),*).await?.conv())
+                new::$iface::Host::$name(self, $($arg.conv()),*).await.down()
             })*
         }
     };

@@ -6,7 +6,7 @@
 use super::HttpFailure;
 use crate::state::PluginShared;
 use bytes::Bytes;
-use coral_ops::audit::Entry;
+use coral_ops::audit::{Entry, Outcome};
 use coral_policy::Capability;
 use coral_policy::http::rules::{self, non_public_class};
 use hyper::body::{Body, Frame, SizeHint};
@@ -153,7 +153,11 @@ impl Admitted {
         if let Some(pending) = pending {
             let (outcome, retcode, detail) = outcome(&self.method, &self.url, &result.as_ref().map(Response::status));
             // A request that timed out may have reached the server.
-            let outcome = if outcome == "timeout" { "unknown" } else { outcome };
+            let outcome = if outcome == Outcome::Timeout {
+                Outcome::Unknown
+            } else {
+                outcome
+            };
             pending.finish(outcome, retcode, &coral_model::text::sanitize(&detail));
         }
         let (head, body) = result?.into_parts();
@@ -407,16 +411,16 @@ impl Body for LimitedBody {
 }
 
 /// The audit outcome, retcode and detail of one request.
-fn outcome(method: &str, url: &str, outcome: &Result<hyper::StatusCode, &HttpFailure>) -> (&'static str, i32, String) {
+fn outcome(method: &str, url: &str, outcome: &Result<hyper::StatusCode, &HttpFailure>) -> (Outcome, i32, String) {
     match outcome {
-        Ok(status) => ("ok", 0, format!("{method} {url} → {}", status.as_u16())),
+        Ok(status) => (Outcome::Ok, 0, format!("{method} {url} → {}", status.as_u16())),
         Err(failure) => {
             let error = failure.wit_error();
             let outcome = match error.code {
-                coral_model::bindings::ErrorCode::PermissionDenied => "denied",
-                coral_model::bindings::ErrorCode::RateLimited => "rate-limited",
-                coral_model::bindings::ErrorCode::Timeout => "timeout",
-                _ => "failed",
+                coral_model::bindings::ErrorCode::PermissionDenied => Outcome::Denied,
+                coral_model::bindings::ErrorCode::RateLimited => Outcome::RateLimited,
+                coral_model::bindings::ErrorCode::Timeout => Outcome::Timeout,
+                _ => Outcome::Failed,
             };
             (outcome, error.retcode, format!("{method} {url}: {failure}"))
         }
@@ -425,19 +429,9 @@ fn outcome(method: &str, url: &str, outcome: &Result<hyper::StatusCode, &HttpFai
 
 /// An `http` audit entry for `host` (outcome to be filled in).
 fn entry(shared: &PluginShared, host: &str, detail: String) -> Entry {
-    Entry {
-        time_ms: coral_ops::audit::now_ms(),
-        plugin: shared.name.to_string(),
-        plugin_hash: shared.hash.clone(),
-        bot: "-".into(),
-        action: "http".into(),
-        capability: "http".into(),
-        target: if host.is_empty() { "-".into() } else { host.to_string() },
-        outcome: String::new(),
-        retcode: 0,
-        detail: coral_model::text::sanitize(&detail),
-        call: 0,
-    }
+    let target = if host.is_empty() { "-" } else { host };
+    let entry = Entry::new(&shared.name, &shared.hash, "-", "http", "http", target);
+    entry.outcome(Outcome::Pending, 0, coral_model::text::sanitize(&detail))
 }
 
 /// Append the audit entry of a request refused before anything was sent: action `http`, target the host, detail
@@ -445,11 +439,7 @@ fn entry(shared: &PluginShared, host: &str, detail: String) -> Entry {
 fn audit(shared: &PluginShared, method: &str, host: &str, url: &str, result: &Result<hyper::StatusCode, &HttpFailure>) {
     let Some(log) = &shared.audit else { return };
     let (outcome, retcode, detail) = outcome(method, url, result);
-    log.append(&Entry {
-        outcome: outcome.into(),
-        retcode,
-        ..entry(shared, host, detail)
-    });
+    log.append(&entry(shared, host, String::new()).outcome(outcome, retcode, coral_model::text::sanitize(&detail)));
 }
 
 /// Audit a request refused before it had a usable URL (bad method, URL or header).
