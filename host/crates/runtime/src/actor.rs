@@ -421,4 +421,81 @@ mod tests {
         assert_eq!(within_limits(call, &clock, LIMIT, CAP).await, None);
         assert_eq!(started.elapsed(), CAP);
     }
+
+    fn message(kind: ChatType, user: &str, group: Option<&str>) -> Event {
+        use coral_model::bindings::{MessageEvent, Sender};
+        Event {
+            platform: "onebot".into(),
+            self_id: "10001".into(),
+            time: 0,
+            kind: EventKind::Message(MessageEvent {
+                message_type: kind,
+                sub_type: "normal".into(),
+                message_id: "1".into(),
+                user_id: user.into(),
+                group_id: group.map(Into::into),
+                sender: Sender {
+                    user_id: user.into(),
+                    nickname: "n".into(),
+                    card: None,
+                    sex: None,
+                    age: None,
+                    area: None,
+                    level: None,
+                    role: None,
+                    title: None,
+                },
+                anonymous: None,
+                message: Vec::new(),
+                raw_message: String::new(),
+                plain_text: String::new(),
+                to_me: false,
+                self_sent: false,
+                segment_extras: Vec::new(),
+                font: None,
+                message_seq: None,
+                real_id: None,
+                target_id: None,
+                source_group_id: None,
+            }),
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn a_free_reply_goes_only_where_the_event_happened() {
+        let group = message(ChatType::Group, "2", Some("7"));
+        assert!(matches!(reply_chat(&group), Some(Chat::Group(g)) if g == "7"));
+        assert_eq!(event_name(&group), "message.group");
+        let private = message(ChatType::Private, "2", None);
+        assert!(matches!(reply_chat(&private), Some(Chat::Private(u)) if u == "2"));
+        // A group message without its group id answers the sender privately, never a group it did not name.
+        let odd = message(ChatType::Group, "2", None);
+        assert!(matches!(reply_chat(&odd), Some(Chat::Private(u)) if u == "2"));
+        // Timers, unknown events and meta events answer nobody.
+        let timer = Event {
+            kind: EventKind::Timer(coral_model::bindings::coral::bot::types::TimerEvent {
+                name: "t".into(),
+                payload: String::new(),
+                due_at: 0,
+            }),
+            ..private.clone()
+        };
+        assert!(reply_chat(&timer).is_none());
+        assert_eq!(event_name(&timer), "timer");
+        let other = Event {
+            kind: EventKind::Other("{}".into()),
+            ..private
+        };
+        assert!(reply_chat(&other).is_none());
+        assert_eq!(event_name(&other), "other");
+    }
+
+    #[test]
+    fn a_plugin_s_error_text_cannot_reach_the_terminal_raw() {
+        let text = fault_text(&Fault::Returned("bad\u{1b}[2J\nforged line".into()));
+        assert!(!text.contains('\u{1b}') && !text.contains('\n'), "{text:?}");
+        assert!(text.starts_with("returned an error: bad"), "{text:?}");
+        assert_eq!(fault_text(&Fault::TimedOut), "exceeded its wall-clock limit");
+    }
 }
