@@ -281,7 +281,10 @@ mod tests {
     /// conversion the scheduler's cron uses.
     #[test]
     fn the_operator_view_and_the_scheduler_agree_on_every_date() {
-        for days in (-800_000..800_000).step_by(37).chain([0, 59, 60, 365, 10_957, 11_016, 19_723]) {
+        for days in (-800_000..800_000)
+            .step_by(37)
+            .chain([0, 59, 60, 365, 10_957, 11_016, 19_723])
+        {
             assert_eq!(
                 coral_ops::text::civil_from_days(days),
                 coral_services::cron::civil_from_days(days),
