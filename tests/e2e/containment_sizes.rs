@@ -53,7 +53,8 @@ fn oversized_messages_are_refused_as_too_large_and_never_reach_the_peer() {
     let mut peer = Peer::new();
     let (setup, _coral) = start(&peer);
     let cases = [
-        ("bigtext group 100 41943040", "41943040 bytes of text"),
+        // The group id ("100") counts as text as well.
+        ("bigtext group 100 41943040", "41943043 bytes of text"),
         ("manysegs group 100 400000", "400000 segments"),
         ("bigraw group 100 41943040", "params-json is"),
         ("manycq group 100 400000", "400000 segments"),
@@ -105,6 +106,8 @@ fn size_limits_are_configurable_per_plugin() {
         answer.contains("TooLarge 1414 too large: 6 segments; at most 5 per call (`max_segments`)"),
         "{answer}"
     );
-    let answer = command(&mut peer, 42, "bigtext group 100 1025");
+    // The group id ("100") counts as text too: 1021 + 3 fits, 1022 + 3 does not.
+    assert_eq!(command(&mut peer, 42, "bigtext group 100 1021"), "bigtext ok");
+    let answer = command(&mut peer, 43, "bigtext group 100 1022");
     assert!(answer.contains("1025 bytes of text; at most 1024"), "{answer}");
 }

@@ -277,8 +277,9 @@ impl Action {
         }
     }
 
-    /// The bytes of its string fields (ids, names, cards, titles …), which all reach the platform as written. A
-    /// message or a raw call's parameters are not counted here: the policy's size check measures those.
+    /// The bytes of its string fields (ids, names, cards, titles; a send's target and option ids), which all reach
+    /// the platform as written. A message or a raw call's parameters are not counted here: the policy's size check
+    /// measures those and adds these.
     pub fn text_bytes(&self) -> usize {
         use Action as A;
         match self {

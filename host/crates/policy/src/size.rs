@@ -105,7 +105,11 @@ impl SizeLimits {
         match action {
             Action::SendPrivateMsg { message, .. }
             | Action::SendGroupMsg { message, .. }
-            | Action::SendMsg { message, .. } => tally.segments(message),
+            | Action::SendMsg { message, .. } => {
+                tally.segments(message);
+                // The target and the send options' ids go out too: a megabyte group id is text like any other.
+                tally.text += action.text_bytes();
+            }
             Action::Raw { params, .. } => tally.json(params, None),
             // Everything else has a handful of strings (ids, a card, a title, a file name), counted in place.
             other => tally.text = other.text_bytes(),
@@ -318,12 +322,44 @@ mod tests {
     #[test]
     fn typed_messages_are_limited_by_text_and_segments() {
         let limits = SizeLimits::default();
-        assert!(limits.check(&send(vec![Segment::Text("x".repeat(64 * 1024))])).is_ok());
-        let why = too_large(limits.check(&send(vec![Segment::Text("x".repeat(64 * 1024 + 1))])));
+        // The target id ("1") counts: 64 KiB in all.
+        assert!(
+            limits
+                .check(&send(vec![Segment::Text("x".repeat(64 * 1024 - 1))]))
+                .is_ok()
+        );
+        let why = too_large(limits.check(&send(vec![Segment::Text("x".repeat(64 * 1024))])));
         assert!(why.contains("65537 bytes of text"), "{why}");
         assert!(limits.check(&send(vec![Segment::Face("1".into()); 200])).is_ok());
         let why = too_large(limits.check(&send(vec![Segment::Face("1".into()); 201])));
         assert!(why.contains("201 segments"), "{why}");
+    }
+
+    #[test]
+    fn a_typed_send_s_ids_count_as_text() {
+        let limits = SizeLimits::default();
+        let huge = "9".repeat(1 << 20);
+        for action in [
+            Action::SendGroupMsg {
+                group_id: huge.clone(),
+                message: vec![Segment::Text("hi".into())],
+            },
+            Action::SendPrivateMsg {
+                user_id: huge.clone(),
+                message: Vec::new(),
+            },
+            Action::SendMsg {
+                target: Chat::Group("1".into()),
+                message: Vec::new(),
+                options: coral_model::bindings::SendOptions {
+                    at_sender: None,
+                    reply_to: Some(huge.clone()),
+                },
+            },
+        ] {
+            let why = too_large(limits.check(&action));
+            assert!(why.contains("bytes of text"), "{why}");
+        }
     }
 
     #[test]
