@@ -4,11 +4,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The repository root.
+/// The repository root: the nearest folder above the including crate that holds `wit/` and `host/` (this file is
+/// included by the e2e tests of `host/` and by `coral-runtime`'s tests in `host/crates/runtime`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("wit").is_dir() && dir.join("host").is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "no repository root (a folder with wit/ and host/) above {}",
+                manifest.display()
+            )
+        })
         .to_path_buf()
 }
 
