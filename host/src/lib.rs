@@ -160,6 +160,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
                 onebot_counters.clone(),
             )]
         },
+        services: Some(services.clone()),
         started,
     });
     admin.serve(sources.clone())?;

@@ -27,6 +27,9 @@ enum Command {
     /// Plugin tools.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Scheduled jobs of a running host.
+    #[command(subcommand)]
+    Job(JobCommand),
     /// Compile one component from stdin to native code on stdout, under these limits (run by the host itself).
     #[command(hide = true, name = "compile-worker")]
     CompileWorker {
@@ -50,6 +53,22 @@ enum Command {
         /// The `coral-sdk` to depend on (Rust; default: the one this coral was built with).
         #[arg(long)]
         sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobCommand {
+    /// Make a plugin's scheduled job due now (to test a schedule without waiting); it fires like any due job.
+    Run {
+        /// The plugin that added the job.
+        plugin: String,
+        /// The job's name (as the plugin's `list-jobs` shows it).
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The admin socket (default: `[host] admin_socket`, else `<data_dir>/coral.sock`).
+        #[arg(long)]
+        socket: Option<PathBuf>,
     },
 }
 
@@ -233,6 +252,33 @@ fn main() -> anyhow::Result<()> {
                 Ok(false) => {
                     println!("{name}: not quarantined (or not running); nothing to do");
                     true
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    false
+                }
+            }
+        }
+        Command::Job(JobCommand::Run {
+            plugin,
+            name,
+            config,
+            socket,
+        }) => {
+            let config = config.load()?;
+            let path = socket.unwrap_or_else(|| coral_host::admin_socket_path(&config));
+            let shown = (coral_ops::text::escape(&plugin), coral_ops::text::escape(&name));
+            match coral_ops::admin::run_job(&path, &plugin, &name) {
+                Ok(true) => {
+                    println!("{}: job `{}` is due now", shown.0, shown.1);
+                    true
+                }
+                Ok(false) => {
+                    println!(
+                        "{}: no job `{}` (the plugin's list-jobs shows its jobs)",
+                        shown.0, shown.1
+                    );
+                    false
                 }
                 Err(e) => {
                     eprintln!("error: {e}");

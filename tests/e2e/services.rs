@@ -178,6 +178,30 @@ fn a_reminder_set_before_a_stop_fires_after_the_restart() {
 }
 
 #[test]
+fn coral_job_run_makes_a_job_due_now_and_names_a_missing_one() {
+    let setup = kv_setup(&["kv-a"], &two_copies("\"send\", \"storage\", \"schedule\"", ""));
+    let mut coral = setup.start();
+    assert_eq!(ask(&mut coral, "a remind 3600 tea"), "remind ok remind-3600");
+    let run = |name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_coral"))
+            .args(["job", "run", "kv-a", name, "--config"])
+            .arg(setup.config_path())
+            .output()
+            .expect("running coral job run")
+    };
+    let out = run("remind-3600");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("kv-a: job `remind-3600` is due now"), "{stdout}");
+    // An hour early: the timer event reaches the plugin now, and the one-shot job is done.
+    coral.expect("[private 10000] a: timer remind-3600 tea");
+    assert_eq!(ask(&mut coral, "a jobs"), "jobs ok []");
+    let out = run("remind-3600");
+    assert!(!out.status.success(), "a job that is gone is not run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no job `remind-3600`"));
+}
+
+#[test]
 fn a_config_breaking_the_schema_is_refused_by_check_and_at_load() {
     let config = "[console]\nenabled = true\n\
                   [plugins.kv-a]\ngrants = [\"storage\"]\n[plugins.kv-a.config]\ntag = \"much-too-long\"\ncolour = 1\n\

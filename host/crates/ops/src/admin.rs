@@ -154,7 +154,24 @@ async fn answer(stream: tokio::net::UnixStream, sources: Sources) {
             }
             serde_json::json!({"plugin": name, "lifted": lifted}).to_string()
         }
-        Ok(Ok(_)) => "{\"error\":\"unknown request; send `status` or `enable <plugin>`\"}".to_string(),
+        Ok(Ok(_)) if line.trim().starts_with("job ") => {
+            // `job <plugin> <name>`: the name is the rest of the line (job names may hold spaces).
+            let rest = line.trim()["job ".len()..].trim_start();
+            let (plugin, job) = rest.split_once(' ').unwrap_or((rest, ""));
+            match sources.run_job(plugin, job.trim()).await {
+                Ok(fired) => {
+                    if fired {
+                        tracing::info!(plugin = %crate::text::escape(plugin), job = %crate::text::escape(job.trim()),
+                            "job made due now by the operator (coral job run)");
+                    }
+                    serde_json::json!({"plugin": plugin, "job": job.trim(), "due_now": fired}).to_string()
+                }
+                Err(e) => serde_json::json!({"error": e}).to_string(),
+            }
+        }
+        Ok(Ok(_)) => {
+            "{\"error\":\"unknown request; send `status`, `enable <plugin>` or `job <plugin> <name>`\"}".to_string()
+        }
         _ => return,
     };
     let _ = write.write_all(reply.as_bytes()).await;
@@ -189,6 +206,30 @@ pub fn enable(path: &Path, plugin: &str) -> Result<bool, AdminError> {
         path: path.to_path_buf(),
         reason: line.chars().take(200).collect(),
     })
+}
+
+/// Ask the host listening on `path` to make `plugin`'s job `job` due now (blocking; `coral job run`). Whether
+/// the job exists; an error when the host cannot run jobs or refuses the request.
+pub fn run_job(path: &Path, plugin: &str, job: &str) -> Result<bool, AdminError> {
+    let bad = |reason: String| AdminError::BadAnswer {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let name_ok = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
+    if !name_ok(plugin) || plugin.contains(' ') || !name_ok(job) {
+        return Err(bad(
+            "a plugin name (no spaces) and a job name are 1 to 128 characters without control characters".into(),
+        ));
+    }
+    let line = request(path, &format!("job {plugin} {job}"))?;
+    let answer: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| bad(format!("{e}: {}", line.chars().take(200).collect::<String>())))?;
+    if let Some(error) = answer["error"].as_str() {
+        return Err(bad(error.to_string()));
+    }
+    answer["due_now"]
+        .as_bool()
+        .ok_or_else(|| bad(line.chars().take(200).collect()))
 }
 
 /// Send one request line and read the one answer line.
@@ -229,6 +270,16 @@ mod tests {
         fn lift_quarantine(&self, name: &str) -> bool {
             name == "q"
         }
+
+        fn run_job<'a>(&'a self, plugin: &'a str, job: &'a str) -> crate::JobRun<'a> {
+            Box::pin(async move {
+                match (plugin, job) {
+                    ("p", "daily tea") => Ok(true),
+                    ("p", _) => Ok(false),
+                    _ => Err(format!("no plugin {plugin}")),
+                }
+            })
+        }
     }
 
     fn sources() -> Sources {
@@ -253,6 +304,30 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(lifted, (Ok(true), Ok(false))), "{lifted:?}");
+        let p = path.clone();
+        let jobs = tokio::task::spawn_blocking(move || {
+            (
+                run_job(&p, "p", "daily tea"),
+                run_job(&p, "p", "other"),
+                run_job(&p, "x", "j"),
+                run_job(&p, "p", ""),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(
+            matches!(jobs.0, Ok(true)),
+            "the name runs to the end of the line: {jobs:?}"
+        );
+        assert!(matches!(jobs.1, Ok(false)), "{jobs:?}");
+        assert!(
+            matches!(&jobs.2, Err(AdminError::BadAnswer { reason, .. }) if reason == "no plugin x"),
+            "{jobs:?}"
+        );
+        assert!(
+            matches!(jobs.3, Err(AdminError::BadAnswer { .. })),
+            "refused before asking: {jobs:?}"
+        );
         assert!(matches!(
             AdminSocket::bind(&path),
             Err(AdminError::AlreadyRunning { .. })

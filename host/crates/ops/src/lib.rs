@@ -241,7 +241,13 @@ pub trait Control: Send + Sync + 'static {
     fn snapshot(&self) -> Snapshot;
     /// Lift a plugin's quarantine at once (`coral plugin enable`); whether it was quarantined.
     fn lift_quarantine(&self, name: &str) -> bool;
+
+    /// Make `plugin`'s job `job` due now (`coral job run`); whether it exists, or why it cannot be run.
+    fn run_job<'a>(&'a self, plugin: &'a str, job: &'a str) -> JobRun<'a>;
 }
+
+/// What [`Control::run_job`] answers, when it is done.
+pub type JobRun<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, String>> + Send + 'a>>;
 
 /// A shared [`Control`].
 pub type Sources = std::sync::Arc<dyn Control>;

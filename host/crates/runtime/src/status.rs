@@ -19,6 +19,8 @@ pub struct Status {
     pub bot_calls: Arc<BotCalls>,
     /// Each running adapter's frame counters, by platform.
     pub adapters: Vec<(String, Arc<coral_model::AdapterCounters>)>,
+    /// The scheduler and storage (none: not offered).
+    pub services: Option<Arc<coral_services::Services>>,
     /// When the host started.
     pub started: Instant,
 }
@@ -98,5 +100,14 @@ impl Control for Status {
 
     fn lift_quarantine(&self, name: &str) -> bool {
         self.dispatcher.lift_quarantine(name)
+    }
+
+    fn run_job<'a>(&'a self, plugin: &'a str, job: &'a str) -> coral_ops::JobRun<'a> {
+        Box::pin(async move {
+            let Some(services) = &self.services else {
+                return Err("this host has no scheduler (no data folder)".to_string());
+            };
+            services.jobs.run_now(plugin, job).await.map_err(|e| e.to_string())
+        })
     }
 }

@@ -307,6 +307,24 @@ impl Jobs {
         Ok(removed)
     }
 
+    /// Make `plugin`'s job `name` due now (`coral job run`: for testing a schedule); whether it exists. It fires
+    /// like any due job (through the plugin's timer rate); a one-shot job is then done, a repeating one moves to
+    /// its next time after now.
+    pub async fn run_now(&self, plugin: &str, name: &str) -> Result<bool, JobError> {
+        let (plugin, name) = (plugin.to_string(), name.to_string());
+        let now = self.inner.clock.now_ms();
+        let found = self
+            .blocking(move |conn| {
+                Ok(conn.execute(
+                    "UPDATE jobs SET retry_ms = ?3 WHERE plugin = ?1 AND name = ?2",
+                    params![plugin, name, now as i64],
+                )? > 0)
+            })
+            .await?;
+        self.inner.wake.notify_one();
+        Ok(found)
+    }
+
     /// `plugin`'s jobs, by name.
     pub async fn list(&self, plugin: &str) -> Result<Vec<JobInfo>, JobError> {
         let plugin = plugin.to_string();
