@@ -139,10 +139,12 @@ struct Session {
     user_id: String,
     nickname: String,
     group: Option<String>,
+    /// Your role in groups (`/role`), as plugins see it in `sender.role`.
+    role: Role,
 }
 
-const HELP: &str = "console commands: /user <id> [nickname] | /group <id> | /private | /whoami | /quit; \
-in a group, start a line with @bot to address the bot";
+const HELP: &str = "console commands: /user <id> [nickname] | /group <id> | /private | /role owner|admin|member | \
+/whoami | /quit; in a group, start a line with @bot to address the bot";
 
 /// The console platform once its bot is registered ([`Console::register`]); [`Console::run`] reads its input.
 pub struct Console {
@@ -174,6 +176,7 @@ impl Console {
             user_id: config.user_id.clone(),
             nickname: config.nickname.clone(),
             group: None,
+            role: Role::Member,
         };
         let mut lines = input.lines();
         while let Some(line) = lines.next_line().await? {
@@ -211,10 +214,23 @@ fn control(session: &mut Session, command: &str) -> bool {
     match (words.next(), words.next()) {
         (Some("user"), Some(id)) => {
             session.user_id = id.to_string();
-            if let Some(nick) = words.next() {
-                session.nickname = nick.to_string();
+            let nickname = words.collect::<Vec<_>>().join(" ");
+            if !nickname.is_empty() {
+                session.nickname = nickname;
             }
             eprintln!("[console] you are now user {} ({})", session.user_id, session.nickname);
+        }
+        (Some("role"), Some(role)) if words.next().is_none() => {
+            session.role = match role {
+                "owner" => Role::Owner,
+                "admin" => Role::Admin,
+                "member" => Role::Member,
+                _ => {
+                    eprintln!("[console] {HELP}");
+                    return true;
+                }
+            };
+            eprintln!("[console] your role in groups is now {role}");
         }
         (Some("group"), Some(id)) => {
             session.group = Some(id.to_string());
@@ -225,7 +241,7 @@ fn control(session: &mut Session, command: &str) -> bool {
             eprintln!("[console] now in a private chat");
         }
         (Some("whoami"), None) => match &session.group {
-            Some(g) => eprintln!("[console] user {} in group {g}", session.user_id),
+            Some(g) => eprintln!("[console] user {} in group {g} ({:?})", session.user_id, session.role),
             None => eprintln!("[console] user {} in a private chat", session.user_id),
         },
         (Some("quit" | "exit"), None) => return false,
@@ -265,7 +281,7 @@ fn message_event(session: &Session, line: &str, message_id: u64) -> Event {
                 age: None,
                 area: None,
                 level: None,
-                role: session.group.as_ref().map(|_| Role::Member),
+                role: session.group.as_ref().map(|_| session.role),
                 title: None,
             },
             anonymous: None,
@@ -367,6 +383,7 @@ mod tests {
             user_id: "42".into(),
             nickname: "n".into(),
             group: None,
+            role: Role::Member,
         };
         assert!(control(&mut s, "group 1000001"));
         let EventKind::Message(m) = message_event(&s, "@bot ping x", 1).kind else {
@@ -380,6 +397,32 @@ mod tests {
         };
         assert!(!m.to_me);
         assert!(!control(&mut s, "quit"));
+    }
+
+    #[test]
+    fn role_and_user_set_what_plugins_see_as_the_sender() {
+        let mut s = Session {
+            user_id: "42".into(),
+            nickname: "n".into(),
+            group: Some("1000001".into()),
+            role: Role::Member,
+        };
+        let sender = |s: &Session| match message_event(s, "hi", 1).kind {
+            EventKind::Message(m) => m.sender,
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(sender(&s).role, Some(Role::Member)));
+        assert!(control(&mut s, "role admin"));
+        assert!(matches!(sender(&s).role, Some(Role::Admin)));
+        assert!(control(&mut s, "role owner"));
+        assert!(matches!(sender(&s).role, Some(Role::Owner)));
+        assert!(control(&mut s, "role king"), "an unknown role shows the help");
+        assert!(matches!(sender(&s).role, Some(Role::Owner)), "and changes nothing");
+        assert!(control(&mut s, "user 7 Ada Lovelace"));
+        let who = sender(&s);
+        assert_eq!((who.user_id.as_str(), who.nickname.as_str()), ("7", "Ada Lovelace"));
+        assert!(control(&mut s, "private"));
+        assert!(sender(&s).role.is_none(), "no role in a private chat");
     }
 
     /// Segments as short strings, for comparison.
@@ -402,6 +445,7 @@ mod tests {
             user_id: "42".into(),
             nickname: "n".into(),
             group: None,
+            role: Role::Member,
         };
         let line = "remember k look [CQ:face,id=1] at [CQ:image,file=cat.jpg] and [CQ:at,qq=123] &#91;x&#93;";
         let EventKind::Message(m) = message_event(&s, line, 1).kind else {
@@ -435,6 +479,7 @@ mod tests {
             user_id: "42".into(),
             nickname: "n".into(),
             group: None,
+            role: Role::Member,
         };
         assert!(control(&mut s, "group 7"));
         let EventKind::Message(m) = message_event(&s, "@bot [CQ:face,id=5] hi", 1).kind else {
