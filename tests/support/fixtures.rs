@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub const FIXTURES_ENV: &str = "CORAL_FIXTURES";
 
 /// The repository root: the nearest folder above the including crate that holds `wit/` and `host/`.
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
         .ancestors()

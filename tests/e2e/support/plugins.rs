@@ -4,21 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The repository root: the nearest folder above the including crate that holds `wit/` and `host/` (this file is
-/// included by the e2e tests of `host/` and by `coral-runtime`'s tests in `host/crates/runtime`).
-pub fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .find(|dir| dir.join("wit").is_dir() && dir.join("host").is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "no repository root (a folder with wit/ and host/) above {}",
-                manifest.display()
-            )
-        })
-        .to_path_buf()
-}
+/// The repository root (the includer has the fixture helper beside this file as `fixtures`).
+pub use super::fixtures::repo_root;
 
 fn wasm_dir() -> PathBuf {
     repo_root().join("target/wasm/wasm32-wasip2/release")

@@ -101,9 +101,3 @@ impl From<wasmtime::Error> for HostError {
         HostError::Trap(trap)
     }
 }
-
-impl From<&ApiError> for HostError {
-    fn from(error: &ApiError) -> Self {
-        HostError::Wit(WitError::from(error))
-    }
-}

@@ -34,6 +34,9 @@ fn number(v: f64) -> String {
     }
 }
 
+/// A counter family of rows of type `R`: its name, its help text, and how to read it from a row.
+type Counter<'a, R> = (&'a str, &'a str, fn(&R) -> u64);
+
 struct Out {
     text: String,
 }
@@ -59,6 +62,21 @@ impl Out {
         let _ = writeln!(self.text, " {}", number(value));
     }
 
+    /// Counter families, one per `(name, help, field)`, each with a sample per row labelled by `labels`.
+    fn counters<R, const N: usize>(
+        &mut self,
+        families: &[Counter<'_, R>],
+        rows: &[R],
+        labels: impl Fn(&R) -> [(&'static str, &str); N],
+    ) {
+        for (name, help, field) in families {
+            self.family(name, "counter", help);
+            for row in rows {
+                self.sample(name, &labels(row), field(row) as f64);
+            }
+        }
+    }
+
     fn histogram(&mut self, name: &str, labels: &[(&str, &str)], h: &HistogramSnapshot) {
         let bucket = format!("{name}_bucket");
         for (bound, count) in &h.buckets {
@@ -81,8 +99,7 @@ pub fn render(s: &Snapshot) -> String {
     out.family("coral_uptime_seconds", "gauge", "Seconds since the host started.");
     out.sample("coral_uptime_seconds", &[], s.uptime_seconds);
 
-    type Field = fn(&super::PluginSnapshot) -> u64;
-    let plugin_counters: [(&str, &str, Field); 9] = [
+    let plugin_counters: [Counter<super::PluginSnapshot>; 9] = [
         (
             "coral_plugin_events_received_total",
             "Events queued for the plugin.",
@@ -129,12 +146,7 @@ pub fn render(s: &Snapshot) -> String {
             |p| p.denied,
         ),
     ];
-    for (name, help, field) in plugin_counters {
-        out.family(name, "counter", help);
-        for p in &s.plugins {
-            out.sample(name, &[("plugin", p.name.as_str())], field(p) as f64);
-        }
-    }
+    out.counters(&plugin_counters, &s.plugins, |p| [("plugin", p.name.as_str())]);
     let name = "coral_plugin_rate_limited_total";
     out.family(name, "counter", "Platform calls refused by the plugin's rate limits.");
     for p in &s.plugins {
@@ -230,8 +242,7 @@ pub fn render(s: &Snapshot) -> String {
             f64::from(u8::from(b.online)),
         );
     }
-    type BotField = fn(&super::BotSnapshot) -> u64;
-    let bot_counters: [(&str, &str, BotField); 4] = [
+    let bot_counters: [Counter<super::BotSnapshot>; 4] = [
         (
             "coral_bot_reconnects_total",
             "Connections to the bot after the first.",
@@ -251,16 +262,9 @@ pub fn render(s: &Snapshot) -> String {
             |b| b.duplicate_events,
         ),
     ];
-    for (name, help, field) in bot_counters {
-        out.family(name, "counter", help);
-        for b in &s.bots {
-            out.sample(
-                name,
-                &[("bot", b.self_id.as_str()), ("platform", b.platform.as_str())],
-                field(b) as f64,
-            );
-        }
-    }
+    out.counters(&bot_counters, &s.bots, |b| {
+        [("bot", b.self_id.as_str()), ("platform", b.platform.as_str())]
+    });
     let name = "coral_bot_api_call_duration_seconds";
     out.family(
         name,
@@ -274,8 +278,7 @@ pub fn render(s: &Snapshot) -> String {
             &b.latency,
         );
     }
-    type AdapterField = fn(&super::AdapterSnapshot) -> u64;
-    let adapter_counters: [(&str, &str, AdapterField); 3] = [
+    let adapter_counters: [Counter<super::AdapterSnapshot>; 3] = [
         (
             "coral_adapter_malformed_frames_total",
             "Frames the adapter could not use (not JSON, neither event nor response, an undecodable event).",
@@ -292,12 +295,7 @@ pub fn render(s: &Snapshot) -> String {
             |a| a.duplicate_events,
         ),
     ];
-    for (name, help, field) in adapter_counters {
-        out.family(name, "counter", help);
-        for a in &s.adapters {
-            out.sample(name, &[("platform", a.platform.as_str())], field(a) as f64);
-        }
-    }
+    out.counters(&adapter_counters, &s.adapters, |a| [("platform", a.platform.as_str())]);
     out.text
 }
 

@@ -17,8 +17,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-/// Most bytes of one log line kept; the rest is cut.
-pub const MAX_LOG_LINE: usize = 4096;
+pub use coral_model::text::{MAX_LOG_LINE, sanitize};
 /// Most random bytes a plugin may ask for in one call.
 const MAX_RANDOM_BYTES: u64 = 64 * 1024;
 /// Largest table a plugin may grow.
@@ -407,21 +406,6 @@ impl ResourceLimiter for MemoryLimiter {
     fn memories(&self) -> usize {
         8
     }
-}
-
-/// Strip control characters (ANSI escapes, terminal tricks) from plugin text before it reaches a log or terminal,
-/// and cut it at [`MAX_LOG_LINE`] bytes.
-pub fn sanitize(text: &str) -> String {
-    let cut = text.len() > MAX_LOG_LINE;
-    let mut out: String = coral_model::text::prefix(text, MAX_LOG_LINE)
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\t')
-        .collect();
-    if cut {
-        // Say so: the reader should know the line went on.
-        out.push_str(&format!("… ({} bytes in all; cut at {MAX_LOG_LINE})", text.len()));
-    }
-    out
 }
 
 /// Emit one plugin log line through `tracing` with `plugin=<name>`.

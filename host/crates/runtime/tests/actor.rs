@@ -4,6 +4,9 @@
 //! discards the instance and is counted while another plugin keeps answering, that the next event gets a fresh
 //! instance after the crash backoff, and that a CPU-budget overrun is a trap of the spinner alone.
 
+#[path = "../../../../tests/support/fixtures.rs"]
+#[allow(dead_code)] // this test uses only its repository root
+mod fixtures;
 #[path = "../../../../tests/e2e/support/plugins.rs"]
 mod plugins;
 
