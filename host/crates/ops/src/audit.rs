@@ -85,47 +85,68 @@ pub struct Entry {
     pub call: u64,
 }
 
-/// What happened to an audited call. Written in the log as its kebab-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// The frame is about to leave; a second entry with the same `call` number tells how it ended.
-    Pending,
-    /// Done.
-    Ok,
-    /// The platform (or the network) answered with a failure.
-    Failed,
-    /// No answer (timeout, disconnect, plugin stopped): the platform may still have done it.
-    Unknown,
-    /// No complete answer in time (outgoing HTTP).
-    Timeout,
-    /// Refused: not granted, out of scope, or a listed host not allowed.
-    Denied,
-    /// Refused: over a rate limit.
-    RateLimited,
-    /// Refused: the call cannot be judged as given.
-    Invalid,
-    /// Refused: over a size limit.
-    TooLarge,
-    /// The plugin was quarantined after repeated faults.
-    Quarantined,
+/// Declares [`Outcome`] from one table: variant, the name the log writes, and what it means.
+macro_rules! outcomes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal,)*) => {
+        /// What happened to an audited call. Written in the log as its name ([`Outcome::as_str`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(into = "&'static str", try_from = "String")]
+        pub enum Outcome {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Outcome {
+            /// Every outcome.
+            pub const ALL: &[Outcome] = &[$(Outcome::$variant,)*];
+
+            /// Its name in the log.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Outcome::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-impl Outcome {
-    /// Its name in the log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Pending => "pending",
-            Outcome::Ok => "ok",
-            Outcome::Failed => "failed",
-            Outcome::Unknown => "unknown",
-            Outcome::Timeout => "timeout",
-            Outcome::Denied => "denied",
-            Outcome::RateLimited => "rate-limited",
-            Outcome::Invalid => "invalid",
-            Outcome::TooLarge => "too-large",
-            Outcome::Quarantined => "quarantined",
-        }
+outcomes! {
+    /// The frame is about to leave; a second entry with the same `call` number tells how it ended.
+    Pending = "pending",
+    /// Done.
+    Ok = "ok",
+    /// The platform (or the network) answered with a failure.
+    Failed = "failed",
+    /// No answer (timeout, disconnect, plugin stopped): the platform may still have done it.
+    Unknown = "unknown",
+    /// No complete answer in time (outgoing HTTP).
+    Timeout = "timeout",
+    /// Refused: not granted, out of scope, or a listed host not allowed.
+    Denied = "denied",
+    /// Refused: over a rate limit.
+    RateLimited = "rate-limited",
+    /// Refused: the call cannot be judged as given.
+    Invalid = "invalid",
+    /// Refused: over a size limit.
+    TooLarge = "too-large",
+    /// The plugin was quarantined after repeated faults.
+    Quarantined = "quarantined",
+}
+
+impl From<Outcome> for &'static str {
+    fn from(outcome: Outcome) -> Self {
+        outcome.as_str()
+    }
+}
+
+impl TryFrom<String> for Outcome {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Outcome::ALL
+            .iter()
+            .copied()
+            .find(|o| o.as_str() == name)
+            .ok_or_else(|| format!("unknown audit outcome {name:?}"))
     }
 }
 
