@@ -35,6 +35,7 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
                 config_json: "{}".into(),
                 limits,
                 grants: Default::default(),
+                priority: 0,
             },
             64 << 20,
         )

@@ -46,6 +46,7 @@ async fn in_plugin(n: usize, dir: &std::path::Path) {
                 config_json: "{}".into(),
                 limits,
                 grants,
+                priority: 0,
             },
             64 << 20,
         )

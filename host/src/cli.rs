@@ -47,19 +47,24 @@ fn scope_text(s: &coral_policy::Scope) -> String {
     }
 }
 
+/// What `describe` found: the text, the problems, and the plugin's command words (for clash checks).
+pub struct Described {
+    /// The report.
+    pub text: String,
+    /// What is wrong.
+    pub problems: Vec<String>,
+    /// Its command words (names and aliases), sorted.
+    pub words: Vec<String>,
+}
+
 /// Everything about one plugin file under one config, as text; `Err` when it cannot be loaded at all.
-pub async fn describe(
-    runtime: &Runtime,
-    path: &Path,
-    name: &str,
-    config: &Config,
-) -> Result<(String, Vec<String>), String> {
+pub async fn describe(runtime: &Runtime, path: &Path, name: &str, config: &Config) -> Result<Described, String> {
     let limits = config.limits(name);
     let compiled: Compiled = runtime
         .compile(path, config.host.max_plugin_mb << 20)
         .await
         .map_err(|e| e.to_string())?;
-    let metadata = runtime.metadata(&compiled, limits).await.map_err(|e| e.to_string())?;
+    let (metadata, commands) = runtime.describe(&compiled, limits).await.map_err(|e| e.to_string())?;
     let spec = config.start_spec(name).map_err(|e| e.to_string())?;
     let policy = Policy::new(&metadata.capabilities, &spec.grants);
     let mut problems = Vec::new();
@@ -104,6 +109,20 @@ pub async fn describe(
     let _ = writeln!(out, "file hash:    {}", compiled.hash);
     let _ = writeln!(out, "WIT:          {}", compiled.wit_version);
     let _ = writeln!(out, "events:       {events}");
+    let settings = config.host.command_settings();
+    let shown_prefix = settings
+        .prefixes
+        .iter()
+        .find(|p| !p.is_empty())
+        .map_or("", String::as_str);
+    for spec in commands.specs() {
+        let _ = writeln!(
+            out,
+            "command:      {} — {}",
+            coral_runtime::commands::parse::usage(shown_prefix, spec),
+            spec.description
+        );
+    }
     let _ = writeln!(out, "requested:    {}", list(policy.requested()));
     let _ = writeln!(out, "granted:      {}", list(policy.granted()));
     let _ = writeln!(out, "effective:    {}", list(policy.effective()));
@@ -161,7 +180,13 @@ pub async fn describe(
     }
     problems.extend(coral_policy::http::problems(name, &policy));
     let _ = writeln!(out, "enabled:      {}", config.plugin(name).enabled);
-    Ok((out, problems))
+    let mut words: Vec<String> = commands.words().map(str::to_string).collect();
+    words.sort();
+    Ok(Described {
+        text: out,
+        problems,
+        words,
+    })
 }
 
 /// `coral plugin inspect FILE.wasm`.
@@ -172,7 +197,7 @@ pub async fn inspect(runtime: &Runtime, path: &Path, config: &Config) -> bool {
         .unwrap_or("plugin")
         .to_string();
     match describe(runtime, path, &name, config).await {
-        Ok((text, problems)) => {
+        Ok(Described { text, problems, .. }) => {
             print!("{text}");
             for p in &problems {
                 println!("warning: {p}");
@@ -208,14 +233,43 @@ pub async fn check(runtime: &Runtime, config: &Config) -> bool {
             ok = false;
         }
     }
+    // Command words, by the first plugin (in load order) that declares each.
+    let settings = config.host.command_settings();
+    let mut owners: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for (name, path) in &files {
+        let enabled = config.plugin(name).enabled;
         match describe(runtime, path, name, config).await {
-            Ok((_, problems)) if problems.is_empty() => println!("ok: {name}"),
-            Ok((_, problems)) => {
-                for p in problems {
-                    println!("error: {p}");
+            Ok(mut described) => {
+                // A disabled plugin does not load, so it takes no word.
+                for word in described.words.iter().filter(|_| enabled) {
+                    use coral_runtime::commands::CommandError;
+                    let clash = if settings.help.as_deref() == Some(word.as_str()) {
+                        Some(CommandError::Help(word.clone()))
+                    } else if settings.allow_duplicates {
+                        None
+                    } else {
+                        owners.get(word).map(|owner| CommandError::Clash {
+                            word: word.clone(),
+                            owner: owner.clone(),
+                        })
+                    };
+                    match clash {
+                        Some(clash) => described
+                            .problems
+                            .push(format!("{name}: {clash}; {name} will not load")),
+                        None => {
+                            owners.entry(word.clone()).or_insert_with(|| name.clone());
+                        }
+                    }
                 }
-                ok = false;
+                if described.problems.is_empty() {
+                    println!("ok: {name}");
+                } else {
+                    for p in described.problems {
+                        println!("error: {p}");
+                    }
+                    ok = false;
+                }
             }
             Err(e) => {
                 println!("error: {name}: {e}");

@@ -172,6 +172,32 @@ pub struct HostConfig {
     pub compile_timeout_secs: u64,
     /// Memory the compile worker may use (heap and mappings, `RLIMIT_DATA`), MiB. Default 2048.
     pub compile_memory_mb: u64,
+    /// What a command may start with: `["/", ""]` (the default) takes `/sign` and `sign`. Tried longest first.
+    pub command_prefix: Vec<String>,
+    /// The operator's superusers: they may run every command, and plugins can ask (`is-superuser`).
+    pub superusers: Vec<Id>,
+    /// Let two plugins declare the same command word (both get it, by priority). Default false: the second is
+    /// not loaded.
+    pub allow_duplicate_commands: bool,
+    /// The built-in help command's word (`""`: no built-in help). Default `help`.
+    pub help_command: String,
+    /// The host's answers to commands: `usage`, `cooldown`, `denied`, `help_header`.
+    pub texts: TextsConfig,
+}
+
+/// `[host.texts]`: what the host answers when a command cannot run. `{command}`, `{usage}`, `{problem}`,
+/// `{secs}` and `{who}` are filled in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextsConfig {
+    /// Wrong arguments (default `{problem}. Usage: {usage}`).
+    pub usage: Option<String>,
+    /// Within a cooldown (default `Please wait {secs} s before using {command} again.`).
+    pub cooldown: Option<String>,
+    /// Not allowed to run it (default `{command} is for {who} only.`).
+    pub denied: Option<String>,
+    /// First line of `help` (default `Commands:`).
+    pub help_header: Option<String>,
 }
 
 impl HostConfig {
@@ -181,6 +207,25 @@ impl HostConfig {
             timeout: std::time::Duration::from_secs(self.compile_timeout_secs),
             memory_bytes: self.compile_memory_mb.saturating_mul(1 << 20),
         }
+    }
+
+    /// The command settings the host runs with.
+    pub fn command_settings(&self) -> coral_runtime::commands::Settings {
+        let defaults = coral_runtime::commands::Texts::default();
+        let t = &self.texts;
+        coral_runtime::commands::Settings {
+            prefixes: self.command_prefix.clone(),
+            superusers: self.superusers.iter().map(Id::as_string).collect(),
+            allow_duplicates: self.allow_duplicate_commands,
+            help: Some(self.help_command.clone()).filter(|h| !h.is_empty()),
+            texts: coral_runtime::commands::Texts {
+                usage: t.usage.clone().unwrap_or(defaults.usage),
+                cooldown: t.cooldown.clone().unwrap_or(defaults.cooldown),
+                denied: t.denied.clone().unwrap_or(defaults.denied),
+                help_header: t.help_header.clone().unwrap_or(defaults.help_header),
+            },
+        }
+        .normalise()
     }
 
     /// How the audit log is rotated.
@@ -215,6 +260,11 @@ impl Default for HostConfig {
             audit_files: coral_ops::audit::DEFAULT_FILES,
             compile_timeout_secs: coral_runtime::compile::DEFAULT_TIMEOUT.as_secs(),
             compile_memory_mb: coral_runtime::compile::DEFAULT_MEMORY_MB,
+            command_prefix: vec!["/".into(), String::new()],
+            superusers: Vec::new(),
+            allow_duplicate_commands: false,
+            help_command: "help".into(),
+            texts: TextsConfig::default(),
         }
     }
 }
@@ -288,6 +338,9 @@ pub struct PluginConfig {
     pub log_rate: Option<String>,
     /// Timer events it may receive, as a rate (default `"10/s burst 10"`); firings over it are delayed.
     pub timer_rate: Option<String>,
+    /// Its place in line for each event: lower first (default 0); plugins of equal priority get it side by side,
+    /// and one that answers `stop` keeps it from every plugin after it.
+    pub priority: Option<i32>,
 }
 
 /// `storage = { max_keys, max_mb }` under `[plugins.<name>]`.
@@ -401,6 +454,7 @@ impl Default for PluginConfig {
             storage: None,
             log_rate: None,
             timer_rate: None,
+            priority: None,
         }
     }
 }
@@ -470,6 +524,22 @@ impl Config {
         }
         if h.compile_memory_mb == 0 {
             return invalid("host.compile_memory_mb".into(), "must be at least 1");
+        }
+        if h.command_prefix.len() > 8
+            || h.command_prefix
+                .iter()
+                .any(|p| p.len() > 8 || p.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return invalid(
+                "host.command_prefix".into(),
+                "at most 8 prefixes, each at most 8 bytes without spaces",
+            );
+        }
+        if h.help_command.len() > 32 || h.help_command.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return invalid(
+                "host.help_command".into(),
+                "a word of at most 32 bytes (or \"\" for no help)",
+            );
         }
         if !(1..=1000).contains(&h.audit_files) {
             return invalid("host.audit_files".into(), "must be between 1 and 1000");
@@ -541,6 +611,7 @@ impl Config {
             config_json: serde_json::to_string(&settings.config).unwrap_or_else(|_| "{}".into()),
             limits: self.limits(name),
             grants: settings.grants(name)?,
+            priority: settings.priority.unwrap_or(0),
         })
     }
 

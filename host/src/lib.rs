@@ -74,10 +74,19 @@ pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispa
                 if !missing.is_empty() {
                     tracing::info!(plugin = %name, "requested but not granted: {} (grant under [plugins.{name}])", names(&missing));
                 }
-                loaded.push((name.clone(), m.version.clone()));
+                let version = m.version.clone();
                 // `replace`, not `add`: the watcher may have loaded this file meanwhile.
-                if let Some(old) = dispatcher.replace(handle) {
-                    tokio::spawn(old.shutdown());
+                match dispatcher.replace(handle) {
+                    Ok(old) => {
+                        loaded.push((name.clone(), version));
+                        if let Some(old) = old {
+                            tokio::spawn(old.shutdown());
+                        }
+                    }
+                    Err(clash) => {
+                        tracing::error!(plugin = %name, "plugin not loaded: commands refused: {}", clash.error);
+                        tokio::spawn(clash.plugin.shutdown());
+                    }
                 }
             }
             Err(e) => {
@@ -146,7 +155,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     // Before any plugin runs: the listeners and OneBot endpoints no plugin request may reach.
     let own = runtime.own_endpoints().clone();
     own.add(crate::endpoints::coral_endpoints(&config).iter().cloned());
-    let dispatcher = Dispatcher::default();
+    runtime.hub().set_settings(config.host.command_settings());
+    let dispatcher = runtime.dispatcher();
+    let prompt_timeouts = tokio::spawn(dispatcher.clone().run_prompt_timeouts());
     let onebot_counters = Arc::new(coral_model::AdapterCounters::default());
     let sources: coral_ops::Sources = Arc::new(coral_runtime::status::Status {
         dispatcher: dispatcher.clone(),
@@ -206,7 +217,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     // A missed job fires at once: the console's bot is registered first so the plugin can answer there.
     let console = config.console.enabled.then(|| {
         let out: coral_adapters::console::Output = Arc::new(parking_lot::Mutex::new(std::io::stdout()));
+        let hub = runtime.hub().clone();
         coral_adapters::console::Console::register(out, &bots)
+            .with_superuser_hook(Arc::new(move |user: &str, on: bool| hub.set_superuser(user, on)))
     });
     let timers = tokio::spawn(coral_runtime::timers::run(
         &services,
@@ -222,7 +235,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
 
     if let Some(console) = console {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            eprintln!("Coral console: type a message (try `ping hello`); /help for commands, Ctrl-D to quit.");
+            eprintln!(
+                "Coral console: type a message (try `ping hello`); `:help` for console commands, Ctrl-D to quit."
+            );
         }
         let input = tokio::io::BufReader::new(tokio::io::stdin());
         tokio::select! {
@@ -241,6 +256,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     }
     // Let each plugin finish what is queued, then stop.
     timers.abort();
+    prompt_timeouts.abort();
     dispatcher.shutdown().await;
     // Counts of refusals still open are written (the runtime may outlive this function in a task).
     audit.flush();

@@ -80,6 +80,7 @@ impl Reloader {
             hash: compiled.hash.clone(),
             config_json: spec.config_json.clone(),
             limits: spec.limits,
+            priority: spec.priority,
         };
         if self.dispatcher.running(name).as_ref() == Some(&unchanged) {
             // Touching a quarantined plugin's file is how the operator says "try it again now".
@@ -95,7 +96,15 @@ impl Reloader {
             Ok(handle) => {
                 let version = handle.metadata.version.clone();
                 let wit = handle.wit_version.clone();
-                let old = self.dispatcher.replace(handle);
+                let old = match self.dispatcher.replace(handle) {
+                    Ok(old) => old,
+                    Err(clash) => {
+                        tracing::error!(plugin = %name, path = %path.display(),
+                            "reload rejected: commands refused: {}; the running version keeps serving", clash.error);
+                        tokio::spawn(clash.plugin.shutdown());
+                        return;
+                    }
+                };
                 let verb = if old.is_some() { "reloaded" } else { "loaded" };
                 tracing::info!(plugin = %name, %version, %hash, %wit, ms = started.elapsed().as_millis() as u64, "plugin {verb}");
                 if let Some(old) = old {
@@ -134,6 +143,8 @@ impl Reloader {
         self.runtime
             .own_endpoints()
             .add(crate::endpoints::coral_endpoints(&new).iter().cloned());
+        // Command prefixes, superusers and answer texts: from the next message.
+        self.runtime.hub().set_settings(new.host.command_settings());
         // Grants and rates: in place, from the next call.
         for name in self.dispatcher.names() {
             match new.plugin(&name).grants(&name) {

@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`plugin`]: the [`Plugin`] trait, [`Metadata`], [`Config`] and the [`export_plugin!`] macro.
+//! - [`command`]: commands the host parses for the plugin ([`command::Command`]), prompts, [`command::stop`].
 //! - [`message`]: [`MessageChain`], [`MessageSegment`] and helpers on received messages.
 //! - [`bot`]: [`Bot`], [`get_bot`], [`bots`] and every platform action.
 //! - [`error`]: [`Error`], [`ErrorCode`] and the `{status, retcode, data, message}` envelope.
@@ -58,6 +59,7 @@ pub mod bindings {
 }
 
 pub mod bot;
+pub mod command;
 pub mod error;
 pub mod http;
 pub mod log;
@@ -79,15 +81,17 @@ pub use bindings::coral::bot::types::{
     Role, Segment, SegmentExtra, Sender, Share, TimerEvent, Voice,
 };
 pub use bot::{Action, Bot, bots, get_bot};
+pub use command::{Command, Invocation, PromptReply};
 pub use error::{ApiResponse, Error, ErrorCode, Result};
 pub use message::{MessageChain, MessageSegment};
-pub use plugin::{Config, HandlerResult, Metadata, Plugin};
+pub use plugin::{Config, HandlerResult, Metadata, Plugin, event_time};
 
 /// Everything a plugin usually needs: `use coral_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Action, ApiResponse, Bot, Chat, ChatType, Config, Error, ErrorCode, Event, EventCategory, EventKind,
-        HandlerResult, MessageChain, MessageEvent, MessageSegment, MetaEvent, Metadata, NoticeEvent, Plugin,
-        RequestEvent, Role, Segment, TimerEvent, bots, export_plugin, get_bot, log, schedule, storage,
+        Action, ApiResponse, Bot, Chat, ChatType, Command, Config, Error, ErrorCode, Event, EventCategory, EventKind,
+        HandlerResult, Invocation, MessageChain, MessageEvent, MessageSegment, MetaEvent, Metadata, NoticeEvent,
+        Plugin, PromptReply, RequestEvent, Role, Segment, TimerEvent, bots, command, command::ArgKind, command::Args,
+        event_time, export_plugin, get_bot, log, schedule, storage,
     };
 }

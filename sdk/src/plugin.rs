@@ -4,8 +4,9 @@ use crate::bindings::coral::bot::types::{
     Event, EventCategory, EventKind, MessageEvent, MetaEvent, NoticeEvent, PluginMetadata, RequestEvent, TimerEvent,
 };
 use crate::bot::{Bot, get_bot};
+use crate::command::{Command, Flow, Invocation, PromptReply};
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// What an event handler returns: any error is logged by the host and counted as a failed event.
 pub type HandlerResult = Result<(), Box<dyn std::error::Error>>;
@@ -104,6 +105,24 @@ pub trait Plugin: Sized + 'static {
     /// Create the plugin from its config; an `Err` stops it from loading.
     fn init(config: Config) -> Result<Self, String>;
 
+    /// The commands it offers (see [`crate::command`]); none by default. A plugin with commands gets plain
+    /// messages only if [`Metadata::events`] names [`EventCategory::Message`].
+    fn commands() -> Vec<Command> {
+        Vec::new()
+    }
+
+    /// One of its commands, parsed and checked by the host (read arguments with [`crate::command::Args`]).
+    fn on_command(&mut self, bot: &Bot, command: &Invocation) -> HandlerResult {
+        let _ = (bot, command);
+        Ok(())
+    }
+
+    /// The answer to one of its prompts ([`crate::command::prompt`]), or its timeout.
+    fn on_prompt(&mut self, bot: &Bot, reply: &PromptReply) -> HandlerResult {
+        let _ = (bot, reply);
+        Ok(())
+    }
+
     /// Any event. The default dispatches to the `on_*` methods below.
     fn on_event(&mut self, event: &Event) -> HandlerResult {
         let bot = get_bot(event.self_id.clone());
@@ -157,6 +176,13 @@ pub trait Plugin: Sized + 'static {
 
 thread_local! {
     static STATE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    static TIME: Cell<i64> = const { Cell::new(0) };
+}
+
+/// When the event being handled happened, Unix seconds (a command's or a prompt answer's message time too; for
+/// a prompt's timeout, 0).
+pub fn event_time() -> i64 {
+    TIME.with(Cell::get)
 }
 
 /// Glue called by the code [`export_plugin!`](crate::export_plugin) generates.
@@ -175,15 +201,36 @@ pub mod rt {
         Ok(())
     }
 
-    pub fn on_event<P: Plugin>(event: Event) -> Result<(), String> {
+    fn with_plugin<P: Plugin>(time: i64, f: impl FnOnce(&mut P) -> HandlerResult) -> Result<Flow, String> {
+        TIME.with(|t| t.set(time));
+        crate::command::take_flow();
         STATE.with(|s| {
             let mut state = s.borrow_mut();
             let plugin = state
                 .as_mut()
                 .and_then(|p| p.downcast_mut::<P>())
-                .ok_or_else(|| "on-event called before setup".to_string())?;
-            plugin.on_event(&event).map_err(|e| e.to_string())
-        })
+                .ok_or_else(|| "called before setup".to_string())?;
+            f(plugin).map_err(|e| e.to_string())
+        })?;
+        Ok(crate::command::take_flow())
+    }
+
+    pub fn commands<P: Plugin>() -> Vec<crate::command::CommandSpec> {
+        P::commands().into_iter().map(Command::into_wit).collect()
+    }
+
+    pub fn on_event<P: Plugin>(event: Event) -> Result<Flow, String> {
+        with_plugin::<P>(event.time, |p| p.on_event(&event))
+    }
+
+    pub fn on_command<P: Plugin>(call: Invocation) -> Result<Flow, String> {
+        let bot = get_bot(call.self_id.clone());
+        with_plugin::<P>(call.time, |p| p.on_command(&bot, &call))
+    }
+
+    pub fn on_prompt<P: Plugin>(reply: PromptReply) -> Result<(), String> {
+        let bot = get_bot(reply.self_id.clone());
+        with_plugin::<P>(0, |p| p.on_prompt(&bot, &reply)).map(|_| ())
     }
 }
 
@@ -201,8 +248,17 @@ macro_rules! export_plugin {
             fn setup(config_json: String) -> Result<(), String> {
                 $crate::plugin::rt::init::<$plugin>(config_json)
             }
-            fn on_event(event: $crate::Event) -> Result<(), String> {
+            fn commands() -> Vec<$crate::command::CommandSpec> {
+                $crate::plugin::rt::commands::<$plugin>()
+            }
+            fn on_event(event: $crate::Event) -> Result<$crate::command::Flow, String> {
                 $crate::plugin::rt::on_event::<$plugin>(event)
+            }
+            fn on_command(call: $crate::command::Invocation) -> Result<$crate::command::Flow, String> {
+                $crate::plugin::rt::on_command::<$plugin>(call)
+            }
+            fn on_prompt(reply: $crate::command::PromptReply) -> Result<(), String> {
+                $crate::plugin::rt::on_prompt::<$plugin>(reply)
             }
         }
 

@@ -73,10 +73,10 @@ fn check_rejects_unknown_capabilities_and_grants_never_requested() {
 fn audit_lists_privileged_actions_and_denials() {
     let setup = Setup::new(&["moderation"], MODERATION);
     let mut coral = setup.start();
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send("spam here");
     coral.expect_line("warning in group 1000001", |l| l.starts_with("[group 1000001]"));
-    coral.send("/group 5");
+    coral.send(":group 5");
     coral.send("more spam");
     coral.expect_line("warning in group 5", |l| l.starts_with("[group 5]"));
     let (status, _, _) = coral.finish();

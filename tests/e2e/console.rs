@@ -21,14 +21,14 @@ fn ping_hello_answers_pong_hello() {
 fn group_and_user_context_switch() {
     let setup = Setup::new(&["ping"], CONSOLE);
     let mut coral = setup.start();
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send("ping in group");
     coral.expect("[group 1000001] pong in group");
-    coral.send("/user 42 alice");
-    coral.send("/private");
+    coral.send(":user 42 alice");
+    coral.send(":private");
     coral.send("ping just us");
     coral.expect("[private 42] pong just us");
-    coral.send("/group 1000002");
+    coral.send(":group 1000002");
     coral.send("@bot ping addressed");
     coral.expect("[group 1000002] pong addressed");
 }
@@ -55,7 +55,7 @@ fn moderation_recall_and_ban_are_unsupported_on_the_console_and_say_so() {
          [plugins.moderation.config]\nwords = [\"forbidden\"]\nban_secs = 120\n",
     );
     let mut coral = setup.start();
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send("spam is fine with this config");
     coral.send("this is FORBIDDEN talk");
     let line = coral.expect_line("moderation warning", |l| l.contains("blocked word"));

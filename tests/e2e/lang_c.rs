@@ -31,7 +31,7 @@ fn the_c_plugin_calculates_on_the_console_and_shows_a_denial_from_the_error_valu
     coral.send("calc 1+中");
     coral.expect("[private 10000] [reply #13] [face:32]cannot calculate 1+中: unexpected '中' at position 3");
     // In a group the answer quotes the asker and @-mentions them.
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send("calc 2^10");
     coral.expect("[group 1000001] [reply #15] @10000 2^10 = 1024");
     // No `at-all` grant: the host refuses the @all with an error value, which the plugin shows.
@@ -160,7 +160,7 @@ fn coral_new_c_builds_and_answers_as_generated() {
     let mut coral = setup.start();
     coral.send(&format!("{name} it works"));
     coral.expect(&format!("[private 10000] {name}: it works"));
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send(&format!("{name} in a group"));
     coral.expect(&format!("[group 1000001] {name}: in a group"));
 }

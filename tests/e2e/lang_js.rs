@@ -17,7 +17,7 @@ fn the_js_plugin_keeps_segments_and_sees_denials_as_exceptions() {
     // Typed CQ codes become face, image and @ segments; the memo keeps every one of them.
     coral.send("remember cat look [CQ:face,id=1] at [CQ:image,file=cat.jpg] and [CQ:at,qq=42]");
     coral.expect("[private 10000] [reply #3] remembered cat (6 segments)");
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send("recall cat");
     coral.expect("[group 1000001] [reply #5] @10000 look [face:1] at [image:cat.jpg] and @42");
     coral.send("memos");

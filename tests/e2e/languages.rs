@@ -12,7 +12,7 @@ fn the_python_plugin_answers_on_the_console_and_sees_denials_as_exceptions() {
     coral.expect("[private 10000] [reply #1] pong hi (python)");
     coral.send("roll 3d1");
     coral.expect("[private 10000] [reply #3] [dice] 3d1: 1 + 1 + 1 = 3");
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send("mute me");
     // No `ban` grant: the host's error value arrives in Python as `componentize_py_types.Err`.
     coral.expect("[group 1000001] [reply #5] cannot mute: permission_denied (102)");

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod commands;
 mod config;
 mod console;
 mod containment_audit;

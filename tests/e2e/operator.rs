@@ -134,7 +134,7 @@ fn coral_status_shows_the_counts_of_a_known_workload() {
         coral.send(&format!("ping {k}"));
         coral.expect(&format!("[private 10000] pong {k}"));
     }
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send("buy spam here");
     coral.expect_line("the moderation warning", |l| l.contains("请注意言辞"));
 

@@ -268,7 +268,7 @@ fn the_example_plugins_run_in_the_sample_config() {
     assert!(text.contains("ok: warnings") && text.contains("ok: reminder"), "{text}");
 
     let mut coral = setup.start();
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     for n in 1..=2 {
         coral.send("warn @42 flooding");
         coral.expect(&format!("[group 1000001] 42 warned (flooding): {n}/3"));
@@ -297,7 +297,7 @@ fn the_example_plugins_run_in_the_sample_config() {
     assert!(status.success());
     // Counts and pending reminders survive a restart.
     let mut coral = setup.start();
-    coral.send("/group 1000001");
+    coral.send(":group 1000001");
     coral.send("warnings 42");
     coral.expect("[group 1000001] 42 has 1/3 warnings");
     coral.send("reminders");

@@ -139,16 +139,28 @@ struct Session {
     user_id: String,
     nickname: String,
     group: Option<String>,
-    /// Your role in groups (`/role`), as plugins see it in `sender.role`.
+    /// Your role in groups (`:role`), as plugins see it in `sender.role`.
     role: Role,
 }
 
-const HELP: &str = "console commands: /user <id> [nickname] | /group <id> | /private | /role owner|admin|member | \
-/whoami | /quit; in a group, start a line with @bot to address the bot";
+const HELP: &str = "console commands (start with `:` or `//`): :user <id> [nickname] | :group <id> | :private | \
+:role owner|admin|member | :superuser on|off | :whoami | :quit; every other line (`/sign` too) is a message; in a \
+group, start a line with @bot to address the bot";
+
+/// What the console calls when its user turns superuser on or off (`:superuser on|off`): the host adds or removes
+/// that user id from its superusers.
+pub type SuperuserHook = Arc<dyn Fn(&str, bool) + Send + Sync>;
+
+/// A console command: a line starting with `:` or `//` (a single `/` starts a message, so plugin commands like
+/// `/sign` can be typed).
+fn console_command(line: &str) -> Option<&str> {
+    line.strip_prefix("//").or_else(|| line.strip_prefix(':'))
+}
 
 /// The console platform once its bot is registered ([`Console::register`]); [`Console::run`] reads its input.
 pub struct Console {
     next_message_id: Arc<AtomicU64>,
+    superuser: Option<SuperuserHook>,
 }
 
 impl Console {
@@ -162,10 +174,19 @@ impl Console {
                 next_message_id: next_message_id.clone(),
             }),
         );
-        Console { next_message_id }
+        Console {
+            next_message_id,
+            superuser: None,
+        }
     }
 
-    /// Deliver what is typed until the input ends (EOF or `/quit`).
+    /// Let `:superuser on|off` make the console's user a superuser (or not) through `hook`.
+    pub fn with_superuser_hook(mut self, hook: SuperuserHook) -> Console {
+        self.superuser = Some(hook);
+        self
+    }
+
+    /// Deliver what is typed until the input ends (EOF or `:quit`).
     pub async fn run(
         self,
         config: &ConsoleConfig,
@@ -184,7 +205,21 @@ impl Console {
             if line.trim().is_empty() {
                 continue;
             }
-            if let Some(command) = line.strip_prefix('/') {
+            if let Some(command) = console_command(line) {
+                if let Some(on) = superuser_switch(command) {
+                    match &self.superuser {
+                        Some(hook) => {
+                            hook(&session.user_id, on);
+                            eprintln!(
+                                "[console] user {} is {}a superuser",
+                                session.user_id,
+                                if on { "" } else { "not " }
+                            );
+                        }
+                        None => eprintln!("[console] superusers cannot be changed here"),
+                    }
+                    continue;
+                }
                 if !control(&mut session, command) {
                     break;
                 }
@@ -206,6 +241,16 @@ pub async fn run(
     bots: Bots,
 ) -> std::io::Result<()> {
     Console::register(out, &bots).run(config, input, sink).await
+}
+
+/// `superuser on` / `superuser off`.
+fn superuser_switch(command: &str) -> Option<bool> {
+    let mut words = command.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some("superuser"), Some("on"), None) => Some(true),
+        (Some("superuser"), Some("off"), None) => Some(false),
+        _ => None,
+    }
 }
 
 /// Apply a control command; false means quit.
@@ -375,6 +420,17 @@ mod tests {
         };
         assert!(matches!(bot.call(kick).await, Err(ApiError::Unsupported { .. })));
         assert!(buf.lock().is_empty());
+    }
+
+    #[test]
+    fn console_commands_start_with_a_colon_or_two_slashes_and_a_slash_starts_a_message() {
+        assert_eq!(console_command(":group 5"), Some("group 5"));
+        assert_eq!(console_command("//group 5"), Some("group 5"));
+        assert_eq!(console_command("/sign"), None);
+        assert_eq!(console_command("sign"), None);
+        assert_eq!(superuser_switch("superuser on"), Some(true));
+        assert_eq!(superuser_switch("superuser off"), Some(false));
+        assert_eq!(superuser_switch("superuser maybe"), None);
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub enum Capability {
     Schedule,
     /// Outgoing HTTP to the hosts listed under the plugin's `http` allowlist (`wasi:http`, `coral:bot/http`).
     Http,
+    /// Take a user's next message in a chat (`coral:bot/command.prompt`), within its scope.
+    Prompt,
     /// A raw `call-api` of this action.
     CallApi(String),
 }
@@ -85,6 +87,7 @@ const TABLE: &[(&str, Capability)] = &[
     ("storage", Capability::Storage),
     ("schedule", Capability::Schedule),
     ("http", Capability::Http),
+    ("prompt", Capability::Prompt),
 ];
 
 /// Every capability name except `call-api:<action>`.

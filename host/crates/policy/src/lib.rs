@@ -205,6 +205,18 @@ impl Policy {
         self.charge(capability)
     }
 
+    /// Decide whether a prompt in `chat` may be set now: `prompt` must be requested and granted, for that chat
+    /// (unless it is `reply_chat`, where the current event happened), and its rate is charged.
+    pub fn check_prompt(&self, chat: &Chat, reply_chat: Option<&Chat>) -> Result<(), PolicyError> {
+        let capability = Capability::Prompt;
+        if same_chat(Some(chat), reply_chat) {
+            self.held(&capability)?;
+        } else {
+            self.permit(&capability, &Target::of_chat(chat))?;
+        }
+        self.charge(&capability)
+    }
+
     /// Take one token from the capability's rate bucket, if it has one.
     fn charge(&self, capability: &Capability) -> Result<(), PolicyError> {
         self.charge_all(std::iter::once((capability, 1)))

@@ -2,12 +2,12 @@
 //! cap and wall-clock limits, and replaces an instance after a fault (with quarantine after repeated ones).
 
 use crate::crash::Admit;
-use crate::dispatcher::Delivery;
+use crate::dispatcher::{Delivery, Ticket, Work};
 use crate::limits::PluginLimits;
 use crate::state::{PluginShared, PluginState};
 use crate::world::{Instance, Pre};
 use crate::{LoadError, PluginStats, config_violations, crash, engine, state, wall};
-use coral_model::bindings::{Chat, ChatType, Event, EventKind, PluginMetadata};
+use coral_model::bindings::{Chat, ChatType, CommandSpec, Event, EventKind, Flow, MessageEvent, PluginMetadata};
 use coral_ops::audit::{Entry, Outcome};
 use coral_policy::{Grants, Policy};
 use std::sync::Arc;
@@ -63,7 +63,9 @@ impl Starter {
     }
 
     /// Instantiate a fresh instance and call `metadata` (no `setup`), under the plugin's limits.
-    pub(crate) async fn metadata(&self) -> Result<(PluginMetadata, Store<PluginState>, Instance), LoadError> {
+    pub(crate) async fn metadata(
+        &self,
+    ) -> Result<(PluginMetadata, Vec<CommandSpec>, Store<PluginState>, Instance), LoadError> {
         let mut store = self.new_store();
         store.data_mut().tick_budget = self.budget_ticks();
         store.set_epoch_deadline(1);
@@ -80,7 +82,11 @@ impl Starter {
         metadata.name = coral_model::text::bounded(&metadata.name, 128);
         metadata.version = coral_model::text::bounded(&metadata.version, 64);
         metadata.description = coral_model::text::bounded(&metadata.description, 1024);
-        Ok((metadata, store, plugin))
+        let commands = self
+            .guarded(&mut store, async |s| plugin.call_commands(s).await.map(Ok))
+            .await
+            .map_err(|f| LoadError::Start(format!("commands: {}", fault_text(&f))))?;
+        Ok((metadata, commands, store, plugin))
     }
 
     /// Record a fault; on the fifth within ten minutes, quarantine (logged and audited).
@@ -162,9 +168,13 @@ impl Starter {
 
 impl Actor {
     /// The first start: instantiate, read metadata, setup. Any failure refuses the load.
-    pub(crate) async fn first_start(&mut self, grants: &Grants) -> Result<PluginMetadata, LoadError> {
+    pub(crate) async fn first_start(
+        &mut self,
+        grants: &Grants,
+    ) -> Result<(PluginMetadata, crate::commands::CommandTable), LoadError> {
         let starter = &self.starter;
-        let (metadata, mut store, plugin) = starter.metadata().await?;
+        let (metadata, commands, mut store, plugin) = starter.metadata().await?;
+        let commands = crate::commands::CommandTable::new(commands).map_err(|e| LoadError::Commands(e.to_string()))?;
         let violations = config_violations(metadata.config_schema.as_deref(), &starter.config_json);
         if !violations.is_empty() {
             return Err(LoadError::Config(violations.join("; ")));
@@ -176,21 +186,22 @@ impl Actor {
             .await
             .map_err(|f| LoadError::Start(format!("setup: {}", fault_text(&f))))?;
         self.instance = Some((store, plugin));
-        Ok(metadata)
+        Ok((metadata, commands))
     }
 
     pub(crate) async fn run(mut self, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Delivery>>>, stats: Arc<PluginStats>) {
         loop {
             let next = rx.lock().await.recv().await;
-            let Some((event, done)) = next else { break };
-            self.handle(event, &stats).await;
-            // Whoever tracks this event learns it has been handled once every plugin has dropped its sender.
-            drop(done);
+            let Some((work, ticket)) = next else { break };
+            self.handle(work, &ticket, &stats).await;
+            // Whoever tracks this event learns it has been handled once every plugin has dropped its ticket; the
+            // next priority level gets it once this level's tickets are all dropped.
+            drop(ticket);
         }
         tracing::debug!(plugin = %self.starter.shared.name, "plugin stopped");
     }
 
-    async fn handle(&mut self, event: Event, stats: &PluginStats) {
+    async fn handle(&mut self, work: Work, ticket: &Ticket, stats: &PluginStats) {
         let starter = &self.starter;
         let (mut store, plugin) = match self.instance.take() {
             Some(instance) => instance,
@@ -225,23 +236,42 @@ impl Actor {
                 }
             }
         };
-        let chat = reply_chat(&event);
-        if let (EventKind::Message(m), Some(chat)) = (&event.kind, &chat) {
-            // The message, and the messages it quotes or forwards, are in this chat on this bot: the plugin may
-            // point at them there (a quote, a forward node), and only there.
-            let mut index = starter.shared.messages.lock();
-            index.remember(&event.self_id, &m.message_id, chat);
-            for segment in &m.message {
-                if let coral_model::bindings::Segment::Reply(id) | coral_model::bindings::Segment::Forward(id) = segment
-                {
-                    index.remember(&event.self_id, id, chat);
-                }
-            }
+        let (chat, message) = match &work {
+            Work::Event(event) => (
+                reply_chat(event),
+                match &event.kind {
+                    EventKind::Message(m) => Some(m),
+                    _ => None,
+                },
+            ),
+            Work::Command(call) => (
+                Some(crate::commands::route::chat_of(&call.message)),
+                Some(&call.message),
+            ),
+            Work::Prompt(reply) => (
+                Some(reply.chat.clone()),
+                match &reply.outcome {
+                    coral_model::bindings::PromptOutcome::Answer(m) => Some(m),
+                    coral_model::bindings::PromptOutcome::TimedOut => None,
+                },
+            ),
+        };
+        let self_id = match &work {
+            Work::Event(event) => &event.self_id,
+            Work::Command(call) => &call.self_id,
+            Work::Prompt(reply) => &reply.self_id,
+        };
+        if let (Some(m), Some(chat)) = (message, &chat) {
+            remember(&starter.shared, self_id, m, chat);
         }
-        store.data_mut().reply_chat = chat.map(|chat| (event.self_id.clone(), chat));
+        store.data_mut().reply_chat = chat.map(|chat| (self_id.clone(), chat));
         let started = std::time::Instant::now();
         let outcome = starter
-            .guarded(&mut store, async |s| plugin.call_on_event(s, &event).await)
+            .guarded(&mut store, async |s| match &work {
+                Work::Event(event) => plugin.call_on_event(s, event).await,
+                Work::Command(call) => plugin.call_on_command(s, call).await,
+                Work::Prompt(reply) => Ok(plugin.call_on_prompt(s, reply).await?.map(|()| Flow::Next)),
+            })
             .await;
         let took = started.elapsed();
         store.data_mut().reply_chat = None;
@@ -251,11 +281,14 @@ impl Actor {
             .fetch_max(store.data().limiter.peak as u64, Ordering::Relaxed);
         if took >= starter.limits.slow_event {
             stats.slow_events.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(plugin = %starter.shared.name, action = "on-event", event = event_name(&event),
+            tracing::warn!(plugin = %starter.shared.name, action = work_action(&work), event = work_name(&work),
                 ms = took.as_millis() as u64, "slow event handler (over {} ms)", starter.limits.slow_event.as_millis());
         }
         match outcome {
-            Ok(()) => {
+            Ok(flow) => {
+                if flow == Flow::Stop {
+                    ticket.stop();
+                }
                 stats.handled.fetch_add(1, Ordering::Relaxed);
                 starter.shared.crashes.lock().success();
                 self.instance = Some((store, plugin));
@@ -345,6 +378,36 @@ fn reply_chat(event: &Event) -> Option<Chat> {
         EventKind::Meta(_) | EventKind::Other(_) => None,
         // A timer is the plugin's own: it answers nobody, so it may send only where it is granted.
         EventKind::Timer(_) => None,
+    }
+}
+
+/// Note where a message (and the messages it quotes or forwards) was, on this bot: the plugin may point at them
+/// there (a quote, a forward node), and only there.
+fn remember(shared: &PluginShared, self_id: &str, message: &MessageEvent, chat: &Chat) {
+    let mut index = shared.messages.lock();
+    index.remember(self_id, &message.message_id, chat);
+    for segment in &message.message {
+        if let coral_model::bindings::Segment::Reply(id) | coral_model::bindings::Segment::Forward(id) = segment {
+            index.remember(self_id, id, chat);
+        }
+    }
+}
+
+/// The export a piece of work calls (for logs).
+fn work_action(work: &Work) -> &'static str {
+    match work {
+        Work::Event(_) => "on-event",
+        Work::Command(_) => "on-command",
+        Work::Prompt(_) => "on-prompt",
+    }
+}
+
+/// A short name of a piece of work for logs.
+fn work_name(work: &Work) -> &'static str {
+    match work {
+        Work::Event(event) => event_name(event),
+        Work::Command(_) => "command",
+        Work::Prompt(_) => "prompt",
     }
 }
 

@@ -1,23 +1,138 @@
-//! The [`Dispatcher`]: the running plugins ([`PluginHandle`]s), each event offered to every plugin that wants it
-//! (bounded queues; shed and counted when full), atomic replacement on reload, and the [`coral_model::EventSink`]
-//! adapters deliver through.
+//! The [`Dispatcher`]: the running plugins ([`PluginHandle`]s), each event routed ([`crate::commands::route`]) and
+//! offered to the plugins that get it, highest priority first (bounded queues; shed and counted when full; a
+//! plugin's `stop` keeps it from lower priorities), atomic replacement on reload, and the
+//! [`coral_model::EventSink`] adapters deliver through.
 
+use crate::commands::{CommandError, CommandTable, Hub};
 use crate::limits::PluginLimits;
 use crate::state::PluginShared;
 use crate::{PluginStats, crash};
-use coral_model::bindings::{Event, EventCategory, PluginMetadata};
+use coral_model::bindings::{Event, EventCategory, Invocation, PluginMetadata, PromptOutcome, PromptReply};
 use coral_policy::{Grants, Policy};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// How long stopping a plugin waits for it to finish its queue.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// A queued event, with an optional sender whose drop tells a tracker the event has been handled.
-pub(crate) type Delivery = (Event, Option<mpsc::Sender<()>>);
+/// What a plugin is given to handle.
+#[derive(Debug, Clone)]
+pub(crate) enum Work {
+    /// An event, as it is (`on-event`).
+    Event(Event),
+    /// One of its commands, parsed (`on-command`).
+    Command(Box<Invocation>),
+    /// The answer to one of its prompts, or its timeout (`on-prompt`).
+    Prompt(Box<PromptReply>),
+}
+
+/// What travels with a delivery: a sender whose drop tells a tracker the event has been handled, and the priority
+/// level it belongs to (whose last drop offers the event to the next level unless a plugin said `stop`).
+#[derive(Default)]
+pub(crate) struct Ticket {
+    #[allow(dead_code, reason = "held, never read: its drop is the signal")]
+    pub(crate) done: Option<mpsc::Sender<()>>,
+    pub(crate) level: Option<Arc<Level>>,
+}
+
+impl Ticket {
+    /// The plugin handled it and said `stop`: lower priorities do not get it.
+    pub(crate) fn stop(&self) {
+        if let Some(level) = &self.level {
+            level.stopped.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A queued piece of work and its ticket.
+pub(crate) type Delivery = (Work, Ticket);
+
+/// Where a delivery goes: a plugin's queue and counters.
+#[derive(Clone)]
+struct Target {
+    name: Arc<str>,
+    tx: mpsc::Sender<Delivery>,
+    stats: Arc<PluginStats>,
+    shared: Arc<PluginShared>,
+}
+
+/// One priority level of an event in flight. When every delivery of it has been handled (or shed), the next
+/// level is offered, unless one of them said `stop`.
+pub(crate) struct Level {
+    stopped: AtomicBool,
+    rest: Mutex<Option<Chain>>,
+}
+
+/// The levels still to come, lowest priority first (popped from the end).
+struct Chain {
+    levels: Vec<Vec<(Target, Work)>>,
+    done: Option<mpsc::Sender<()>>,
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        if self.stopped.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(chain) = self.rest.get_mut().take() {
+            chain.offer_next();
+        }
+    }
+}
+
+impl Chain {
+    /// Offer the next level (without waiting for queue space); returns how many queued it.
+    fn offer_next(mut self) -> usize {
+        let Some(level) = self.levels.pop() else { return 0 };
+        let guard = Arc::new(Level {
+            stopped: AtomicBool::new(false),
+            rest: Mutex::new(None),
+        });
+        let mut queued = 0;
+        for (target, work) in level {
+            let ticket = Ticket {
+                done: self.done.clone(),
+                level: Some(guard.clone()),
+            };
+            queued += usize::from(target.offer(work, ticket));
+        }
+        if !self.levels.is_empty() {
+            *guard.rest.lock() = Some(self);
+        }
+        queued
+    }
+}
+
+impl Target {
+    fn of(p: &PluginHandle) -> Target {
+        Target {
+            name: p.name.clone(),
+            tx: p.tx.clone(),
+            stats: p.stats.clone(),
+            shared: p.shared.clone(),
+        }
+    }
+
+    /// Queue work; sheds it (and counts) when the queue is full.
+    fn offer(&self, work: Work, ticket: Ticket) -> bool {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send((work, ticket)) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.shed.fetch_add(1, Ordering::Relaxed);
+                // One line per plugin per SHED_LOG_PERIOD, counting the events shed since the last one.
+                if let Some(held_back) = self.shared.shed_log.admit() {
+                    let shed = held_back + 1;
+                    tracing::warn!(plugin = %self.name, shed, "event queue full; {shed} event(s) shed since the last such warning");
+                }
+                false
+            }
+        }
+    }
+}
 
 /// A running plugin: its metadata, its queue, and its counters.
 pub struct PluginHandle {
@@ -33,10 +148,28 @@ pub struct PluginHandle {
     pub config_json: String,
     /// What its instances share (policy, hash).
     pub shared: Arc<PluginShared>,
+    /// Its commands, checked.
+    pub commands: Arc<CommandTable>,
+    /// Its priority (`[plugins.<name>] priority`): lower runs first; equal ones run side by side.
+    pub priority: i32,
     pub(crate) tx: mpsc::Sender<Delivery>,
     /// Its counters.
     pub stats: Arc<PluginStats>,
     pub(crate) tasks: Vec<JoinHandle<()>>,
+}
+
+/// A plugin refused because its commands clash with a running plugin's.
+pub struct Clash {
+    /// Which word, and whose.
+    pub error: CommandError,
+    /// The refused plugin (running, not in service: shut it down).
+    pub plugin: PluginHandle,
+}
+
+impl std::fmt::Debug for Clash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clash({}: {})", self.plugin.name, self.error)
+    }
 }
 
 /// What a running plugin was started with: a reload that changes none of it has nothing to do.
@@ -48,6 +181,8 @@ pub struct Running {
     pub config_json: String,
     /// Its limits.
     pub limits: PluginLimits,
+    /// Its priority.
+    pub priority: i32,
 }
 
 /// One running plugin as the operator's view reads it.
@@ -64,26 +199,13 @@ pub struct PluginView {
 }
 
 impl PluginHandle {
-    /// Whether the plugin asked for this category of event.
+    /// Whether the plugin gets this category of event as it is. An empty `events` list means every category,
+    /// except for a plugin that declares commands: then it means only its commands, prompts and timers.
     pub fn wants(&self, category: EventCategory) -> bool {
-        self.metadata.events.is_empty() || self.metadata.events.contains(&category)
-    }
-
-    /// Queue an event; sheds it (and counts) when the queue is full.
-    fn offer(&self, event: Event, done: Option<mpsc::Sender<()>>) -> bool {
-        self.stats.received.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send((event, done)) {
-            Ok(()) => true,
-            Err(_) => {
-                self.stats.shed.fetch_add(1, Ordering::Relaxed);
-                // One line per plugin per SHED_LOG_PERIOD, counting the events shed since the last one.
-                if let Some(held_back) = self.shared.shed_log.admit() {
-                    let shed = held_back + 1;
-                    tracing::warn!(plugin = %self.name, shed, "event queue full; {shed} event(s) shed since the last such warning");
-                }
-                false
-            }
+        if self.metadata.events.is_empty() {
+            return self.commands.is_empty() || category == EventCategory::Timer;
         }
+        self.metadata.events.contains(&category)
     }
 
     /// Stop accepting events, let the plugin finish its queue, and wait for it.
@@ -111,10 +233,11 @@ impl PluginHandle {
     }
 }
 
-/// Routes events from adapters to every plugin that wants them. Cheap to clone.
+/// Routes events from adapters to the plugins that get them. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Dispatcher {
     plugins: Arc<RwLock<Vec<PluginHandle>>>,
+    hub: Arc<Hub>,
 }
 
 impl coral_model::EventSink for Dispatcher {
@@ -132,9 +255,43 @@ impl coral_model::EventSink for Dispatcher {
 }
 
 impl Dispatcher {
+    /// A dispatcher whose commands and prompts are kept in `hub` (the runtime's, so plugins' prompts land here).
+    pub fn new(hub: Arc<Hub>) -> Dispatcher {
+        Dispatcher {
+            plugins: Arc::default(),
+            hub,
+        }
+    }
+
+    /// The command hub.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
     /// Add a running plugin.
     pub fn add(&self, plugin: PluginHandle) {
         self.plugins.write().push(plugin);
+    }
+
+    /// The deliveries `event` makes, as a chain of priority levels (highest priority first).
+    fn chain(&self, event: Event, done: Option<mpsc::Sender<()>>) -> Chain {
+        let plugins = self.plugins.read();
+        let mut routed = crate::commands::route::route(&self.hub, &plugins, event);
+        // Highest priority (lowest number) last, to be popped first.
+        routed.sort_by_key(|(i, _)| std::cmp::Reverse(plugins[*i].priority));
+        let mut levels: Vec<Vec<(Target, Work)>> = Vec::new();
+        let mut last = None;
+        for (i, work) in routed {
+            let priority = plugins[i].priority;
+            if last != Some(priority) {
+                levels.push(Vec::new());
+                last = Some(priority);
+            }
+            if let Some(level) = levels.last_mut() {
+                level.push((Target::of(&plugins[i]), work));
+            }
+        }
+        Chain { levels, done }
     }
 
     /// Deliver an event to every plugin that wants it; returns how many queued it.
@@ -151,52 +308,105 @@ impl Dispatcher {
     }
 
     fn dispatch_with(&self, event: Event, done: Option<mpsc::Sender<()>>) -> usize {
-        let category = event.category();
-        let plugins = self.plugins.read();
-        let wanting: Vec<&PluginHandle> = plugins.iter().filter(|p| p.wants(category)).collect();
-        let mut queued = 0;
-        if let Some((last, rest)) = wanting.split_last() {
-            for plugin in rest {
-                queued += usize::from(plugin.offer(event.clone(), done.clone()));
-            }
-            queued += usize::from(last.offer(event, done));
-        }
-        queued
+        self.chain(event, done).offer_next()
     }
 
-    /// Deliver an event to every plugin that wants it, waiting for queue space instead of shedding. For local,
+    /// Deliver an event, waiting for queue space in the first priority level instead of shedding. For local,
     /// trusted sources (the console), where back-pressure is better than dropping what the user typed.
     pub async fn dispatch_wait(&self, event: Event) -> usize {
-        let category = event.category();
-        let senders: Vec<(mpsc::Sender<Delivery>, Arc<PluginStats>)> = {
-            let plugins = self.plugins.read();
-            plugins
-                .iter()
-                .filter(|p| p.wants(category))
-                .map(|p| (p.tx.clone(), p.stats.clone()))
-                .collect()
-        };
+        let mut chain = self.chain(event, None);
+        let Some(first) = chain.levels.pop() else { return 0 };
+        let guard = Arc::new(Level {
+            stopped: AtomicBool::new(false),
+            rest: Mutex::new(None),
+        });
+        if !chain.levels.is_empty() {
+            *guard.rest.lock() = Some(chain);
+        }
         let mut queued = 0;
-        for (tx, stats) in senders {
-            stats.received.fetch_add(1, Ordering::Relaxed);
-            if tx.send((event.clone(), None)).await.is_ok() {
+        for (target, work) in first {
+            target.stats.received.fetch_add(1, Ordering::Relaxed);
+            let ticket = Ticket {
+                done: None,
+                level: Some(guard.clone()),
+            };
+            if target.tx.send((work, ticket)).await.is_ok() {
                 queued += 1;
             }
         }
         queued
     }
 
+    /// Deliver prompt timeouts as they fall due (run once, for the host's lifetime).
+    pub async fn run_prompt_timeouts(self) {
+        loop {
+            let next = self.hub.prompts.next_deadline();
+            let wait = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = wait => {}
+                () = self.hub.prompts.changed.notified() => continue,
+            }
+            for prompt in self.hub.prompts.take_expired() {
+                let reply = PromptReply {
+                    key: prompt.key,
+                    self_id: prompt.self_id,
+                    chat: prompt.chat,
+                    user_id: prompt.user_id,
+                    outcome: PromptOutcome::TimedOut,
+                };
+                if !self.offer_work(&prompt.plugin, Work::Prompt(Box::new(reply))) {
+                    tracing::debug!(plugin = %prompt.plugin, "prompt timed out for a plugin that is gone or busy");
+                }
+            }
+        }
+    }
+
     /// Put `plugin` in service, replacing (and returning) the running plugin of the same name. Atomic: an event
-    /// goes either to the old version's queue or to the new one's.
-    pub fn replace(&self, plugin: PluginHandle) -> Option<PluginHandle> {
+    /// goes either to the old version's queue or to the new one's. Refused (the plugin handed back, to be shut
+    /// down) when one of its command words is taken by another running plugin or the built-in help, unless the
+    /// operator allows duplicates.
+    pub fn replace(&self, plugin: PluginHandle) -> Result<Option<PluginHandle>, Box<Clash>> {
         let mut plugins = self.plugins.write();
-        match plugins.iter().position(|p| p.name == plugin.name) {
+        if let Some(error) = self.clash(&plugins, &plugin) {
+            return Err(Box::new(Clash { error, plugin }));
+        }
+        Ok(match plugins.iter().position(|p| p.name == plugin.name) {
             Some(i) => Some(std::mem::replace(&mut plugins[i], plugin)),
             None => {
                 plugins.push(plugin);
                 None
             }
+        })
+    }
+
+    /// The first word of `plugin`'s that another running plugin (or the built-in help) has.
+    fn clash(&self, plugins: &[PluginHandle], plugin: &PluginHandle) -> Option<CommandError> {
+        let settings = self.hub.settings();
+        let mut words: Vec<&str> = plugin.commands.words().collect();
+        words.sort_unstable();
+        for word in words {
+            if settings.help.as_deref() == Some(word) {
+                return Some(CommandError::Help(word.to_string()));
+            }
+            if settings.allow_duplicates {
+                continue;
+            }
+            if let Some(other) = plugins
+                .iter()
+                .find(|p| p.name != plugin.name && p.commands.find(word).is_some())
+            {
+                return Some(CommandError::Clash {
+                    word: word.to_string(),
+                    owner: other.name.to_string(),
+                });
+            }
         }
+        None
     }
 
     /// Queue an event for one plugin only (a timer of its own), if it is running, wants the event's category and
@@ -204,8 +414,17 @@ impl Dispatcher {
     pub fn offer_to(&self, name: &str, event: Event) -> bool {
         let plugins = self.plugins.read();
         match plugins.iter().find(|p| &*p.name == name) {
-            Some(p) if p.wants(event.category()) => p.offer(event, None),
+            Some(p) if p.wants(event.category()) => Target::of(p).offer(Work::Event(event), Ticket::default()),
             _ => false,
+        }
+    }
+
+    /// Queue work for one plugin only, if it is running and has queue space.
+    fn offer_work(&self, name: &str, work: Work) -> bool {
+        let plugins = self.plugins.read();
+        match plugins.iter().find(|p| &*p.name == name) {
+            Some(p) => Target::of(p).offer(work, Ticket::default()),
+            None => false,
         }
     }
 
@@ -223,6 +442,7 @@ impl Dispatcher {
             hash: p.shared.hash.clone(),
             config_json: p.config_json.clone(),
             limits: p.limits,
+            priority: p.priority,
         })
     }
 

@@ -6,6 +6,7 @@
 //! → the plugin's task calls `on-event` → host imports (`crate::interfaces`) reach the bots through [`coral_model::Bots`].
 
 mod actor;
+pub mod commands;
 pub mod compile;
 pub mod crash;
 pub mod dispatcher;
@@ -63,6 +64,9 @@ pub enum LoadError {
     /// The plugin's config table does not match the schema it declares (or the schema is invalid).
     #[error("config does not match the plugin's schema: {0}")]
     Config(String),
+    /// Its command declarations break a rule, or take a word another plugin has.
+    #[error("commands refused: {0}")]
+    Commands(String),
 }
 
 /// Counters for one plugin (read by status output and benchmarks).
@@ -122,12 +126,15 @@ pub struct StartSpec {
     pub limits: PluginLimits,
     /// What the operator granted.
     pub grants: Grants,
+    /// Its priority (lower first).
+    pub priority: i32,
 }
 
 impl Runtime {
     /// Create the runtime. `cache_dir`: where compiled components are cached (none: no cache).
     pub fn new(cache_dir: Option<&Path>, bots: Bots, audit: Option<Arc<AuditLog>>) -> anyhow::Result<Self> {
         let engine = engine::build_engine()?;
+        let bots_for_hub = bots.clone();
         if let Some(dir) = cache_dir {
             std::fs::create_dir_all(dir).with_context(|| format!("creating cache dir {}", dir.display()))?;
         }
@@ -137,6 +144,23 @@ impl Runtime {
         // wasi:http, with Coral's checked sender (crate::interfaces::http) instead of the default one.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        // Plugins built against coral:bot@0.2.0 import the same interfaces under 0.2.0 names: the same host
+        // functions serve them (wasmtime checks the types structurally when such a plugin is instantiated).
+        {
+            use coral_model::bindings::coral::bot as current;
+            type D = HasSelf<PluginState>;
+            fn getter(s: &mut PluginState) -> &mut PluginState {
+                s
+            }
+            current::bot::add_to_linker_instance::<_, D>(&mut linker.instance("coral:bot/bot@0.2.0")?, getter)?;
+            current::log::add_to_linker_instance::<_, D>(&mut linker.instance("coral:bot/log@0.2.0")?, getter)?;
+            current::storage::add_to_linker_instance::<_, D>(&mut linker.instance("coral:bot/storage@0.2.0")?, getter)?;
+            current::schedule::add_to_linker_instance::<_, D>(
+                &mut linker.instance("coral:bot/schedule@0.2.0")?,
+                getter,
+            )?;
+            current::http::add_to_linker_instance::<_, D>(&mut linker.instance("coral:bot/http@0.2.0")?, getter)?;
+        }
         // Plugins built against coral:bot@0.1.0 get the same host functions through conversions (api::v0_1).
         coral_model::bindings::v0_1::Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
         Ok(Runtime {
@@ -149,6 +173,7 @@ impl Runtime {
                 services: None,
                 timer_rates: Arc::default(),
                 own_endpoints: Arc::default(),
+                hub: Arc::new(commands::Hub::new(bots_for_hub)),
             },
             cache_dir: cache_dir.map(Path::to_path_buf),
             compiler: compile::Compiler::InProcess,
@@ -192,6 +217,16 @@ impl Runtime {
     /// The bots plugins reach.
     pub fn bots(&self) -> &Bots {
         &self.host.bots
+    }
+
+    /// The command hub (settings, cooldowns, prompts) its plugins and the dispatcher share.
+    pub fn hub(&self) -> &Arc<commands::Hub> {
+        &self.host.hub
+    }
+
+    /// A dispatcher over this runtime's command hub.
+    pub fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(self.host.hub.clone())
     }
 
     /// Compile and check a plugin file; does not start it. Compilation runs off the async workers.
@@ -266,7 +301,7 @@ impl Runtime {
             starter: Arc::new(starter),
             instance: None,
         };
-        let metadata = actor.first_start(&spec.grants).await?;
+        let (metadata, commands) = actor.first_start(&spec.grants).await?;
         let (tx, rx) = mpsc::channel(limits.queue_len);
         // Each instance takes the next queued event when it is free (more than one only if configured).
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
@@ -286,6 +321,8 @@ impl Runtime {
             limits,
             config_json,
             shared,
+            commands: Arc::new(commands),
+            priority: spec.priority,
             tx,
             stats,
             tasks,
@@ -294,6 +331,16 @@ impl Runtime {
 
     /// Instantiate a compiled plugin just to read its metadata (no `setup`, no bot access).
     pub async fn metadata(&self, compiled: &Compiled, limits: PluginLimits) -> Result<PluginMetadata, LoadError> {
+        self.describe(compiled, limits).await.map(|(metadata, _)| metadata)
+    }
+
+    /// Instantiate a compiled plugin just to read its metadata and its commands, checked (no `setup`, no bot
+    /// access).
+    pub async fn describe(
+        &self,
+        compiled: &Compiled,
+        limits: PluginLimits,
+    ) -> Result<(PluginMetadata, commands::CommandTable), LoadError> {
         let shared = PluginShared::new(
             Arc::from("inspect"),
             compiled.hash.clone(),
@@ -306,7 +353,9 @@ impl Runtime {
             config_json: "{}".into(),
             limits,
         };
-        starter.metadata().await.map(|(metadata, _, _)| metadata)
+        let (metadata, specs, _, _) = starter.metadata().await?;
+        let table = commands::CommandTable::new(specs).map_err(|e| LoadError::Commands(e.to_string()))?;
+        Ok((metadata, table))
     }
 
     /// Compile and start a plugin file.

@@ -57,6 +57,8 @@ pub struct PluginShared {
     pub http_in_flight: std::sync::atomic::AtomicUsize,
     /// The host's own endpoints, which its HTTP requests may never reach (shared by every plugin).
     pub own_endpoints: Arc<coral_policy::http::OwnEndpoints>,
+    /// Commands and prompts (the host's, shared by every plugin).
+    pub hub: Arc<crate::commands::Hub>,
     /// The line budget its stdout, stderr and `coral:bot/log` share.
     pub log_budget: LogBudget,
     /// Limits "event queue full" warnings to one per [`SHED_LOG_PERIOD`] (with the count shed since the last).
@@ -82,6 +84,8 @@ pub struct HostParts {
     pub timer_rates: Arc<crate::timers::TimerRates>,
     /// The host's own endpoints.
     pub own_endpoints: Arc<coral_policy::http::OwnEndpoints>,
+    /// Commands and prompts (shared with the dispatcher).
+    pub hub: Arc<crate::commands::Hub>,
 }
 
 impl PluginShared {
@@ -93,6 +97,7 @@ impl PluginShared {
             audit,
             services,
             own_endpoints,
+            hub,
             ..
         } = host.clone();
         host.timer_rates.set(&name, limits.timer_rate);
@@ -114,6 +119,7 @@ impl PluginShared {
             storage_quota: limits.storage,
             http_in_flight: Default::default(),
             own_endpoints,
+            hub,
             log_budget: LogBudget::new(name_for_budget, limits.log_rate.rate()),
             shed_log: coral_model::log_limit::LogLimiter::new(SHED_LOG_PERIOD),
         })

@@ -105,6 +105,7 @@ async fn load(runtime: &Runtime, name: &str) -> PluginHandle {
         config_json: "{}".into(),
         limits: limits(),
         grants: Grants::default(),
+        priority: 0,
     };
     runtime
         .load(name, &plugins::wasm(name), spec, 64 << 20)

@@ -3,6 +3,8 @@
 //! replacement, and what the operator's view reads.
 
 use super::*;
+
+mod commands;
 use crate::limits::{DEFAULT_LOG_RATE, DEFAULT_TIMER_RATE, PluginLimits};
 use crate::state::HostParts;
 use coral_model::EventSink;
@@ -39,6 +41,18 @@ fn plugin(
     events: Vec<EventCategory>,
     queue_len: usize,
 ) -> (PluginHandle, mpsc::Receiver<Delivery>) {
+    plugin_with(name, version, events, queue_len, Vec::new(), 0)
+}
+
+/// The same, with commands and a priority.
+pub(super) fn plugin_with(
+    name: &str,
+    version: &str,
+    events: Vec<EventCategory>,
+    queue_len: usize,
+    commands: Vec<coral_model::bindings::CommandSpec>,
+    priority: i32,
+) -> (PluginHandle, mpsc::Receiver<Delivery>) {
     let limits = limits(queue_len);
     let shared = PluginShared::new(Arc::from(name), format!("hash-{name}"), &HostParts::default(), &limits);
     let (tx, rx) = mpsc::channel(queue_len);
@@ -52,11 +66,13 @@ fn plugin(
             events,
             config_schema: None,
         },
-        wit_version: "coral:bot@0.2.0".into(),
+        wit_version: "coral:bot@0.3.0".into(),
         limits,
         config_json: "{}".into(),
         stats: shared.stats.clone(),
         shared,
+        commands: Arc::new(CommandTable::new(commands).expect("valid commands")),
+        priority,
         tx,
         tasks: Vec::new(),
     };
@@ -87,8 +103,16 @@ fn other(json: &str) -> Event {
     }
 }
 
+/// The event a delivery carries (panics on a command or prompt).
+pub(super) fn event_of(delivery: &Delivery) -> &Event {
+    match &delivery.0 {
+        Work::Event(event) => event,
+        other => panic!("not an event: {other:?}"),
+    }
+}
+
 fn timer_name(delivery: &Delivery) -> &str {
-    match &delivery.0.kind {
+    match &event_of(delivery).kind {
         EventKind::Timer(t) => &t.name,
         other => panic!("not a timer: {other:?}"),
     }
@@ -114,7 +138,10 @@ async fn an_event_reaches_only_the_plugins_that_want_its_category() {
         "only the empty filter wants `other`"
     );
     assert_eq!(timer_name(&all_rx.try_recv().unwrap()), "t");
-    assert!(matches!(all_rx.try_recv().unwrap().0.kind, EventKind::Other(_)));
+    assert!(matches!(
+        event_of(&all_rx.try_recv().unwrap()).kind,
+        EventKind::Other(_)
+    ));
     assert_eq!(timer_name(&timers_rx.try_recv().unwrap()), "t");
     assert!(timers_rx.try_recv().is_err());
     assert!(messages_rx.try_recv().is_err(), "nothing it asked for");
@@ -147,7 +174,7 @@ async fn a_tracked_event_finishes_when_every_plugin_that_got_it_is_done() {
     let first = a_rx.try_recv().unwrap();
     let second = b_rx.try_recv().unwrap();
     assert!(
-        first.1.is_some() && second.1.is_some(),
+        first.1.done.is_some() && second.1.done.is_some(),
         "each delivery carries the tracker"
     );
     drop(first);
@@ -183,7 +210,11 @@ async fn a_replacement_takes_every_event_after_the_swap_and_none_before() {
     dispatcher.add(old);
     dispatcher.dispatch(timer("before"));
     let (new, mut new_rx) = plugin("p", "2.0", Vec::new(), 4);
-    let replaced = dispatcher.replace(new).expect("the old version is handed back");
+    let replaced = dispatcher
+        .replace(new)
+        .ok()
+        .flatten()
+        .expect("the old version is handed back");
     assert_eq!(&*replaced.metadata.version, "1.0");
     dispatcher.dispatch(timer("after"));
     assert_eq!(timer_name(&old_rx.try_recv().unwrap()), "before");
@@ -192,7 +223,7 @@ async fn a_replacement_takes_every_event_after_the_swap_and_none_before() {
     assert_eq!(dispatcher.names(), ["p"], "one plugin of that name");
     // Replacing a name that is not running adds it.
     let (q, _q_rx) = plugin("q", "1", Vec::new(), 4);
-    assert!(dispatcher.replace(q).is_none());
+    assert!(matches!(dispatcher.replace(q), Ok(None)));
     assert_eq!(dispatcher.names(), ["p", "q"]);
     assert!(dispatcher.remove("q").is_some());
     assert!(dispatcher.remove("q").is_none());
@@ -211,8 +242,13 @@ async fn the_operator_view_reads_names_versions_counters_and_start_settings() {
     assert!(view[0].quarantine.is_none());
     let running = dispatcher.running("p").unwrap();
     assert_eq!(
-        (running.hash.as_str(), running.config_json.as_str(), running.limits),
-        ("hash-p", "{}", limits(4))
+        (
+            running.hash.as_str(),
+            running.config_json.as_str(),
+            running.limits,
+            running.priority
+        ),
+        ("hash-p", "{}", limits(4), 0)
     );
     assert!(dispatcher.running("q").is_none());
     assert!(!dispatcher.lift_quarantine("p"), "not quarantined");

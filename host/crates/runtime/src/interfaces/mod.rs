@@ -4,6 +4,7 @@
 //! - [`http`] (`coral:bot/http` and `wasi:http`): outgoing HTTP through one checked sender;
 //! - [`log`] (`coral:bot/log`);
 //! - [`storage`] (`coral:bot/storage`) and [`schedule`] (`coral:bot/schedule`), sharing [`services`];
+//! - [`command`] (`coral:bot/command`): prompts and the superuser question;
 //! - [`crate::timers`] turns due jobs into `timer` events;
 //! - `coral:bot/types` has no functions;
 //! - [`v0_1`]: the same imports for plugins built against `coral:bot@0.1.0`.
@@ -11,6 +12,7 @@
 //! A refused or failed action is returned to the plugin as a WIT `error` value; only host bugs trap.
 
 pub mod bot;
+pub mod command;
 pub mod http;
 pub mod log;
 pub mod schedule;

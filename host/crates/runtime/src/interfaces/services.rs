@@ -37,6 +37,16 @@ pub(crate) fn job_error(error: &JobError) -> WitError {
     }
 }
 
+/// The audit outcome of a refusal.
+pub(crate) fn outcome_of(refusal: &PolicyError) -> Outcome {
+    match refusal {
+        PolicyError::RateLimited { .. } => Outcome::RateLimited,
+        PolicyError::Denied { .. } => Outcome::Denied,
+        PolicyError::Invalid(_) => Outcome::Invalid,
+        PolicyError::TooLarge(_) => Outcome::TooLarge,
+    }
+}
+
 impl PluginState {
     /// Admit one call of a service: counts the host call (a trap past the per-event budget), then checks grant,
     /// request and rate. A refusal is audited and returned as the WIT error to hand back.
@@ -44,12 +54,7 @@ impl PluginState {
         self.count_host_call()?;
         if let Err(refusal) = self.shared.policy().check_service(&capability) {
             let error = WitError::from(&refusal);
-            let outcome = match refusal {
-                PolicyError::RateLimited { .. } => Outcome::RateLimited,
-                PolicyError::Denied { .. } => Outcome::Denied,
-                PolicyError::Invalid(_) => Outcome::Invalid,
-                PolicyError::TooLarge(_) => Outcome::TooLarge,
-            };
+            let outcome = outcome_of(&refusal);
             tracing::debug!(plugin = %self.shared.name, call, %refusal, "service call refused");
             self.audit(
                 "-",

@@ -1,0 +1,215 @@
+//! Who gets an event, and as what: a prompt's answer goes to the plugin that asked (and nowhere else); a
+//! command goes, parsed and checked, to the plugins that declare it (or the host answers: usage, cooldown,
+//! refusal, `help`); every other plugin that wants the event gets it as it is.
+
+use super::parse::{self, Input};
+use super::{Hub, fill, in_scope, permits, who};
+use crate::dispatcher::{PluginHandle, Work};
+use coral_model::bindings::{
+    Chat, ChatType, Event, EventCategory, EventKind, Invocation, MessageEvent, PromptOutcome, PromptReply,
+};
+
+/// Longest `help` answer, bytes.
+const MAX_HELP: usize = 3000;
+
+/// The chat a message was sent in.
+pub fn chat_of(message: &MessageEvent) -> Chat {
+    match (&message.message_type, &message.group_id) {
+        (ChatType::Group, Some(group)) => Chat::Group(group.clone()),
+        _ => Chat::Private(message.user_id.clone()),
+    }
+}
+
+/// Each delivery an event makes, as (index into `plugins`, work).
+pub(crate) fn route(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(usize, Work)> {
+    let category = event.category();
+    let EventKind::Message(message) = &event.kind else {
+        return plain(plugins, &event, category, &[]);
+    };
+    let chat = chat_of(message);
+    if !hub.prompts.is_empty()
+        && let Some(prompt) = hub.prompts.take_answer(&event.self_id, &chat, &message.user_id)
+    {
+        if let Some(i) = plugins.iter().position(|p| p.name == prompt.plugin) {
+            let reply = PromptReply {
+                key: prompt.key,
+                self_id: prompt.self_id,
+                chat: prompt.chat,
+                user_id: prompt.user_id,
+                outcome: PromptOutcome::Answer(message.clone()),
+            };
+            return vec![(i, Work::Prompt(Box::new(reply)))];
+        }
+        // The plugin that asked is gone: the message is an ordinary one.
+    }
+    let mut taken = vec![false; plugins.len()];
+    let mut out = Vec::new();
+    let settings = hub.settings();
+    let any_commands = settings.help.is_some() || plugins.iter().any(|p| !p.commands.is_empty());
+    if any_commands && !message.self_sent {
+        let input = Input::new(&message.message, &event.self_id);
+        for head in parse::heads(&input, &settings.prefixes) {
+            let superuser = hub.is_superuser(&message.user_id);
+            let role = message.sender.role;
+            if settings.help.as_deref() == Some(head.word.as_str()) {
+                let text = help(hub, plugins, &chat, &input, &head, role, superuser);
+                hub.answer(&event.self_id, &chat, &message.user_id, text);
+                break;
+            }
+            let candidates: Vec<usize> = plugins
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.commands.find(&head.word).is_some_and(|spec| in_scope(spec, &chat)))
+                .map(|(i, _)| i)
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let mut refusal = None;
+            for i in candidates {
+                taken[i] = true;
+                let plugin = &plugins[i];
+                let Some(spec) = plugin.commands.find(&head.word) else {
+                    continue;
+                };
+                let command = format!("{}{}", head.prefix, spec.name);
+                if !permits(spec.permission, &chat, role, superuser) {
+                    refusal.get_or_insert_with(|| {
+                        fill(
+                            &settings.texts.denied,
+                            &[("command", &command), ("who", who(spec.permission))],
+                        )
+                    });
+                    continue;
+                }
+                let place = format!("{}\u{0}{}\u{0}{}", plugin.name, spec.name, event.self_id);
+                let mut keys = vec![format!(
+                    "{place}\u{0}{}\u{0}{}",
+                    super::prompts::chat_key(&chat),
+                    message.user_id
+                )];
+                let mut lengths = vec![spec.user_cooldown_secs];
+                if let Chat::Group(group) = &chat {
+                    keys.push(format!("{place}\u{0}g:{group}"));
+                    lengths.push(spec.group_cooldown_secs);
+                }
+                let left = keys
+                    .iter()
+                    .zip(&lengths)
+                    .filter_map(|(k, &len)| hub.cooling(k, len))
+                    .max();
+                if let Some(left) = left {
+                    let secs = left.as_millis().div_ceil(1000).max(1).to_string();
+                    refusal.get_or_insert_with(|| {
+                        fill(&settings.texts.cooldown, &[("command", &command), ("secs", &secs)])
+                    });
+                    continue;
+                }
+                let args = match parse::args(spec, &input, head.after) {
+                    Ok(args) => args,
+                    Err(bad) => {
+                        let usage = parse::usage(head.prefix, spec);
+                        refusal.get_or_insert_with(|| {
+                            fill(
+                                &settings.texts.usage,
+                                &[("command", &command), ("usage", &usage), ("problem", &bad.0)],
+                            )
+                        });
+                        continue;
+                    }
+                };
+                let timed: Vec<String> = keys
+                    .into_iter()
+                    .zip(&lengths)
+                    .filter(|(_, len)| **len > 0)
+                    .map(|(k, _)| k)
+                    .collect();
+                hub.start_cooldowns(&timed);
+                let call = Invocation {
+                    command: spec.name.clone(),
+                    alias: head.word.clone(),
+                    prefix: head.prefix.to_string(),
+                    args,
+                    text: parse::text_after(&input, head.after),
+                    message: message.clone(),
+                    self_id: event.self_id.clone(),
+                    time: event.time,
+                    role,
+                    superuser,
+                };
+                out.push((i, Work::Command(Box::new(call))));
+            }
+            if out.is_empty()
+                && let Some(text) = refusal
+            {
+                hub.answer(&event.self_id, &chat, &message.user_id, text);
+            }
+            break;
+        }
+    }
+    out.extend(plain(plugins, &event, category, &taken));
+    out
+}
+
+/// The event as it is, to every plugin that wants it and has not taken it as a command.
+fn plain(plugins: &[PluginHandle], event: &Event, category: EventCategory, taken: &[bool]) -> Vec<(usize, Work)> {
+    plugins
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| !taken.get(*i).copied().unwrap_or(false) && p.wants(category))
+        .map(|(i, _)| (i, Work::Event(event.clone())))
+        .collect()
+}
+
+/// The built-in help: the commands the sender may use in this chat, or one command's usage (`help sign`).
+fn help(
+    hub: &Hub,
+    plugins: &[PluginHandle],
+    chat: &Chat,
+    input: &Input,
+    head: &parse::Head<'_>,
+    role: Option<coral_model::bindings::Role>,
+    superuser: bool,
+) -> String {
+    let settings = hub.settings();
+    let shown_prefix = settings
+        .prefixes
+        .iter()
+        .find(|p| !p.is_empty())
+        .map_or("", String::as_str);
+    let usable = plugins
+        .iter()
+        .flat_map(|p| p.commands.specs())
+        .filter(|spec| in_scope(spec, chat) && permits(spec.permission, chat, role, superuser));
+    let asked = parse::text_after(input, head.after).to_lowercase();
+    let asked = asked.strip_prefix(shown_prefix).unwrap_or(&asked).to_string();
+    let mut text = String::new();
+    if asked.is_empty() {
+        text.push_str(&settings.texts.help_header);
+        for spec in usable {
+            let line = format!("\n{} — {}", parse::usage(shown_prefix, spec), spec.description);
+            if text.len() + line.len() > MAX_HELP {
+                text.push_str("\n…");
+                break;
+            }
+            text.push_str(&line);
+        }
+    } else {
+        let mut found = usable
+            .filter(|spec| spec.name == asked || spec.aliases.contains(&asked))
+            .peekable();
+        if found.peek().is_none() {
+            return format!("No command {shown_prefix}{}.", coral_model::text::bounded(&asked, 32));
+        }
+        for spec in found {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!("{} — {}", parse::usage(shown_prefix, spec), spec.description));
+            if !spec.aliases.is_empty() {
+                text.push_str(&format!(" (also: {})", spec.aliases.join(", ")));
+            }
+        }
+    }
+    text
+}
