@@ -1,6 +1,6 @@
-//! Versioned contract: a plugin built against `coral:bot@0.1.0` (the `ping-v01` fixture, plain wit-bindgen over
-//! `wit/v0.1.0`) loads and answers beside plugins built against 0.2.0, gets errors and query results in its own
-//! types, and sees events the way 0.1.0 defined them.
+//! Versioned contract: plugins built against `coral:bot@0.1.0` and `0.2.0` (the `ping-v01` and `ping-v02`
+//! fixtures, plain wit-bindgen over `wit/v0.1.0` and `wit/v0.2.0`) load and answer beside plugins built against
+//! 0.3.0, get errors and query results in their own types, and see events the way their version defined them.
 
 use crate::onebot::{ALL_GRANTS, forward_setup_with, private_message};
 use crate::support::coral::{Coral, Setup};
@@ -25,7 +25,7 @@ fn group_message(text: &str, message_id: i64) -> serde_json::Value {
 }
 
 #[test]
-fn a_0_1_0_plugin_and_0_2_0_plugins_answer_the_same_message_side_by_side() {
+fn a_0_1_0_plugin_and_current_plugins_answer_the_same_message_side_by_side() {
     let mut peer = Peer::new();
     let config = format!("{GRANTS}[plugins.api-probe]\n{ALL_GRANTS}");
     let (_setup, coral) = connected(&peer, &["ping", "ping-v01", "api-probe"], &config);
@@ -56,7 +56,38 @@ fn a_0_1_0_plugin_and_0_2_0_plugins_answer_the_same_message_side_by_side() {
         line("plugin=ping-v01 version=").contains("wit=coral:bot@0.1.0"),
         "{log}"
     );
-    assert!(line("plugin=ping version=").contains("wit=coral:bot@0.2.0"), "{log}");
+    assert!(line("plugin=ping version=").contains("wit=coral:bot@0.3.0"), "{log}");
+}
+
+#[test]
+fn a_0_2_0_plugin_is_served_the_same_host_functions_beside_0_3_0_and_0_1_0_ones() {
+    let mut peer = Peer::new();
+    let config = format!("{GRANTS}[plugins.ping-v02]\ngrants = [\"send\", \"query\"]\n");
+    let (_setup, coral) = connected(&peer, &["ping", "ping-v01", "ping-v02"], &config);
+    peer.send_event(&private_message("ping", 1));
+    let mut replies: Vec<String> = (0..3)
+        .map(|_| {
+            let sent = peer.expect_action("a pong", |r| {
+                r.action.starts_with("send_") && message_text(&r.params["message"]).starts_with("pong")
+            });
+            message_text(&sent.params["message"])
+        })
+        .collect();
+    replies.sort();
+    assert_eq!(replies, ["pong", "pong from 0.1.0", "pong from 0.2.0"]);
+    // A denial reaches it as a value of its own contract, and nothing reaches the platform.
+    peer.send_event(&group_message("v02 kick", 11));
+    assert_eq!(peer.expect_reply("v02 kick"), "v02 kick err ErrorCode::PermissionDenied 102");
+    assert!(!peer.actions().iter().any(|r| r.action.contains("kick")));
+    // A record from the bot interface crosses whole.
+    peer.send_event(&group_message("v02 get-msg -2147483000", 12));
+    assert_eq!(
+        peer.expect_reply("v02 got"),
+        "v02 got  会议改到 [3F] 了 & 记得带电脑 from 1000004"
+    );
+    let log = coral.expect_log("plugin=ping-v02 version=0.2.0");
+    let line = log.lines().find(|l| l.contains("plugin=ping-v02 version=")).unwrap_or_default();
+    assert!(line.contains("wit=coral:bot@0.2.0"), "{log}");
 }
 
 #[test]
