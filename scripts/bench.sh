@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (release build). Figures go in BENCHMARKS.md.
 #   ping:        console → runtime → ping plugin → console, in process (CORAL_BENCH_EVENTS=200000)
+#   commands:    non-command messages beside 1 and 10 command plugins (the host skips their wasm)
 #   onebot_load: a load generator playing the OneBot implementation over forward WebSocket against a real coral
 #                process (CORAL_LOAD_EVENTS / CORAL_LOAD_INFLIGHT to pick one run; default C=1 and C=64)
 source "$(dirname "$0")/lib.sh"
@@ -17,4 +18,5 @@ cargo bench --bench policy
 cargo bench --bench reload
 cargo bench --bench languages
 cargo bench --bench storage
+cargo bench --bench commands
 cargo bench --bench onebot_load

@@ -486,43 +486,7 @@ mod tests {
     }
 
     fn message(kind: ChatType, user: &str, group: Option<&str>) -> Event {
-        use coral_model::bindings::{MessageEvent, Sender};
-        Event {
-            platform: "onebot".into(),
-            self_id: "10001".into(),
-            time: 0,
-            kind: EventKind::Message(MessageEvent {
-                message_type: kind,
-                sub_type: "normal".into(),
-                message_id: "1".into(),
-                user_id: user.into(),
-                group_id: group.map(Into::into),
-                sender: Sender {
-                    user_id: user.into(),
-                    nickname: "n".into(),
-                    card: None,
-                    sex: None,
-                    age: None,
-                    area: None,
-                    level: None,
-                    role: None,
-                    title: None,
-                },
-                anonymous: None,
-                message: Vec::new(),
-                raw_message: String::new(),
-                plain_text: String::new(),
-                to_me: false,
-                self_sent: false,
-                segment_extras: Vec::new(),
-                font: None,
-                message_seq: None,
-                real_id: None,
-                target_id: None,
-                source_group_id: None,
-            }),
-            extra: None,
-        }
+        crate::test_support::message(kind, "", user, group, None)
     }
 
     #[test]

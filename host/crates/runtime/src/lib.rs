@@ -19,6 +19,9 @@ pub mod timers;
 pub mod wall;
 pub mod world;
 
+#[cfg(test)]
+mod test_support;
+
 use crate::limits::PluginLimits;
 use anyhow::Context as _;
 use coral_model::Bots;

@@ -186,26 +186,9 @@ pub fn usage(prefix: &str, spec: &CommandSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use coral_model::bindings::{ArgSpec, CommandScope, Permission};
 
     fn spec(args: &[(&str, ArgKind, bool)]) -> CommandSpec {
-        CommandSpec {
-            name: "sign".into(),
-            aliases: vec![],
-            args: args
-                .iter()
-                .map(|(n, k, o)| ArgSpec {
-                    name: (*n).into(),
-                    kind: *k,
-                    optional: *o,
-                })
-                .collect(),
-            description: String::new(),
-            permission: Permission::Everyone,
-            scope: CommandScope::Both,
-            user_cooldown_secs: 0,
-            group_cooldown_secs: 0,
-        }
+        crate::test_support::command("sign", args)
     }
 
     /// Parsed values as text (the generated types have no `PartialEq`).

@@ -7,8 +7,8 @@ use super::{event_of, plugin_with};
 use crate::commands::{Hub, Settings};
 use crate::dispatcher::{Delivery, Dispatcher, Work};
 use coral_model::bindings::{
-    ArgKind, ArgSpec, ArgValue, Chat, ChatType, CommandScope, CommandSpec, Event, EventCategory, EventKind,
-    MessageEvent, Permission, PromptOutcome, Role, Segment, Sender,
+    ArgKind, ArgValue, Chat, ChatType, CommandScope, CommandSpec, Event, EventCategory, EventKind, Permission,
+    PromptOutcome, Role, Segment,
 };
 use coral_model::{Action, ApiFuture, BotConnection, Bots};
 use parking_lot::Mutex;
@@ -63,66 +63,16 @@ async fn said(bot: &RecordingBot, n: usize) -> Vec<String> {
 }
 
 fn spec(name: &str, args: &[(&str, ArgKind, bool)]) -> CommandSpec {
-    CommandSpec {
-        name: name.into(),
-        aliases: vec![],
-        args: args
-            .iter()
-            .map(|(n, k, o)| ArgSpec {
-                name: (*n).into(),
-                kind: *k,
-                optional: *o,
-            })
-            .collect(),
-        description: format!("{name} things"),
-        permission: Permission::Everyone,
-        scope: CommandScope::Both,
-        user_cooldown_secs: 0,
-        group_cooldown_secs: 0,
-    }
+    crate::test_support::command(name, args)
 }
 
 fn message(text: &str, group: Option<&str>, user: &str, role: Option<Role>) -> Event {
-    Event {
-        platform: "test".into(),
-        self_id: "1".into(),
-        time: 1_700_000_000,
-        kind: EventKind::Message(MessageEvent {
-            message_type: if group.is_some() {
-                ChatType::Group
-            } else {
-                ChatType::Private
-            },
-            sub_type: "normal".into(),
-            message_id: "9".into(),
-            user_id: user.into(),
-            group_id: group.map(Into::into),
-            sender: Sender {
-                user_id: user.into(),
-                nickname: "n".into(),
-                card: None,
-                sex: None,
-                age: None,
-                area: None,
-                level: None,
-                role,
-                title: None,
-            },
-            anonymous: None,
-            message: vec![Segment::Text(text.into())],
-            raw_message: text.into(),
-            plain_text: text.into(),
-            to_me: false,
-            self_sent: false,
-            segment_extras: Vec::new(),
-            font: None,
-            message_seq: None,
-            real_id: None,
-            target_id: None,
-            source_group_id: None,
-        }),
-        extra: None,
-    }
+    let kind = if group.is_some() {
+        ChatType::Group
+    } else {
+        ChatType::Private
+    };
+    crate::test_support::message(kind, text, user, group, role)
 }
 
 fn command_of(delivery: &Delivery) -> &coral_model::bindings::Invocation {
