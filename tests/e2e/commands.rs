@@ -178,3 +178,65 @@ fn a_onebot_group_command_is_checked_against_the_sender_s_role_from_the_event() 
     });
     assert_eq!(message_text(&done.params["message"]), "points of 1000003 cleared");
 }
+
+#[test]
+fn the_python_check_in_example_does_the_same_with_coral_sdk() {
+    let setup = Setup::new(
+        &["checkin"],
+        "[console]\n[plugins.checkin]\ngrants = [\"storage\", \"prompt\"]\n[plugins.checkin.config]\nriddle_secs = 1\n",
+    );
+    let mut coral = setup.start();
+    coral.send(":group 1000001");
+    coral.send("/checkin");
+    coral.expect("[group 1000001] @10000 checked in: streak 1 day(s), 10 points");
+    coral.send("打卡");
+    let wait = coral.expect_line("the cooldown answer", |l| l.contains("Please wait"));
+    assert!(wait.ends_with(" s before using checkin again."), "{wait}");
+    coral.send("/score [CQ:at,qq=10000]");
+    coral.expect("[group 1000001] 10000 has 10 points");
+    coral.send("/wipe 10000");
+    coral.expect("[group 1000001] /wipe is for group admins only.");
+    coral.send(":role owner");
+    coral.send("/wipe 10000");
+    coral.expect("[group 1000001] points of 10000 cleared");
+    coral.send("/riddle");
+    coral.expect("[group 1000001] @10000 what has keys but opens no locks? (1 s)");
+    coral.send("A PIANO");
+    coral.expect("[group 1000001] right, 10000: 5 points (5 in all)");
+    coral.send(":user 30000 carol");
+    coral.send("/riddle");
+    coral.expect("[group 1000001] @30000 what has keys but opens no locks? (1 s)");
+    coral.expect("[group 1000001] time's up, 30000: a piano");
+}
+
+#[test]
+fn an_uncaught_python_exception_is_a_failed_event_with_its_line_and_never_a_fault() {
+    let setup = Setup::new(&["py-errors"], "[console]\n");
+    let mut coral = setup.start();
+    for _ in 0..6 {
+        coral.send("/boom");
+    }
+    coral.send("/deny");
+    coral.send("/fine");
+    coral.expect("[private 10000] fine");
+    let n = coral.expect_log_count("/boom: ZeroDivisionError: division by zero (at /0/app.py:", 6);
+    assert_eq!(n, 6, "{}", coral.stderr());
+    let log = coral.expect_log("/deny: permission-denied (102)");
+    assert!(log.contains("`storage`"), "the refusal names the capability: {log}");
+    assert!(!log.contains("quarantined") && !log.contains("trapped"), "{log}");
+}
+
+#[test]
+fn a_python_setup_that_is_refused_a_service_names_the_refusal() {
+    let setup = Setup::new(
+        &["py-errors"],
+        "[console]\n[plugins.py-errors.config]\nstorage_in_setup = true\n",
+    );
+    let coral = setup.start();
+    let log = coral.expect_log("plugin not loaded");
+    let line = log.lines().find(|l| l.contains("plugin not loaded")).unwrap_or_default();
+    assert!(
+        line.contains("setup: returned an error: setup: permission-denied (102)") && line.contains("`storage`"),
+        "{line}"
+    );
+}

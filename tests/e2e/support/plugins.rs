@@ -30,14 +30,20 @@ fn build_workspace(manifest: &Path) {
     );
 }
 
-/// Example plugins written in other languages: (plugin name, folder under `example-plugins/`).
-const OTHER_LANGUAGES: &[(&str, &str)] = &[("dice", "dice-py"), ("calc", "calc-c"), ("memo", "memo-js")];
+/// Plugins written in other languages: (plugin name, folder with its `build.sh`).
+const OTHER_LANGUAGES: &[(&str, &str)] = &[
+    ("dice", "example-plugins/dice-py"),
+    ("calc", "example-plugins/calc-c"),
+    ("memo", "example-plugins/memo-js"),
+    ("checkin", "example-plugins/checkin-py"),
+    ("py-errors", "tests/plugins/py-errors"),
+];
 
-/// Build an example plugin that has its own `build.sh` (Python, JavaScript, C) into `target/wasm/lang/`.
+/// Build a plugin that has its own `build.sh` (Python, JavaScript, C) into `target/wasm/lang/`.
 fn build_script_plugin(name: &str, folder: &str) -> PathBuf {
     let out = repo_root().join(format!("target/wasm/lang/{name}.wasm"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let script = repo_root().join(format!("example-plugins/{folder}/build.sh"));
+    let script = repo_root().join(folder).join("build.sh");
     let output = Command::new("bash")
         .arg(&script)
         .arg(&out)
