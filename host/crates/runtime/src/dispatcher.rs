@@ -20,6 +20,10 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1
 
 /// What a plugin is given to handle.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "events, the common case, travel by value as they always did (no allocation per delivery); the rare ones are boxed"
+)]
 pub(crate) enum Work {
     /// An event, as it is (`on-event`).
     Event(Event),

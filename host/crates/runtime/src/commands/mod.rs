@@ -242,11 +242,11 @@ pub fn permits(permission: Permission, chat: &Chat, role: Option<Role>, superuse
     if superuser || permission == Permission::Everyone {
         return true;
     }
-    match (permission, chat, role) {
-        (Permission::GroupAdmin, Chat::Group(_), Some(Role::Admin | Role::Owner)) => true,
-        (Permission::GroupOwner, Chat::Group(_), Some(Role::Owner)) => true,
-        _ => false,
-    }
+    matches!(
+        (permission, chat, role),
+        (Permission::GroupAdmin, Chat::Group(_), Some(Role::Admin | Role::Owner))
+            | (Permission::GroupOwner, Chat::Group(_), Some(Role::Owner))
+    )
 }
 
 /// What the host keeps across plugin versions: settings, cooldowns, pending prompts, and its answers' rate.

@@ -27,20 +27,19 @@ pub(crate) fn route(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(u
         return plain(plugins, &event, category, &[]);
     };
     let chat = chat_of(message);
+    // The plugin that asked may be gone: then the message is an ordinary one.
     if !hub.prompts.is_empty()
         && let Some(prompt) = hub.prompts.take_answer(&event.self_id, &chat, &message.user_id)
+        && let Some(i) = plugins.iter().position(|p| p.name == prompt.plugin)
     {
-        if let Some(i) = plugins.iter().position(|p| p.name == prompt.plugin) {
-            let reply = PromptReply {
-                key: prompt.key,
-                self_id: prompt.self_id,
-                chat: prompt.chat,
-                user_id: prompt.user_id,
-                outcome: PromptOutcome::Answer(message.clone()),
-            };
-            return vec![(i, Work::Prompt(Box::new(reply)))];
-        }
-        // The plugin that asked is gone: the message is an ordinary one.
+        let reply = PromptReply {
+            key: prompt.key,
+            self_id: prompt.self_id,
+            chat: prompt.chat,
+            user_id: prompt.user_id,
+            outcome: PromptOutcome::Answer(message.clone()),
+        };
+        return vec![(i, Work::Prompt(Box::new(reply)))];
     }
     let mut taken = vec![false; plugins.len()];
     let mut out = Vec::new();
