@@ -9,8 +9,9 @@
 // Poke the bot (a `notify/poke` notice aimed at it) and it introduces itself.
 //
 // Memory ownership (wit-bindgen's C rules, followed throughout this file):
-//   1. Arguments the host passes to our exports (`event`, `config_json`) are ours: free them before returning
-//      (`plugin_event_free`, `plugin_string_free`). Their strings are NOT NUL-terminated: use `.ptr` + `.len`.
+//   1. Arguments the host passes to our exports (`event`, `config_json`, `call`, `reply`) are ours: free them
+//      before returning (`plugin_event_free`, `plugin_string_free`, `plugin_invocation_free`,
+//      `plugin_prompt_reply_free`). Their strings are NOT NUL-terminated: use `.ptr` + `.len`.
 //   2. What our exports return (the metadata, an error string) must be heap memory (`plugin_string_dup`, malloc):
 //      the bindings free it once the host has copied it (the `cabi_post_*` functions). Never return a literal.
 //   3. Arguments we pass to imports stay ours and are only borrowed by the call: literals and stack buffers are
@@ -391,7 +392,13 @@ bool exports_plugin_setup(plugin_string_t *config_json, plugin_string_t *err) {
     return true;
 }
 
-bool exports_plugin_on_event(plugin_event_t *event, plugin_string_t *err) {
+void exports_plugin_commands(plugin_list_command_spec_t *ret) {
+    /* calc reads its words from plain messages itself and declares no host-parsed commands: an empty list. */
+    ret->ptr = NULL;
+    ret->len = 0;
+}
+
+bool exports_plugin_on_event(plugin_event_t *event, plugin_flow_t *ret, plugin_string_t *err) {
     (void)err;
     coral_bot_types_event_kind_t *kind = &event->kind;
     if (kind->tag == CORAL_BOT_TYPES_EVENT_KIND_MESSAGE) {
@@ -401,5 +408,19 @@ bool exports_plugin_on_event(plugin_event_t *event, plugin_string_t *err) {
         on_poke(&event->self_id, &kind->val.notice.val.poke);
     }
     plugin_event_free(event); /* rule 1 */
+    *ret = CORAL_BOT_COMMAND_FLOW_NEXT; /* lower-priority plugins see the event too */
+    return true;
+}
+
+bool exports_plugin_on_command(plugin_invocation_t *call, plugin_flow_t *ret, plugin_string_t *err) {
+    (void)err; /* never called: calc declares no commands */
+    plugin_invocation_free(call); /* rule 1 */
+    *ret = CORAL_BOT_COMMAND_FLOW_NEXT;
+    return true;
+}
+
+bool exports_plugin_on_prompt(plugin_prompt_reply_t *reply, plugin_string_t *err) {
+    (void)err; /* never called: calc asks no prompts */
+    plugin_prompt_reply_free(reply); /* rule 1 */
     return true;
 }

@@ -13,7 +13,7 @@ import random
 
 import wit_world
 from componentize_py_types import Err
-from wit_world.imports import bot, log, types
+from wit_world.imports import bot, command, log, types
 
 
 def text(t: str) -> types.Segment:
@@ -53,7 +53,10 @@ class WitWorld(wit_world.WitWorld):
     def setup(self, config_json: str) -> None:
         log.log(log.Level.INFO, "dice (python) ready")
 
-    def on_event(self, event: types.Event) -> None:
+    def commands(self) -> list[command.CommandSpec]:
+        return []  # it reads its words from plain messages itself: no host-parsed commands
+
+    def on_event(self, event: types.Event) -> command.Flow:
         kind = event.kind
         if isinstance(kind, types.EventKind_Message):
             self.on_message(event.self_id, kind.value)
@@ -61,6 +64,13 @@ class WitWorld(wit_world.WitWorld):
             change = kind.value.value
             welcome = [types.Segment_At(change.user_id), text(" welcome! Try `roll 2d6`.")]
             bot.send_group_msg(event.self_id, change.group_id, welcome)
+        return command.Flow.NEXT  # lower-priority plugins see the event too
+
+    def on_command(self, call: command.Invocation) -> command.Flow:
+        return command.Flow.NEXT  # never called: it declares no commands
+
+    def on_prompt(self, reply: command.PromptReply) -> None:
+        pass  # never called: it asks no prompts
 
     def on_message(self, self_id: str, m: types.MessageEvent) -> None:
         words = m.plain_text.split()

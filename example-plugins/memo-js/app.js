@@ -12,8 +12,8 @@
 // Memos are shared by every chat and live in this instance's memory: they are gone when the host restarts or
 // reloads the plugin, or replaces a faulted instance.
 
-import bot from "coral:bot/bot@0.2.0";
-import log from "coral:bot/log@0.2.0";
+import bot from "coral:bot/bot@0.3.0";
+import log from "coral:bot/log@0.3.0";
 
 /** key → { content: segment[], messageId, groupId } */
 const memos = new Map();
@@ -38,6 +38,11 @@ export function setup(configJson) {
     log.log("info", `memo (javascript) ready; friend requests ${passphrase === null ? "ignored" : "approved with the passphrase"}`);
 }
 
+/** It reads its words from plain messages itself: no host-parsed commands. */
+export function commands() {
+    return [];
+}
+
 export function onEvent(event) {
     const kind = event.kind;
     if (kind.tag === "message") {
@@ -47,7 +52,16 @@ export function onEvent(event) {
     } else if (kind.tag === "request" && kind.val.tag === "friend") {
         onFriendRequest(event.selfId, kind.val.val);
     }
+    return "next"; // lower-priority plugins see the event too
 }
+
+/** Never called: it declares no commands. */
+export function onCommand(call) {
+    return "next";
+}
+
+/** Never called: it asks no prompts. */
+export function onPrompt(reply) {}
 
 const text = (t) => ({ tag: "text", val: t });
 

@@ -1,5 +1,4 @@
 //! `coral new NAME --lang rust|python|js|c`: create a plugin project (code, its WIT, a build script, a test) that
-//! `coral new NAME --lang rust|python|js`: create a plugin project (code, its WIT, a build script, a test) that
 //! builds and loads as generated.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +11,7 @@ const WIT: &[(&str, &str)] = &[
     ("storage.wit", include_str!("../../wit/storage.wit")),
     ("schedule.wit", include_str!("../../wit/schedule.wit")),
     ("http.wit", include_str!("../../wit/http.wit")),
+    ("command.wit", include_str!("../../wit/command.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
 ];
 
@@ -218,6 +218,7 @@ mod tests {
             "package.json",
             "build.sh",
             "wit/world.wit",
+            "wit/command.wit",
         ] {
             assert!(files.iter().any(|f| f.ends_with(want)), "{want} missing: {files:?}");
         }
