@@ -14,8 +14,10 @@ use coral_runtime::{Dispatcher, Runtime, StartSpec};
 use std::path::{Path, PathBuf};
 
 fn wasm(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../target/wasm/wasm32-wasip2/release/{}.wasm", name.replace('-', "_")));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../target/wasm/wasm32-wasip2/release/{}.wasm",
+        name.replace('-', "_")
+    ));
     assert!(
         path.is_file(),
         "{} missing: run ./scripts/bench.sh (it builds the plugins first)",

@@ -234,7 +234,10 @@ fn a_python_setup_that_is_refused_a_service_names_the_refusal() {
     );
     let coral = setup.start();
     let log = coral.expect_log("plugin not loaded");
-    let line = log.lines().find(|l| l.contains("plugin not loaded")).unwrap_or_default();
+    let line = log
+        .lines()
+        .find(|l| l.contains("plugin not loaded"))
+        .unwrap_or_default();
     assert!(
         line.contains("setup: returned an error: setup: permission-denied (102)") && line.contains("`storage`"),
         "{line}"

@@ -77,7 +77,10 @@ fn a_0_2_0_plugin_is_served_the_same_host_functions_beside_0_3_0_and_0_1_0_ones(
     assert_eq!(replies, ["pong", "pong from 0.1.0", "pong from 0.2.0"]);
     // A denial reaches it as a value of its own contract, and nothing reaches the platform.
     peer.send_event(&group_message("v02 kick", 11));
-    assert_eq!(peer.expect_reply("v02 kick"), "v02 kick err ErrorCode::PermissionDenied 102");
+    assert_eq!(
+        peer.expect_reply("v02 kick"),
+        "v02 kick err ErrorCode::PermissionDenied 102"
+    );
     assert!(!peer.actions().iter().any(|r| r.action.contains("kick")));
     // A record from the bot interface crosses whole.
     peer.send_event(&group_message("v02 get-msg -2147483000", 12));
@@ -86,7 +89,10 @@ fn a_0_2_0_plugin_is_served_the_same_host_functions_beside_0_3_0_and_0_1_0_ones(
         "v02 got  会议改到 [3F] 了 & 记得带电脑 from 1000004"
     );
     let log = coral.expect_log("plugin=ping-v02 version=0.2.0");
-    let line = log.lines().find(|l| l.contains("plugin=ping-v02 version=")).unwrap_or_default();
+    let line = log
+        .lines()
+        .find(|l| l.contains("plugin=ping-v02 version="))
+        .unwrap_or_default();
     assert!(line.contains("wit=coral:bot@0.2.0"), "{log}");
 }
 

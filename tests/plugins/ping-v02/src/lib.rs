@@ -54,7 +54,9 @@ impl Guest for PingV02 {
     }
 
     fn on_event(event: Event) -> Result<(), String> {
-        let EventKind::Message(m) = event.kind else { return Ok(()) };
+        let EventKind::Message(m) = event.kind else {
+            return Ok(());
+        };
         if m.self_sent {
             return Ok(());
         }
