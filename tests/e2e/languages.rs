@@ -83,6 +83,12 @@ fn scaffold_build_and_run(lang: &str, name: &str) {
     let mut coral = setup.start();
     coral.send(&format!("{name} it works"));
     coral.expect(&format!("[private 10000] {name}: it works"));
+    if lang == "python" {
+        // The Python scaffold ships the SDK and declares a command with it.
+        assert!(project.join("coral_sdk.py").is_file());
+        coral.send(&format!("/{name}-ping"));
+        coral.expect("[private 10000] pong");
+    }
 }
 
 #[test]
