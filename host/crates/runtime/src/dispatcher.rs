@@ -277,10 +277,20 @@ impl Dispatcher {
         self.plugins.write().push(plugin);
     }
 
-    /// The deliveries `event` makes, as a chain of priority levels (highest priority first).
-    fn chain(&self, event: Event, done: Option<mpsc::Sender<()>>) -> Chain {
+    /// The deliveries `event` makes, as a chain of priority levels (highest priority first); or, when a command
+    /// needs a group role the message did not carry (and `look_up`), the event back with whose role to look up.
+    fn chain(
+        &self,
+        event: Event,
+        done: Option<mpsc::Sender<()>>,
+        look_up: bool,
+    ) -> Result<Chain, (Event, [String; 3])> {
+        use crate::commands::route::{Routed, route};
         let plugins = self.plugins.read();
-        let mut routed = crate::commands::route::route(&self.hub, &plugins, event);
+        let mut routed = match route(&self.hub, &plugins, event, look_up) {
+            Routed::Deliver(routed) => routed,
+            Routed::NeedsRole(event, who) => return Err((event, who)),
+        };
         // Highest priority (lowest number) last, to be popped first.
         routed.sort_by_key(|(i, _)| std::cmp::Reverse(plugins[*i].priority));
         let mut levels: Vec<Vec<(Target, Work)>> = Vec::new();
@@ -295,7 +305,7 @@ impl Dispatcher {
                 level.push((Target::of(&plugins[i]), work));
             }
         }
-        Chain { levels, done }
+        Ok(Chain { levels, done })
     }
 
     /// Deliver an event to every plugin that wants it; returns how many queued it.
@@ -312,13 +322,36 @@ impl Dispatcher {
     }
 
     fn dispatch_with(&self, event: Event, done: Option<mpsc::Sender<()>>) -> usize {
-        self.chain(event, done).offer_next()
+        match self.chain(event, done.clone(), true) {
+            Ok(chain) => chain.offer_next(),
+            Err((event, [bot, group, user])) => {
+                // Look the role up off the adapter's path, then route the event again (with the role if found;
+                // without, the command is judged as from a member). Counted as queued: it will be delivered.
+                let dispatcher = self.clone();
+                tokio::spawn(async move {
+                    dispatcher.hub.look_up_role(&bot, &group, &user).await;
+                    if let Ok(chain) = dispatcher.chain(event, done, false) {
+                        chain.offer_next();
+                    }
+                });
+                1
+            }
+        }
     }
 
     /// Deliver an event, waiting for queue space in the first priority level instead of shedding. For local,
     /// trusted sources (the console), where back-pressure is better than dropping what the user typed.
     pub async fn dispatch_wait(&self, event: Event) -> usize {
-        let mut chain = self.chain(event, None);
+        let mut chain = match self.chain(event, None, true) {
+            Ok(chain) => chain,
+            Err((event, [bot, group, user])) => {
+                self.hub.look_up_role(&bot, &group, &user).await;
+                match self.chain(event, None, false) {
+                    Ok(chain) => chain,
+                    Err(_) => return 0,
+                }
+            }
+        };
         let Some(first) = chain.levels.pop() else { return 0 };
         let guard = Arc::new(Level {
             stopped: AtomicBool::new(false),

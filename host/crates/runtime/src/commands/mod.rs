@@ -31,6 +31,10 @@ pub const ANSWER_BURST: u32 = 3;
 pub const ANSWER_EVERY: Duration = Duration::from_secs(5);
 /// Cooldown and answer entries kept before old ones are swept.
 const SWEEP_AT: usize = 10_000;
+/// How long a group role the host looked up is trusted.
+pub const ROLE_TTL: Duration = Duration::from_secs(600);
+/// Role lookups (`get_group_member_info`) the host has in flight at most.
+pub const MAX_ROLE_LOOKUPS: usize = 8;
 
 /// The texts the host answers with (`[host.texts]`). `{usage}`, `{command}`, `{secs}`, `{who}` and `{problem}`
 /// are replaced.
@@ -255,6 +259,10 @@ pub struct Hub {
     bots: Bots,
     cooldowns: Mutex<HashMap<String, Instant>>,
     answered: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Group roles looked up for messages that did not carry one, by bot, group and user.
+    roles: Mutex<HashMap<String, (Role, Instant)>>,
+    /// Role lookups in flight (by the same key).
+    looking_up: Mutex<std::collections::HashSet<String>>,
     /// Pending prompts.
     pub prompts: prompts::Prompts,
 }
@@ -273,7 +281,53 @@ impl Hub {
             bots,
             cooldowns: Mutex::default(),
             answered: Mutex::default(),
+            roles: Mutex::default(),
+            looking_up: Mutex::default(),
             prompts: prompts::Prompts::default(),
+        }
+    }
+
+    /// The role the host last looked up for this member (within [`ROLE_TTL`]).
+    pub fn cached_role(&self, self_id: &str, group: &str, user: &str) -> Option<Role> {
+        let key = format!("{self_id}\u{0}{group}\u{0}{user}");
+        let roles = self.roles.lock();
+        roles
+            .get(&key)
+            .filter(|(_, at)| at.elapsed() < ROLE_TTL)
+            .map(|(role, _)| *role)
+    }
+
+    /// Ask the platform for a member's role (`get_group_member_info`) and remember it. False when a lookup of it
+    /// is already in flight or [`MAX_ROLE_LOOKUPS`] are (the caller then goes on without the role).
+    pub async fn look_up_role(&self, self_id: &str, group: &str, user: &str) -> bool {
+        let key = format!("{self_id}\u{0}{group}\u{0}{user}");
+        {
+            let mut in_flight = self.looking_up.lock();
+            if in_flight.len() >= MAX_ROLE_LOOKUPS || !in_flight.insert(key.clone()) {
+                return false;
+            }
+        }
+        let action = coral_model::Action::GetGroupMemberInfo {
+            group_id: group.to_string(),
+            user_id: user.to_string(),
+            no_cache: false,
+        };
+        let answer = self.bots.call(self_id, action).await;
+        self.looking_up.lock().remove(&key);
+        match answer {
+            Ok(member) => {
+                let role = coral_model::wire::json::role(member["role"].as_str().unwrap_or("member"));
+                let mut roles = self.roles.lock();
+                if roles.len() >= SWEEP_AT {
+                    roles.retain(|_, (_, at)| at.elapsed() < ROLE_TTL);
+                }
+                roles.insert(key, (role, Instant::now()));
+                true
+            }
+            Err(e) => {
+                tracing::debug!(bot = self_id, group, user, error = %e, "role lookup failed; the command is judged without a role");
+                false
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use super::parse::{self, Input};
 use super::{Hub, fill, in_scope, permits, who};
 use crate::dispatcher::{PluginHandle, Work};
 use coral_model::bindings::{
-    Chat, ChatType, Event, EventCategory, EventKind, Invocation, MessageEvent, PromptOutcome, PromptReply,
+    Chat, ChatType, Event, EventCategory, EventKind, Invocation, MessageEvent, Permission, PromptOutcome, PromptReply,
 };
 
 /// Longest `help` answer, bytes.
@@ -20,8 +20,54 @@ pub fn chat_of(message: &MessageEvent) -> Chat {
     }
 }
 
-/// Each delivery an event makes, as (index into `plugins`, work).
-pub(crate) fn route(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(usize, Work)> {
+/// What routing decided.
+pub(crate) enum Routed {
+    /// Each delivery the event makes, as (index into `plugins`, work).
+    Deliver(Vec<(usize, Work)>),
+    /// A command that needs the sender's group role came without one: look it up (bot, group, user), then route
+    /// the event again.
+    NeedsRole(Event, [String; 3]),
+}
+
+/// Each delivery an event makes, as (index into `plugins`, work). `look_up`: whether a missing group role may be
+/// looked up first (once per event).
+pub(crate) fn route(hub: &Hub, plugins: &[PluginHandle], mut event: Event, look_up: bool) -> Routed {
+    if let EventKind::Message(m) = &mut event.kind
+        && m.sender.role.is_none()
+        && let (ChatType::Group, Some(group)) = (&m.message_type, &m.group_id)
+    {
+        m.sender.role = hub.cached_role(&event.self_id, group, &m.user_id);
+    }
+    if look_up && let Some(who) = role_needed(hub, plugins, &event) {
+        return Routed::NeedsRole(event, who);
+    }
+    Routed::Deliver(deliveries(hub, plugins, event))
+}
+
+/// The (bot, group, user) whose role a command in this message needs and nobody knows.
+fn role_needed(hub: &Hub, plugins: &[PluginHandle], event: &Event) -> Option<[String; 3]> {
+    let EventKind::Message(m) = &event.kind else {
+        return None;
+    };
+    let (ChatType::Group, Some(group), None) = (&m.message_type, &m.group_id, m.sender.role) else {
+        return None;
+    };
+    if m.self_sent || hub.is_superuser(&m.user_id) || plugins.iter().all(|p| p.commands.is_empty()) {
+        return None;
+    }
+    let settings = hub.settings();
+    let input = Input::new(&m.message, &event.self_id);
+    let head = parse::heads(&input, &settings.prefixes)
+        .into_iter()
+        .find(|h| plugins.iter().any(|p| p.commands.find(&h.word).is_some()))?;
+    let needs = plugins
+        .iter()
+        .filter_map(|p| p.commands.find(&head.word))
+        .any(|spec| matches!(spec.permission, Permission::GroupAdmin | Permission::GroupOwner));
+    needs.then(|| [event.self_id.clone(), group.clone(), m.user_id.clone()])
+}
+
+fn deliveries(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(usize, Work)> {
     let category = event.category();
     let EventKind::Message(message) = &event.kind else {
         return plain(plugins, &event, category, &[]);

@@ -18,6 +18,8 @@ use std::time::Duration;
 #[derive(Default)]
 struct RecordingBot {
     said: Mutex<Vec<String>>,
+    /// Members whose role `get_group_member_info` was asked for.
+    asked: Mutex<Vec<String>>,
 }
 
 impl BotConnection for RecordingBot {
@@ -28,6 +30,11 @@ impl BotConnection for RecordingBot {
         true
     }
     fn call(&self, action: Action) -> ApiFuture {
+        if let Action::GetGroupMemberInfo { user_id, .. } = &action {
+            self.asked.lock().push(user_id.clone());
+            let role = if user_id == "50" { "admin" } else { "member" };
+            return Box::pin(async move { Ok(serde_json::json!({"user_id": 1, "role": role})) });
+        }
         if let Action::SendMsg { message, .. } = action {
             let text: String = message
                 .iter()
@@ -300,4 +307,29 @@ async fn a_command_word_another_plugin_has_keeps_the_newcomer_out_unless_duplica
     let (c, _c_rx) = plugin_with("c", "1", Vec::new(), 8, vec![spec("sign", &[])], 0);
     assert!(dispatcher.replace(c).is_ok());
     assert_eq!(dispatcher.dispatch(message("/sign", None, "42", None)), 2);
+}
+
+#[tokio::test]
+async fn a_missing_role_is_looked_up_once_for_a_command_that_needs_it_and_then_cached() {
+    let (dispatcher, bot) = setup(Settings::default());
+    let mut mute = spec("mute", &[("who", ArgKind::User, false)]);
+    mute.permission = Permission::GroupAdmin;
+    let (p, mut rx) = plugin_with("p", "1", Vec::new(), 8, vec![mute, spec("sign", &[])], 0);
+    dispatcher.add(p);
+    // No role on the event (some implementations leave it out): the host asks the platform, then delivers.
+    dispatcher.dispatch(message("/mute 9", Some("5"), "50", None));
+    let delivered = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(command_of(&delivered).role, Some(Role::Admin)));
+    // Cached: the next one goes straight through, and a command anyone may run never asks.
+    assert_eq!(dispatcher.dispatch(message("/mute 9", Some("5"), "50", None)), 1);
+    assert!(matches!(command_of(&rx.try_recv().unwrap()).role, Some(Role::Admin)));
+    assert_eq!(dispatcher.dispatch(message("/sign", Some("5"), "51", None)), 1);
+    assert_eq!(*bot.asked.lock(), ["50"]);
+    // A member looked up is refused by the host, as if the event had said so.
+    dispatcher.dispatch(message("/mute 9", Some("5"), "52", None));
+    assert_eq!(said(&bot, 1).await, ["/mute is for group admins only."]);
+    assert_eq!(*bot.asked.lock(), ["50", "52"]);
 }
