@@ -284,12 +284,12 @@ impl Dispatcher {
         event: Event,
         done: Option<mpsc::Sender<()>>,
         look_up: bool,
-    ) -> Result<Chain, (Event, [String; 3])> {
+    ) -> Result<Chain, Box<(Event, [String; 3])>> {
         use crate::commands::route::{Routed, route};
         let plugins = self.plugins.read();
         let mut routed = match route(&self.hub, &plugins, event, look_up) {
             Routed::Deliver(routed) => routed,
-            Routed::NeedsRole(event, who) => return Err((event, who)),
+            Routed::NeedsRole(needs) => return Err(needs),
         };
         // Highest priority (lowest number) last, to be popped first.
         routed.sort_by_key(|(i, _)| std::cmp::Reverse(plugins[*i].priority));
@@ -324,7 +324,8 @@ impl Dispatcher {
     fn dispatch_with(&self, event: Event, done: Option<mpsc::Sender<()>>) -> usize {
         match self.chain(event, done.clone(), true) {
             Ok(chain) => chain.offer_next(),
-            Err((event, [bot, group, user])) => {
+            Err(needs) => {
+                let (event, [bot, group, user]) = *needs;
                 // Look the role up off the adapter's path, then route the event again (with the role if found;
                 // without, the command is judged as from a member). Counted as queued: it will be delivered.
                 let dispatcher = self.clone();
@@ -344,7 +345,8 @@ impl Dispatcher {
     pub async fn dispatch_wait(&self, event: Event) -> usize {
         let mut chain = match self.chain(event, None, true) {
             Ok(chain) => chain,
-            Err((event, [bot, group, user])) => {
+            Err(needs) => {
+                let (event, [bot, group, user]) = *needs;
                 self.hub.look_up_role(&bot, &group, &user).await;
                 match self.chain(event, None, false) {
                     Ok(chain) => chain,

@@ -26,7 +26,7 @@ pub(crate) enum Routed {
     Deliver(Vec<(usize, Work)>),
     /// A command that needs the sender's group role came without one: look it up (bot, group, user), then route
     /// the event again.
-    NeedsRole(Event, [String; 3]),
+    NeedsRole(Box<(Event, [String; 3])>),
 }
 
 /// Each delivery an event makes, as (index into `plugins`, work). `look_up`: whether a missing group role may be
@@ -39,7 +39,7 @@ pub(crate) fn route(hub: &Hub, plugins: &[PluginHandle], mut event: Event, look_
         m.sender.role = hub.cached_role(&event.self_id, group, &m.user_id);
     }
     if look_up && let Some(who) = role_needed(hub, plugins, &event) {
-        return Routed::NeedsRole(event, who);
+        return Routed::NeedsRole(Box::new((event, who)));
     }
     Routed::Deliver(deliveries(hub, plugins, event))
 }
