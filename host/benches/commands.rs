@@ -46,6 +46,7 @@ async fn start(cache: &Path, other: &str, copies: usize) -> (Dispatcher, Bots) {
             limits,
             grants: Default::default(),
             priority: 0,
+            tz: None,
         };
         let handle = runtime.load(&name, &path, spec, 64 << 20).await.expect("load");
         dispatcher.replace(handle).expect("no clash");

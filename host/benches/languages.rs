@@ -25,6 +25,7 @@ async fn measure(label: &str, wasm: &Path, events: usize) {
         limits,
         grants: Default::default(),
         priority: 0,
+        tz: None,
     };
     // Compile with an empty cache, then again from the cache (a fresh runtime, as after a restart).
     let cold_rt = Runtime::new(Some(cache.path()), Bots::default(), None).unwrap();

@@ -36,6 +36,7 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
                 limits,
                 grants: Default::default(),
                 priority: 0,
+                tz: None,
             },
             64 << 20,
         )

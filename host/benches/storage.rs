@@ -47,6 +47,7 @@ async fn in_plugin(n: usize, dir: &std::path::Path) {
                 limits,
                 grants,
                 priority: 0,
+                tz: None,
             },
             64 << 20,
         )

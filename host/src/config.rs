@@ -341,6 +341,8 @@ pub struct PluginConfig {
     /// Its place in line for each event: lower first (default 0); plugins of equal priority get it side by side,
     /// and one that answers `stop` keeps it from every plugin after it.
     pub priority: Option<i32>,
+    /// The time zone its cron jobs run in unless a line names one (`CRON_TZ=…`): `"Asia/Shanghai"` (default UTC).
+    pub tz: Option<String>,
 }
 
 /// `storage = { max_keys, max_mb }` under `[plugins.<name>]`.
@@ -455,6 +457,7 @@ impl Default for PluginConfig {
             log_rate: None,
             timer_rate: None,
             priority: None,
+            tz: None,
         }
     }
 }
@@ -555,6 +558,11 @@ impl Config {
         }
         for (name, p) in &self.plugins {
             p.grants(name)?;
+            if let Some(tz) = &p.tz
+                && let Err(reason) = coral_services::cron::check_zone(tz)
+            {
+                return invalid(format!("plugins.{name}.tz"), &reason);
+            }
             if p.max_host_calls == Some(0) {
                 return invalid(format!("plugins.{name}.max_host_calls"), "must be at least 1");
             }
@@ -612,6 +620,7 @@ impl Config {
             limits: self.limits(name),
             grants: settings.grants(name)?,
             priority: settings.priority.unwrap_or(0),
+            tz: settings.tz.clone(),
         })
     }
 

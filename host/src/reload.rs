@@ -81,6 +81,7 @@ impl Reloader {
             config_json: spec.config_json.clone(),
             limits: spec.limits,
             priority: spec.priority,
+            tz: spec.tz.clone(),
         };
         if self.dispatcher.running(name).as_ref() == Some(&unchanged) {
             // Touching a quarantined plugin's file is how the operator says "try it again now".

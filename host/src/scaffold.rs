@@ -89,7 +89,10 @@ pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<Path
         Lang::Python => vec![
             (root.join("app.py"), fill(include_str!("scaffold/python_app.py.tmpl"))),
             // The SDK, as it is in this repository (one file, no placeholders).
-            (root.join("coral_sdk.py"), include_str!("../../sdk/python/coral_sdk.py").to_string()),
+            (
+                root.join("coral_sdk.py"),
+                include_str!("../../sdk/python/coral_sdk.py").to_string(),
+            ),
             (
                 root.join("logic.py"),
                 fill(include_str!("scaffold/python_logic.py.tmpl")),

@@ -7,6 +7,9 @@
 //! once for all missed runs. Limits: 32 jobs, repeating at most once a minute, names ≤ 128 bytes, payloads
 //! ≤ 64 KiB.
 //!
+//! Cron lines run in UTC unless they start with a zone (`CRON_TZ=Asia/Shanghai 0 8 * * *`) or the operator set
+//! the plugin's `tz` in `coral.toml`.
+//!
 //! ```no_run
 //! use coral_sdk::schedule::{self, When};
 //! schedule::add("tea", When::AfterSecs(600), "the kettle")?;

@@ -303,3 +303,46 @@ fn the_example_plugins_run_in_the_sample_config() {
     coral.send("reminders");
     coral.expect("[group 1000001] 1 pending: stretch");
 }
+
+#[test]
+fn a_plugin_s_time_zone_applies_to_its_cron_lines_unless_a_line_names_its_own() {
+    let setup = kv_setup(
+        &["kv-a"],
+        &two_copies("\"send\", \"storage\", \"schedule\"", "tz = \"Asia/Shanghai\""),
+    );
+    let mut coral = setup.start();
+    assert_eq!(ask(&mut coral, "a cron daily 0 8 * * *"), "cron ok daily");
+    // 08:00 in Shanghai is 00:00 UTC; the job keeps its zone (list-jobs shows it).
+    assert_eq!(
+        ask(&mut coral, "a when daily"),
+        "when ok When::Cron(\"CRON_TZ=Asia/Shanghai 0 8 * * *\") utc=00:00"
+    );
+    assert_eq!(
+        ask(&mut coral, "a cron berlin CRON_TZ=Europe/Berlin 30 8 * * *"),
+        "cron ok berlin"
+    );
+    let berlin = ask(&mut coral, "a when berlin");
+    assert!(
+        berlin == "when ok When::Cron(\"CRON_TZ=Europe/Berlin 30 8 * * *\") utc=07:30"
+            || berlin == "when ok When::Cron(\"CRON_TZ=Europe/Berlin 30 8 * * *\") utc=06:30",
+        "08:30 in Berlin is 07:30 UTC in winter, 06:30 in summer: {berlin}"
+    );
+    let bad = ask(&mut coral, "a cron x CRON_TZ=Mars/Olympus 0 8 * * *");
+    assert!(bad.contains("unknown time zone \"Mars/Olympus\""), "{bad}");
+}
+
+#[test]
+fn an_unknown_plugin_time_zone_is_a_config_error_naming_the_key() {
+    let setup = kv_setup(&["kv-a"], &two_copies("\"schedule\"", "tz = \"Mars/Olympus\""));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coral"))
+        .args(["check", "--config", "coral.toml"])
+        .current_dir(setup.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("plugins.kv-a.tz") && text.contains("unknown time zone \"Mars/Olympus\""),
+        "{text}"
+    );
+}

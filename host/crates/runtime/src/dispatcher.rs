@@ -156,6 +156,8 @@ pub struct PluginHandle {
     pub commands: Arc<CommandTable>,
     /// Its priority (`[plugins.<name>] priority`): lower runs first; equal ones run side by side.
     pub priority: i32,
+    /// Its cron lines' default time zone.
+    pub tz: Option<String>,
     pub(crate) tx: mpsc::Sender<Delivery>,
     /// Its counters.
     pub stats: Arc<PluginStats>,
@@ -187,6 +189,8 @@ pub struct Running {
     pub limits: PluginLimits,
     /// Its priority.
     pub priority: i32,
+    /// Its cron lines' default time zone.
+    pub tz: Option<String>,
 }
 
 /// One running plugin as the operator's view reads it.
@@ -482,6 +486,7 @@ impl Dispatcher {
             config_json: p.config_json.clone(),
             limits: p.limits,
             priority: p.priority,
+            tz: p.tz.clone(),
         })
     }
 

@@ -131,6 +131,8 @@ pub struct StartSpec {
     pub grants: Grants,
     /// Its priority (lower first).
     pub priority: i32,
+    /// The time zone its cron jobs run in unless a line names one (`[plugins.<name>] tz`; none: UTC).
+    pub tz: Option<String>,
 }
 
 impl Runtime {
@@ -292,6 +294,7 @@ impl Runtime {
         let wit_version = compiled.wit_version;
         let shared = PluginShared::new(name.clone(), compiled.hash, &self.host, &limits);
         *shared.crashes.lock() = crash::CrashGuard::new(limits.quarantine);
+        *shared.tz.lock() = spec.tz.clone();
         let stats = shared.stats.clone();
         let config_json = spec.config_json.clone();
         let starter = Starter {
@@ -326,6 +329,7 @@ impl Runtime {
             shared,
             commands: Arc::new(commands),
             priority: spec.priority,
+            tz: spec.tz,
             tx,
             stats,
             tasks,

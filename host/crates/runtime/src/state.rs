@@ -59,6 +59,8 @@ pub struct PluginShared {
     pub own_endpoints: Arc<coral_policy::http::OwnEndpoints>,
     /// Commands and prompts (the host's, shared by every plugin).
     pub hub: Arc<crate::commands::Hub>,
+    /// The time zone its cron lines run in when they name none (`[plugins.<name>] tz`).
+    pub tz: Mutex<Option<String>>,
     /// The line budget its stdout, stderr and `coral:bot/log` share.
     pub log_budget: LogBudget,
     /// Limits "event queue full" warnings to one per [`SHED_LOG_PERIOD`] (with the count shed since the last).
@@ -120,6 +122,7 @@ impl PluginShared {
             http_in_flight: Default::default(),
             own_endpoints,
             hub,
+            tz: Mutex::default(),
             log_budget: LogBudget::new(name_for_budget, limits.log_rate.rate()),
             shed_log: coral_model::log_limit::LogLimiter::new(SHED_LOG_PERIOD),
         })

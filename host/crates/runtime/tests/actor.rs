@@ -106,6 +106,7 @@ async fn load(runtime: &Runtime, name: &str) -> PluginHandle {
         limits: limits(),
         grants: Grants::default(),
         priority: 0,
+        tz: None,
     };
     runtime
         .load(name, &plugins::wasm(name), spec, 64 << 20)

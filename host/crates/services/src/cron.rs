@@ -1,5 +1,6 @@
-//! A 5-field cron expression in UTC (`minute hour day-of-month month day-of-week`) and the next time it matches,
-//! with Coral's own civil-date arithmetic (no date crate).
+//! A 5-field cron expression (`minute hour day-of-month month day-of-week`) and the next time it matches: in UTC
+//! with Coral's own civil-date arithmetic, or in a time zone ([`Zoned`]: `CRON_TZ=Asia/Shanghai 0 8 * * *`, the
+//! zone from the bundled tz database of the `jiff` crate).
 //!
 //! Fields take `*`, numbers, ranges `a-b`, steps `*/n`, `a-b/n` and `a/n` (from `a` to the field's end), and
 //! comma lists; months and weekdays also take English three-letter names (`jan`, `mon-fri`); weekday 7 is Sunday
@@ -292,5 +293,140 @@ mod tests {
             let err = Cron::parse(expr).unwrap_err().to_string();
             assert!(err.contains(why), "{expr}: {err}");
         }
+    }
+}
+
+/// The prefix that puts a cron line in a time zone: `CRON_TZ=Europe/Berlin 30 8 * * mon-fri` (as cronie and
+/// Kubernetes write it).
+pub const TZ_PREFIX: &str = "CRON_TZ=";
+
+/// Check a time-zone name (`Asia/Shanghai`, `UTC`) against the bundled tz database.
+pub fn check_zone(name: &str) -> Result<(), String> {
+    jiff::tz::TimeZone::get(name)
+        .map(drop)
+        .map_err(|_| format!("unknown time zone {name:?} (use a tz database name like \"Asia/Shanghai\")"))
+}
+
+/// A cron line, in UTC or in a time zone.
+#[derive(Debug, Clone)]
+pub struct Zoned {
+    cron: Cron,
+    zone: Option<jiff::tz::TimeZone>,
+}
+
+impl Zoned {
+    /// Parse `[CRON_TZ=<zone> ]<expression>`.
+    pub fn parse(line: &str) -> Result<Zoned, CronError> {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix(TZ_PREFIX) else {
+            return Ok(Zoned {
+                cron: Cron::parse(line)?,
+                zone: None,
+            });
+        };
+        let (name, expr) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let zone = jiff::tz::TimeZone::get(name).map_err(|_| CronError {
+            expr: line.to_string(),
+            reason: format!("unknown time zone {name:?}"),
+        })?;
+        Ok(Zoned {
+            cron: Cron::parse(expr.trim())?,
+            zone: Some(zone),
+        })
+    }
+
+    /// The first matching minute of the zone's wall clock strictly after `after_ms` (Unix milliseconds). A time
+    /// the clock skips (a DST gap) runs at the same distance after the jump; a time it passes twice runs once, at
+    /// the first.
+    pub fn next_after(&self, after_ms: u64) -> Option<u64> {
+        use jiff::Timestamp;
+        use jiff::tz::TimeZone;
+        let Some(zone) = &self.zone else {
+            return self.cron.next_after(after_ms);
+        };
+        let wall = |ms: u64| -> Option<u64> {
+            let local = Timestamp::from_millisecond(ms as i64)
+                .ok()?
+                .to_zoned(zone.clone())
+                .datetime();
+            let as_utc = local.to_zoned(TimeZone::UTC).ok()?.timestamp().as_millisecond();
+            u64::try_from(as_utc).ok()
+        };
+        let mut local = wall(after_ms)?;
+        // A few rounds at most: only a clock turned back can map a later wall time to an earlier instant.
+        for _ in 0..4 {
+            let next_local = self.cron.next_after(local)?;
+            let civil = Timestamp::from_millisecond(next_local as i64)
+                .ok()?
+                .to_zoned(TimeZone::UTC)
+                .datetime();
+            let instant = civil.to_zoned(zone.clone()).ok()?.timestamp().as_millisecond();
+            let instant = u64::try_from(instant).ok()?;
+            if instant > after_ms {
+                return Some(instant);
+            }
+            local = next_local;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    fn ms(iso: &str) -> u64 {
+        iso.parse::<jiff::Timestamp>().unwrap().as_millisecond() as u64
+    }
+
+    #[test]
+    fn a_zoned_line_runs_on_the_zone_s_wall_clock() {
+        let shanghai = Zoned::parse("CRON_TZ=Asia/Shanghai 0 8 * * *").unwrap();
+        // 08:00 in Shanghai is 00:00 UTC.
+        assert_eq!(
+            shanghai.next_after(ms("2026-12-06T23:00:00Z")),
+            Some(ms("2026-12-07T00:00:00Z"))
+        );
+        assert_eq!(
+            shanghai.next_after(ms("2026-12-07T00:00:00Z")),
+            Some(ms("2026-12-08T00:00:00Z"))
+        );
+        // Without a zone: UTC, as before.
+        let utc = Zoned::parse("0 8 * * *").unwrap();
+        assert_eq!(
+            utc.next_after(ms("2026-12-07T00:00:00Z")),
+            Some(ms("2026-12-07T08:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn daylight_saving_moves_the_utc_time_and_a_skipped_or_doubled_hour_runs_once() {
+        let berlin = Zoned::parse("CRON_TZ=Europe/Berlin 30 8 * * *").unwrap();
+        // Winter: UTC+1; summer: UTC+2.
+        assert_eq!(
+            berlin.next_after(ms("2026-01-10T00:00:00Z")),
+            Some(ms("2026-01-10T07:30:00Z"))
+        );
+        assert_eq!(
+            berlin.next_after(ms("2026-07-10T00:00:00Z")),
+            Some(ms("2026-07-10T06:30:00Z"))
+        );
+        // 02:30 does not exist on 2026-03-29 in Berlin (02:00 → 03:00): it runs at 03:30 local, 01:30 UTC.
+        let gap = Zoned::parse("CRON_TZ=Europe/Berlin 30 2 * * *").unwrap();
+        assert_eq!(
+            gap.next_after(ms("2026-03-29T00:00:00Z")),
+            Some(ms("2026-03-29T01:30:00Z"))
+        );
+        // 02:30 happens twice on 2026-10-25 (03:00 → 02:00): once, at the first (00:30 UTC), then the next day.
+        let first = gap.next_after(ms("2026-10-24T23:00:00Z")).unwrap();
+        assert_eq!(first, ms("2026-10-25T00:30:00Z"));
+        assert_eq!(gap.next_after(first), Some(ms("2026-10-26T01:30:00Z")));
+    }
+
+    #[test]
+    fn an_unknown_zone_is_refused_by_name() {
+        let err = Zoned::parse("CRON_TZ=Mars/Olympus 0 8 * * *").unwrap_err();
+        assert!(err.reason.contains("Mars/Olympus"), "{err}");
+        assert!(check_zone("Asia/Shanghai").is_ok() && check_zone("Nowhere/Else").is_err());
     }
 }

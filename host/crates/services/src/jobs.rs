@@ -10,7 +10,7 @@
 //! delivery function may hold a firing back ([`Delivery::Throttled`], the runtime's per-plugin timer rate): the job
 //! is then offered again when it says, never lost.
 
-use super::cron::Cron;
+use super::cron::Zoned;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -178,7 +178,7 @@ fn next_run(when: &When, anchor_ms: u64, now: u64) -> Option<u64> {
             let k = now.saturating_sub(anchor_ms) / interval + 1;
             Some(anchor_ms + k * interval)
         }
-        When::Cron(expr) => Cron::parse(expr).ok()?.next_after(now),
+        When::Cron(expr) => Zoned::parse(expr).ok()?.next_after(now),
     }
 }
 
@@ -258,7 +258,7 @@ impl Jobs {
             }
             When::EverySecs(s) => now + s * 1000,
             When::Cron(expr) => {
-                let cron = Cron::parse(expr).map_err(|e| JobError::Invalid(e.to_string()))?;
+                let cron = Zoned::parse(expr).map_err(|e| JobError::Invalid(e.to_string()))?;
                 cron.next_after(now)
                     .ok_or_else(|| JobError::Invalid(format!("{expr:?} never matches")))?
             }

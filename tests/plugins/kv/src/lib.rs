@@ -90,6 +90,21 @@ impl Kv {
                     schedule::add(&name, When::AfterSecs(a.parse().unwrap_or(60)), &payload.to_string()).map(|()| name),
                 )
             }
+            "cron" => show(
+                op,
+                schedule::add(a, When::Cron(b.to_string()), "").map(|()| a.to_string()),
+            ),
+            "when" => show(
+                op,
+                schedule::list().map(|jobs| match jobs.iter().find(|j| j.name == a) {
+                    // The job's line as stored, and the UTC time of day it next fires.
+                    Some(j) => {
+                        let minute = j.next_due_ms / 60_000 % 1440;
+                        format!("{:?} utc={:02}:{:02}", j.when, minute / 60, minute % 60)
+                    }
+                    None => "none".into(),
+                }),
+            ),
             "jobs" => show(
                 op,
                 schedule::list().map(|jobs| {

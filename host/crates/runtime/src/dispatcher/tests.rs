@@ -73,6 +73,7 @@ pub(super) fn plugin_with(
         shared,
         commands: Arc::new(CommandTable::new(commands).expect("valid commands")),
         priority,
+        tz: None,
         tx,
         tasks: Vec::new(),
     };

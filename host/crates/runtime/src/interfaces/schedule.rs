@@ -28,10 +28,14 @@ fn to_wit(when: When) -> WitWhen {
 impl Host for PluginState {
     async fn add(&mut self, name: String, when: WitWhen, payload: String) -> Answer<()> {
         let services = self.admit_service(Capability::Schedule, "schedule.add")?;
-        let result = services
-            .jobs
-            .add(&self.shared.name, &name, from_wit(when), &payload)
-            .await;
+        let when = match (from_wit(when), self.shared.tz.lock().as_deref()) {
+            // A line that names no zone runs in the plugin's (`[plugins.<name>] tz`); the job keeps it.
+            (When::Cron(line), Some(tz)) if !line.trim_start().starts_with(coral_services::cron::TZ_PREFIX) => {
+                When::Cron(format!("{}{tz} {}", coral_services::cron::TZ_PREFIX, line.trim()))
+            }
+            (when, _) => when,
+        };
+        let result = services.jobs.add(&self.shared.name, &name, when, &payload).await;
         Ok(result.map_err(|e| super::services::job_error(&e))?)
     }
 
