@@ -243,3 +243,75 @@ fn a_python_setup_that_is_refused_a_service_names_the_refusal() {
         "{line}"
     );
 }
+
+#[test]
+fn the_javascript_example_does_the_same_with_coral_sdk_js() {
+    let setup = Setup::new(
+        &["marks"],
+        "[console]\n[plugins.marks]\ngrants = [\"storage\", \"prompt\"]\n[plugins.marks.config]\npuzzle_secs = 1\n",
+    );
+    let mut coral = setup.start();
+    coral.send(":group 1000001");
+    coral.send("/mark");
+    coral.expect("[group 1000001] @10000 marked: streak 1 day(s), 10 points");
+    coral.send("/mark");
+    let wait = coral.expect_line("the cooldown answer", |l| l.contains("Please wait"));
+    assert!(wait.ends_with(" s before using /mark again."), "{wait}");
+    coral.send("/marks");
+    coral.expect("[group 1000001] 10000 has 10 points");
+    coral.send("/unmark [CQ:at,qq=10000]");
+    coral.expect("[group 1000001] /unmark is for group admins only.");
+    coral.send(":role admin");
+    coral.send("/unmark [CQ:at,qq=10000]");
+    coral.expect("[group 1000001] points of 10000 cleared");
+    coral.send("/puzzle");
+    coral.expect("[group 1000001] @10000 what gets wetter the more it dries? (1 s)");
+    coral.send("a Towel");
+    coral.expect("[group 1000001] right, 10000: 5 points (5 in all)");
+    coral.send(":user 40000 大卫");
+    coral.send("/puzzle");
+    coral.expect("[group 1000001] @40000 what gets wetter the more it dries? (1 s)");
+    coral.expect("[group 1000001] time's up, 40000: a towel");
+}
+
+#[test]
+fn an_uncaught_javascript_error_is_a_failed_event_and_a_refused_setup_names_the_refusal() {
+    let setup = Setup::new(&["js-errors"], "[console]\n");
+    let mut coral = setup.start();
+    for _ in 0..6 {
+        coral.send("/boom");
+    }
+    coral.send("/deny");
+    coral.send("/fine");
+    coral.expect("[private 10000] fine");
+    coral.expect_log_count("/boom: TypeError: ", 6);
+    let log = coral.expect_log("/deny: permission-denied (102)");
+    assert!(log.contains("`storage`"), "{log}");
+    assert!(!log.contains("quarantined") && !log.contains("trapped"), "{log}");
+    drop(coral);
+    let refused = Setup::new(&["js-errors"], "[console]\n[plugins.js-errors.config]\nstorage_in_setup = true\n");
+    let coral = refused.start();
+    let log = coral.expect_log("plugin not loaded");
+    let line = log.lines().find(|l| l.contains("plugin not loaded")).unwrap_or_default();
+    assert!(line.contains("setup: permission-denied (102)") && line.contains("`storage`"), "{line}");
+}
+
+#[test]
+fn the_js_sdk_s_own_utf8_matches_node_s_text_encoder() {
+    // QuickJS under --stub-wasi has no TextEncoder: the SDK encodes storage text itself. Node checks it.
+    let sdk = crate::support::plugins::repo_root().join("sdk/js/coral_sdk.js");
+    let script = r#"
+        const src = require("fs").readFileSync(process.argv[1], "utf8");
+        const body = src.slice(src.indexOf("export function utf8Encode"), src.indexOf("// Storage (capability"));
+        const { utf8Encode, utf8Decode } = new Function(body.replace(/export /g, "") + "; return { utf8Encode, utf8Decode };")();
+        for (const s of ["hello", "大卫", "emoji 😀 and ü", "", "\u0000\u07ff\u0800\uffff"]) {
+            const mine = utf8Encode(s), node = new TextEncoder().encode(s);
+            if (mine.length !== node.length || mine.some((b, i) => b !== node[i])) throw new Error("encode " + s);
+            if (utf8Decode(node) !== s) throw new Error("decode " + s);
+        }
+        console.log("utf8 ok");
+    "#;
+    let out = std::process::Command::new("node").args(["-e", script]).arg(&sdk).output().expect("node");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "utf8 ok");
+}

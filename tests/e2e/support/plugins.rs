@@ -37,6 +37,8 @@ const OTHER_LANGUAGES: &[(&str, &str)] = &[
     ("memo", "example-plugins/memo-js"),
     ("checkin", "example-plugins/checkin-py"),
     ("py-errors", "tests/plugins/py-errors"),
+    ("marks", "example-plugins/marks-js"),
+    ("js-errors", "tests/plugins/js-errors"),
 ];
 
 /// Build a plugin that has its own `build.sh` (Python, JavaScript, C) into `target/wasm/lang/`.
