@@ -289,11 +289,20 @@ fn an_uncaught_javascript_error_is_a_failed_event_and_a_refused_setup_names_the_
     assert!(log.contains("`storage`"), "{log}");
     assert!(!log.contains("quarantined") && !log.contains("trapped"), "{log}");
     drop(coral);
-    let refused = Setup::new(&["js-errors"], "[console]\n[plugins.js-errors.config]\nstorage_in_setup = true\n");
+    let refused = Setup::new(
+        &["js-errors"],
+        "[console]\n[plugins.js-errors.config]\nstorage_in_setup = true\n",
+    );
     let coral = refused.start();
     let log = coral.expect_log("plugin not loaded");
-    let line = log.lines().find(|l| l.contains("plugin not loaded")).unwrap_or_default();
-    assert!(line.contains("setup: permission-denied (102)") && line.contains("`storage`"), "{line}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("plugin not loaded"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("setup: permission-denied (102)") && line.contains("`storage`"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -311,7 +320,11 @@ fn the_js_sdk_s_own_utf8_matches_node_s_text_encoder() {
         }
         console.log("utf8 ok");
     "#;
-    let out = std::process::Command::new("node").args(["-e", script]).arg(&sdk).output().expect("node");
+    let out = std::process::Command::new("node")
+        .args(["-e", script])
+        .arg(&sdk)
+        .output()
+        .expect("node");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "utf8 ok");
 }
