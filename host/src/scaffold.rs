@@ -120,6 +120,11 @@ pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<Path
         ],
         Lang::Js => vec![
             (root.join("app.js"), fill(include_str!("scaffold/js_app.js.tmpl"))),
+            // The SDK, as it is in this repository (one file, no placeholders).
+            (
+                root.join("coral_sdk.js"),
+                include_str!("../../sdk/js/coral_sdk.js").to_string(),
+            ),
             (root.join("logic.js"), fill(include_str!("scaffold/js_logic.js.tmpl"))),
             (
                 root.join("logic.test.js"),

@@ -209,9 +209,11 @@ fn the_python_check_in_example_does_the_same_with_coral_sdk() {
     coral.expect("[group 1000001] time's up, 30000: a piano");
 }
 
-#[test]
-fn an_uncaught_python_exception_is_a_failed_event_with_its_line_and_never_a_fault() {
-    let setup = Setup::new(&["py-errors"], "[console]\n");
+/// The `py-errors` / `js-errors` fixtures: six uncaught errors and a refused storage call are failed events (each
+/// logged with `boom`'s text), the plugin keeps answering and is never quarantined; a setup refused a service
+/// names the refusal.
+fn errors_are_failed_events_not_faults(plugin: &str, boom: &str) {
+    let setup = Setup::new(&[plugin], "[console]\n");
     let mut coral = setup.start();
     for _ in 0..6 {
         coral.send("/boom");
@@ -219,20 +221,17 @@ fn an_uncaught_python_exception_is_a_failed_event_with_its_line_and_never_a_faul
     coral.send("/deny");
     coral.send("/fine");
     coral.expect("[private 10000] fine");
-    let n = coral.expect_log_count("/boom: ZeroDivisionError: division by zero (at /0/app.py:", 6);
+    let n = coral.expect_log_count(boom, 6);
     assert_eq!(n, 6, "{}", coral.stderr());
     let log = coral.expect_log("/deny: permission-denied (102)");
     assert!(log.contains("`storage`"), "the refusal names the capability: {log}");
     assert!(!log.contains("quarantined") && !log.contains("trapped"), "{log}");
-}
-
-#[test]
-fn a_python_setup_that_is_refused_a_service_names_the_refusal() {
-    let setup = Setup::new(
-        &["py-errors"],
-        "[console]\n[plugins.py-errors.config]\nstorage_in_setup = true\n",
+    drop(coral);
+    let refused = Setup::new(
+        &[plugin],
+        &format!("[console]\n[plugins.{plugin}.config]\nstorage_in_setup = true\n"),
     );
-    let coral = setup.start();
+    let coral = refused.start();
     let log = coral.expect_log("plugin not loaded");
     let line = log
         .lines()
@@ -242,6 +241,11 @@ fn a_python_setup_that_is_refused_a_service_names_the_refusal() {
         line.contains("setup: returned an error: setup: permission-denied (102)") && line.contains("`storage`"),
         "{line}"
     );
+}
+
+#[test]
+fn an_uncaught_python_exception_is_a_failed_event_with_its_line_and_a_refused_setup_names_the_refusal() {
+    errors_are_failed_events_not_faults("py-errors", "/boom: ZeroDivisionError: division by zero (at /0/app.py:");
 }
 
 #[test]
@@ -276,33 +280,7 @@ fn the_javascript_example_does_the_same_with_coral_sdk_js() {
 
 #[test]
 fn an_uncaught_javascript_error_is_a_failed_event_and_a_refused_setup_names_the_refusal() {
-    let setup = Setup::new(&["js-errors"], "[console]\n");
-    let mut coral = setup.start();
-    for _ in 0..6 {
-        coral.send("/boom");
-    }
-    coral.send("/deny");
-    coral.send("/fine");
-    coral.expect("[private 10000] fine");
-    coral.expect_log_count("/boom: TypeError: ", 6);
-    let log = coral.expect_log("/deny: permission-denied (102)");
-    assert!(log.contains("`storage`"), "{log}");
-    assert!(!log.contains("quarantined") && !log.contains("trapped"), "{log}");
-    drop(coral);
-    let refused = Setup::new(
-        &["js-errors"],
-        "[console]\n[plugins.js-errors.config]\nstorage_in_setup = true\n",
-    );
-    let coral = refused.start();
-    let log = coral.expect_log("plugin not loaded");
-    let line = log
-        .lines()
-        .find(|l| l.contains("plugin not loaded"))
-        .unwrap_or_default();
-    assert!(
-        line.contains("setup: permission-denied (102)") && line.contains("`storage`"),
-        "{line}"
-    );
+    errors_are_failed_events_not_faults("js-errors", "/boom: TypeError: cannot read property 'length' of null");
 }
 
 #[test]

@@ -144,17 +144,23 @@ fn coral_new_js_builds_and_answers_as_generated() {
     let project = work.path().join("fresh-js");
     // The generated unit test passes under Node's own runner.
     run("node --test", Command::new("node").arg("--test").current_dir(&project));
+    // A relative output path is the caller's, not the project's.
     let out = work.path().join("fresh-js.wasm");
     run(
         "build.sh",
         Command::new("bash")
             .arg(project.join("build.sh"))
-            .arg(&out)
+            .arg("fresh-js.wasm")
+            .current_dir(work.path())
             .env("CORAL_JS_TOOLS", repo_root().join(".tools/js")),
     );
+    assert!(out.is_file(), "built where the caller asked");
+    assert!(project.join("coral_sdk.js").is_file(), "the scaffold ships the SDK");
     let setup = Setup::new(&[], "[console]\n");
     std::fs::copy(&out, setup.path().join("plugins/fresh-js.wasm")).unwrap();
     let mut coral = setup.start();
     coral.send("fresh-js it works");
     coral.expect("[private 10000] fresh-js: it works");
+    coral.send("/fresh-js-ping");
+    coral.expect("[private 10000] pong");
 }
