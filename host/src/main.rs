@@ -50,7 +50,8 @@ enum Command {
         /// Where to create the project folder (default: here).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// The `coral-sdk` to depend on (Rust; default: the one this coral was built with).
+        /// The `coral-sdk` to depend on, a path (Rust; default: a copy of the one this coral was built with, in
+        /// the project's `coral-sdk/`).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -223,8 +224,7 @@ fn main() -> anyhow::Result<()> {
         },
         Command::CompileWorker { .. } => unreachable!("handled before the runtime starts"),
         Command::New { name, lang, dir, sdk } => {
-            let sdk = sdk.unwrap_or_else(coral_host::scaffold::default_sdk_path);
-            match coral_host::scaffold::create(&name, lang, &dir, &sdk) {
+            match coral_host::scaffold::create(&name, lang, &dir, sdk.as_deref()) {
                 Ok(files) => {
                     for file in &files {
                         println!("created {}", file.display());

@@ -56,14 +56,44 @@ fn valid_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-/// The SDK this `coral` was built with (the repository's `sdk/`).
-pub fn default_sdk_path() -> PathBuf {
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    sdk.canonicalize().unwrap_or(sdk)
+/// The Rust SDK this `coral` was built with, file by file: a Rust project gets its own copy in `coral-sdk/`
+/// (its bindings are generated from the project's `wit/`, beside it), so it builds anywhere, without this
+/// repository.
+const RUST_SDK: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../sdk/Cargo.toml")),
+    ("src/lib.rs", include_str!("../../sdk/src/lib.rs")),
+    ("src/bot.rs", include_str!("../../sdk/src/bot.rs")),
+    ("src/command.rs", include_str!("../../sdk/src/command.rs")),
+    ("src/error.rs", include_str!("../../sdk/src/error.rs")),
+    ("src/http.rs", include_str!("../../sdk/src/http.rs")),
+    ("src/log.rs", include_str!("../../sdk/src/log.rs")),
+    ("src/message.rs", include_str!("../../sdk/src/message.rs")),
+    ("src/plugin.rs", include_str!("../../sdk/src/plugin.rs")),
+    ("src/schedule.rs", include_str!("../../sdk/src/schedule.rs")),
+    ("src/storage.rs", include_str!("../../sdk/src/storage.rs")),
+];
+
+/// Where this `coral`'s own scripts install the guest toolchains (`.tools` in its repository): a build script's
+/// last place to look, after the environment and `PATH`.
+fn coral_tools() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.tools")
+        .display()
+        .to_string()
 }
 
-/// Create the project `dir/name`; returns the files written.
-pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+/// The SDK's version (its `Cargo.toml`), which a Rust project's dependency names.
+fn sdk_version() -> &'static str {
+    RUST_SDK[0]
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \"")?.strip_suffix('"'))
+        .unwrap_or("0.1.0")
+}
+
+/// Create the project `dir/name`; returns the files written. A Rust project depends on `sdk` when given (a
+/// path, e.g. a checkout's `sdk/`), else on its own copy of the SDK in `coral-sdk/`.
+pub fn create(name: &str, lang: Lang, dir: &Path, sdk: Option<&Path>) -> Result<Vec<PathBuf>, ScaffoldError> {
     if !valid_name(name) {
         return Err(ScaffoldError::BadName(name.to_string()));
     }
@@ -75,7 +105,9 @@ pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<Path
         template
             .replace("{{name}}", name)
             .replace("{{crate}}", &name.replace('-', "_"))
-            .replace("{{sdk}}", &sdk.display().to_string())
+            .replace("{{sdk}}", &sdk.map_or("coral-sdk".into(), |p| p.display().to_string()))
+            .replace("{{sdk_version}}", sdk_version())
+            .replace("{{coral_tools}}", &coral_tools())
     };
     let mut files: Vec<(PathBuf, String)> = match lang {
         Lang::Rust => vec![
@@ -138,6 +170,11 @@ pub fn create(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> Result<Vec<Path
             (root.join("build.sh"), fill(include_str!("scaffold/js_build.sh.tmpl"))),
         ],
     };
+    if lang == Lang::Rust && sdk.is_none() {
+        for (file, text) in RUST_SDK {
+            files.push((root.join("coral-sdk").join(file), text.to_string()));
+        }
+    }
     for (file, text) in WIT {
         files.push((root.join("wit").join(file), text.to_string()));
     }
@@ -167,17 +204,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_rust_project_carries_every_sdk_file_and_depends_on_it_by_version() {
+        // Every file of sdk/src is in the copy (a new SDK file must be added to RUST_SDK).
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&src)
+            .unwrap()
+            .map(|e| format!("src/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut copied: Vec<String> = RUST_SDK.iter().skip(1).map(|(f, _)| f.to_string()).collect();
+        copied.sort();
+        assert_eq!(copied, on_disk);
+        let dir = tempfile::tempdir().unwrap();
+        create("standalone", Lang::Rust, dir.path(), None).unwrap();
+        let cargo = std::fs::read_to_string(dir.path().join("standalone/Cargo.toml")).unwrap();
+        assert!(
+            cargo.contains(&format!(
+                "coral-sdk = {{ version = \"{}\", path = \"coral-sdk\" }}",
+                sdk_version()
+            )),
+            "{cargo}"
+        );
+        assert!(dir.path().join("standalone/coral-sdk/src/command.rs").is_file());
+        assert!(dir.path().join("standalone/wit/command.wit").is_file());
+    }
+
+    #[test]
     fn names_are_checked_and_existing_folders_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            create("Bad", Lang::Rust, dir.path(), Path::new("/sdk")),
+            create("Bad", Lang::Rust, dir.path(), Some(Path::new("/sdk"))),
             Err(ScaffoldError::BadName(_))
         ));
         assert!(matches!(
-            create("a b", Lang::Rust, dir.path(), Path::new("/sdk")),
+            create("a b", Lang::Rust, dir.path(), Some(Path::new("/sdk"))),
             Err(ScaffoldError::BadName(_))
         ));
-        let files = create("my-plugin", Lang::Rust, dir.path(), Path::new("/sdk")).unwrap();
+        let files = create("my-plugin", Lang::Rust, dir.path(), Some(Path::new("/sdk"))).unwrap();
         assert!(files.iter().any(|f| f.ends_with("wit/world.wit")));
         let cargo = std::fs::read_to_string(dir.path().join("my-plugin/Cargo.toml")).unwrap();
         assert!(
@@ -187,7 +250,7 @@ mod tests {
         let build = std::fs::read_to_string(dir.path().join("my-plugin/build.sh")).unwrap();
         assert!(build.contains("my_plugin.wasm"), "{build}");
         assert!(matches!(
-            create("my-plugin", Lang::Python, dir.path(), Path::new("/sdk")),
+            create("my-plugin", Lang::Python, dir.path(), Some(Path::new("/sdk"))),
             Err(ScaffoldError::Exists(_))
         ));
     }
@@ -196,7 +259,7 @@ mod tests {
     fn a_c_project_has_its_glue_pure_logic_native_test_and_executable_scripts() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        create("my-calc", Lang::C, dir.path(), Path::new("/sdk")).unwrap();
+        create("my-calc", Lang::C, dir.path(), Some(Path::new("/sdk"))).unwrap();
         let root = dir.path().join("my-calc");
         let logic = std::fs::read_to_string(root.join("logic.c")).unwrap();
         assert!(logic.contains("\"my-calc \"") && !logic.contains("{{"), "{logic}");
@@ -220,7 +283,7 @@ mod tests {
     #[test]
     fn js_projects_get_app_logic_test_and_build_script() {
         let dir = tempfile::tempdir().unwrap();
-        let files = create("memo-two", Lang::Js, dir.path(), Path::new("/sdk")).unwrap();
+        let files = create("memo-two", Lang::Js, dir.path(), Some(Path::new("/sdk"))).unwrap();
         for want in [
             "app.js",
             "logic.js",
