@@ -41,9 +41,15 @@ const OTHER_LANGUAGES: &[(&str, &str)] = &[
     ("js-errors", "tests/plugins/js-errors"),
 ];
 
-/// Build a plugin that has its own `build.sh` (Python, JavaScript, C) into `target/wasm/lang/`.
+/// Build a plugin that has its own `build.sh` (Python, JavaScript, C): an example into `target/wasm/lang/` (where
+/// `./scripts/run.sh` installs examples from), a test fixture into `target/wasm/fixtures/` (never installed).
 fn build_script_plugin(name: &str, folder: &str) -> PathBuf {
-    let out = repo_root().join(format!("target/wasm/lang/{name}.wasm"));
+    let dir = if folder.starts_with("tests/") {
+        "fixtures"
+    } else {
+        "lang"
+    };
+    let out = repo_root().join(format!("target/wasm/{dir}/{name}.wasm"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let script = repo_root().join(folder).join("build.sh");
     let output = Command::new("bash")
