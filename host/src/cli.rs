@@ -110,11 +110,7 @@ pub async fn describe(runtime: &Runtime, path: &Path, name: &str, config: &Confi
     let _ = writeln!(out, "WIT:          {}", compiled.wit_version);
     let _ = writeln!(out, "events:       {events}");
     let settings = config.host.command_settings();
-    let shown_prefix = settings
-        .prefixes
-        .iter()
-        .find(|p| !p.is_empty())
-        .map_or("", String::as_str);
+    let shown_prefix = settings.shown_prefix();
     for spec in commands.specs() {
         let _ = writeln!(
             out,
@@ -242,18 +238,7 @@ pub async fn check(runtime: &Runtime, config: &Config) -> bool {
             Ok(mut described) => {
                 // A disabled plugin does not load, so it takes no word.
                 for word in described.words.iter().filter(|_| enabled) {
-                    use coral_runtime::commands::CommandError;
-                    let clash = if settings.help.as_deref() == Some(word.as_str()) {
-                        Some(CommandError::Help(word.clone()))
-                    } else if settings.allow_duplicates {
-                        None
-                    } else {
-                        owners.get(word).map(|owner| CommandError::Clash {
-                            word: word.clone(),
-                            owner: owner.clone(),
-                        })
-                    };
-                    match clash {
+                    match settings.clash(word, || owners.get(word).cloned()) {
                         Some(clash) => described
                             .problems
                             .push(format!("{name}: {clash}; {name} will not load")),

@@ -1,6 +1,7 @@
 //! One plugin's actor: the task that owns its `Store`s, serialises calls into them under the CPU budget, memory
 //! cap and wall-clock limits, and replaces an instance after a fault (with quarantine after repeated ones).
 
+use crate::commands::route::chat_of;
 use crate::crash::Admit;
 use crate::dispatcher::{Delivery, Ticket, Work};
 use crate::limits::PluginLimits;
@@ -236,30 +237,25 @@ impl Actor {
                 }
             }
         };
-        let (chat, message) = match &work {
+        // Which bot, where a free reply may go, and the message to remember (if any).
+        let (self_id, chat, message) = match &work {
             Work::Event(event) => (
+                &event.self_id,
                 reply_chat(event),
                 match &event.kind {
                     EventKind::Message(m) => Some(m),
                     _ => None,
                 },
             ),
-            Work::Command(call) => (
-                Some(crate::commands::route::chat_of(&call.message)),
-                Some(&call.message),
-            ),
+            Work::Command(call) => (&call.self_id, Some(chat_of(&call.message)), Some(&call.message)),
             Work::Prompt(reply) => (
+                &reply.self_id,
                 Some(reply.chat.clone()),
                 match &reply.outcome {
                     coral_model::bindings::PromptOutcome::Answer(m) => Some(m),
                     coral_model::bindings::PromptOutcome::TimedOut => None,
                 },
             ),
-        };
-        let self_id = match &work {
-            Work::Event(event) => &event.self_id,
-            Work::Command(call) => &call.self_id,
-            Work::Prompt(reply) => &reply.self_id,
         };
         if let (Some(m), Some(chat)) = (message, &chat) {
             remember(&starter.shared, self_id, m, chat);
@@ -353,10 +349,7 @@ async fn within_limits<F: Future>(
 fn reply_chat(event: &Event) -> Option<Chat> {
     use coral_model::bindings::coral::bot::types::{NoticeEvent as N, RequestEvent};
     match &event.kind {
-        EventKind::Message(m) => Some(match (&m.message_type, &m.group_id) {
-            (ChatType::Group, Some(g)) => Chat::Group(g.clone()),
-            _ => Chat::Private(m.user_id.clone()),
-        }),
+        EventKind::Message(m) => Some(chat_of(m)),
         EventKind::Notice(n) => match n {
             N::GroupUpload(x) => Some(Chat::Group(x.group_id.clone())),
             N::GroupAdmin(x) => Some(Chat::Group(x.group_id.clone())),

@@ -88,25 +88,39 @@ impl Drop for Level {
 }
 
 impl Chain {
-    /// Offer the next level (without waiting for queue space); returns how many queued it.
-    fn offer_next(mut self) -> usize {
-        let Some(level) = self.levels.pop() else { return 0 };
+    /// Start the next level: its deliveries, each with a ticket that holds the level (whose last drop offers the
+    /// levels after it, unless one of them said `stop`).
+    fn next_level(mut self) -> Vec<(Target, Work, Ticket)> {
+        let Some(level) = self.levels.pop() else {
+            return Vec::new();
+        };
         let guard = Arc::new(Level {
             stopped: AtomicBool::new(false),
             rest: Mutex::new(None),
         });
-        let mut queued = 0;
-        for (target, work) in level {
-            let ticket = Ticket {
-                done: self.done.clone(),
-                level: Some(guard.clone()),
-            };
-            queued += usize::from(target.offer(work, ticket));
-        }
+        let done = self.done.clone();
         if !self.levels.is_empty() {
+            // Safe before the deliveries go out: `guard` is held here until they all have their tickets.
             *guard.rest.lock() = Some(self);
         }
-        queued
+        level
+            .into_iter()
+            .map(|(target, work)| {
+                let ticket = Ticket {
+                    done: done.clone(),
+                    level: Some(guard.clone()),
+                };
+                (target, work, ticket)
+            })
+            .collect()
+    }
+
+    /// Offer the next level (without waiting for queue space); returns how many queued it.
+    fn offer_next(self) -> usize {
+        self.next_level()
+            .into_iter()
+            .map(|(target, work, ticket)| usize::from(target.offer(work, ticket)))
+            .sum()
     }
 }
 
@@ -329,13 +343,11 @@ impl Dispatcher {
         match self.chain(event, done.clone(), true) {
             Ok(chain) => chain.offer_next(),
             Err(needs) => {
-                let (event, [bot, group, user]) = *needs;
-                // Look the role up off the adapter's path, then route the event again (with the role if found;
-                // without, the command is judged as from a member). Counted as queued: it will be delivered.
+                // Look the role up off the adapter's path, then route the event again. Counted as queued: it will
+                // be delivered.
                 let dispatcher = self.clone();
                 tokio::spawn(async move {
-                    dispatcher.hub.look_up_role(&bot, &group, &user).await;
-                    if let Ok(chain) = dispatcher.chain(event, done, false) {
+                    if let Some(chain) = dispatcher.chain_after_lookup(*needs, done).await {
                         chain.offer_next();
                     }
                 });
@@ -344,35 +356,30 @@ impl Dispatcher {
         }
     }
 
+    /// Look up the role a command needs, then route the event again: with the role if found, else judged as from
+    /// a member.
+    async fn chain_after_lookup(
+        &self,
+        (event, [bot, group, user]): (Event, [String; 3]),
+        done: Option<mpsc::Sender<()>>,
+    ) -> Option<Chain> {
+        self.hub.look_up_role(&bot, &group, &user).await;
+        self.chain(event, done, false).ok()
+    }
+
     /// Deliver an event, waiting for queue space in the first priority level instead of shedding. For local,
     /// trusted sources (the console), where back-pressure is better than dropping what the user typed.
     pub async fn dispatch_wait(&self, event: Event) -> usize {
-        let mut chain = match self.chain(event, None, true) {
+        let chain = match self.chain(event, None, true) {
             Ok(chain) => chain,
-            Err(needs) => {
-                let (event, [bot, group, user]) = *needs;
-                self.hub.look_up_role(&bot, &group, &user).await;
-                match self.chain(event, None, false) {
-                    Ok(chain) => chain,
-                    Err(_) => return 0,
-                }
-            }
+            Err(needs) => match self.chain_after_lookup(*needs, None).await {
+                Some(chain) => chain,
+                None => return 0,
+            },
         };
-        let Some(first) = chain.levels.pop() else { return 0 };
-        let guard = Arc::new(Level {
-            stopped: AtomicBool::new(false),
-            rest: Mutex::new(None),
-        });
-        if !chain.levels.is_empty() {
-            *guard.rest.lock() = Some(chain);
-        }
         let mut queued = 0;
-        for (target, work) in first {
+        for (target, work, ticket) in chain.next_level() {
             target.stats.received.fetch_add(1, Ordering::Relaxed);
-            let ticket = Ticket {
-                done: None,
-                level: Some(guard.clone()),
-            };
             if target.tx.send((work, ticket)).await.is_ok() {
                 queued += 1;
             }
@@ -432,24 +439,14 @@ impl Dispatcher {
         let settings = self.hub.settings();
         let mut words: Vec<&str> = plugin.commands.words().collect();
         words.sort_unstable();
-        for word in words {
-            if settings.help.as_deref() == Some(word) {
-                return Some(CommandError::Help(word.to_string()));
-            }
-            if settings.allow_duplicates {
-                continue;
-            }
-            if let Some(other) = plugins
-                .iter()
-                .find(|p| p.name != plugin.name && p.commands.find(word).is_some())
-            {
-                return Some(CommandError::Clash {
-                    word: word.to_string(),
-                    owner: other.name.to_string(),
-                });
-            }
-        }
-        None
+        words.into_iter().find_map(|word| {
+            settings.clash(word, || {
+                plugins
+                    .iter()
+                    .find(|p| p.name != plugin.name && p.commands.find(word).is_some())
+                    .map(|other| other.name.to_string())
+            })
+        })
     }
 
     /// Queue an event for one plugin only (a timer of its own), if it is running, wants the event's category and

@@ -292,9 +292,8 @@ impl Runtime {
         let name: Arc<str> = Arc::from(name);
         let limits = spec.limits;
         let wit_version = compiled.wit_version;
-        let shared = PluginShared::new(name.clone(), compiled.hash, &self.host, &limits);
+        let shared = PluginShared::new(name.clone(), compiled.hash, &self.host, &limits, spec.tz.clone());
         *shared.crashes.lock() = crash::CrashGuard::new(limits.quarantine);
-        *shared.tz.lock() = spec.tz.clone();
         let stats = shared.stats.clone();
         let config_json = spec.config_json.clone();
         let starter = Starter {
@@ -353,6 +352,7 @@ impl Runtime {
             compiled.hash.clone(),
             &state::HostParts::default(),
             &limits,
+            None,
         );
         let starter = Starter {
             shared,

@@ -60,7 +60,7 @@ pub struct PluginShared {
     /// Commands and prompts (the host's, shared by every plugin).
     pub hub: Arc<crate::commands::Hub>,
     /// The time zone its cron lines run in when they name none (`[plugins.<name>] tz`).
-    pub tz: Mutex<Option<String>>,
+    pub tz: Option<String>,
     /// The line budget its stdout, stderr and `coral:bot/log` share.
     pub log_budget: LogBudget,
     /// Limits "event queue full" warnings to one per [`SHED_LOG_PERIOD`] (with the count shed since the last).
@@ -92,7 +92,13 @@ pub struct HostParts {
 
 impl PluginShared {
     /// The shared part of a plugin about to start: it may do nothing until its policy is set from its metadata.
-    pub fn new(name: Arc<str>, hash: String, host: &HostParts, limits: &crate::limits::PluginLimits) -> Arc<Self> {
+    pub fn new(
+        name: Arc<str>,
+        hash: String,
+        host: &HostParts,
+        limits: &crate::limits::PluginLimits,
+        tz: Option<String>,
+    ) -> Arc<Self> {
         let HostParts {
             bots,
             bot_calls,
@@ -122,7 +128,7 @@ impl PluginShared {
             http_in_flight: Default::default(),
             own_endpoints,
             hub,
-            tz: Mutex::default(),
+            tz,
             log_budget: LogBudget::new(name_for_budget, limits.log_rate.rate()),
             shed_log: coral_model::log_limit::LogLimiter::new(SHED_LOG_PERIOD),
         })

@@ -89,6 +89,26 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Whether `word` may be taken by a plugin: not the built-in help's, and (unless duplicates are allowed) not
+    /// another plugin's (`taken_by` names it). The one rule of loading and of `coral check`.
+    pub fn clash(&self, word: &str, taken_by: impl FnOnce() -> Option<String>) -> Option<CommandError> {
+        if self.help.as_deref() == Some(word) {
+            return Some(CommandError::Help(word.to_string()));
+        }
+        if self.allow_duplicates {
+            return None;
+        }
+        taken_by().map(|owner| CommandError::Clash {
+            word: word.to_string(),
+            owner,
+        })
+    }
+
+    /// The prefix `help` and usage lines show: the first non-empty one (none if only the bare word is on).
+    pub fn shown_prefix(&self) -> &str {
+        self.prefixes.iter().find(|p| !p.is_empty()).map_or("", String::as_str)
+    }
+
     /// Order prefixes longest first (so `//` is tried before `/`) and drop repeats.
     pub fn normalise(mut self) -> Self {
         self.prefixes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
@@ -289,7 +309,7 @@ impl Hub {
 
     /// The role the host last looked up for this member (within [`ROLE_TTL`]).
     pub fn cached_role(&self, self_id: &str, group: &str, user: &str) -> Option<Role> {
-        let key = format!("{self_id}\u{0}{group}\u{0}{user}");
+        let key = prompts::member_key(self_id, &Chat::Group(group.to_string()), user);
         let roles = self.roles.lock();
         roles
             .get(&key)
@@ -300,7 +320,7 @@ impl Hub {
     /// Ask the platform for a member's role (`get_group_member_info`) and remember it. False when a lookup of it
     /// is already in flight or [`MAX_ROLE_LOOKUPS`] are (the caller then goes on without the role).
     pub async fn look_up_role(&self, self_id: &str, group: &str, user: &str) -> bool {
-        let key = format!("{self_id}\u{0}{group}\u{0}{user}");
+        let key = prompts::member_key(self_id, &Chat::Group(group.to_string()), user);
         {
             let mut in_flight = self.looking_up.lock();
             if in_flight.len() >= MAX_ROLE_LOOKUPS || !in_flight.insert(key.clone()) {
@@ -383,7 +403,7 @@ impl Hub {
     /// [`ANSWER_BURST`] at once and then one per [`ANSWER_EVERY`], so the host is never a way to make the bot
     /// flood a chat.
     pub fn answer(&self, self_id: &str, chat: &Chat, user_id: &str, text: String) {
-        let key = format!("{self_id}\u{0}{}\u{0}{user_id}", prompts::chat_key(chat));
+        let key = prompts::member_key(self_id, chat, user_id);
         {
             let now = Instant::now();
             let mut answered = self.answered.lock();

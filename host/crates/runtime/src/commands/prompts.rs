@@ -15,16 +15,18 @@ pub const MAX_TIMEOUT_SECS: u32 = 3600;
 /// Longest prompt key, bytes.
 pub const MAX_KEY: usize = 128;
 
-/// A chat as a map key (`g:<id>` or `p:<id>`).
-pub fn chat_key(chat: &Chat) -> String {
+/// A chat on a bot as a map key (`<bot>\0g:<id>` or `<bot>\0p:<id>`): the one key format of prompts, cooldowns,
+/// host answers and roles.
+pub fn chat_key(self_id: &str, chat: &Chat) -> String {
     match chat {
-        Chat::Group(id) => format!("g:{id}"),
-        Chat::Private(id) => format!("p:{id}"),
+        Chat::Group(id) => format!("{self_id}\u{0}g:{id}"),
+        Chat::Private(id) => format!("{self_id}\u{0}p:{id}"),
     }
 }
 
-fn key(self_id: &str, chat: &Chat, user_id: &str) -> String {
-    format!("{self_id}\u{0}{}\u{0}{user_id}", chat_key(chat))
+/// A user in a chat on a bot as a map key.
+pub fn member_key(self_id: &str, chat: &Chat, user_id: &str) -> String {
+    format!("{}\u{0}{user_id}", chat_key(self_id, chat))
 }
 
 /// A pending prompt.
@@ -85,7 +87,7 @@ impl Prompts {
         if prompt_key.len() > MAX_KEY {
             return Err(PromptError::Invalid(format!("a prompt key is at most {MAX_KEY} bytes")));
         }
-        let k = key(self_id, chat, user_id);
+        let k = member_key(self_id, chat, user_id);
         let mut pending = self.pending.lock();
         match pending.get(&k) {
             Some(p) if p.plugin != *plugin => return Err(PromptError::Busy(p.plugin.to_string())),
@@ -114,7 +116,7 @@ impl Prompts {
 
     /// Withdraw `plugin`'s prompt for this user and chat.
     pub fn cancel(&self, plugin: &str, self_id: &str, chat: &Chat, user_id: &str) -> bool {
-        let k = key(self_id, chat, user_id);
+        let k = member_key(self_id, chat, user_id);
         let mut pending = self.pending.lock();
         if pending.get(&k).is_some_and(|p| &*p.plugin == plugin) {
             pending.remove(&k);
@@ -126,7 +128,7 @@ impl Prompts {
     /// The prompt this message answers, if any (taken: it is answered once).
     pub fn take_answer(&self, self_id: &str, chat: &Chat, user_id: &str) -> Option<Pending> {
         let mut pending = self.pending.lock();
-        let k = key(self_id, chat, user_id);
+        let k = member_key(self_id, chat, user_id);
         let found = pending.remove(&k)?;
         if found.deadline <= Instant::now() {
             // Timed out already: the timeout task delivers that; the message is an ordinary one.

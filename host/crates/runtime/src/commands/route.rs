@@ -3,7 +3,7 @@
 //! refusal, `help`); every other plugin that wants the event gets it as it is.
 
 use super::parse::{self, Input};
-use super::{Hub, fill, in_scope, permits, who};
+use super::{Hub, Settings, fill, in_scope, permits, who};
 use crate::dispatcher::{PluginHandle, Work};
 use coral_model::bindings::{
     Chat, ChatType, Event, EventCategory, EventKind, Invocation, MessageEvent, Permission, PromptOutcome, PromptReply,
@@ -93,11 +93,11 @@ fn deliveries(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(usize, 
     let any_commands = settings.help.is_some() || plugins.iter().any(|p| !p.commands.is_empty());
     if any_commands && !message.self_sent {
         let input = Input::new(&message.message, &event.self_id);
+        let superuser = settings.superusers.contains(&message.user_id);
+        let role = message.sender.role;
         for head in parse::heads(&input, &settings.prefixes) {
-            let superuser = hub.is_superuser(&message.user_id);
-            let role = message.sender.role;
             if settings.help.as_deref() == Some(head.word.as_str()) {
-                let text = help(hub, plugins, &chat, &input, &head, role, superuser);
+                let text = help(&settings, plugins, &chat, &input, &head, role, superuser);
                 hub.answer(&event.self_id, &chat, &message.user_id, text);
                 break;
             }
@@ -127,15 +127,16 @@ fn deliveries(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(usize, 
                     });
                     continue;
                 }
-                let place = format!("{}\u{0}{}\u{0}{}", plugin.name, spec.name, event.self_id);
-                let mut keys = vec![format!(
-                    "{place}\u{0}{}\u{0}{}",
-                    super::prompts::chat_key(&chat),
-                    message.user_id
-                )];
+                // Per user in this chat, and per group.
+                let command_key = format!("{}\u{0}{}", plugin.name, spec.name);
+                let member = super::prompts::member_key(&event.self_id, &chat, &message.user_id);
+                let mut keys = vec![format!("{command_key}\u{0}{member}")];
                 let mut lengths = vec![spec.user_cooldown_secs];
-                if let Chat::Group(group) = &chat {
-                    keys.push(format!("{place}\u{0}g:{group}"));
+                if let Chat::Group(_) = &chat {
+                    keys.push(format!(
+                        "{command_key}\u{0}{}",
+                        super::prompts::chat_key(&event.self_id, &chat)
+                    ));
                     lengths.push(spec.group_cooldown_secs);
                 }
                 let left = keys
@@ -208,7 +209,7 @@ fn plain(plugins: &[PluginHandle], event: &Event, category: EventCategory, taken
 
 /// The built-in help: the commands the sender may use in this chat, or one command's usage (`help sign`).
 fn help(
-    hub: &Hub,
+    settings: &Settings,
     plugins: &[PluginHandle],
     chat: &Chat,
     input: &Input,
@@ -216,12 +217,7 @@ fn help(
     role: Option<coral_model::bindings::Role>,
     superuser: bool,
 ) -> String {
-    let settings = hub.settings();
-    let shown_prefix = settings
-        .prefixes
-        .iter()
-        .find(|p| !p.is_empty())
-        .map_or("", String::as_str);
+    let shown_prefix = settings.shown_prefix();
     let usable = plugins
         .iter()
         .flat_map(|p| p.commands.specs())

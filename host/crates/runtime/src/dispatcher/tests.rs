@@ -54,7 +54,13 @@ pub(super) fn plugin_with(
     priority: i32,
 ) -> (PluginHandle, mpsc::Receiver<Delivery>) {
     let limits = limits(queue_len);
-    let shared = PluginShared::new(Arc::from(name), format!("hash-{name}"), &HostParts::default(), &limits);
+    let shared = PluginShared::new(
+        Arc::from(name),
+        format!("hash-{name}"),
+        &HostParts::default(),
+        &limits,
+        None,
+    );
     let (tx, rx) = mpsc::channel(queue_len);
     let handle = PluginHandle {
         name: Arc::from(name),

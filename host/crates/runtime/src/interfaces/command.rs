@@ -4,7 +4,7 @@
 use crate::state::PluginState;
 use coral_model::HostError;
 use coral_model::bindings::coral::bot::command::Host;
-use coral_model::bindings::{Chat, ErrorCode, WitError};
+use coral_model::bindings::{Chat, ErrorCode};
 use coral_policy::{Capability, Target};
 
 impl Host for PluginState {
@@ -23,18 +23,13 @@ impl Host for PluginState {
             .filter(|(bot, _)| *bot == self_id)
             .map(|(_, c)| c);
         if let Err(refusal) = self.shared.policy().check_prompt(&chat, reply_chat) {
-            let error = WitError::from(&refusal);
-            let outcome = super::services::outcome_of(&refusal);
-            let capability = Capability::Prompt.to_string();
-            self.audit(
+            return Err(self.refuse(
                 &self_id,
                 "prompt",
-                &capability,
+                &Capability::Prompt,
                 &Target::of_chat(&chat),
-                outcome,
-                Some(&error),
-            );
-            return Err(error.into());
+                &refusal,
+            ));
         }
         if self.shared.bots.get(&self_id).is_none() {
             return Err(HostError::new(

@@ -28,7 +28,7 @@ fn to_wit(when: When) -> WitWhen {
 impl Host for PluginState {
     async fn add(&mut self, name: String, when: WitWhen, payload: String) -> Answer<()> {
         let services = self.admit_service(Capability::Schedule, "schedule.add")?;
-        let when = match (from_wit(when), self.shared.tz.lock().as_deref()) {
+        let when = match (from_wit(when), self.shared.tz.as_deref()) {
             // A line that names no zone runs in the plugin's (`[plugins.<name>] tz`); the job keeps it.
             (When::Cron(line), Some(tz)) if !line.trim_start().starts_with(coral_services::cron::TZ_PREFIX) => {
                 When::Cron(format!("{}{tz} {}", coral_services::cron::TZ_PREFIX, line.trim()))

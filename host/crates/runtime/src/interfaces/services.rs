@@ -38,7 +38,7 @@ pub(crate) fn job_error(error: &JobError) -> WitError {
 }
 
 /// The audit outcome of a refusal.
-pub(crate) fn outcome_of(refusal: &PolicyError) -> Outcome {
+fn outcome_of(refusal: &PolicyError) -> Outcome {
     match refusal {
         PolicyError::RateLimited { .. } => Outcome::RateLimited,
         PolicyError::Denied { .. } => Outcome::Denied,
@@ -48,23 +48,35 @@ pub(crate) fn outcome_of(refusal: &PolicyError) -> Outcome {
 }
 
 impl PluginState {
+    /// Log and audit the refusal of a call that is not a platform action (a service, a prompt); the error the
+    /// plugin gets.
+    pub(crate) fn refuse(
+        &self,
+        bot: &str,
+        call: &str,
+        capability: &Capability,
+        target: &Target,
+        refusal: &PolicyError,
+    ) -> HostError {
+        let error = WitError::from(refusal);
+        tracing::debug!(plugin = %self.shared.name, call, %refusal, "call refused");
+        self.audit(
+            bot,
+            call,
+            &capability.to_string(),
+            target,
+            outcome_of(refusal),
+            Some(&error),
+        );
+        HostError::from(error)
+    }
+
     /// Admit one call of a service: counts the host call (a trap past the per-event budget), then checks grant,
     /// request and rate. A refusal is audited and returned as the WIT error to hand back.
     pub(crate) fn admit_service(&mut self, capability: Capability, call: &str) -> Result<Arc<Services>, HostError> {
         self.count_host_call()?;
         if let Err(refusal) = self.shared.policy().check_service(&capability) {
-            let error = WitError::from(&refusal);
-            let outcome = outcome_of(&refusal);
-            tracing::debug!(plugin = %self.shared.name, call, %refusal, "service call refused");
-            self.audit(
-                "-",
-                call,
-                &capability.to_string(),
-                &Target::default(),
-                outcome,
-                Some(&error),
-            );
-            return Err(HostError::from(error));
+            return Err(self.refuse("-", call, &capability, &Target::default(), &refusal));
         }
         match &self.shared.services {
             Some(services) => Ok(services.clone()),
