@@ -87,40 +87,47 @@ impl Drop for Level {
     }
 }
 
+/// The next level's deliveries and what each of their tickets carries.
+struct Started {
+    level: Vec<(Target, Work)>,
+    guard: Arc<Level>,
+    done: Option<mpsc::Sender<()>>,
+}
+
+impl Started {
+    fn ticket(&self) -> Ticket {
+        Ticket {
+            done: self.done.clone(),
+            level: Some(self.guard.clone()),
+        }
+    }
+}
+
 impl Chain {
-    /// Start the next level: its deliveries, each with a ticket that holds the level (whose last drop offers the
-    /// levels after it, unless one of them said `stop`).
-    fn next_level(mut self) -> Vec<(Target, Work, Ticket)> {
-        let Some(level) = self.levels.pop() else {
-            return Vec::new();
-        };
+    /// Start the next level: its deliveries, and the level their tickets hold (whose last drop offers the levels
+    /// after it, unless one of them said `stop`).
+    fn next_level(mut self) -> Option<Started> {
+        let level = self.levels.pop()?;
         let guard = Arc::new(Level {
             stopped: AtomicBool::new(false),
             rest: Mutex::new(None),
         });
         let done = self.done.clone();
         if !self.levels.is_empty() {
-            // Safe before the deliveries go out: `guard` is held here until they all have their tickets.
+            // Safe before the deliveries go out: the returned `guard` is held until they all have their tickets.
             *guard.rest.lock() = Some(self);
         }
-        level
-            .into_iter()
-            .map(|(target, work)| {
-                let ticket = Ticket {
-                    done: done.clone(),
-                    level: Some(guard.clone()),
-                };
-                (target, work, ticket)
-            })
-            .collect()
+        Some(Started { level, guard, done })
     }
 
     /// Offer the next level (without waiting for queue space); returns how many queued it.
     fn offer_next(self) -> usize {
-        self.next_level()
-            .into_iter()
-            .map(|(target, work, ticket)| usize::from(target.offer(work, ticket)))
-            .sum()
+        let Some(mut started) = self.next_level() else { return 0 };
+        let mut queued = 0;
+        for (target, work) in std::mem::take(&mut started.level) {
+            queued += usize::from(target.offer(work, started.ticket()));
+        }
+        queued
     }
 }
 
@@ -377,10 +384,13 @@ impl Dispatcher {
                 None => return 0,
             },
         };
+        let Some(mut started) = chain.next_level() else {
+            return 0;
+        };
         let mut queued = 0;
-        for (target, work, ticket) in chain.next_level() {
+        for (target, work) in std::mem::take(&mut started.level) {
             target.stats.received.fetch_add(1, Ordering::Relaxed);
-            if target.tx.send((work, ticket)).await.is_ok() {
+            if target.tx.send((work, started.ticket())).await.is_ok() {
                 queued += 1;
             }
         }
