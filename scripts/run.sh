@@ -11,6 +11,7 @@ build_guests example-plugins/Cargo.toml
 build_other_language_plugins
 install_example_plugins
 say "building the coral host (release)"
-cargo build --release --bin coral
+# To stderr like every build step (lib.sh): piped, stdout carries only the bot's replies.
+cargo build --release --bin coral 1>&2
 say "starting coral: console platform, plugins from ./plugins, data in ./data"
 exec "$ROOT/target/release/coral" run "$@"

@@ -183,6 +183,10 @@ pub struct HostConfig {
     pub help_command: String,
     /// The host's answers to commands: `usage`, `cooldown`, `denied`, `help_header`.
     pub texts: TextsConfig,
+    /// Users whose events no plugin sees, in any chat (and the host does not answer).
+    pub blocked_users: Vec<Id>,
+    /// Groups whose events no plugin sees.
+    pub blocked_groups: Vec<Id>,
 }
 
 /// `[host.texts]`: what the host answers when a command cannot run. `{command}`, `{usage}`, `{problem}`,
@@ -265,6 +269,8 @@ impl Default for HostConfig {
             allow_duplicate_commands: false,
             help_command: "help".into(),
             texts: TextsConfig::default(),
+            blocked_users: Vec::new(),
+            blocked_groups: Vec::new(),
         }
     }
 }
@@ -343,6 +349,23 @@ pub struct PluginConfig {
     pub priority: Option<i32>,
     /// The time zone its cron jobs run in unless a line names one (`CRON_TZ=…`): `"Asia/Shanghai"` (default UTC).
     pub tz: Option<String>,
+    /// Where it sees events: `enabled_in = { groups = [...], users = [...], private = true }` (default:
+    /// everywhere). Events from elsewhere never reach it.
+    pub enabled_in: Option<EnabledInConfig>,
+}
+
+/// `enabled_in` under `[plugins.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnabledInConfig {
+    /// Group events only from these groups (default: every group; `[]`: none).
+    pub groups: Option<Vec<Id>>,
+    /// Private events (private messages, friend requests and notices) only from these users (default: every
+    /// user).
+    pub users: Option<Vec<Id>>,
+    /// Private events at all (default true).
+    #[serde(default = "yes")]
+    pub private: bool,
 }
 
 /// `storage = { max_keys, max_mb }` under `[plugins.<name>]`.
@@ -458,6 +481,7 @@ impl Default for PluginConfig {
             timer_rate: None,
             priority: None,
             tz: None,
+            enabled_in: None,
         }
     }
 }
@@ -604,6 +628,30 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// What each plugin may see: `enabled_in` and the blocked users and groups.
+    pub fn visibility(&self) -> coral_runtime::visibility::Rules {
+        let ids = |ids: &[Id]| ids.iter().map(Id::as_string).collect();
+        coral_runtime::visibility::Rules {
+            blocked_users: ids(&self.host.blocked_users),
+            blocked_groups: ids(&self.host.blocked_groups),
+            sights: self
+                .plugins
+                .iter()
+                .filter_map(|(name, p)| {
+                    let e = p.enabled_in.as_ref()?;
+                    Some((
+                        name.clone(),
+                        coral_runtime::visibility::Sight {
+                            groups: id_set(&e.groups),
+                            users: id_set(&e.users),
+                            private: e.private,
+                        },
+                    ))
+                })
+                .collect(),
+        }
     }
 
     /// The settings of one plugin (defaults when it has no table).

@@ -22,79 +22,34 @@ pub(crate) mod test_fixtures;
 use anyhow::Context as _;
 use config::Config;
 use coral_model::Bots;
-use coral_runtime::{Dispatcher, Runtime};
+use coral_runtime::Runtime;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Load every `*.wasm` in the plugin folder into the dispatcher. A plugin that fails to load is logged (with its
-/// name and the reason) and skipped; the host keeps going. Returns the names and versions loaded.
-pub async fn load_plugins(runtime: &Runtime, config: &Config, dispatcher: &Dispatcher) -> Vec<(String, String)> {
-    let dir = &config.host.plugin_dir;
-    let files = match plugin_files(dir) {
-        Ok(files) => files,
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), "cannot list the plugin folder: {e}; no plugins loaded");
-            return Vec::new();
-        }
-    };
-    for name in config.plugins.keys() {
-        if !files.iter().any(|(n, _)| n == name) {
-            tracing::warn!(plugin = %name, "configured under [plugins.{name}] but there is no {name}.wasm in {}", dir.display());
-        }
+/// What the admin socket and the metrics endpoint read and act on: the runtime's figures, and the reloader for
+/// the operator's requests.
+struct HostControl {
+    status: coral_runtime::status::Status,
+    reloader: Arc<reload::Reloader>,
+}
+
+impl coral_ops::Control for HostControl {
+    fn snapshot(&self) -> coral_ops::Snapshot {
+        self.status.snapshot()
     }
-    let mut loaded = Vec::new();
-    for (name, path) in files {
-        let settings = config.plugin(&name);
-        if !settings.enabled {
-            tracing::info!(plugin = %name, "disabled in config; not loaded");
-            continue;
-        }
-        let spec = match config.start_spec(&name) {
-            Ok(spec) => spec,
-            Err(e) => {
-                tracing::error!(plugin = %name, "plugin not loaded: {e}");
-                continue;
-            }
-        };
-        let started = std::time::Instant::now();
-        let max_bytes = config.host.max_plugin_mb << 20;
-        match runtime.load(&name, &path, spec, max_bytes).await {
-            Ok(handle) => {
-                let m = &handle.metadata;
-                if m.name != name {
-                    tracing::warn!(plugin = %name, "the plugin calls itself `{}`; Coral knows it by its file name", m.name);
-                }
-                let policy = handle.shared.policy();
-                let missing: BTreeSet<_> = policy.requested().difference(policy.granted()).cloned().collect();
-                tracing::info!(
-                    plugin = %name, version = %m.version, hash = %handle.shared.hash, wit = %handle.wit_version,
-                    effective = %names(&policy.effective()), ms = started.elapsed().as_millis() as u64, "plugin loaded"
-                );
-                if !missing.is_empty() {
-                    tracing::info!(plugin = %name, "requested but not granted: {} (grant under [plugins.{name}])", names(&missing));
-                }
-                let version = m.version.clone();
-                // `replace`, not `add`: the watcher may have loaded this file meanwhile.
-                match dispatcher.replace(handle) {
-                    Ok(old) => {
-                        loaded.push((name.clone(), version));
-                        if let Some(old) = old {
-                            tokio::spawn(old.shutdown());
-                        }
-                    }
-                    Err(clash) => {
-                        tracing::error!(plugin = %name, "plugin not loaded: commands refused: {}", clash.error);
-                        tokio::spawn(clash.plugin.shutdown());
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(plugin = %name, path = %path.display(), "plugin not loaded: {e}")
-            }
-        }
+
+    fn lift_quarantine(&self, name: &str) -> bool {
+        self.status.lift_quarantine(name)
     }
-    loaded
+
+    fn run_job<'a>(&'a self, plugin: &'a str, job: &'a str) -> coral_ops::JobRun<'a> {
+        self.status.run_job(plugin, job)
+    }
+
+    fn manage(&self, request: coral_ops::Manage) -> coral_ops::ManageRun<'_> {
+        Box::pin(self.reloader.manage(request))
+    }
 }
 
 /// Where the `coral status` socket is: `[host] admin_socket`, else `<data_dir>/coral.sock`.
@@ -156,10 +111,25 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let own = runtime.own_endpoints().clone();
     own.add(crate::endpoints::coral_endpoints(&config).iter().cloned());
     runtime.hub().set_settings(config.host.command_settings());
+    runtime.hub().visibility.set_rules(config.visibility());
+    let switches = config.host.data_dir.join("switches.json");
+    runtime
+        .hub()
+        .visibility
+        .open_switches(&switches)
+        .map_err(|e| anyhow::anyhow!("reading the per-group switches: {e}"))?;
     let dispatcher = runtime.dispatcher();
     let prompt_timeouts = tokio::spawn(dispatcher.clone().run_prompt_timeouts());
     let onebot_counters = Arc::new(coral_model::AdapterCounters::default());
-    let sources: coral_ops::Sources = Arc::new(coral_runtime::status::Status {
+    // Hot reload and the operator's requests.
+    let reloader = reload::Reloader::with_audit(
+        runtime.clone(),
+        dispatcher.clone(),
+        config.clone(),
+        config_path,
+        Some(audit.clone()),
+    );
+    let status = coral_runtime::status::Status {
         dispatcher: dispatcher.clone(),
         bots: bots.clone(),
         bot_calls: runtime.bot_calls().clone(),
@@ -173,6 +143,10 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         },
         services: Some(services.clone()),
         started,
+    };
+    let sources: coral_ops::Sources = Arc::new(HostControl {
+        status,
+        reloader: reloader.clone(),
     });
     admin.serve(sources.clone())?;
     tracing::info!("admin socket (coral status): {}", admin.path().display());
@@ -190,7 +164,6 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         coral_ops::metrics::serve(listener, sources);
     }
     // Hot reload: keep the watcher alive for the life of the host.
-    let reloader = reload::Reloader::new(runtime.clone(), dispatcher.clone(), config.clone(), config_path);
     let _watcher = if config.host.watch {
         std::fs::create_dir_all(&config.host.plugin_dir)
             .with_context(|| format!("creating plugin dir {}", config.host.plugin_dir.display()))?;
@@ -210,7 +183,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     };
     // Watching starts before the first load, so no change between the two is missed (a file that is already
     // loaded is recognised by its hash and not loaded twice).
-    let loaded = load_plugins(&runtime, &config, &dispatcher).await;
+    let loaded = reloader.load_all().await;
     let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
     tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
     // Timers start once the plugins are in, so jobs missed while the host was down reach them at once.

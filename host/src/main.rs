@@ -30,6 +30,9 @@ enum Command {
     /// Scheduled jobs of a running host.
     #[command(subcommand)]
     Job(JobCommand),
+    /// The running host's config.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Compile one component from stdin to native code on stdout, under these limits (run by the host itself).
     #[command(hide = true, name = "compile-worker")]
     CompileWorker {
@@ -75,23 +78,116 @@ enum JobCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
-    /// Show a plugin's name, version, WIT version, events, requested/granted/effective capabilities and limits.
+    /// List every plugin: state, version, hash, capabilities requested and granted, faults, groups it is off in.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a plugin's name, version, WIT version, events, commands, requested/granted/effective capabilities and
+    /// limits (offline: compiles the file, runs nothing).
     Inspect {
-        /// The `.wasm` file.
-        file: PathBuf,
+        /// The plugin's name (its file in the plugin folder) or a `.wasm` file.
+        plugin: PathBuf,
         #[command(flatten)]
         config: ConfigArgs,
     },
-    /// Lift a running plugin's quarantine at once (its next event gets a fresh instance).
+    /// Let a plugin run: clear `disable`, lift a quarantine, load it if it is not running.
     Enable {
         /// The plugin's name.
         name: String,
         #[command(flatten)]
-        config: ConfigArgs,
-        /// The admin socket (default: `[host] admin_socket`, else `<data_dir>/coral.sock`).
-        #[arg(long)]
-        socket: Option<PathBuf>,
+        admin: AdminArgs,
     },
+    /// Unload a plugin and keep it unloaded, across restarts, until `enable`.
+    Disable {
+        /// The plugin's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Load a plugin's file again now (a fresh instance, even if the file is unchanged).
+    Reload {
+        /// The plugin's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Lift a running plugin's quarantine at once (its next event gets a fresh instance).
+    Unquarantine {
+        /// The plugin's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Switch a plugin off in one group: it sees nothing from there (kept across restarts).
+    Off {
+        /// The plugin's name.
+        name: String,
+        /// The group.
+        #[arg(long)]
+        group: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Switch a plugin on again in one group (within its `enabled_in`).
+    On {
+        /// The plugin's name.
+        name: String,
+        /// The group.
+        #[arg(long)]
+        group: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Re-read the running host's config file and apply it (as saving the file does).
+    Reload {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// How to reach a running host.
+#[derive(clap::Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The admin socket (default: `[host] admin_socket`, else `<data_dir>/coral.sock`).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.socket {
+            Some(path) => Ok(path.clone()),
+            None => Ok(coral_host::admin_socket_path(&self.config.load()?)),
+        }
+    }
+
+    /// Send `request`; print the answer with `show`, or the refusal. Whether it was carried out.
+    fn manage(
+        &self,
+        request: coral_ops::Manage,
+        show: impl FnOnce(&serde_json::Value) -> String,
+    ) -> anyhow::Result<bool> {
+        Ok(match coral_ops::admin::manage(&self.path()?, &request) {
+            Ok(answer) => {
+                println!("{}", coral_ops::text::escape(&show(&answer)));
+                true
+            }
+            Err(e) => {
+                eprintln!("error: {}", coral_ops::text::escape(&e.to_string()));
+                false
+            }
+        })
+    }
 }
 
 #[derive(clap::Args, Default)]
@@ -241,16 +337,16 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Plugin(PluginCommand::Enable { name, config, socket }) => {
-            let config = config.load()?;
-            let path = socket.unwrap_or_else(|| coral_host::admin_socket_path(&config));
-            match coral_ops::admin::enable(&path, &name) {
-                Ok(true) => {
-                    println!("{name}: quarantine lifted; its next event gets a fresh instance");
+        Command::Plugin(PluginCommand::List { admin, json }) => {
+            match coral_ops::admin::manage(&admin.path()?, &coral_ops::Manage::List) {
+                Ok(answer) if json => {
+                    println!("{}", serde_json::to_string_pretty(&answer)?);
                     true
                 }
-                Ok(false) => {
-                    println!("{name}: not quarantined (or not running); nothing to do");
+                Ok(answer) => {
+                    let rows: Vec<coral_ops::PluginRow> =
+                        serde_json::from_value(answer).context("the host's plugin list")?;
+                    print!("{}", coral_ops::table::render_plugins(&rows));
                     true
                 }
                 Err(e) => {
@@ -259,6 +355,38 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Plugin(PluginCommand::Enable { name, admin }) => {
+            admin.manage(coral_ops::Manage::Enable { plugin: name.clone() }, |a| {
+                let lifted = if a["quarantine_lifted"] == true {
+                    "; quarantine lifted: its next event gets a fresh instance"
+                } else {
+                    ""
+                };
+                format!("{name}: {}{lifted}", a["done"].as_str().unwrap_or("?"))
+            })?
+        }
+        Command::Plugin(PluginCommand::Disable { name, admin }) => admin
+            .manage(coral_ops::Manage::Disable { plugin: name.clone() }, |a| {
+                format!("{name}: {}", a["done"].as_str().unwrap_or("?"))
+            })?,
+        Command::Plugin(PluginCommand::Reload { name, admin }) => admin
+            .manage(coral_ops::Manage::Reload { plugin: name.clone() }, |a| {
+                format!("{name}: {}", a["done"].as_str().unwrap_or("?"))
+            })?,
+        Command::Plugin(PluginCommand::Unquarantine { name, admin }) => {
+            admin.manage(coral_ops::Manage::Unquarantine { plugin: name.clone() }, |a| {
+                if a["lifted"] == true {
+                    format!("{name}: quarantine lifted; its next event gets a fresh instance")
+                } else {
+                    format!("{name}: not quarantined; nothing to do")
+                }
+            })?
+        }
+        Command::Plugin(PluginCommand::Off { name, group, admin }) => switch(&admin, name, group, false)?,
+        Command::Plugin(PluginCommand::On { name, group, admin }) => switch(&admin, name, group, true)?,
+        Command::Config(ConfigCommand::Reload { admin }) => admin.manage(coral_ops::Manage::ConfigReload, |a| {
+            a.as_str().unwrap_or("?").to_string()
+        })?,
         Command::Job(JobCommand::Run {
             plugin,
             name,
@@ -286,8 +414,15 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Plugin(PluginCommand::Inspect { file, config }) => {
+        Command::Plugin(PluginCommand::Inspect { plugin, config }) => {
             let config = config.load()?;
+            // A bare name is the plugin folder's file of that name.
+            let file = match plugin.to_str() {
+                Some(name) if !plugin.exists() && !name.contains('/') && !name.ends_with(".wasm") => {
+                    config.host.plugin_dir.join(format!("{name}.wasm"))
+                }
+                _ => plugin,
+            };
             runtime.block_on(async {
                 anyhow::Ok(coral_host::cli::inspect(&tool_runtime(&config)?, &file, &config).await)
             })?
@@ -297,6 +432,25 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// `coral plugin on|off NAME --group G`.
+fn switch(admin: &AdminArgs, plugin: String, group: String, on: bool) -> anyhow::Result<bool> {
+    let word = if on { "on" } else { "off" };
+    admin.manage(
+        coral_ops::Manage::Switch {
+            plugin: plugin.clone(),
+            group: group.clone(),
+            on,
+        },
+        |a| {
+            if a["changed"] == true {
+                format!("{plugin}: switched {word} in group {group}")
+            } else {
+                format!("{plugin}: already {word} in group {group}")
+            }
+        },
+    )
 }
 
 /// A runtime for the inspection commands: no bots, no audit, no compilation cache; compiles in the worker.

@@ -1,4 +1,7 @@
-//! Hot reload: watch the plugin folder and the config file, and apply changes without a restart.
+//! Hot reload and plugin management: watch the plugin folder and the config file and apply changes without a
+//! restart; load every plugin at start (compiled side by side, one line each); and carry out the operator's
+//! requests from the admin socket (`coral plugin list|enable|disable|reload|unquarantine|on|off`, `coral config
+//! reload`), each one an audit entry.
 //!
 //! A changed `.wasm` goes through the whole load pipeline (size cap → compile off the async workers under a time
 //! cap → world check → instantiate → `metadata` → `setup` under deadlines); only if every step succeeds is the new
@@ -9,9 +12,11 @@
 //! changed are reloaded.
 
 use crate::config::Config;
-use coral_runtime::{Dispatcher, Runtime};
+use coral_ops::{Manage, PluginRow};
+use coral_runtime::{Dispatcher, PluginHandle, Runtime};
 use notify::Watcher as _;
-use std::collections::HashMap;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,61 +26,204 @@ use tokio::sync::Mutex;
 /// version keeps serving; the worker has been killed by then).
 const COMPILE_GRACE: Duration = Duration::from_secs(10);
 
-/// Applies plugin-folder and config changes to a running host.
+/// What a load did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// Put in service (nothing ran under this name).
+    Loaded(String),
+    /// Replaced the running version.
+    Reloaded(String),
+    /// The running version is the same file with the same settings: nothing to do (a quarantine was lifted, if
+    /// any).
+    Unchanged,
+    /// Not loaded, and unloaded if it ran: disabled (why).
+    Disabled(&'static str),
+}
+
+/// Applies plugin-folder and config changes to a running host, and the operator's requests.
 pub struct Reloader {
     runtime: Runtime,
     dispatcher: Dispatcher,
     config: Mutex<Config>,
     config_path: Option<PathBuf>,
+    /// Why each plugin that is not running failed to load last.
+    failures: parking_lot::Mutex<BTreeMap<String, String>>,
+    audit: Option<Arc<coral_ops::audit::AuditLog>>,
 }
 
 impl Reloader {
     /// A reloader for the host running with `config` (loaded from `config_path`, if any).
     pub fn new(runtime: Runtime, dispatcher: Dispatcher, config: Config, config_path: Option<PathBuf>) -> Arc<Self> {
+        Self::with_audit(runtime, dispatcher, config, config_path, None)
+    }
+
+    /// The same, writing the operator's changes to `audit`.
+    pub fn with_audit(
+        runtime: Runtime,
+        dispatcher: Dispatcher,
+        config: Config,
+        config_path: Option<PathBuf>,
+        audit: Option<Arc<coral_ops::audit::AuditLog>>,
+    ) -> Arc<Self> {
         Arc::new(Reloader {
             runtime,
             dispatcher,
             config: Mutex::new(config),
             config_path,
+            failures: parking_lot::Mutex::default(),
+            audit,
         })
+    }
+
+    /// Why `name` may not run now (config or operator), if it may not.
+    fn disabled(&self, config: &Config, name: &str) -> Option<&'static str> {
+        if !config.plugin(name).enabled {
+            Some("disabled in config")
+        } else if self.runtime.hub().visibility.is_disabled(name) {
+            Some("disabled by the operator")
+        } else {
+            None
+        }
+    }
+
+    /// Load every plugin of the plugin folder at start: compiled side by side (up to the core count), one line
+    /// per plugin as its compilation starts and one as it is loaded, then put in service in name order (so which
+    /// of two clashing plugins loads does not depend on timing). A plugin that fails is logged and skipped.
+    /// Returns the names and versions loaded.
+    pub async fn load_all(&self) -> Vec<(String, String)> {
+        let config = self.config.lock().await.clone();
+        let dir = &config.host.plugin_dir;
+        let files = match crate::plugin_files(dir) {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), "cannot list the plugin folder: {e}; no plugins loaded");
+                return Vec::new();
+            }
+        };
+        for name in config.plugins.keys() {
+            if !files.iter().any(|(n, _)| n == name) {
+                tracing::warn!(plugin = %name, "configured under [plugins.{name}] but there is no {name}.wasm in {}", dir.display());
+            }
+        }
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (name, path) in files {
+            if let Some(why) = self.disabled(&config, &name) {
+                tracing::info!(plugin = %name, "{why}; not loaded");
+                continue;
+            }
+            let spec = match config.start_spec(&name) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    self.failed(&name, format!("plugin not loaded: {e}"));
+                    continue;
+                }
+            };
+            let runtime = self.runtime.clone();
+            let permits = permits.clone();
+            let max_bytes = config.host.max_plugin_mb << 20;
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let kib = std::fs::metadata(&path).map_or(0, |m| m.len().div_ceil(1024));
+                tracing::info!(plugin = %name, kib, "compiling plugin");
+                let started = Instant::now();
+                let compiled = compile_within(&runtime, &path, max_bytes).await;
+                let compile_ms = started.elapsed().as_millis() as u64;
+                let handle = match compiled {
+                    Ok(compiled) => runtime.start(&name, compiled, spec).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                (name, handle, compile_ms, started.elapsed().as_millis() as u64)
+            });
+        }
+        let mut done = tasks.join_all().await;
+        done.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut loaded = Vec::new();
+        for (name, handle, compile_ms, ms) in done {
+            let handle = match handle {
+                Ok(handle) => handle,
+                Err(e) => {
+                    self.failed(&name, format!("plugin not loaded: {e}"));
+                    continue;
+                }
+            };
+            if handle.metadata.name != name {
+                tracing::warn!(plugin = %name, "the plugin calls itself `{}`; Coral knows it by its file name",
+                    coral_model::text::escape(&handle.metadata.name));
+            }
+            let version = handle.metadata.version.clone();
+            // `replace`, not `add`: the watcher may have loaded this file meanwhile.
+            match self.put_in_service(&name, handle, compile_ms, ms) {
+                Ok(_) => loaded.push((name, version)),
+                Err(e) => self.failed(&name, format!("plugin not loaded: {e}")),
+            }
+        }
+        loaded
+    }
+
+    /// Record (and log) why `name` is not running.
+    fn failed(&self, name: &str, why: String) {
+        tracing::error!(plugin = %name, "{why}");
+        self.failures.lock().insert(name.to_string(), why);
+    }
+
+    /// Swap `handle` in for the running version of `name` (which finishes its queue, then stops), logging what
+    /// the operator needs to know; the old version, if there was one.
+    fn put_in_service(&self, name: &str, handle: PluginHandle, compile_ms: u64, ms: u64) -> Result<bool, String> {
+        let policy = handle.shared.policy();
+        let missing: BTreeSet<_> = policy.requested().difference(policy.granted()).cloned().collect();
+        let effective = crate::names(&policy.effective());
+        let (version, hash, wit) = (
+            handle.metadata.version.clone(),
+            handle.shared.hash.clone(),
+            handle.wit_version.clone(),
+        );
+        let old = match self.dispatcher.replace(handle) {
+            Ok(old) => old,
+            Err(clash) => {
+                tokio::spawn(clash.plugin.shutdown());
+                return Err(format!("commands refused: {}", clash.error));
+            }
+        };
+        self.failures.lock().remove(name);
+        let verb = if old.is_some() { "reloaded" } else { "loaded" };
+        tracing::info!(plugin = %name, %version, %hash, %wit, %effective, compile_ms, ms, "plugin {verb}");
+        if !missing.is_empty() {
+            tracing::info!(plugin = %name, "requested but not granted: {} (grant under [plugins.{name}])", crate::names(&missing));
+        }
+        let replaced = old.is_some();
+        if let Some(old) = old {
+            // The old version finishes what was queued for it, then is dropped.
+            tokio::spawn(old.shutdown());
+        }
+        Ok(replaced)
     }
 
     /// Load (or reload) the plugin in `path`; on any failure the running version, if any, stays.
     pub async fn reload_file(&self, name: &str, path: &Path) {
         let config = self.config.lock().await.clone();
-        self.reload_with(name, path, &config).await;
+        let _ = self.reload_with(name, path, &config, false).await;
     }
 
-    async fn reload_with(&self, name: &str, path: &Path, config: &Config) {
-        let settings = config.plugin(name);
-        if !settings.enabled {
-            self.unload(name, "disabled in config").await;
-            return;
+    /// Load `path` as `name` unless it is disabled or (without `force`) unchanged. An error (already logged) says
+    /// why the running version, if any, keeps serving.
+    async fn reload_with(&self, name: &str, path: &Path, config: &Config, force: bool) -> Result<Loaded, String> {
+        if let Some(why) = self.disabled(config, name) {
+            self.unload(name, why).await;
+            return Ok(Loaded::Disabled(why));
         }
         let started = Instant::now();
-        let spec = match config.start_spec(name) {
-            Ok(spec) => spec,
-            Err(e) => {
-                tracing::error!(plugin = %name, "reload rejected: {e}");
-                return;
-            }
+        let refused = |e: String| {
+            let why = format!("reload rejected: {e}; the running version, if any, keeps serving");
+            self.failed(name, why.clone());
+            why
         };
-        let deadline = self.runtime.compile_timeout() + COMPILE_GRACE;
-        let compiled = match tokio::time::timeout(deadline, self.runtime.compile(path, config.host.max_plugin_mb << 20))
+        let spec = config.start_spec(name).map_err(|e| refused(e.to_string()))?;
+        let compiled = compile_within(&self.runtime, path, config.host.max_plugin_mb << 20)
             .await
-        {
-            Err(_) => {
-                tracing::error!(plugin = %name, path = %path.display(),
-                        "reload rejected: compiling took over {} s; the running version keeps serving", deadline.as_secs());
-                return;
-            }
-            Ok(Err(e)) => {
-                tracing::error!(plugin = %name, path = %path.display(),
-                        "reload rejected: {e}; the running version keeps serving");
-                return;
-            }
-            Ok(Ok(compiled)) => compiled,
-        };
+            .map_err(refused)?;
+        let compile_ms = started.elapsed().as_millis() as u64;
         let unchanged = coral_runtime::dispatcher::Running {
             hash: compiled.hash.clone(),
             config_json: spec.config_json.clone(),
@@ -83,38 +231,25 @@ impl Reloader {
             priority: spec.priority,
             tz: spec.tz.clone(),
         };
-        if self.dispatcher.running(name).as_ref() == Some(&unchanged) {
+        if !force && self.dispatcher.running(name).as_ref() == Some(&unchanged) {
             // Touching a quarantined plugin's file is how the operator says "try it again now".
             if self.dispatcher.lift_quarantine(name) {
                 tracing::info!(plugin = %name, "unchanged; quarantine lifted");
             } else {
                 tracing::debug!(plugin = %name, "unchanged; not reloaded");
             }
-            return;
+            return Ok(Loaded::Unchanged);
         }
-        let hash = compiled.hash.clone();
-        match self.runtime.start(name, compiled, spec).await {
-            Ok(handle) => {
-                let version = handle.metadata.version.clone();
-                let wit = handle.wit_version.clone();
-                let old = match self.dispatcher.replace(handle) {
-                    Ok(old) => old,
-                    Err(clash) => {
-                        tracing::error!(plugin = %name, path = %path.display(),
-                            "reload rejected: commands refused: {}; the running version keeps serving", clash.error);
-                        tokio::spawn(clash.plugin.shutdown());
-                        return;
-                    }
-                };
-                let verb = if old.is_some() { "reloaded" } else { "loaded" };
-                tracing::info!(plugin = %name, %version, %hash, %wit, ms = started.elapsed().as_millis() as u64, "plugin {verb}");
-                if let Some(old) = old {
-                    // The old version finishes what was queued for it, then is dropped.
-                    tokio::spawn(old.shutdown());
-                }
-            }
-            Err(e) => tracing::error!(plugin = %name, path = %path.display(),
-                "reload rejected: {e}; the running version keeps serving"),
+        let handle = self
+            .runtime
+            .start(name, compiled, spec)
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        let version = handle.metadata.version.clone();
+        let ms = started.elapsed().as_millis() as u64;
+        match self.put_in_service(name, handle, compile_ms, ms).map_err(refused)? {
+            true => Ok(Loaded::Reloaded(version)),
+            false => Ok(Loaded::Loaded(version)),
         }
     }
 
@@ -126,14 +261,18 @@ impl Reloader {
         }
     }
 
-    /// Re-read the config file; if it is valid, apply it.
-    pub async fn reload_config(&self) {
-        let Some(path) = &self.config_path else { return };
+    /// Re-read the config file; if it is valid, apply it. What happened, or why the previous config stays.
+    pub async fn reload_config(&self) -> Result<String, String> {
+        let Some(path) = &self.config_path else {
+            return Err("this host runs without a config file (start it with --config)".into());
+        };
         let new = match Config::load(path) {
             Ok(new) => new,
             Err(e) => {
                 tracing::error!("config change rejected, the previous config stays in force: {e}");
-                return;
+                return Err(format!(
+                    "config change rejected, the previous config stays in force: {e}"
+                ));
             }
         };
         let mut current = self.config.lock().await;
@@ -146,6 +285,8 @@ impl Reloader {
             .add(crate::endpoints::coral_endpoints(&new).iter().cloned());
         // Command prefixes, superusers and answer texts: from the next message.
         self.runtime.hub().set_settings(new.host.command_settings());
+        // Who sees what: from the next event.
+        self.runtime.hub().visibility.set_rules(new.visibility());
         // Grants and rates: in place, from the next call.
         for name in self.dispatcher.names() {
             match new.plugin(&name).grants(&name) {
@@ -157,9 +298,185 @@ impl Reloader {
         drop(current);
         tracing::info!("config reloaded from {}", path.display());
         // Plugins whose own config, limits or enablement changed: reload (unchanged ones are skipped).
+        let mut changed = Vec::new();
         if let Ok(files) = crate::plugin_files(&new.host.plugin_dir) {
             for (name, file) in files {
-                self.reload_with(&name, &file, &new).await;
+                match self.reload_with(&name, &file, &new, false).await {
+                    Ok(Loaded::Unchanged) => {}
+                    Ok(Loaded::Disabled(_)) if self.dispatcher.running(&name).is_none() => {}
+                    Ok(done) => changed.push(format!("{name}: {}", describe(&done))),
+                    Err(e) => changed.push(format!("{name}: {e}")),
+                }
+            }
+        }
+        Ok(if changed.is_empty() {
+            "config reloaded".to_string()
+        } else {
+            format!("config reloaded; {}", changed.join("; "))
+        })
+    }
+
+    /// Every plugin file and configured plugin, running or not.
+    pub async fn list(&self) -> Vec<PluginRow> {
+        let config = self.config.lock().await.clone();
+        let mut rows: BTreeMap<String, PluginRow> = self
+            .dispatcher
+            .rows()
+            .into_iter()
+            .map(|row| (row.name.clone(), row))
+            .collect();
+        let files: Vec<String> = crate::plugin_files(&config.host.plugin_dir)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let switches = self.runtime.hub().visibility.switches();
+        let failures = self.failures.lock().clone();
+        for name in files.iter().chain(config.plugins.keys()) {
+            if rows.contains_key(name) {
+                continue;
+            }
+            let state = if !files.contains(name) {
+                "no file"
+            } else if !config.plugin(name).enabled {
+                "disabled"
+            } else if switches.disabled.contains(name) {
+                "disabled by operator"
+            } else if failures.contains_key(name) {
+                "failed"
+            } else {
+                "loading"
+            };
+            let granted = config.plugin(name).grants.clone();
+            rows.insert(
+                name.clone(),
+                PluginRow {
+                    name: name.clone(),
+                    state: state.into(),
+                    version: String::new(),
+                    hash: String::new(),
+                    wit: String::new(),
+                    priority: config.plugin(name).priority.unwrap_or(0),
+                    requested: Vec::new(),
+                    granted,
+                    effective: Vec::new(),
+                    faults: 0,
+                    off_in: switches
+                        .off
+                        .get(name)
+                        .map(|g| g.iter().cloned().collect())
+                        .unwrap_or_default(),
+                    problem: failures.get(name).cloned(),
+                },
+            );
+        }
+        rows.into_values().collect()
+    }
+
+    /// Carry out an operator's request from the admin socket; the answer, or why it was refused. Every change is
+    /// an audit entry (plugin, `operator:<op>`, outcome).
+    pub async fn manage(&self, request: Manage) -> Result<serde_json::Value, String> {
+        let (op, plugin, target) = match &request {
+            Manage::List => return Ok(json!(self.list().await)),
+            Manage::ConfigReload => ("config-reload", "-", "-".to_string()),
+            Manage::Enable { plugin } => ("enable", plugin.as_str(), "-".into()),
+            Manage::Disable { plugin } => ("disable", plugin.as_str(), "-".into()),
+            Manage::Reload { plugin } => ("reload", plugin.as_str(), "-".into()),
+            Manage::Unquarantine { plugin } => ("unquarantine", plugin.as_str(), "-".into()),
+            Manage::Switch { plugin, group, on } => (
+                if *on { "on" } else { "off" },
+                plugin.as_str(),
+                format!("group {}", coral_model::text::bounded(group, 64)),
+            ),
+        };
+        let answer = self.carry_out(request.clone()).await;
+        if let Some(audit) = &self.audit {
+            let hash = self.dispatcher.running(plugin).map(|r| r.hash).unwrap_or_default();
+            let (outcome, detail) = match &answer {
+                Ok(done) => (coral_ops::audit::Outcome::Ok, done.to_string()),
+                Err(why) => (coral_ops::audit::Outcome::Invalid, why.clone()),
+            };
+            let entry = coral_ops::audit::Entry::new(
+                &coral_model::text::bounded(plugin, 128),
+                &hash,
+                "-",
+                &format!("operator:{op}"),
+                "operator",
+                &target,
+            )
+            .outcome(outcome, 0, coral_model::text::bounded(&detail, 500));
+            audit.append(&entry);
+        }
+        answer
+    }
+
+    async fn carry_out(&self, request: Manage) -> Result<serde_json::Value, String> {
+        let config = self.config.lock().await.clone();
+        let file = |name: &str| -> Result<PathBuf, String> {
+            check_name(name)?;
+            let path = config.host.plugin_dir.join(format!("{name}.wasm"));
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(format!("no plugin {name}: there is no {}", path.display()))
+            }
+        };
+        let visibility = &self.runtime.hub().visibility;
+        match request {
+            Manage::List => Ok(json!(self.list().await)),
+            Manage::ConfigReload => self.reload_config().await.map(|done| json!(done)),
+            Manage::Enable { plugin } => {
+                let path = file(&plugin)?;
+                if !config.plugin(&plugin).enabled {
+                    return Err(format!(
+                        "{plugin} is disabled in the config file ([plugins.{plugin}] enabled = false); enable it there"
+                    ));
+                }
+                visibility.set_disabled(&plugin, false).map_err(|e| e.to_string())?;
+                let lifted = self.dispatcher.lift_quarantine(&plugin);
+                if lifted {
+                    tracing::info!(plugin = %plugin, "quarantine lifted by the operator (coral plugin enable)");
+                }
+                let done = self.reload_with(&plugin, &path, &config, false).await?;
+                Ok(json!({"plugin": plugin, "done": describe(&done), "quarantine_lifted": lifted}))
+            }
+            Manage::Disable { plugin } => {
+                check_name(&plugin)?;
+                if file(&plugin).is_err() && self.dispatcher.running(&plugin).is_none() {
+                    return Err(format!("no plugin {plugin}"));
+                }
+                let changed = visibility.set_disabled(&plugin, true).map_err(|e| e.to_string())?;
+                self.unload(&plugin, "disabled by the operator").await;
+                Ok(json!({"plugin": plugin, "done": if changed { "disabled" } else { "already disabled" }}))
+            }
+            Manage::Reload { plugin } => {
+                let path = file(&plugin)?;
+                let done = self.reload_with(&plugin, &path, &config, true).await?;
+                Ok(json!({"plugin": plugin, "done": describe(&done)}))
+            }
+            Manage::Unquarantine { plugin } => {
+                check_name(&plugin)?;
+                if self.dispatcher.running(&plugin).is_none() {
+                    return Err(format!("{plugin} is not running"));
+                }
+                let lifted = self.dispatcher.lift_quarantine(&plugin);
+                if lifted {
+                    tracing::info!(plugin = %plugin, "quarantine lifted by the operator (coral plugin unquarantine)");
+                }
+                Ok(json!({"plugin": plugin, "lifted": lifted}))
+            }
+            Manage::Switch { plugin, group, on } => {
+                check_name(&plugin)?;
+                if file(&plugin).is_err()
+                    && self.dispatcher.running(&plugin).is_none()
+                    && !config.plugins.contains_key(&plugin)
+                {
+                    return Err(format!("no plugin {plugin}"));
+                }
+                let changed = visibility.switch(&plugin, &group, on).map_err(|e| e.to_string())?;
+                tracing::info!(plugin = %plugin, group = %coral_model::text::escape(&group),
+                    "switched {} in the group by the operator", if on { "on" } else { "off" });
+                Ok(json!({"plugin": plugin, "group": group, "on": on, "changed": changed}))
             }
         }
     }
@@ -179,6 +496,44 @@ impl Reloader {
                 quarantined.join(", ")
             }
         )
+    }
+}
+
+/// What a load did, in words.
+fn describe(done: &Loaded) -> String {
+    match done {
+        Loaded::Loaded(version) => format!("loaded {version}"),
+        Loaded::Reloaded(version) => format!("reloaded {version}"),
+        Loaded::Unchanged => "running, unchanged".into(),
+        Loaded::Disabled(why) => format!("not running: {why}"),
+    }
+}
+
+/// A plugin name as the plugin folder knows it (no path, no control characters).
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a plugin name (letters, digits, `-`, `_`, `.`; at most 128 bytes)",
+            coral_model::text::bounded(name, 64)
+        ))
+    }
+}
+
+/// Compile `path` under the runtime's compile deadline (plus a grace for the worker's own answer).
+async fn compile_within(runtime: &Runtime, path: &Path, max_bytes: u64) -> Result<coral_runtime::Compiled, String> {
+    let deadline = runtime.compile_timeout() + COMPILE_GRACE;
+    match tokio::time::timeout(deadline, runtime.compile(path, max_bytes)).await {
+        Err(_) => Err(format!("compiling took over {} s", deadline.as_secs())),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(compiled)) => Ok(compiled),
     }
 }
 
@@ -233,7 +588,7 @@ pub fn watch(
                     for path in due {
                         pending.remove(&path);
                         if Some(&path) == config_path.as_ref() {
-                            reloader.reload_config().await;
+                            let _ = reloader.reload_config().await;
                         } else if path.parent() == Some(plugin_dir.as_path())
                             && path.extension().is_some_and(|e| e == "wasm")
                             && let Some(name) = path.file_stem().and_then(|s| s.to_str())

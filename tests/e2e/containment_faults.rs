@@ -165,16 +165,13 @@ fn coral_plugin_enable_lifts_a_quarantine_at_once() {
     let mut coral = setup.start();
     coral.expect_log("coral ready");
     // Not quarantined yet: nothing to lift, and saying so is not an error.
-    assert_eq!(
-        enable(&setup, "trap"),
-        (true, "trap: not quarantined (or not running); nothing to do\n".into())
-    );
+    assert_eq!(enable(&setup, "trap"), (true, "trap: running, unchanged\n".into()));
     quarantine_trap(&setup, &mut coral);
     assert_eq!(
         enable(&setup, "trap"),
         (
             true,
-            "trap: quarantine lifted; its next event gets a fresh instance\n".into()
+            "trap: running, unchanged; quarantine lifted: its next event gets a fresh instance\n".into()
         )
     );
     coral.expect_log("quarantine lifted by the operator");

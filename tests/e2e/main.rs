@@ -20,6 +20,7 @@ mod lang_c;
 mod lang_js;
 mod languages;
 mod limits;
+mod manage;
 mod onebot;
 mod operator;
 mod policy;

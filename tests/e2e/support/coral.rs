@@ -149,6 +149,11 @@ impl Coral {
         }
     }
 
+    /// Every stdout line read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
     /// Wait for exactly this stdout line.
     pub fn expect(&mut self, line: &str) {
         self.expect_line(&format!("{line:?}"), |l| l == line);

@@ -41,13 +41,14 @@ const OTHER_LANGUAGES: &[(&str, &str)] = &[
     ("js-errors", "tests/plugins/js-errors"),
 ];
 
-/// Build a plugin that has its own `build.sh` (Python, JavaScript, C): an example into `target/wasm/lang/` (where
-/// `./scripts/run.sh` installs examples from), a test fixture into `target/wasm/fixtures/` (never installed).
+/// Build a plugin that has its own `build.sh` (Python, JavaScript, C): an example into `target/wasm/e2e-lang/`, a
+/// test fixture into `target/wasm/fixtures/`. Never into `target/wasm/lang/`, where `./scripts/run.sh` builds the
+/// examples it installs: a rebuilt Python or JavaScript component has another hash, and run.sh would install it.
 fn build_script_plugin(name: &str, folder: &str) -> PathBuf {
     let dir = if folder.starts_with("tests/") {
         "fixtures"
     } else {
-        "lang"
+        "e2e-lang"
     };
     let out = repo_root().join(format!("target/wasm/{dir}/{name}.wasm"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();

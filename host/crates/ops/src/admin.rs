@@ -1,7 +1,8 @@
 //! The local admin socket behind `coral status`: a Unix socket (mode 0600, default `<data_dir>/coral.sock`,
-//! `[host] admin_socket`) that answers the line `status` with the [`Snapshot`] as one line of JSON, and the line
-//! `enable <plugin>` (behind `coral plugin enable`) by lifting that plugin's quarantine. It is never on the network. A host refuses to start while another one answers on its socket, replaces a stale socket file, and
-//! removes its own on exit.
+//! `[host] admin_socket`) that answers the line `status` with the [`Snapshot`] as one line of JSON, the line
+//! `enable <plugin>` by lifting that plugin's quarantine, and a line of JSON ([`crate::Manage`]: `coral plugin
+//! list|enable|disable|reload|…`, `coral config reload`) with `{"ok": …}` or `{"error": "…"}`. It is never on the network. A host refuses to start while
+//! another one answers on its socket, replaces a stale socket file, and removes its own on exit.
 
 use super::{Snapshot, Sources};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,6 +15,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the host waits for a client's request line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest request line, bytes.
+const MAX_REQUEST: u64 = 1024;
+/// How long the client waits for a management request (a reload compiles a plugin).
+const MANAGE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Problems with the admin socket.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,9 @@ pub enum AdminError {
         /// Why.
         source: std::io::Error,
     },
+    /// The host refused the request (the reason is the host's).
+    #[error("{0}")]
+    Refused(String),
     /// The host's answer was not a status.
     #[error("unexpected answer on {path}: {reason}")]
     BadAnswer {
@@ -140,7 +148,7 @@ impl Drop for AdminSocket {
 async fn answer(stream: tokio::net::UnixStream, sources: Sources) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    let mut reader = tokio::io::BufReader::new(read).take(256);
+    let mut reader = tokio::io::BufReader::new(read).take(MAX_REQUEST);
     let request = tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut line)).await;
     let reply = match request {
         Ok(Ok(_)) if line.trim() == "status" => {
@@ -169,8 +177,19 @@ async fn answer(stream: tokio::net::UnixStream, sources: Sources) {
                 Err(e) => serde_json::json!({"error": e}).to_string(),
             }
         }
+        Ok(Ok(_)) if line.trim_start().starts_with('{') => match serde_json::from_str::<crate::Manage>(&line) {
+            Ok(request) => {
+                tracing::info!(request = %crate::text::escape(line.trim()), "operator request over the admin socket");
+                match sources.manage(request).await {
+                    Ok(answer) => serde_json::json!({"ok": answer}).to_string(),
+                    Err(error) => serde_json::json!({"error": error}).to_string(),
+                }
+            }
+            Err(e) => serde_json::json!({"error": format!("not a request: {e}")}).to_string(),
+        },
         Ok(Ok(_)) => {
-            "{\"error\":\"unknown request; send `status`, `enable <plugin>` or `job <plugin> <name>`\"}".to_string()
+            "{\"error\":\"unknown request; send `status`, `enable <plugin>`, `job <plugin> <name>` or a JSON request\"}"
+                .to_string()
         }
         _ => return,
     };
@@ -232,15 +251,42 @@ pub fn run_job(path: &Path, plugin: &str, job: &str) -> Result<bool, AdminError>
         .ok_or_else(|| bad(line.chars().take(200).collect()))
 }
 
+/// Send an operator's request to the host listening on `path` (blocking); its answer, or its refusal as
+/// [`AdminError::Refused`].
+pub fn manage(path: &Path, request: &crate::Manage) -> Result<serde_json::Value, AdminError> {
+    let bad = |reason: String| AdminError::BadAnswer {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = serde_json::to_string(request).map_err(|e| bad(e.to_string()))?;
+    if text.len() as u64 >= MAX_REQUEST {
+        return Err(bad(format!("a request is at most {MAX_REQUEST} bytes")));
+    }
+    let line = request_within(path, &text, MANAGE_TIMEOUT)?;
+    let mut answer: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| bad(format!("{e}: {}", line.chars().take(200).collect::<String>())))?;
+    if let Some(error) = answer["error"].as_str() {
+        return Err(AdminError::Refused(error.to_string()));
+    }
+    match answer.get_mut("ok") {
+        Some(ok) => Ok(ok.take()),
+        None => Err(bad(line.chars().take(200).collect())),
+    }
+}
+
 /// Send one request line and read the one answer line.
 fn request(path: &Path, request: &str) -> Result<String, AdminError> {
+    request_within(path, request, CLIENT_TIMEOUT)
+}
+
+fn request_within(path: &Path, request: &str, timeout: Duration) -> Result<String, AdminError> {
     let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => AdminError::NotRunning {
             path: path.to_path_buf(),
         },
         _ => io(path)(e),
     })?;
-    stream.set_read_timeout(Some(CLIENT_TIMEOUT)).map_err(io(path))?;
+    stream.set_read_timeout(Some(timeout)).map_err(io(path))?;
     stream.write_all(format!("{request}\n").as_bytes()).map_err(io(path))?;
     let mut line = String::new();
     BufReader::new(stream.take(64 << 20))

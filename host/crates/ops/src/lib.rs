@@ -244,6 +244,95 @@ pub trait Control: Send + Sync + 'static {
 
     /// Make `plugin`'s job `job` due now (`coral job run`); whether it exists, or why it cannot be run.
     fn run_job<'a>(&'a self, plugin: &'a str, job: &'a str) -> JobRun<'a>;
+
+    /// Carry out an operator's request to manage plugins or the config; its answer, or why it was refused.
+    fn manage(&self, request: Manage) -> ManageRun<'_> {
+        let _ = request;
+        Box::pin(async { Err("this host does not manage plugins over the admin socket".to_string()) })
+    }
+}
+
+/// What [`Control::manage`] answers, when it is done.
+pub type ManageRun<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send + 'a>>;
+
+/// An operator's request over the admin socket (`coral plugin list|enable|disable|reload|unquarantine|on|off`,
+/// `coral config reload`), sent as one line of JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Manage {
+    /// Every plugin file and configured plugin, with its state ([`PluginRow`]s).
+    List,
+    /// Let it run: clear the operator's disable, lift a quarantine, load it if it is not running.
+    Enable {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Unload it and keep it unloaded (across restarts) until enabled.
+    Disable {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Load its file again now (even if unchanged: a fresh instance).
+    Reload {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Lift its quarantine only.
+    Unquarantine {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Switch it on or off in one group (kept across restarts).
+    Switch {
+        /// The plugin.
+        plugin: String,
+        /// The group.
+        group: String,
+        /// On (true) or off.
+        on: bool,
+    },
+    /// Re-read the config file and apply it.
+    ConfigReload,
+}
+
+/// One plugin as `coral plugin list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PluginRow {
+    /// Its name (the file's stem).
+    pub name: String,
+    /// `running`, `quarantined`, `disabled` (config), `disabled by operator`, `failed`, `no file`.
+    pub state: String,
+    /// Its version, when running.
+    #[serde(default)]
+    pub version: String,
+    /// The running file's hash (sha256, hex).
+    #[serde(default)]
+    pub hash: String,
+    /// The contract it was built against.
+    #[serde(default)]
+    pub wit: String,
+    /// Its priority.
+    #[serde(default)]
+    pub priority: i32,
+    /// Capabilities it asked for.
+    #[serde(default)]
+    pub requested: Vec<String>,
+    /// Capabilities the operator granted.
+    #[serde(default)]
+    pub granted: Vec<String>,
+    /// Requested and granted.
+    #[serde(default)]
+    pub effective: Vec<String>,
+    /// Faults since it was loaded (failed events: errors, traps, timeouts).
+    #[serde(default)]
+    pub faults: u64,
+    /// Groups the operator switched it off in.
+    #[serde(default)]
+    pub off_in: Vec<String>,
+    /// Why it is not running (the last load failure, the quarantine's fault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// What [`Control::run_job`] answers, when it is done.

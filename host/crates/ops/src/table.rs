@@ -64,6 +64,61 @@ fn utc(ms: u64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
 }
 
+/// `coral plugin list` as text: one row per plugin, then each one's problem (a load failure, a quarantine's
+/// fault) on its own line.
+pub fn render_plugins(rows: &[crate::PluginRow]) -> String {
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(",")
+        }
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.state.clone(),
+                if p.version.is_empty() {
+                    "-".into()
+                } else {
+                    p.version.clone()
+                },
+                if p.hash.is_empty() { "-".into() } else { p.hash.clone() },
+                list(&p.requested),
+                list(&p.granted),
+                p.faults.to_string(),
+                list(&p.off_in),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "plugin",
+            "state",
+            "version",
+            "hash",
+            "requested",
+            "granted",
+            "faults",
+            "off in groups",
+        ],
+        &cells,
+    );
+    for p in rows {
+        if let Some(problem) = &p.problem {
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                crate::text::escape(&p.name),
+                crate::text::escape(problem)
+            );
+        }
+    }
+    out
+}
+
 /// The whole status as text.
 pub fn render(s: &Snapshot) -> String {
     let mut out = format!(

@@ -545,6 +545,40 @@ impl Dispatcher {
             .collect()
     }
 
+    /// The running plugins as `coral plugin list` shows them.
+    pub fn rows(&self) -> Vec<coral_ops::PluginRow> {
+        let switches = self.hub.visibility.switches();
+        let names = |caps: &std::collections::BTreeSet<coral_policy::Capability>| {
+            caps.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let plugins = self.plugins.read();
+        plugins
+            .iter()
+            .map(|p| {
+                let policy = p.shared.policy();
+                let quarantine = p.shared.crashes.lock().quarantine().cloned();
+                coral_ops::PluginRow {
+                    name: p.name.to_string(),
+                    state: if quarantine.is_some() { "quarantined" } else { "running" }.into(),
+                    version: p.metadata.version.clone(),
+                    hash: p.shared.hash.clone(),
+                    wit: p.wit_version.clone(),
+                    priority: p.priority,
+                    requested: names(policy.requested()),
+                    granted: names(policy.granted()),
+                    effective: names(&policy.effective()),
+                    faults: p.stats.failed.load(Ordering::Relaxed),
+                    off_in: switches
+                        .off
+                        .get(&*p.name)
+                        .map(|groups| groups.iter().cloned().collect())
+                        .unwrap_or_default(),
+                    problem: quarantine.map(|q| q.reason),
+                }
+            })
+            .collect()
+    }
+
     /// Stop every plugin after it has handled what is already queued.
     pub async fn shutdown(&self) {
         let plugins = std::mem::take(&mut *self.plugins.write());

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod state;
 pub mod status;
 pub mod timers;
+pub mod visibility;
 pub mod wall;
 pub mod world;
 

@@ -285,6 +285,8 @@ pub struct Hub {
     looking_up: Mutex<std::collections::HashSet<String>>,
     /// Pending prompts.
     pub prompts: prompts::Prompts,
+    /// What each plugin may see (`enabled_in`, blocked users and groups, per-group switches).
+    pub visibility: crate::visibility::Visibility,
 }
 
 impl Default for Hub {
@@ -304,6 +306,7 @@ impl Hub {
             roles: Mutex::default(),
             looking_up: Mutex::default(),
             prompts: prompts::Prompts::default(),
+            visibility: crate::visibility::Visibility::default(),
         }
     }
 

@@ -127,10 +127,21 @@ impl Prompts {
 
     /// The prompt this message answers, if any (taken: it is answered once).
     pub fn take_answer(&self, self_id: &str, chat: &Chat, user_id: &str) -> Option<Pending> {
+        self.take_answer_if(self_id, chat, user_id, |_| true)
+    }
+
+    /// The prompt this message answers, if its plugin is `admitted` (else it stays pending, to time out).
+    pub fn take_answer_if(
+        &self,
+        self_id: &str,
+        chat: &Chat,
+        user_id: &str,
+        admitted: impl FnOnce(&str) -> bool,
+    ) -> Option<Pending> {
         let mut pending = self.pending.lock();
         let k = member_key(self_id, chat, user_id);
         let found = pending.remove(&k)?;
-        if found.deadline <= Instant::now() {
+        if found.deadline <= Instant::now() || !admitted(&found.plugin) {
             // Timed out already: the timeout task delivers that; the message is an ordinary one.
             pending.insert(k, found);
             return None;

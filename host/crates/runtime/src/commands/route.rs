@@ -32,20 +32,34 @@ pub(crate) enum Routed {
 /// Each delivery an event makes, as (index into `plugins`, work). `look_up`: whether a missing group role may be
 /// looked up first (once per event).
 pub(crate) fn route(hub: &Hub, plugins: &[PluginHandle], mut event: Event, look_up: bool) -> Routed {
+    // Which plugins may not see it (empty: all may). A blocked sender or group: nobody, not even the host.
+    let hidden: Vec<bool> = {
+        let view = hub.visibility.view();
+        match event.place().filter(|_| !view.is_open()) {
+            None => Vec::new(),
+            Some(place) if view.blocked(&place) => return Routed::Deliver(Vec::new()),
+            Some(place) => plugins.iter().map(|p| !view.sees(&p.name, &place)).collect(),
+        }
+    };
     if let EventKind::Message(m) = &mut event.kind
         && m.sender.role.is_none()
         && let (ChatType::Group, Some(group)) = (&m.message_type, &m.group_id)
     {
         m.sender.role = hub.cached_role(&event.self_id, group, &m.user_id);
     }
-    if look_up && let Some(who) = role_needed(hub, plugins, &event) {
+    if look_up && let Some(who) = role_needed(hub, plugins, &hidden, &event) {
         return Routed::NeedsRole(Box::new((event, who)));
     }
-    Routed::Deliver(deliveries(hub, plugins, event))
+    Routed::Deliver(deliveries(hub, plugins, &hidden, event))
+}
+
+/// Whether plugin `i` may not see the event.
+fn is_hidden(hidden: &[bool], i: usize) -> bool {
+    hidden.get(i).copied().unwrap_or(false)
 }
 
 /// The (bot, group, user) whose role a command in this message needs and nobody knows.
-fn role_needed(hub: &Hub, plugins: &[PluginHandle], event: &Event) -> Option<[String; 3]> {
+fn role_needed(hub: &Hub, plugins: &[PluginHandle], hidden: &[bool], event: &Event) -> Option<[String; 3]> {
     let EventKind::Message(m) = &event.kind else {
         return None;
     };
@@ -57,25 +71,40 @@ fn role_needed(hub: &Hub, plugins: &[PluginHandle], event: &Event) -> Option<[St
     }
     let settings = hub.settings();
     let input = Input::new(&m.message, &event.self_id);
+    let visible = || {
+        plugins
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !is_hidden(hidden, *i))
+            .map(|(_, p)| p)
+    };
     let head = parse::heads(&input, &settings.prefixes)
         .into_iter()
-        .find(|h| plugins.iter().any(|p| p.commands.find(&h.word).is_some()))?;
-    let needs = plugins
-        .iter()
+        .find(|h| visible().any(|p| p.commands.find(&h.word).is_some()))?;
+    let needs = visible()
         .filter_map(|p| p.commands.find(&head.word))
         .any(|spec| matches!(spec.permission, Permission::GroupAdmin | Permission::GroupOwner));
     needs.then(|| [event.self_id.clone(), group.clone(), m.user_id.clone()])
 }
 
-fn deliveries(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(usize, Work)> {
+fn deliveries(hub: &Hub, plugins: &[PluginHandle], hidden: &[bool], event: Event) -> Vec<(usize, Work)> {
     let category = event.category();
     let EventKind::Message(message) = &event.kind else {
-        return plain(plugins, &event, category, &[]);
+        return plain(plugins, &event, category, hidden);
     };
     let chat = chat_of(message);
-    // The plugin that asked may be gone: then the message is an ordinary one.
+    // The plugin that asked may be gone: then the message is an ordinary one. One that may no longer see this
+    // chat does not get the answer (its prompt times out).
+    let sees = |name: &str| {
+        plugins
+            .iter()
+            .position(|p| &*p.name == name)
+            .is_some_and(|i| !is_hidden(hidden, i))
+    };
     if !hub.prompts.is_empty()
-        && let Some(prompt) = hub.prompts.take_answer(&event.self_id, &chat, &message.user_id)
+        && let Some(prompt) = hub
+            .prompts
+            .take_answer_if(&event.self_id, &chat, &message.user_id, sees)
         && let Some(i) = plugins.iter().position(|p| p.name == prompt.plugin)
     {
         let reply = PromptReply {
@@ -87,7 +116,8 @@ fn deliveries(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(usize, 
         };
         return vec![(i, Work::Prompt(Box::new(reply)))];
     }
-    let mut taken = vec![false; plugins.len()];
+    // A plugin that may not see the event counts as having taken it: it gets nothing.
+    let mut taken: Vec<bool> = (0..plugins.len()).map(|i| is_hidden(hidden, i)).collect();
     let mut out = Vec::new();
     let settings = hub.settings();
     let any_commands = settings.help.is_some() || plugins.iter().any(|p| !p.commands.is_empty());
@@ -97,14 +127,16 @@ fn deliveries(hub: &Hub, plugins: &[PluginHandle], event: Event) -> Vec<(usize, 
         let role = message.sender.role;
         for head in parse::heads(&input, &settings.prefixes) {
             if settings.help.as_deref() == Some(head.word.as_str()) {
-                let text = help(&settings, plugins, &chat, &input, &head, role, superuser);
+                let text = help(&settings, plugins, hidden, &chat, &input, &head, role, superuser);
                 hub.answer(&event.self_id, &chat, &message.user_id, text);
                 break;
             }
             let candidates: Vec<usize> = plugins
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| p.commands.find(&head.word).is_some_and(|spec| in_scope(spec, &chat)))
+                .filter(|(i, p)| {
+                    !is_hidden(hidden, *i) && p.commands.find(&head.word).is_some_and(|spec| in_scope(spec, &chat))
+                })
                 .map(|(i, _)| i)
                 .collect();
             if candidates.is_empty() {
@@ -208,9 +240,14 @@ fn plain(plugins: &[PluginHandle], event: &Event, category: EventCategory, taken
 }
 
 /// The built-in help: the commands the sender may use in this chat, or one command's usage (`help sign`).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces of one routed message"
+)]
 fn help(
     settings: &Settings,
     plugins: &[PluginHandle],
+    hidden: &[bool],
     chat: &Chat,
     input: &Input,
     head: &parse::Head<'_>,
@@ -220,7 +257,9 @@ fn help(
     let shown_prefix = settings.shown_prefix();
     let usable = plugins
         .iter()
-        .flat_map(|p| p.commands.specs())
+        .enumerate()
+        .filter(|(i, _)| !is_hidden(hidden, *i))
+        .flat_map(|(_, p)| p.commands.specs())
         .filter(|spec| in_scope(spec, chat) && permits(spec.permission, chat, role, superuser));
     let asked = parse::text_after(input, head.after).to_lowercase();
     let asked = asked.strip_prefix(shown_prefix).unwrap_or(&asked).to_string();

@@ -5,6 +5,7 @@
 use super::*;
 
 mod commands;
+mod visibility;
 use crate::limits::{DEFAULT_LOG_RATE, DEFAULT_TIMER_RATE, PluginLimits};
 use crate::state::HostParts;
 use coral_model::EventSink;
