@@ -39,35 +39,41 @@ ensure_python_tools() {
 WIT_BINDGEN_VERSION=0.63.0
 C_APT_PACKAGES=(clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32)
 
-ensure_c_tools() {
+# Install the Debian packages of $1.. that are missing (as root, or with sudo); the package lists are updated once if
+# the first attempt fails (they may be stale or absent on a fresh machine). `$what` names what needs them.
+apt_install() {
+    local what="$1"
+    shift
     local missing=() pkg
-    for pkg in "${C_APT_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
     done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        command -v apt-get >/dev/null || {
-            echo "error: C plugins need ${missing[*]} (Debian/Ubuntu packages) and apt-get is not available;" \
-                "install clang 19, lld 19, the WASI libc sysroot and the wasm32 compiler-rt yourself" >&2
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    command -v apt-get >/dev/null || {
+        echo "error: $what need ${missing[*]} (Debian/Ubuntu packages) and apt-get is not available; install them" \
+            "yourself" >&2
+        exit 1
+    }
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || {
+            echo "error: $what need: apt-get install ${missing[*]}; run this script as root or install sudo" >&2
             exit 1
         }
-        local sudo=()
-        if [ "$(id -u)" -ne 0 ]; then
-            command -v sudo >/dev/null || {
-                echo "error: C plugins need: apt-get install ${missing[*]}; run this script as root or install sudo" >&2
-                exit 1
-            }
-            sudo=(sudo)
-        fi
-        say "installing ${missing[*]} (apt-get)"
-        # The package lists may be stale or absent on a fresh machine: update once if the first attempt fails.
-        if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" 1>&2; then
-            "${sudo[@]}" apt-get update -q 1>&2 && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" \
-                apt-get install -y -q --no-install-recommends "${missing[@]}" 1>&2 || {
-                echo "error: could not install ${missing[*]} with apt-get (as root or with sudo)" >&2
-                exit 1
-            }
-        fi
+        sudo=(sudo)
     fi
+    say "installing ${missing[*]} (apt-get) for $what"
+    if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" 1>&2; then
+        "${sudo[@]}" apt-get update -q 1>&2 && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" \
+            apt-get install -y -q --no-install-recommends "${missing[@]}" 1>&2 || {
+            echo "error: could not install ${missing[*]} with apt-get (as root or with sudo)" >&2
+            exit 1
+        }
+    fi
+}
+
+ensure_c_tools() {
+    apt_install "C plugins" "${C_APT_PACKAGES[@]}"
     command -v clang-19 >/dev/null || { echo "error: clang-19 not found after installing ${C_APT_PACKAGES[*]}" >&2; exit 1; }
     local tool="$ROOT/.tools/cargo/bin/wit-bindgen"
     if [ ! -x "$tool" ] || ! "$tool" --version 2>/dev/null | grep -q " $WIT_BINDGEN_VERSION"; then
@@ -80,6 +86,12 @@ ensure_c_tools() {
     local ld
     ld="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/wasm-component-ld"
     [ -x "$ld" ] || { echo "error: $ld not found: update Rust (rustup update) to get wasm-component-ld" >&2; exit 1; }
+}
+
+# The web console's browser tests: Debian's Chromium and its ChromeDriver (/usr/bin/chromium, /usr/bin/chromedriver).
+ensure_browser() {
+    apt_install "the web console's browser tests" chromium chromium-driver fonts-liberation
+    command -v chromedriver >/dev/null || { echo "error: chromedriver not found after installing chromium-driver" >&2; exit 1; }
 }
 
 COMPONENTIZE_QJS_VERSION=0.4.5

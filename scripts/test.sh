@@ -12,6 +12,7 @@ ensure_rust_target
 ensure_python_tools
 ensure_c_tools
 ensure_js_tools
+ensure_browser
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
 say "cargo fmt --check"

@@ -94,6 +94,35 @@ pub struct Config {
     /// The Prometheus metrics endpoint (`[metrics]`), off by default.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The local web console (`[web]`), off by default.
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// Default address of the web console (loopback).
+pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:7878";
+
+/// `[web]`: the local web console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Serve the console. Default false.
+    pub enabled: bool,
+    /// Where (default `127.0.0.1:7878`: this machine only). Another address needs a `token`.
+    pub listen: String,
+    /// The login token (at least 16 characters). Without one, on loopback, the host makes one up at each start
+    /// and logs the login address with it.
+    pub token: Option<String>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: false,
+            listen: DEFAULT_WEB_LISTEN.into(),
+            token: None,
+        }
+    }
 }
 
 /// Default threshold above which a platform call or an event handler is logged as slow, ms.
@@ -570,6 +599,23 @@ impl Config {
         }
         if !(1..=1000).contains(&h.audit_files) {
             return invalid("host.audit_files".into(), "must be between 1 and 1000");
+        }
+        if self.web.enabled {
+            let Ok(addr) = self.web.listen.parse::<std::net::SocketAddr>() else {
+                return invalid("web.listen".into(), "must be an address like \"127.0.0.1:7878\"");
+            };
+            match &self.web.token {
+                Some(token) if token.chars().count() < 16 || token.chars().any(char::is_control) => {
+                    return invalid("web.token".into(), "at least 16 characters, no control characters");
+                }
+                None if !addr.ip().is_loopback() => {
+                    return invalid(
+                        "web.token".into(),
+                        "the web console listens beyond this machine (web.listen); it needs a token",
+                    );
+                }
+                _ => {}
+            }
         }
         if self.metrics.enabled && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid("metrics.listen".into(), "must be an address like \"127.0.0.1:9464\"");

@@ -18,6 +18,7 @@ pub mod scaffold;
 #[cfg(test)]
 #[path = "../../tests/support/fixtures.rs"]
 pub(crate) mod test_fixtures;
+pub mod web;
 
 use anyhow::Context as _;
 use config::Config;
@@ -161,7 +162,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         )]);
         // Tests and operators read this line to find the port.
         tracing::info!("metrics listening on http://{addr}/metrics");
-        coral_ops::metrics::serve(listener, sources);
+        coral_ops::metrics::serve(listener, sources.clone());
     }
     // Hot reload: keep the watcher alive for the life of the host.
     let _watcher = if config.host.watch {
@@ -188,8 +189,22 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
     // Timers start once the plugins are in, so jobs missed while the host was down reach them at once.
     // A missed job fires at once: the console's bot is registered first so the plugin can answer there.
-    let console = config.console.enabled.then(|| {
-        let out: coral_adapters::console::Output = Arc::new(parking_lot::Mutex::new(std::io::stdout()));
+    // The console platform runs for stdin, the web console's chat page, or both; what its bot prints goes to
+    // stdout and to the chat page's transcript.
+    let transcript = Arc::new(web::Transcript::default());
+    let console = (config.console.enabled || config.web.enabled).then(|| {
+        let stdout: Option<Box<dyn std::io::Write + Send>> = config
+            .console
+            .enabled
+            .then(|| Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send>);
+        let out: coral_adapters::console::Output = if config.web.enabled {
+            Arc::new(parking_lot::Mutex::new(web::TranscriptWriter::new(
+                transcript.clone(),
+                stdout,
+            )))
+        } else {
+            Arc::new(parking_lot::Mutex::new(std::io::stdout()))
+        };
         let hub = runtime.hub().clone();
         coral_adapters::console::Console::register(out, &bots)
             .with_superuser_hook(Arc::new(move |user: &str, on: bool| hub.set_superuser(user, on)))
@@ -206,6 +221,39 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         coral_policy::http::rules::CoralEndpoint::bound(*addr, format!("the OneBot listener {key}"))
     }));
 
+    if config.web.enabled {
+        let listener = tokio::net::TcpListener::bind(&config.web.listen)
+            .await
+            .with_context(|| format!("web console: cannot listen on {}", config.web.listen))?;
+        let addr = listener.local_addr()?;
+        own.add([coral_policy::http::rules::CoralEndpoint::bound(
+            addr,
+            "the web console [web].listen",
+        )]);
+        let (token, made_up) = match &config.web.token {
+            Some(token) => (token.clone(), false),
+            None => (web::random_token(), true),
+        };
+        let parts = web::Parts {
+            reloader: reloader.clone(),
+            sources: sources.clone(),
+            audit_path: audit_path.clone(),
+            chat: console.as_ref().map(|c| web::Chat {
+                typist: c.typist(),
+                sink: sink.clone(),
+                transcript: transcript.clone(),
+            }),
+            token: token.clone(),
+        };
+        web::serve(listener, parts).context("starting the web console")?;
+        // Tests and operators read this line to find the port (and, with a made-up token, the way in).
+        if made_up {
+            tracing::info!("web console on http://{addr}/?token={token}");
+        } else {
+            tracing::info!("web console on http://{addr}/ (log in with [web] token)");
+        }
+    }
+    let console = console.filter(|_| config.console.enabled);
     if let Some(console) = console {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             eprintln!(
@@ -216,8 +264,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         tokio::select! {
             result = console.run(&config.console, input, sink.clone()) => {
                 result.context("reading the console")?;
-                if !config.onebot.is_empty() {
-                    tracing::info!("console input ended; still serving OneBot until Ctrl-C");
+                if !config.onebot.is_empty() || config.web.enabled {
+                    tracing::info!("console input ended; still serving OneBot and the web console until Ctrl-C");
                     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
                 }
             }

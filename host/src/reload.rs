@@ -130,6 +130,9 @@ impl Reloader {
                 let started = Instant::now();
                 let compiled = compile_within(&runtime, &path, max_bytes).await;
                 let compile_ms = started.elapsed().as_millis() as u64;
+                if compiled.is_ok() {
+                    tracing::info!(plugin = %name, ms = compile_ms, "compiled plugin");
+                }
                 let handle = match compiled {
                     Ok(compiled) => runtime.start(&name, compiled, spec).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e),
@@ -390,24 +393,54 @@ impl Reloader {
             ),
         };
         let answer = self.carry_out(request.clone()).await;
-        if let Some(audit) = &self.audit {
-            let hash = self.dispatcher.running(plugin).map(|r| r.hash).unwrap_or_default();
-            let (outcome, detail) = match &answer {
-                Ok(done) => (coral_ops::audit::Outcome::Ok, done.to_string()),
-                Err(why) => (coral_ops::audit::Outcome::Invalid, why.clone()),
-            };
-            let entry = coral_ops::audit::Entry::new(
-                &coral_model::text::bounded(plugin, 128),
-                &hash,
-                "-",
-                &format!("operator:{op}"),
-                "operator",
-                &target,
-            )
-            .outcome(outcome, 0, coral_model::text::bounded(&detail, 500));
-            audit.append(&entry);
-        }
+        self.audit_operator(
+            op,
+            plugin,
+            &target,
+            answer.as_ref().map(ToString::to_string).map_err(Clone::clone),
+        );
         answer
+    }
+
+    /// Write an operator's change to the audit log: `operator:<op>` on `plugin` (`-` for none) at `target`, and
+    /// what came of it (a refusal is written as `invalid`).
+    pub fn audit_operator(&self, op: &str, plugin: &str, target: &str, done: Result<String, String>) {
+        let Some(audit) = &self.audit else { return };
+        let hash = self.dispatcher.running(plugin).map(|r| r.hash).unwrap_or_default();
+        let (outcome, detail) = match done {
+            Ok(done) => (coral_ops::audit::Outcome::Ok, done),
+            Err(why) => (coral_ops::audit::Outcome::Invalid, why),
+        };
+        let entry = coral_ops::audit::Entry::new(
+            &coral_model::text::bounded(plugin, 128),
+            &hash,
+            "-",
+            &format!("operator:{op}"),
+            "operator",
+            target,
+        )
+        .outcome(outcome, 0, coral_model::text::bounded(&detail, 500));
+        audit.append(&entry);
+    }
+
+    /// The config in force.
+    pub async fn config(&self) -> Config {
+        self.config.lock().await.clone()
+    }
+
+    /// The config file, if the host runs with one.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config_path.as_deref()
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The dispatcher.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
     }
 
     async fn carry_out(&self, request: Manage) -> Result<serde_json::Value, String> {

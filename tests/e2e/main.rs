@@ -28,4 +28,5 @@ mod reload;
 mod security;
 mod services;
 mod transport_auth;
+mod web;
 mod wit_versions;

@@ -1,5 +1,6 @@
 //! Test support: build the guest plugins once, and run the real `coral` binary with a temp config.
 
+pub mod browser;
 pub mod coral;
 /// Where the OneBot fixtures are: the host's own unit-test helper, shared so both resolve them the same way.
 #[path = "../../support/fixtures.rs"]

@@ -134,13 +134,17 @@ impl Default for ConsoleConfig {
     }
 }
 
-/// The simulated chat state.
-struct Session {
-    user_id: String,
-    nickname: String,
-    group: Option<String>,
+/// Who is typing, and where: the simulated chat state (also what the web console's chat page types as).
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The user id.
+    pub user_id: String,
+    /// The nickname.
+    pub nickname: String,
+    /// The group, or none for a private chat.
+    pub group: Option<String>,
     /// Your role in groups (`:role`), as plugins see it in `sender.role`.
-    role: Role,
+    pub role: Role,
 }
 
 const HELP: &str = "console commands (start with `:` or `//`): :user <id> [nickname] | :group <id> | :private | \
@@ -177,6 +181,14 @@ impl Console {
         Console {
             next_message_id,
             superuser: None,
+        }
+    }
+
+    /// A handle that types messages into the console from elsewhere (the web console's chat page), numbered
+    /// with the console's own message ids.
+    pub fn typist(&self) -> Typist {
+        Typist {
+            next_message_id: self.next_message_id.clone(),
         }
     }
 
@@ -293,6 +305,20 @@ fn control(session: &mut Session, command: &str) -> bool {
         _ => eprintln!("[console] {HELP}"),
     }
     true
+}
+
+/// Types console messages from elsewhere ([`Console::typist`]).
+#[derive(Clone)]
+pub struct Typist {
+    next_message_id: Arc<AtomicU64>,
+}
+
+impl Typist {
+    /// The message event `session` typing `line` makes (a leading `@bot` in a group addresses the bot).
+    pub fn message(&self, session: &Session, line: &str) -> Event {
+        let id = self.next_message_id.fetch_add(1, Ordering::Relaxed);
+        message_event(session, line, id)
+    }
 }
 
 fn message_event(session: &Session, line: &str, message_id: u64) -> Event {

@@ -545,6 +545,15 @@ impl Dispatcher {
             .collect()
     }
 
+    /// What the running plugin of this name said about itself, its commands, and the config it runs with (JSON).
+    pub fn metadata(&self, name: &str) -> Option<(PluginMetadata, Arc<CommandTable>, String)> {
+        let plugins = self.plugins.read();
+        plugins
+            .iter()
+            .find(|p| &*p.name == name)
+            .map(|p| (p.metadata.clone(), p.commands.clone(), p.config_json.clone()))
+    }
+
     /// The running plugins as `coral plugin list` shows them.
     pub fn rows(&self) -> Vec<coral_ops::PluginRow> {
         let switches = self.hub.visibility.switches();

@@ -138,18 +138,28 @@ pub const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(1);
 /// The refusals log of one listener: a WARN line per refused request naming the transport, the listen address,
 /// the peer and the reason, at most one per [`REFUSAL_LOG_PERIOD`]; the count of lines held back goes out with the
 /// next one.
-#[derive(Debug)]
 pub struct Refusals {
-    transport: String,
+    /// What the transport is called in logs (its label follows the entry when a reload moves it).
+    transport: Box<dyn std::fmt::Display + Send + Sync>,
     listen: SocketAddr,
     limiter: LogLimiter,
 }
 
+impl std::fmt::Debug for Refusals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refusals")
+            .field("transport", &self.transport.to_string())
+            .field("listen", &self.listen)
+            .field("limiter", &self.limiter)
+            .finish()
+    }
+}
+
 impl Refusals {
     /// The log of the listener of `transport` (e.g. `onebot[0] http`) bound to `listen`.
-    pub fn new(transport: &str, listen: SocketAddr) -> Self {
+    pub fn new(transport: impl std::fmt::Display + Send + Sync + 'static, listen: SocketAddr) -> Self {
         Refusals {
-            transport: transport.to_string(),
+            transport: Box::new(transport),
             listen,
             limiter: LogLimiter::new(REFUSAL_LOG_PERIOD),
         }
@@ -160,7 +170,7 @@ impl Refusals {
         let Some(suppressed) = self.limiter.admit() else {
             return;
         };
-        let (transport, listen) = (&self.transport, self.listen);
+        let (transport, listen) = (&*self.transport, self.listen);
         if suppressed == 0 {
             tracing::warn!(%transport, %listen, %peer, "refused a request: {why}");
         } else {

@@ -148,11 +148,36 @@ pub struct OneBotBot {
     pub(super) stats: Arc<coral_model::LinkCounters>,
 }
 
+/// Which running `[[onebot]]` entry touched a bot: each started entry gets its own, so the bots only it served
+/// can be unregistered when it stops ([`Registry::release`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Owner(u64);
+
+impl Owner {
+    /// A new owner, distinct from every other one of this process.
+    pub fn new() -> Owner {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Owner(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Default for Owner {
+    fn default() -> Self {
+        Owner::new()
+    }
+}
+
+/// A registered bot and the entries that touched it.
+struct Known {
+    bot: Arc<OneBotBot>,
+    owners: Vec<Owner>,
+}
+
 /// The OneBot bots, by self id; each is also registered (as a [`BotConnection`]) in the host's [`Bots`].
 #[derive(Default)]
 pub struct Registry {
     bots: Bots,
-    known: Mutex<HashMap<String, Arc<OneBotBot>>>,
+    known: Mutex<HashMap<String, Known>>,
 }
 
 impl Registry {
@@ -166,24 +191,71 @@ impl Registry {
 
     /// The bot with this id, created (and published) on first use.
     pub fn bot(&self, self_id: &str) -> Arc<OneBotBot> {
+        self.bot_of(self_id, None)
+    }
+
+    /// The bot with this id, created (and published) on first use, noted as served by `owner` (see
+    /// [`Registry::release`]).
+    pub fn bot_for(&self, self_id: &str, owner: Owner) -> Arc<OneBotBot> {
+        self.bot_of(self_id, Some(owner))
+    }
+
+    fn bot_of(&self, self_id: &str, owner: Option<Owner>) -> Arc<OneBotBot> {
         let mut known = self.known.lock();
-        known
-            .entry(self_id.to_string())
-            .or_insert_with(|| {
-                let bot = Arc::new(OneBotBot {
-                    self_id: self_id.to_string(),
-                    api: RwLock::default(),
-                    governor: RwLock::default(),
-                    quick: Mutex::default(),
-                    heartbeat: Mutex::default(),
-                    reported_offline: AtomicBool::new(false),
-                    seen: Mutex::default(),
-                    stats: self.bots.link_counters(self_id),
-                });
-                self.bots.insert(self_id, bot.clone());
-                bot
-            })
-            .clone()
+        let known = known.entry(self_id.to_string()).or_insert_with(|| {
+            let bot = Arc::new(OneBotBot {
+                self_id: self_id.to_string(),
+                api: RwLock::default(),
+                governor: RwLock::default(),
+                quick: Mutex::default(),
+                heartbeat: Mutex::default(),
+                reported_offline: AtomicBool::new(false),
+                seen: Mutex::default(),
+                stats: self.bots.link_counters(self_id),
+            });
+            self.bots.insert(self_id, bot.clone());
+            Known {
+                bot,
+                owners: Vec::new(),
+            }
+        });
+        if let Some(owner) = owner
+            && !known.owners.contains(&owner)
+        {
+            known.owners.push(owner);
+        }
+        known.bot.clone()
+    }
+
+    /// Every bot whose calls go through `api` loses it (offline; calls fail at once as `BotUnavailable`), as when
+    /// its connection drops.
+    pub fn drop_api(&self, api: &Api) {
+        let bots: Vec<Arc<OneBotBot>> = self.known.lock().values().map(|k| k.bot.clone()).collect();
+        for bot in bots {
+            bot.drop_api(api);
+        }
+    }
+
+    /// `owner` stopped: it no longer serves its bots. The bots no other owner served are unregistered (removed
+    /// from [`Bots`], their API channel dropped), so calls to them fail at once as `BotUnavailable`, as if they
+    /// had never connected; their link counters stay. Returns their ids, sorted.
+    pub fn release(&self, owner: Owner) -> Vec<String> {
+        let mut gone = Vec::new();
+        let mut known = self.known.lock();
+        known.retain(|self_id, known| {
+            let before = known.owners.len();
+            known.owners.retain(|o| *o != owner);
+            if before == known.owners.len() || !known.owners.is_empty() {
+                return true;
+            }
+            *known.bot.api.write() = None;
+            self.bots.remove(self_id);
+            gone.push(self_id.clone());
+            false
+        });
+        drop(known);
+        gone.sort();
+        gone
     }
 }
 
@@ -249,10 +321,17 @@ impl OneBotBot {
 
     /// Forget the API channel if it is still `link` (a newer connection may already have replaced it).
     pub fn drop_link(&self, link: &Arc<WsLink>) {
-        let mut api = self.api.write();
-        if matches!(&*api, Some(Api::Ws(current)) if Arc::ptr_eq(current, link)) {
-            *api = None;
+        self.drop_api(&Api::Ws(link.clone()));
+    }
+
+    /// Forget the API channel if it is still `api`; true if it was.
+    pub fn drop_api(&self, api: &Api) -> bool {
+        let mut current = self.api.write();
+        let same = current.as_ref().is_some_and(|c| c.same(api));
+        if same {
+            *current = None;
         }
+        same
     }
 
     /// Record what an event says about the account: offline (`online == false`) or not; logs the changes.
@@ -342,6 +421,10 @@ impl BotConnection for OneBotBot {
         }
         let governor = self.governor.read().clone();
         let self_id = self.self_id.clone();
+        if api.is_none() {
+            // Not connected: fail at once, without waiting for the send governor.
+            return Box::pin(std::future::ready(Err(ApiError::BotUnavailable(self_id))));
+        }
         Box::pin(async move {
             let (name, params) = protocol::action_request(&action);
             if let Some(governor) = governor

@@ -45,8 +45,8 @@ pub enum Transport {
     Http,
 }
 
-/// One `[[onebot]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[onebot]]` entry. Two entries are the same entry when every field is equal (a reload keeps it running).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OneBotConfig {
     /// `ws`, `ws-reverse` or `http`.

@@ -1,10 +1,12 @@
 //! HTTP transports: the API client (`POST <url>/<action>` with a JSON body, Bearer token) and the event receiver
 //! (the implementation POSTs events to Coral; the access token and `X-Signature`, when configured, are both
-//! checked before the body is parsed, and every refused POST is logged, rate-limited).
+//! checked before the body is parsed, and every refused POST is logged, rate-limited). An entry runs until its
+//! [`Stop`] fires: then its listener is closed, its connections too, and its bots lose the HTTP API channel.
 
 use super::auth::{Refusal, Refusals, check_signature, check_token};
 use super::bot::Api;
 use super::config::OneBotConfig;
+use super::entries::Stop;
 use super::inbound::Inbound;
 use super::link::envelope;
 use axum::body::Bytes;
@@ -91,51 +93,84 @@ impl HttpApi {
     }
 }
 
-/// Set up an `http` entry: register its API (learning the bot id if the config does not say), and serve event
-/// POSTs on `listener` when one is given.
-pub async fn run(config: OneBotConfig, listener: Option<TcpListener>, inbound: Inbound) {
+/// Run an `http` entry until `stop` fires: register its API (learning the bot id if the config does not say), and
+/// serve event POSTs on `listener` when one is given. When stopped, the listener is closed, the open connections
+/// are closed once their request is answered, and the bots lose this API channel.
+pub async fn run(config: OneBotConfig, listener: Option<TcpListener>, inbound: Inbound, stop: Stop) {
     let inbound = Arc::new(inbound);
     let api = config
         .url
         .as_ref()
         .map(|url| Arc::new(HttpApi::new(url, config.access_token.clone(), config.timeout())));
-    if let Some(api) = &api {
-        let (api, registry, self_id) = (api.clone(), inbound.registry.clone(), config.self_id.clone());
-        let governor = inbound.governor.clone();
-        tokio::spawn(async move {
-            let self_id = match self_id {
-                Some(id) => id,
-                None => learn_self_id(&api).await,
-            };
-            registry.bot(&self_id).set_api(Api::Http(api), governor);
-            tracing::info!(self_id, "onebot http bot ready");
-        });
-    }
-    if let Some(listener) = listener {
-        let quick_timeout = Duration::from_millis(config.quick_timeout_ms.unwrap_or(DEFAULT_QUICK_TIMEOUT_MS));
-        let listen = match listener.local_addr() {
-            Ok(addr) => addr,
-            Err(e) => {
-                tracing::error!(transport = %inbound.label, "onebot http event receiver has no address: {e}");
-                return;
-            }
+    let register = async {
+        let Some(api) = &api else {
+            return;
         };
-        let state = Arc::new(Receiver {
-            refusals: Refusals::new(&inbound.label, listen),
-            token: config.access_token.clone(),
-            secret: config.secret.clone(),
-            path: config.path.clone(),
-            inbound,
-            api,
-            quick_timeout,
-        });
-        let app = axum::Router::new()
-            .fallback(axum::routing::post(receive))
-            .with_state(state)
-            .into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("onebot http event receiver stopped: {e}");
+        let self_id = match &config.self_id {
+            Some(id) => id.clone(),
+            None => learn_self_id(api).await,
+        };
+        inbound
+            .bot(&self_id)
+            .set_api(Api::Http(api.clone()), inbound.governor.clone());
+        tracing::info!(transport = %inbound.label, self_id, "onebot http bot ready");
+    };
+    let register = async {
+        tokio::select! {
+            () = register => {}
+            () = stop.stopped() => {}
         }
+    };
+    let receive = async {
+        match listener {
+            Some(listener) => receive_events(&config, listener, &inbound, api.clone(), &stop).await,
+            None => stop.stopped().await,
+        }
+    };
+    tokio::join!(register, receive);
+    if let Some(api) = api {
+        inbound.registry.drop_api(&Api::Http(api));
+    }
+    tracing::info!(transport = %inbound.label, "onebot http entry stopped");
+}
+
+/// Serve event POSTs on `listener` until `stop` fires.
+async fn receive_events(
+    config: &OneBotConfig,
+    listener: TcpListener,
+    inbound: &Arc<Inbound>,
+    api: Option<Arc<HttpApi>>,
+    stop: &Stop,
+) {
+    let quick_timeout = Duration::from_millis(config.quick_timeout_ms.unwrap_or(DEFAULT_QUICK_TIMEOUT_MS));
+    let listen = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            tracing::error!(transport = %inbound.label, "onebot http event receiver has no address: {e}");
+            return;
+        }
+    };
+    let state = Arc::new(Receiver {
+        refusals: Refusals::new(inbound.label.clone(), listen),
+        token: config.access_token.clone(),
+        secret: config.secret.clone(),
+        path: config.path.clone(),
+        inbound: inbound.clone(),
+        api,
+        quick_timeout,
+        stop: stop.clone(),
+    });
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(receive))
+        .with_state(state)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    // On stop the listener is dropped at once; idle connections are closed, busy ones once answered (a held quick
+    // operation is answered at once, see `quick`).
+    let stop = stop.clone();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move { stop.stopped().await });
+    match serving.await {
+        Ok(()) => tracing::info!(transport = %inbound.label, %listen, "onebot http event receiver stopped"),
+        Err(e) => tracing::error!(transport = %inbound.label, "onebot http event receiver stopped: {e}"),
     }
 }
 
@@ -173,6 +208,8 @@ struct Receiver {
     api: Option<Arc<HttpApi>>,
     /// Without an API: how long an event POST is held open for plugins to answer with a quick operation.
     quick_timeout: Duration,
+    /// The entry's stop signal.
+    stop: Stop,
 }
 
 /// Default for `quick_timeout_ms`.
@@ -185,6 +222,9 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if state.stop.is_stopped() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "this OneBot entry is stopping").into_response();
+    }
     if let Err(refusal) = admit(&state, &uri, &headers, &body) {
         state.refusals.refused(peer, refusal);
         return (refusal.status(), refusal.to_string()).into_response();
@@ -197,7 +237,7 @@ async fn receive(
         Some(self_id) => {
             // A bot first seen through its events still answers through the API client.
             if let Some(api) = &state.api {
-                let bot = state.inbound.registry.bot(&self_id);
+                let bot = state.inbound.bot(&self_id);
                 if !bot.api_up() {
                     bot.set_api(Api::Http(api.clone()), state.inbound.governor.clone());
                 }
@@ -252,11 +292,15 @@ async fn quick(state: &Receiver, text: &str) -> Response {
         return StatusCode::NO_CONTENT.into_response();
     }
     let event = decoded.event;
-    let bot = state.inbound.registry.bot(&event.self_id);
+    let bot = state.inbound.bot(&event.self_id);
     let slot = bot.open_quick(&value);
     let mut finished = state.inbound.dispatcher.dispatch_tracked(event);
-    // `recv` returns once every plugin the event reached has finished with it.
-    let _ = tokio::time::timeout(state.quick_timeout, finished.recv()).await;
+    // `recv` returns once every plugin the event reached has finished with it (or the entry stops: answered with
+    // what there is so far).
+    tokio::select! {
+        _ = tokio::time::timeout(state.quick_timeout, finished.recv()) => {}
+        () = state.stop.stopped() => {}
+    }
     let op = bot.close_quick(slot);
     if op.is_empty() {
         StatusCode::NO_CONTENT.into_response()

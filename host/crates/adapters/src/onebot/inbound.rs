@@ -1,18 +1,52 @@
 //! The handling of one incoming frame ([`Inbound`]): responses go to their call; events are decoded, noted for
 //! what they say about their bot (heartbeats, online or not, duplicate deliveries) and dispatched.
 
-use super::bot::{Registry, dedup_key, fingerprint};
+use super::bot::{OneBotBot, Owner, Registry, dedup_key, fingerprint};
 use super::link::{WsLink, failure_text, is_success, retcode_of, status_of};
 use super::protocol;
 use coral_model::bindings::{EventKind, coral::bot::types::MetaEvent};
 use coral_model::{AdapterCounters, EventSink};
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// At most one warning per this period about failure frames that answer no call.
 const UNSOLICITED_LOG_PERIOD: Duration = Duration::from_secs(1);
+
+/// The name of an entry's transport in logs, `onebot[<index>] <transport>` (e.g. `onebot[0] ws`). Its index
+/// follows the entry's position in the config: a reload that moves an unchanged entry renumbers it in place.
+#[derive(Debug, Clone)]
+pub struct Label {
+    index: Arc<AtomicUsize>,
+    transport: &'static str,
+}
+
+impl Label {
+    /// The label of entry `index` (its position among the `[[onebot]]` entries) over `transport`.
+    pub fn new(index: usize, transport: &'static str) -> Label {
+        Label {
+            index: Arc::new(AtomicUsize::new(index)),
+            transport,
+        }
+    }
+
+    /// The entry's position now.
+    pub fn index(&self) -> usize {
+        self.index.load(Ordering::Relaxed)
+    }
+
+    /// The entry moved to position `index` (every clone of this label says so from now on).
+    pub fn set_index(&self, index: usize) {
+        self.index.store(index, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "onebot[{}] {}", self.index(), self.transport)
+    }
+}
 
 /// What a socket delivers to Coral.
 pub struct Inbound {
@@ -23,7 +57,9 @@ pub struct Inbound {
     /// Counters.
     pub stats: Arc<AdapterCounters>,
     /// Which transport, for logs.
-    pub label: String,
+    pub label: Label,
+    /// The entry, as the owner of the bots it serves in `registry`.
+    pub owner: Owner,
     /// The send governor of this connection's bots, if configured.
     pub governor: Option<Arc<super::governor::Governor>>,
     /// A message event delivered again within this window of its first delivery is dropped (zero: never).
@@ -41,12 +77,14 @@ pub struct Decoded {
 }
 
 impl Inbound {
-    /// What a transport of an entry with this dedup window delivers to `dispatcher`, bots in `registry`.
+    /// What a transport of an entry with this dedup window delivers to `dispatcher`, bots in `registry` (noted
+    /// as served by `owner`).
     pub fn new(
         dispatcher: Arc<dyn EventSink>,
         registry: Arc<Registry>,
         stats: Arc<AdapterCounters>,
-        label: String,
+        label: Label,
+        owner: Owner,
         governor: Option<Arc<super::governor::Governor>>,
         dedup: Duration,
     ) -> Inbound {
@@ -55,10 +93,16 @@ impl Inbound {
             registry,
             stats,
             label,
+            owner,
             governor,
             dedup,
             unsolicited_log: coral_model::log_limit::LogLimiter::new(UNSOLICITED_LOG_PERIOD),
         }
+    }
+
+    /// The bot with this id, as one this entry serves.
+    pub fn bot(&self, self_id: &str) -> Arc<OneBotBot> {
+        self.registry.bot_for(self_id, self.owner)
     }
 
     /// Handle one text frame: a response (`status` or `retcode`, no `post_type`) goes to `link`; an event is
@@ -148,7 +192,7 @@ impl Inbound {
                 return None;
             }
         };
-        let bot = self.registry.bot(&event.self_id);
+        let bot = self.bot(&event.self_id);
         // A heartbeat without an interval says nothing about when the next one is due.
         if let EventKind::Meta(MetaEvent::Heartbeat(hb)) = &event.kind
             && hb.interval_ms > 0

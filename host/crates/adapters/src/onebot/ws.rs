@@ -2,11 +2,13 @@
 //! `/api` + `/event`, reconnecting with backoff; a split entry's bots answer through its `/api` connection as soon as
 //! an event names them) and the reverse server (the implementation connects to Coral,
 //! universal or split API/Event clients keyed by `X-Self-ID`, token checked before the upgrade, every refused
-//! handshake logged, rate-limited).
+//! handshake logged, rate-limited). Both run until their entry's [`Stop`] fires: then every connection is closed
+//! (a Close frame, bounded by [`CLOSE_WAIT`]), the listener too, and the bots lose the API channels they had here.
 
 use super::auth::{Refusal, Refusals, check_token};
 use super::bot::{Api, SPLIT_API_WAIT, SplitApi};
 use super::config::OneBotConfig;
+use super::entries::Stop;
 use super::inbound::Inbound;
 use super::link::{OUTBOX_LEN, WsLink};
 use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
@@ -16,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +34,10 @@ const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// Shortest reconnect delay.
 const BACKOFF_FLOOR: Duration = Duration::from_millis(50);
+/// Longest wait for a closing connection's Close frame to be written.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// Why a connection closes when its entry stops.
+const ENTRY_STOPPED: &str = "the entry stopped (removed or changed by a config reload, or shut down)";
 
 /// Reconnect delays of one connection: exponential with full jitter while connecting keeps failing, back to the
 /// first delay (under 1 s) once a connection was established (handshake done and a frame or the login answer
@@ -84,29 +91,22 @@ fn from_axum(m: Result<AxMessage, axum::Error>) -> Frame {
     }
 }
 
-/// Pump one socket until it closes (or `stop` fires): frames from `outbox` are written; text frames read are
-/// handed to `inbound` (responses to `link`). `on_self_id` sees the `self_id` of each event.
+/// Pump one socket until it closes (or `stop` completes, with why): frames from `outbox` are written; text frames
+/// read are handed to `inbound` (responses to `link`). `on_self_id` sees the `self_id` of each event. The socket is
+/// closed on the way out (at most [`CLOSE_WAIT`] for the Close frame).
 async fn pump<S, R>(
     mut sink: S,
     mut stream: R,
     mut outbox: mpsc::Receiver<String>,
     inbound: &Inbound,
     link: Option<&WsLink>,
-    mut stop: Option<oneshot::Receiver<()>>,
+    stop: impl Future<Output = &'static str>,
     mut on_self_id: impl FnMut(&str),
 ) where
     S: Sink<String> + Unpin,
     R: Stream<Item = Frame> + Unpin,
 {
-    let stopped = async {
-        match stop.as_mut() {
-            Some(rx) => {
-                let _ = rx.await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(stopped);
+    tokio::pin!(stop);
     loop {
         tokio::select! {
             frame = outbox.recv() => match frame {
@@ -134,38 +134,36 @@ async fn pump<S, R>(
                 Some(Frame::Control) => {}
                 Some(Frame::Close) | None => break,
             },
-            _ = &mut stopped => {
-                tracing::info!(transport = %inbound.label, "connection replaced by a newer one; closing the old one");
+            why = &mut stop => {
+                tracing::info!(transport = %inbound.label, "{why}: closing the connection");
                 break;
             }
         }
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, sink.close()).await;
 }
 
 // ---- forward client ----------------------------------------------------------------------------------------------
 
-/// Run a forward-WebSocket entry forever: connect, serve, reconnect with backoff. A split entry (`api_url` +
-/// `event_url`) routes its bots' calls to its `/api` connection of the moment ([`SplitApi`]).
-pub async fn run_forward(config: OneBotConfig, inbound: Inbound) {
+/// Run a forward-WebSocket entry until `stop` fires: connect, serve, reconnect with backoff. A split entry
+/// (`api_url` + `event_url`) routes its bots' calls to its `/api` connection of the moment ([`SplitApi`]). When
+/// stopped, its connections are closed and its bots lose the API channels they had here.
+pub async fn run_forward(config: OneBotConfig, inbound: Inbound, stop: Stop) {
     let inbound = Arc::new(inbound);
     match (&config.url, &config.api_url, &config.event_url) {
         (_, Some(api), Some(event)) => {
             let split = SplitApi::new(config.timeout().min(SPLIT_API_WAIT), inbound.governor.clone());
             if let Some(id) = &config.self_id {
-                split.bind(&inbound.registry.bot(id));
+                split.bind(&inbound.bot(id));
             }
-            let api_task = tokio::spawn(reconnecting(
-                config.clone(),
-                api.clone(),
-                Role::Api,
-                inbound.clone(),
-                Some(split.clone()),
-            ));
-            reconnecting(config.clone(), event.clone(), Role::Event, inbound, Some(split)).await;
-            api_task.abort();
+            // Both sides in this one task: they end together, when the entry stops.
+            tokio::join!(
+                reconnecting(&config, api, Role::Api, &inbound, Some(&split), &stop),
+                reconnecting(&config, event, Role::Event, &inbound, Some(&split), &stop),
+            );
+            inbound.registry.drop_api(&Api::Split(split));
         }
-        (Some(url), _, _) => reconnecting(config.clone(), url.clone(), Role::Universal, inbound, None).await,
+        (Some(url), _, _) => reconnecting(&config, url, Role::Universal, &inbound, None, &stop).await,
         _ => tracing::error!("onebot ws entry without url; validated earlier, so this is a bug"),
     }
 }
@@ -187,28 +185,39 @@ impl Role {
     }
 }
 
+/// Connect to `url` again and again (with backoff) until `stop` fires.
 async fn reconnecting(
-    config: OneBotConfig,
-    url: String,
+    config: &OneBotConfig,
+    url: &str,
     role: Role,
-    inbound: Arc<Inbound>,
-    split: Option<Arc<SplitApi>>,
+    inbound: &Arc<Inbound>,
+    split: Option<&Arc<SplitApi>>,
+    stop: &Stop,
 ) {
     let mut backoff = Backoff::default();
-    loop {
+    while !stop.is_stopped() {
         let established = Arc::new(AtomicBool::new(false));
-        match connect_once(&config, &url, role, &inbound, split.as_ref(), &established).await {
-            Ok(()) => tracing::warn!(url, "onebot connection closed"),
-            Err(e) => tracing::warn!(url, "onebot connection failed: {e}"),
+        let outcome = connect_once(config, url, role, inbound, split, &established, stop).await;
+        if stop.is_stopped() {
+            break;
+        }
+        match outcome {
+            Ok(()) => tracing::warn!(transport = %inbound.label, url, "onebot connection closed"),
+            Err(e) => tracing::warn!(transport = %inbound.label, url, "onebot connection failed: {e}"),
         }
         // Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)], from the start again
         // after a connection that was established.
         let delay = backoff.next(established.load(Ordering::Relaxed));
-        tracing::info!(url, "reconnecting in {} ms", delay.as_millis());
-        tokio::time::sleep(delay).await;
+        tracing::info!(transport = %inbound.label, url, "reconnecting in {} ms", delay.as_millis());
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stop.stopped() => break,
+        }
     }
+    tracing::info!(transport = %inbound.label, url, ?role, "onebot client stopped");
 }
 
+/// One connection to `url`, served until it closes or `stop` fires (then it is closed).
 async fn connect_once(
     config: &OneBotConfig,
     url: &str,
@@ -216,6 +225,7 @@ async fn connect_once(
     inbound: &Arc<Inbound>,
     split: Option<&Arc<SplitApi>>,
     established: &Arc<AtomicBool>,
+    stop: &Stop,
 ) -> anyhow::Result<()> {
     let mut request = url.into_client_request()?;
     if let Some(token) = &config.access_token {
@@ -223,8 +233,11 @@ async fn connect_once(
             .headers_mut()
             .insert("Authorization", format!("Bearer {token}").parse()?);
     }
-    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-    tracing::info!(url, ?role, "onebot connected");
+    let socket = tokio::select! {
+        connected = tokio_tungstenite::connect_async(request) => connected?.0,
+        () = stop.stopped() => return Ok(()),
+    };
+    tracing::info!(transport = %inbound.label, url, ?role, "onebot connected");
     let (sink, stream) = socket.split();
     let sink = sink
         .with(|text: String| std::future::ready(Ok::<_, tokio_tungstenite::tungstenite::Error>(TMessage::text(text))));
@@ -233,7 +246,6 @@ async fn connect_once(
     let link = role
         .carries_api()
         .then(|| WsLink::new(tx.clone(), config.timeout(), inbound.stats.clone()));
-    let registry = inbound.registry.clone();
     let governor = inbound.governor.clone();
     // Learn which bot this is: from the config, else from the first event, else by asking.
     let mut registered: Option<String> = None;
@@ -246,7 +258,7 @@ async fn connect_once(
             // now (unless another connection already serves it) so the first event can be answered before
             // `get_login_info` is.
             (Some(split), None) => {
-                let bot = registry.bot(self_id);
+                let bot = inbound.bot(self_id);
                 if !split.serves(&bot) {
                     if bot.api_up() {
                         return; // Served by another connection; looked at again with the next event.
@@ -256,7 +268,7 @@ async fn connect_once(
                 }
             }
             (None, Some(link)) => {
-                registry.bot(self_id).set_api(Api::Ws(link.clone()), governor.clone());
+                inbound.bot(self_id).set_api(Api::Ws(link.clone()), governor.clone());
                 tracing::info!(self_id, url, "onebot bot ready");
             }
             // The split entry's `/api` connection carries no events.
@@ -267,19 +279,20 @@ async fn connect_once(
     if let (Some(split), Some(link)) = (split, &link) {
         split.connected(link.clone());
     }
+    // Without a configured id, an API-carrying connection asks who it is; the answer is awaited beside the pump (in
+    // this task, so it ends with the connection and cannot install a closed link afterwards).
+    let mut login = None;
     if let (Some(id), None) = (&config.self_id, split) {
         register(&mut registered, id);
     } else if let (Some(link), true) = (&link, config.self_id.is_none()) {
-        let (link, registry, governor, split) = (link.clone(), registry.clone(), governor.clone(), split.cloned());
-        let url = url.to_string();
-        let established = established.clone();
-        tokio::spawn(async move {
+        let governor = governor.clone();
+        login = Some(async move {
             match link.call("get_login_info", serde_json::json!({})).await {
                 Ok(data) => {
                     established.store(true, Ordering::Relaxed);
                     let id = coral_model::wire::json::id(&data, "user_id");
                     if !id.is_empty() {
-                        let bot = registry.bot(&id);
+                        let bot = inbound.bot(&id);
                         match split {
                             Some(split) => {
                                 split.bind(&bot);
@@ -301,19 +314,33 @@ async fn connect_once(
             established.store(true, Ordering::Relaxed);
         }
     });
-    pump(Box::pin(sink), stream, rx, inbound, link.as_deref(), None, |id| {
-        register(&mut registered, id)
-    })
-    .await;
+    let stopped = async {
+        stop.stopped().await;
+        ENTRY_STOPPED
+    };
+    {
+        let pumping = pump(Box::pin(sink), stream, rx, inbound, link.as_deref(), stopped, |id| {
+            register(&mut registered, id)
+        });
+        tokio::pin!(pumping);
+        match login {
+            Some(login) => {
+                tokio::select! {
+                    () = &mut pumping => {}
+                    () = login => pumping.await,
+                }
+            }
+            None => pumping.await,
+        }
+    }
     drop(tx);
     if let Some(link) = &link {
         link.close();
         if let Some(split) = split {
             split.disconnected(link);
         }
-        if let Some(id) = &registered {
-            registry.bot(id).drop_link(link);
-        }
+        // Every bot this connection served (named by the config, an event, or the `get_login_info` answer).
+        inbound.registry.drop_api(&Api::Ws(link.clone()));
     }
     Ok(())
 }
@@ -328,10 +355,13 @@ struct ReverseState {
     inbound: Arc<Inbound>,
     /// The live session per (self id, role): a newer connection closes the older one.
     sessions: Mutex<HashMap<(String, &'static str), oneshot::Sender<()>>>,
+    /// The entry's stop signal: the server and every session end when it fires.
+    stop: Stop,
 }
 
-/// Serve reverse-WebSocket clients on `listener` at `path` until the process ends.
-pub async fn run_reverse(listener: TcpListener, path: String, config: OneBotConfig, inbound: Inbound) {
+/// Serve reverse-WebSocket clients on `listener` at `path` until `stop` fires: then the listener is closed (new
+/// connections are refused), every session is closed, and its bots lose their API channel.
+pub async fn run_reverse(listener: TcpListener, path: String, config: OneBotConfig, inbound: Inbound, stop: Stop) {
     let listen = match listener.local_addr() {
         Ok(addr) => addr,
         Err(e) => {
@@ -340,19 +370,25 @@ pub async fn run_reverse(listener: TcpListener, path: String, config: OneBotConf
         }
     };
     let state = Arc::new(ReverseState {
-        refusals: Refusals::new(&inbound.label, listen),
+        refusals: Refusals::new(inbound.label.clone(), listen),
         token: config.access_token.clone(),
         timeout: config.timeout(),
         inbound: Arc::new(inbound),
         sessions: Mutex::default(),
+        stop: stop.clone(),
     });
+    let label = state.inbound.label.clone();
     let app = axum::Router::new()
         .route(&path, axum::routing::any(upgrade))
         .fallback(unknown_path)
         .with_state(state)
         .into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!("onebot reverse WebSocket server stopped: {e}");
+    // On stop the listener is dropped at once; the HTTP connections not upgraded finish what they are doing (the
+    // upgraded ones, the sessions, watch the same signal).
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move { stop.stopped().await });
+    match serving.await {
+        Ok(()) => tracing::info!(transport = %label, %listen, "onebot reverse WebSocket server stopped"),
+        Err(e) => tracing::error!(transport = %label, "onebot reverse WebSocket server stopped: {e}"),
     }
 }
 
@@ -374,6 +410,13 @@ async fn upgrade(
         state.refusals.refused(peer, refusal);
         (refusal.status(), body).into_response()
     };
+    if state.stop.is_stopped() {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "this OneBot entry is stopping",
+        )
+            .into_response();
+    }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // Authenticate before anything else, and before the upgrade. An unparsable query carries no token.
     let query = Query::<HashMap<String, String>>::try_from_uri(&uri)
@@ -416,28 +459,38 @@ async fn session(socket: WebSocket, state: Arc<ReverseState>, self_id: String, r
         Role::Api => "api",
         Role::Event => "event",
     };
-    let (stop_tx, stop_rx) = oneshot::channel();
-    if let Some(old) = state.sessions.lock().insert((self_id.clone(), role_key), stop_tx) {
+    if state.stop.is_stopped() {
+        return; // Upgraded just as the entry stopped: dropped (the TCP connection closes) before anything else.
+    }
+    let (replaced_tx, replaced_rx) = oneshot::channel();
+    if let Some(old) = state.sessions.lock().insert((self_id.clone(), role_key), replaced_tx) {
         let _ = old.send(());
     }
-    tracing::info!(self_id, role = role_key, "onebot reverse client connected");
+    let label = &state.inbound.label;
+    tracing::info!(transport = %label, self_id, role = role_key, "onebot reverse client connected");
     let (tx, rx) = mpsc::channel(OUTBOX_LEN);
     let link = role
         .carries_api()
         .then(|| WsLink::new(tx.clone(), state.timeout, state.inbound.stats.clone()));
-    let bot = state.inbound.registry.bot(&self_id);
+    let bot = state.inbound.bot(&self_id);
     if let Some(link) = &link {
         bot.set_api(Api::Ws(link.clone()), state.inbound.governor.clone());
     }
     let (sink, stream) = socket.split();
     let sink = sink.with(|text: String| std::future::ready(Ok::<_, axum::Error>(AxMessage::Text(text.into()))));
+    let stop = async {
+        tokio::select! {
+            _ = replaced_rx => "connection replaced by a newer one",
+            () = state.stop.stopped() => ENTRY_STOPPED,
+        }
+    };
     pump(
         Box::pin(sink),
         stream.map(from_axum),
         rx,
         &state.inbound,
         link.as_deref(),
-        Some(stop_rx),
+        stop,
         |_| {},
     )
     .await;
@@ -446,7 +499,7 @@ async fn session(socket: WebSocket, state: Arc<ReverseState>, self_id: String, r
         link.close();
         bot.drop_link(link);
     }
-    tracing::info!(self_id, role = role_key, "onebot reverse client disconnected");
+    tracing::info!(transport = %label, self_id, role = role_key, "onebot reverse client disconnected");
 }
 
 #[cfg(test)]
