@@ -134,14 +134,11 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         dispatcher: dispatcher.clone(),
         bots: bots.clone(),
         bot_calls: runtime.bot_calls().clone(),
-        adapters: if config.onebot.is_empty() {
-            Vec::new()
-        } else {
-            vec![(
-                coral_adapters::onebot::protocol::PLATFORM.to_string(),
-                onebot_counters.clone(),
-            )]
-        },
+        // Always listed: a config reload may add `[[onebot]]` entries to a host started without any.
+        adapters: vec![(
+            coral_adapters::onebot::protocol::PLATFORM.to_string(),
+            onebot_counters.clone(),
+        )],
         services: Some(services.clone()),
         started,
     };
@@ -216,10 +213,20 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     ));
 
     let sink: Arc<dyn coral_model::EventSink> = Arc::new(dispatcher.clone());
-    let onebot = coral_adapters::onebot::start(&config.onebot, &sink, &bots, onebot_counters).await?;
-    own.add(onebot.listening.iter().map(|(addr, key)| {
-        coral_policy::http::rules::CoralEndpoint::bound(*addr, format!("the OneBot listener {key}"))
-    }));
+    // The `[[onebot]]` entries: all must start; a config reload then adds, changes or removes them live.
+    let adapters = Arc::new(coral_adapters::onebot::Adapters::new(
+        sink.clone(),
+        bots.clone(),
+        onebot_counters,
+    ));
+    let applied = adapters.apply(&config.onebot).await;
+    if let Some(error) = applied.errors().next() {
+        let error = anyhow::anyhow!("{error}");
+        adapters.stop_all().await;
+        return Err(error);
+    }
+    own.add(reload::onebot_endpoints(&applied));
+    reloader.set_adapters(adapters.clone());
 
     if config.web.enabled {
         let listener = tokio::net::TcpListener::bind(&config.web.listen)

@@ -12,7 +12,9 @@
 //! changed are reloaded.
 
 use crate::config::Config;
+use coral_adapters::onebot::{Adapters, Applied};
 use coral_ops::{Manage, PluginRow};
+use coral_policy::http::rules::CoralEndpoint;
 use coral_runtime::{Dispatcher, PluginHandle, Runtime};
 use notify::Watcher as _;
 use serde_json::json;
@@ -49,6 +51,8 @@ pub struct Reloader {
     /// Why each plugin that is not running failed to load last.
     failures: parking_lot::Mutex<BTreeMap<String, String>>,
     audit: Option<Arc<coral_ops::audit::AuditLog>>,
+    /// The running `[[onebot]]` entries, once started: a config reload applies the new list to them.
+    adapters: std::sync::OnceLock<Arc<Adapters>>,
 }
 
 impl Reloader {
@@ -72,7 +76,13 @@ impl Reloader {
             config_path,
             failures: parking_lot::Mutex::default(),
             audit,
+            adapters: std::sync::OnceLock::new(),
         })
+    }
+
+    /// From now on, a config reload applies its `[[onebot]]` entries to `adapters` (set once, at start-up).
+    pub fn set_adapters(&self, adapters: Arc<Adapters>) {
+        let _ = self.adapters.set(adapters);
     }
 
     /// Why `name` may not run now (config or operator), if it may not.
@@ -297,11 +307,18 @@ impl Reloader {
                 Err(e) => tracing::error!(plugin = %name, "{e}"),
             }
         }
+        // `[[onebot]]` entries: new ones connect or listen, removed ones disconnect, unchanged ones stay up. Under
+        // the config lock, so two reloads apply their lists in the order they took effect.
+        let mut changed = Vec::new();
+        if let Some(adapters) = self.adapters.get() {
+            let applied = adapters.apply(&new.onebot).await;
+            self.runtime.own_endpoints().add(onebot_endpoints(&applied));
+            changed.extend(describe_onebot(&applied));
+        }
         *current = new.clone();
         drop(current);
         tracing::info!("config reloaded from {}", path.display());
         // Plugins whose own config, limits or enablement changed: reload (unchanged ones are skipped).
-        let mut changed = Vec::new();
         if let Ok(files) = crate::plugin_files(&new.host.plugin_dir) {
             for (name, file) in files {
                 match self.reload_with(&name, &file, &new, false).await {
@@ -639,4 +656,38 @@ pub fn watch(
         }
     });
     Ok(watcher)
+}
+
+/// The listeners of the running `[[onebot]]` entries, as endpoints no plugin request may reach.
+pub fn onebot_endpoints(applied: &Applied) -> Vec<CoralEndpoint> {
+    (applied.listening.iter())
+        .map(|(addr, key)| CoralEndpoint::bound(*addr, format!("the OneBot listener {key}")))
+        .collect()
+}
+
+/// What a config reload did to the `[[onebot]]` entries, for the operator's answer (nothing when none changed).
+fn describe_onebot(applied: &Applied) -> Vec<String> {
+    let list = |positions: &[usize]| {
+        let names: Vec<String> = positions.iter().map(|i| format!("onebot[{i}]")).collect();
+        names.join(", ")
+    };
+    let mut out = Vec::new();
+    let started = applied.started();
+    if !started.is_empty() {
+        out.push(format!("started {}", list(&started)));
+    }
+    if !applied.stopped.is_empty() {
+        out.push(format!("stopped {} (as numbered before)", list(&applied.stopped)));
+    }
+    if !applied.unregistered.is_empty() {
+        // Bot ids come from the peer: escaped like any text an operator reads.
+        let gone: Vec<_> = applied
+            .unregistered
+            .iter()
+            .map(|b| coral_ops::text::escape(b))
+            .collect();
+        out.push(format!("bots gone: {}", gone.join(", ")));
+    }
+    out.extend(applied.errors().map(|e| format!("not started: {e}")));
+    out
 }

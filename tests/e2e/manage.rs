@@ -1,9 +1,14 @@
 //! The operator controls what each plugin sees and manages plugins live: `enabled_in`, blocked users and groups,
 //! per-group switches that survive a restart (`coral plugin off|on`), `coral plugin list|disable|enable|reload|
-//! inspect NAME`, `coral config reload`, and start-up's one line per plugin compiled, `coral ready` last.
+//! inspect NAME`, `coral config reload` (which also connects, changes and disconnects `[[onebot]]` entries), and
+//! start-up's one line per plugin compiled, `coral ready` last.
 
+use crate::onebot::private_message;
 use crate::support::coral::{Coral, Setup};
+use crate::support::onebot_peer::{Peer, SELF_ID};
+use serde_json::Value;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Run `coral <args> --config <setup>`; returns (success, stdout, stderr).
 fn run(setup: &Setup, args: &[&str]) -> (bool, String, String) {
@@ -240,4 +245,103 @@ fn plugins_are_listed_disabled_enabled_and_reloaded_by_name_and_each_change_is_a
         audit.contains("\"outcome\":\"invalid\""),
         "the refused requests too:\n{audit}"
     );
+}
+
+/// A private message to the bot `self_id`.
+fn private_message_to(self_id: &str, text: &str) -> Value {
+    let mut event = private_message(text, 2);
+    event["self_id"] = self_id.parse::<i64>().unwrap().into();
+    event
+}
+
+/// Wait (with a hang guard) until `peer` has no live connection left.
+fn until_disconnected(peer: &Peer) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while peer.connections() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "coral never closed its connection to the peer"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_config_reload_connects_changes_and_disconnects_onebot_entries() {
+    let head = "[host]\nwatch = false\n[console]\n";
+    let setup = Setup::new(&["ping"], head);
+    let mut coral = setup.start();
+    coral.expect_log("coral ready");
+
+    // Added: Coral connects to the implementation and serves its bot, without a restart.
+    let mut forward = Peer::new();
+    let url = forward.serve_ws();
+    let config = format!("{head}[[onebot]]\ntransport = \"ws\"\nurl = \"{url}\"\n");
+    std::fs::write(setup.config_path(), config).unwrap();
+    let reloaded = ok(&setup, &["config", "reload"]);
+    assert_eq!(reloaded, "config reloaded; started onebot[0]\n");
+    forward.expect_handshake();
+    forward.expect_action("get_login_info", |r| r.action == "get_login_info");
+    forward.send_event(&private_message("ping live", 1));
+    assert_eq!(forward.expect_reply("pong"), "pong live");
+    // The console keeps working beside it.
+    coral.send("ping console");
+    coral.expect("[private 10000] pong console");
+
+    // Reloading the same file changes nothing: the connection stays up.
+    assert_eq!(ok(&setup, &["config", "reload"]), "config reloaded\n");
+    assert_eq!(forward.connections(), 1);
+
+    // Replaced by a reverse-WebSocket listener with a token: the old connection closes, its bot is gone, and the
+    // new listener takes connections at once.
+    let config =
+        format!("{head}[[onebot]]\ntransport = \"ws-reverse\"\nlisten = \"127.0.0.1:0\"\naccess_token = \"n3w\"\n");
+    std::fs::write(setup.config_path(), config).unwrap();
+    let reloaded = ok(&setup, &["config", "reload"]);
+    assert_eq!(
+        reloaded,
+        format!("config reloaded; started onebot[0]; stopped onebot[0] (as numbered before); bots gone: {SELF_ID}\n")
+    );
+    until_disconnected(&forward);
+    let listen = coral.log_value("ws-reverse listening on ");
+    let mut reverse = Peer::new();
+    assert_eq!(
+        reverse.connect_reverse(&listen, "10002", Some("old"), "Universal"),
+        Err(403)
+    );
+    assert_eq!(
+        reverse.connect_reverse(&listen, "10002", Some("n3w"), "Universal"),
+        Ok(())
+    );
+    reverse.send_event(&private_message_to("10002", "ping reverse"));
+    assert_eq!(reverse.expect_reply("pong"), "pong reverse");
+
+    // Removed: the listener closes, the connection with it.
+    std::fs::write(setup.config_path(), head).unwrap();
+    let reloaded = ok(&setup, &["config", "reload"]);
+    assert_eq!(
+        reloaded,
+        "config reloaded; stopped onebot[0] (as numbered before); bots gone: 10002\n"
+    );
+    until_disconnected(&reverse);
+    assert!(
+        std::net::TcpStream::connect(listen.trim_start_matches("ws://").split('/').next().unwrap()).is_err(),
+        "the listener of a removed entry still accepts connections"
+    );
+    // An entry that cannot start is reported; the host goes on.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = format!(
+        "{head}[[onebot]]\ntransport = \"ws-reverse\"\nlisten = \"{}\"\n",
+        taken.local_addr().unwrap()
+    );
+    std::fs::write(setup.config_path(), config).unwrap();
+    let reloaded = ok(&setup, &["config", "reload"]);
+    assert!(
+        reloaded.starts_with("config reloaded; not started: onebot[0]: cannot listen on"),
+        "{reloaded}"
+    );
+    coral.send("ping still");
+    coral.expect("[private 10000] pong still");
+    let (status, _, _) = coral.finish();
+    assert!(status.success());
 }

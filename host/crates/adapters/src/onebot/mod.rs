@@ -21,43 +21,4 @@ pub mod protocol;
 mod quick;
 pub mod ws;
 
-use config::OneBotConfig;
-use coral_model::AdapterCounters;
-use coral_model::Bots;
-use coral_model::EventSink;
 pub use entries::{Adapters, Applied, Change, StartError, Stop};
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-/// What [`start`] started.
-pub struct Started {
-    /// Each listener's address as bound (its real port for `:0`), with what it is (`onebot[0].listen`).
-    pub listening: Vec<(SocketAddr, String)>,
-}
-
-/// Start every `[[onebot]]` entry, to run until the process ends (for entries a reload can change, use
-/// [`Adapters`]). Listeners are bound before this returns (so a taken port is a startup error and
-/// `listen = "127.0.0.1:0"` works); connections and reconnects then run in background tasks. Events go to `sink`,
-/// bots are published in `bots`, frames it cannot use are counted in `stats`. If any entry cannot start, none runs.
-pub async fn start(
-    entries: &[OneBotConfig],
-    sink: &Arc<dyn EventSink>,
-    bots: &Bots,
-    stats: Arc<AdapterCounters>,
-) -> anyhow::Result<Started> {
-    let adapters = Adapters::new(sink.clone(), bots.clone(), stats);
-    let mut applied = adapters.apply(entries).await;
-    let failed = applied.entries.drain(..).find_map(|change| match change {
-        Change::Failed { error, .. } => Some(error),
-        _ => None,
-    });
-    if let Some(error) = failed {
-        adapters.stop_all().await;
-        return Err(error.into());
-    }
-    // Nothing stops these entries: they run as long as the process.
-    std::mem::forget(adapters);
-    Ok(Started {
-        listening: applied.listening,
-    })
-}
