@@ -182,8 +182,6 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     // Watching starts before the first load, so no change between the two is missed (a file that is already
     // loaded is recognised by its hash and not loaded twice).
     let loaded = reloader.load_all().await;
-    let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
-    tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
     // Timers start once the plugins are in, so jobs missed while the host was down reach them at once.
     // A missed job fires at once: the console's bot is registered first so the plugin can answer there.
     // The console platform runs for stdin, the web console's chat page, or both; what its bot prints goes to
@@ -260,6 +258,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
             tracing::info!("web console on http://{addr}/ (log in with [web] token)");
         }
     }
+    // Last: every plugin loaded, every connection and listener started.
+    let list: Vec<String> = loaded.iter().map(|(n, v)| format!("{n} {v}")).collect();
+    tracing::info!("coral ready: {} plugin(s) [{}]", loaded.len(), list.join(", "));
     let console = console.filter(|_| config.console.enabled);
     if let Some(console) = console {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {

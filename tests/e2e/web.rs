@@ -22,7 +22,9 @@ fn config() -> String {
 fn start(setup: &Setup) -> (Coral, String) {
     let coral = setup.start();
     let url = coral.log_value("web console on ");
-    coral.expect_log("coral ready");
+    let log = coral.expect_log("coral ready");
+    // `coral ready` comes last: after the plugins and every listener, the console's included.
+    assert!(log.find("web console on") < log.find("coral ready"), "{log}");
     let base = url.trim_end_matches('/').to_string();
     (coral, base)
 }

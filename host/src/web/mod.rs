@@ -176,17 +176,12 @@ pub struct Web {
 
 type Shared = Arc<Web>;
 
-/// A random token (32 hex digits, from the OS's randomness via `fastrand`'s seed and the clock).
+/// A random token: 32 hex digits from the OS's random source (a session id, a CSRF token, a made-up login token).
+///
+/// Panics if the OS has no random source to give (in a request, that request fails; nothing weaker is used).
 pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .is_err()
-    {
-        for b in &mut bytes {
-            *b = fastrand::u8(..);
-        }
-    }
+    getrandom::fill(&mut bytes).expect("the OS's random source");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
