@@ -1,10 +1,12 @@
 //! `coral-host`: the `coral` binary's library — it wires the crates together (docs/architecture.md).
 //!
 //! - [`config`]: `coral.toml` (strict: unknown keys are errors); the one place a plugin's start spec is built.
-//! - [`run`]: the host — admin socket, audit log, runtime, plugins, timers, OneBot adapters, console — until the
-//!   console's input ends or Ctrl-C.
-//! - [`reload`]: hot reload of plugins and config; [`cli`]: `coral check`, `plugin inspect`, `status`, …;
-//!   [`scaffold`]: `coral new`; [`endpoints`]: Coral's own endpoints no plugin may reach.
+//! - [`run`]: the host — admin socket, audit log, runtime, plugins, timers, OneBot adapters, console, web
+//!   console — until the console's input ends (with neither OneBot nor the web console) or Ctrl-C.
+//! - [`reload`]: hot reload of plugins and config, and the operator's requests (`coral plugin …`, `coral config
+//!   reload`, which also applies `[[onebot]]` entries); [`cli`]: `coral check`, `plugin inspect|list|…`,
+//!   `status`, …; [`scaffold`]: `coral new`; [`endpoints`]: Coral's own endpoints no plugin may reach;
+//!   [`web`]: the local web console (axum, server-rendered pages).
 //!
 //! The parts live in their own crates: `coral-model` (shared types, wire codecs), `coral-policy` (permissions),
 //! `coral-adapters` (platforms), `coral-runtime` (plugins), `coral-services` (storage, jobs), `coral-ops`
