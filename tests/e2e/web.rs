@@ -161,8 +161,8 @@ fn http(base: &str, request: &str) -> (u16, String) {
 
 #[test]
 fn the_web_console_refuses_what_it_must() {
-    let setup = Setup::new(&["ping"], &config());
-    let (coral, base) = start(&setup);
+    let setup = Setup::new(&["ping", "attacker"], &config());
+    let (mut coral, base) = start(&setup);
     let get = |path: &str, extra: &str| {
         http(
             &base,
@@ -223,6 +223,45 @@ Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
     assert_eq!(code, 403);
     let (_, page) = get("/plugins", &format!("Cookie: {cookie}\r\n"));
     assert!(page.contains("state-running"), "still running:\n{page}");
+
+    // What a plugin controls (its description, its config schema's names, titles and choices, what it says in
+    // the chat and the log, what the audit log records of it) is text on every page, never markup.
+    coral.send("raw <script>alert(7)</script> {}");
+    coral.expect_line("the refusal", |l| l.contains("raw err"));
+    coral.send("ping <script>alert(6)</script>");
+    coral.expect("[private 10000] pong <script>alert(6)</script>");
+    let (_, page) = get("/plugins/attacker", &format!("Cookie: {cookie}\r\n"));
+    assert!(
+        page.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "the description is shown:\n{page}"
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(3)"),
+        "the schema's title is shown:\n{page}"
+    );
+    for (path, what) in [
+        ("/plugins/attacker", "the plugin page"),
+        ("/plugins", "the plugin list"),
+        ("/", "the status page"),
+        ("/audit?plugin=attacker", "the audit search"),
+        ("/chat", "the chat page"),
+        ("/logs", "the log page"),
+    ] {
+        let (code, page) = get(path, &format!("Cookie: {cookie}\r\n"));
+        assert_eq!(code, 200, "{path}");
+        let lower = page.to_ascii_lowercase();
+        for markup in ["<img", "<script>alert", "<b onmouseover", "\u{1b}"] {
+            assert!(!lower.contains(markup), "{what} carries {markup:?} as markup:\n{page}");
+        }
+    }
+    let (_, page) = get("/audit?plugin=attacker", &format!("Cookie: {cookie}\r\n"));
+    assert!(
+        page.contains("&lt;script&gt;alert(7)"),
+        "the refused call is in the audit search:\n{page}"
+    );
+    // The JSON the chat and log pages read carries the same text as data (the script inserts it as text).
+    let (_, lines) = get("/api/chat", &format!("Cookie: {cookie}\r\n"));
+    assert!(lines.contains("pong <script>alert(6)</script>"), "{lines}");
     drop(coral);
 }
 

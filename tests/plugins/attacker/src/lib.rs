@@ -231,9 +231,22 @@ const ALL: &[&str] = &[
 
 impl Plugin for Attacker {
     fn metadata() -> Metadata {
+        // Its texts try to break out of every operator-facing output: HTML (the web console) and the terminal.
+        let markup = "<img src=x onerror=alert(1)>\"'&\u{1b}[31m";
         Metadata::new("attacker", "0.1.0")
-            .description("tries every way around the host's checks, on command")
+            .description(format!("tries every way around the host's checks, on command {markup}"))
             .capabilities(ALL.iter().copied())
+            .config_schema(&serde_json::json!({
+                "type": "object",
+                "properties": {
+                    format!("x\"><script>alert(2)</script>"): {
+                        "type": "string",
+                        "title": format!("<script>alert(3)</script>{markup}"),
+                        "description": format!("<b onmouseover=alert(4)>{markup}</b>"),
+                    },
+                    "mode": {"type": "string", "enum": ["</option><script>alert(5)</script>", "plain"]},
+                },
+            }))
     }
     fn init(_config: Config) -> Result<Self, String> {
         Ok(Attacker)
