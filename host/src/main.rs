@@ -462,8 +462,13 @@ fn switch(admin: &AdminArgs, plugin: String, group: String, on: bool) -> anyhow:
     )
 }
 
-/// A runtime for the inspection commands: no bots, no audit, no compilation cache; compiles in the worker.
+/// A runtime for the inspection commands: no bots, no audit; compiles in the worker. It shares the host's
+/// compilation cache when the host has made one (a plugin the host already compiled is inspected at once, instead
+/// of seconds of compiling a Python component again), and never creates one.
 fn tool_runtime(config: &Config) -> anyhow::Result<coral_runtime::Runtime> {
     use coral_runtime::{Runtime, compile};
-    Ok(Runtime::new(None, Default::default(), None)?.with_compiler(compile::worker()?, config.host.compile_limits()))
+    let cache = (config.host.cache_dir.clone()).unwrap_or_else(|| config.host.data_dir.join("cache"));
+    let cache = cache.is_dir().then_some(cache);
+    Ok(Runtime::new(cache.as_deref(), Default::default(), None)?
+        .with_compiler(compile::worker()?, config.host.compile_limits()))
 }

@@ -205,6 +205,22 @@ fn plugins_are_listed_disabled_enabled_and_reloaded_by_name_and_each_change_is_a
     // Inspect by name (offline).
     let inspect = ok(&setup, &["plugin", "inspect", "ping"]);
     assert!(inspect.contains("name:         ping"), "{inspect}");
+    // With the host's compilation cache there (`<data_dir>/cache`), inspecting uses it: compiled once, then
+    // loaded from it.
+    std::fs::create_dir_all(setup.path().join("data/cache")).unwrap();
+    let inspect_log = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_coral"))
+            .args(["plugin", "inspect", "ping", "--config"])
+            .arg(setup.config_path())
+            .env("CORAL_LOG", "info")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(inspect_log().contains("compiled in a child process"));
+    let again = inspect_log();
+    assert!(!again.contains("compiled in a child process"), "{again}");
     // Names are names, not paths.
     let (done, _, err) = run(&setup, &["plugin", "reload", "../ping"]);
     assert!(!done && err.contains("not a plugin name"), "{err}");
