@@ -28,7 +28,7 @@ def chat_of(m: types.MessageEvent) -> types.Chat:
 
 def reply(self_id: str, m: types.MessageEvent, segments) -> None:
     options = bot.SendOptions(at_sender=None, reply_to=m.message_id)
-    bot.send_msg(self_id, chat_of(m), segments, options)
+    bot.post_msg(self_id, chat_of(m), segments, options)
 
 
 def roll(spec: str):

@@ -12,8 +12,8 @@
 // Memos are shared by every chat and live in this instance's memory: they are gone when the host restarts or
 // reloads the plugin, or replaces a faulted instance.
 
-import bot from "coral:bot/bot@0.3.0";
-import log from "coral:bot/log@0.3.0";
+import bot from "coral:bot/bot@0.4.0";
+import log from "coral:bot/log@0.4.0";
 
 /** key → { content: segment[], messageId, groupId } */
 const memos = new Map();
@@ -74,7 +74,7 @@ function chatOf(m) {
 /** Answer `m` in its chat, quoting it (and @-ing the sender in a group). */
 function reply(selfId, m, segments) {
     const atSender = m.messageType === "group" ? m.userId : null;
-    bot.sendMsg(selfId, chatOf(m), segments, { atSender, replyTo: m.messageId });
+    bot.postMsg(selfId, chatOf(m), segments, { atSender, replyTo: m.messageId });
 }
 
 /**

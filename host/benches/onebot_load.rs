@@ -11,20 +11,30 @@
 //! `CORAL_LOAD_HOSTILE_CONFIG`), and every `CORAL_LOAD_HOSTILE_EVERY`-th event (default 50) is followed by a group
 //! message `CORAL_LOAD_HOSTILE_TEXT` (e.g. `alls 1000 100`), which the hostile plugin acts on; the latency is still
 //! the canary's. Every action either plugin sends is answered `ok`.
+//!
+//! Reference bots in coral's place, same harness and figures: `CORAL_LOAD_PEER=kovi` drives the Kovi echo bot
+//! (`host/benches/reference/kovi-echo`, a client on `/api` and `/event`: events go out on `/event`, every action
+//! is answered on the connection it came on), `CORAL_LOAD_PEER=floor` the bare echo client
+//! (`host/benches/reference/echo-floor`); `coral` is the default. `./scripts/bench-reference.sh` builds both into
+//! `target/reference/release/` (or `CORAL_LOAD_KOVI_BIN` / `CORAL_LOAD_FLOOR_BIN` name other builds) and runs all.
 
 #[path = "common/mod.rs"]
 mod common;
 
+use futures_util::stream::{LocalBoxStream, SelectAll, SplitSink};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("coral's /proc status");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the bot's /proc status");
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -41,8 +51,48 @@ fn event(k: u64) -> String {
 struct Run {
     events: u64,
     inflight: u64,
-    /// `[plugins.ping] instances`.
+    /// `[plugins.ping] instances` (coral only).
     instances: u64,
+}
+
+/// The bot process under test (`CORAL_LOAD_PEER`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    Coral,
+    Kovi,
+    Floor,
+}
+
+impl Peer {
+    fn from_env() -> Peer {
+        match std::env::var("CORAL_LOAD_PEER").as_deref() {
+            Err(_) | Ok("") | Ok("coral") => Peer::Coral,
+            Ok("kovi") => Peer::Kovi,
+            Ok("floor") => Peer::Floor,
+            Ok(other) => panic!("CORAL_LOAD_PEER={other:?}: expected coral, kovi or floor"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Coral => "coral",
+            Peer::Kovi => "kovi",
+            Peer::Floor => "floor",
+        }
+    }
+
+    /// WebSocket connections it opens: Kovi's driver one for `/api` and one for `/event`, the others one universal.
+    fn connections(self) -> usize {
+        if self == Peer::Kovi { 2 } else { 1 }
+    }
+}
+
+/// The binaries a run needs.
+struct Bins {
+    coral: PathBuf,
+    ping: PathBuf,
+    kovi: PathBuf,
+    floor: PathBuf,
 }
 
 /// A hostile plugin run beside the canary.
@@ -82,56 +132,153 @@ fn hostile_event(k: u64, text: &str) -> String {
     .to_string()
 }
 
-async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run, hostile: Option<&Hostile>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-    std::fs::copy(ping, dir.path().join("plugins/ping.wasm")).unwrap();
-    let mut hostile_config = String::new();
-    if let Some(h) = hostile {
-        std::fs::copy(&h.wasm, dir.path().join(format!("plugins/{}.wasm", h.name()))).unwrap();
-        hostile_config = format!("[plugins.{}]\n{}\n", h.name(), h.config.replace("\\n", "\n"));
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::fs::write(
-        dir.path().join("coral.toml"),
-        format!(
-            "[host]\nqueue_len = 1024\n[plugins.ping]\ninstances = {}\n{hostile_config}\
-             [[onebot]]\ntransport = \"ws\"\nurl = \"ws://{addr}\"\nself_id = \"10001\"\n",
-            spec.instances
-        ),
-    )
-    .unwrap();
-    let mut child: Child = Command::new(coral_bin)
-        .args(["run", "--config"])
-        .arg(dir.path().join("coral.toml"))
-        .env("CORAL_LOG", "warn")
+/// Prepare `dir` for `peer` (plugins and config pointing at `addr`) and start it: coral with `--config` there, as
+/// before; a reference bot inside it (Kovi reads ./kovi.conf.toml and writes ./kovi.plugin.toml when it stops).
+fn spawn(
+    peer: Peer,
+    bins: &Bins,
+    dir: &Path,
+    addr: std::net::SocketAddr,
+    spec: &Run,
+    hostile: Option<&Hostile>,
+) -> Child {
+    let mut command = match peer {
+        Peer::Coral => {
+            std::fs::create_dir_all(dir.join("plugins")).unwrap();
+            std::fs::copy(&bins.ping, dir.join("plugins/ping.wasm")).unwrap();
+            let mut hostile_config = String::new();
+            if let Some(h) = hostile {
+                std::fs::copy(&h.wasm, dir.join(format!("plugins/{}.wasm", h.name()))).unwrap();
+                hostile_config = format!("[plugins.{}]\n{}\n", h.name(), h.config.replace("\\n", "\n"));
+            }
+            std::fs::write(
+                dir.join("coral.toml"),
+                format!(
+                    "[host]\nqueue_len = 1024\n[plugins.ping]\ninstances = {}\n{hostile_config}\
+                     [[onebot]]\ntransport = \"ws\"\nurl = \"ws://{addr}\"\nself_id = \"10001\"\n",
+                    spec.instances
+                ),
+            )
+            .unwrap();
+            let mut command = Command::new(&bins.coral);
+            command
+                .args(["run", "--config"])
+                .arg(dir.join("coral.toml"))
+                .env("CORAL_LOG", "warn");
+            command
+        }
+        Peer::Kovi => {
+            // Kovi's `[config]` and its OneBot driver's `[server]`, both read from ./kovi.conf.toml (asked for
+            // interactively when missing). `path = "/"` and `all_in_one = false`: the driver's default, separate
+            // `/api` and `/event` connections.
+            std::fs::write(
+                dir.join("kovi.conf.toml"),
+                format!(
+                    "[config]\nmain_admin = 10000\nadmins = []\ndebug = false\n\n\
+                     [server]\nhost = \"{}\"\nport = {}\naccess_token = \"\"\nsecure = false\npath = \"/\"\n\
+                     all_in_one = false\n",
+                    addr.ip(),
+                    addr.port()
+                ),
+            )
+            .unwrap();
+            let mut command = Command::new(&bins.kovi);
+            command.current_dir(dir).env("RUST_LOG", "warn");
+            command
+        }
+        Peer::Floor => {
+            let mut command = Command::new(&bins.floor);
+            command.current_dir(dir).arg(format!("ws://{addr}/"));
+            command
+        }
+    };
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("starting coral");
-    let pid = child.id();
-    let (tcp, _) = tokio::time::timeout(Duration::from_secs(30), listener.accept())
-        .await
-        .expect("coral connects")
-        .unwrap();
-    let socket = tokio_tungstenite::accept_async(tcp).await.unwrap();
-    let (mut sink, mut stream) = socket.split();
+        .unwrap_or_else(|e| panic!("starting {}: {e}", peer.name()))
+}
 
-    // Warm up: one round trip (instantiation, caches).
-    sink.send(Message::text(event(0))).await.unwrap();
+type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
+/// Frames of every connection, tagged with its index; `None` once it has closed.
+type Frames = SelectAll<LocalBoxStream<'static, (usize, Option<Result<Message, WsError>>)>>;
+
+enum Input {
+    Connection(TcpStream),
+    Frame(usize, Option<Result<Message, WsError>>),
+}
+
+/// Complete a client's WebSocket handshake; the request's path comes back beside the socket.
+#[allow(clippy::result_large_err)] // the handshake callback's signature is tungstenite's
+async fn accept(tcp: TcpStream) -> (WebSocketStream<TcpStream>, String) {
+    let mut path = String::new();
+    let socket = tokio_tungstenite::accept_hdr_async(tcp, |request: &Request, response: Response| {
+        path = request.uri().path().to_owned();
+        Ok(response)
+    })
+    .await
+    .unwrap();
+    (socket, path)
+}
+
+async fn run(peer: Peer, bins: &Bins, spec: Run, hostile: Option<&Hostile>) {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut child: Child = spawn(peer, bins, dir.path(), addr, &spec, hostile);
+    let pid = child.id();
+
+    // The peer's connections: answers go back on the one an action came on, events out on the first one whose
+    // path is not `…/api` (Kovi's `/event`, or the universal `/` of coral and the floor).
+    let mut sinks: Vec<Sink> = Vec::new();
+    let mut frames: Frames = SelectAll::new();
+    let mut events_on: Option<usize> = None;
     let mut sent_at: HashMap<u64, Instant> = HashMap::new();
     let mut latencies: Vec<Duration> = Vec::with_capacity(spec.events as usize);
     let mut next: u64 = 1;
     let mut warm = false;
     let (mut cpu0, mut t0) = (common::cpu_time(&pid.to_string()), Instant::now());
+    let deadline_connect = Duration::from_secs(30);
     let deadline_idle = Duration::from_secs(10);
     loop {
-        let frame = match tokio::time::timeout(deadline_idle, stream.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => t,
-            Ok(Some(Ok(_))) => continue,
-            _ => break, // idle for 10 s or closed: whatever is missing is lost
+        let connecting = sinks.len() < peer.connections();
+        let input = tokio::time::timeout(if connecting { deadline_connect } else { deadline_idle }, async {
+            tokio::select! {
+                accepted = listener.accept(), if connecting => Some(Input::Connection(accepted.unwrap().0)),
+                Some((id, frame)) = frames.next() => Some(Input::Frame(id, frame)),
+                else => None,
+            }
+        })
+        .await;
+        let (id, frame) = match input {
+            Ok(Some(Input::Connection(tcp))) => {
+                let (socket, path) = accept(tcp).await;
+                let (mut sink, stream) = socket.split();
+                let id = sinks.len();
+                frames.push(
+                    stream
+                        .map(move |frame| (id, Some(frame)))
+                        .chain(futures_util::stream::once(async move { (id, None) }))
+                        .boxed_local(),
+                );
+                if events_on.is_none() && !path.trim_end_matches('/').ends_with("/api") {
+                    events_on = Some(id);
+                    // Warm up: one round trip (instantiation, caches).
+                    sink.send(Message::text(event(0))).await.unwrap();
+                }
+                sinks.push(sink);
+                continue;
+            }
+            Ok(Some(Input::Frame(id, frame))) => (id, frame),
+            Err(_) if connecting => panic!("{} connects", peer.name()),
+            // Idle for 10 s or closed: whatever is missing is lost.
+            Ok(None) | Err(_) => break,
+        };
+        let frame = match frame {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => break,
         };
         let v: Value = serde_json::from_str(&frame).unwrap();
         let Some(action) = v["action"].as_str() else {
@@ -143,36 +290,46 @@ async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run, hostile: Option<&Ho
             .and_then(|t| t.strip_prefix("pong "))
             .and_then(|k| k.parse().ok())
             .unwrap_or(u64::MAX);
-        let reply = serde_json::json!({"status": "ok", "retcode": 0, "data": {"message_id": k}, "echo": echo});
-        sink.feed(Message::text(reply.to_string())).await.unwrap();
+        let data = match action {
+            "get_login_info" => serde_json::json!({"user_id": 10001, "nickname": "bench"}),
+            _ => serde_json::json!({"message_id": k}),
+        };
+        let reply = serde_json::json!({"status": "ok", "retcode": 0, "data": data, "echo": echo});
+        sinks[id].feed(Message::text(reply.to_string())).await.unwrap();
         if action != "send_msg" || k == u64::MAX {
-            sink.flush().await.unwrap();
+            sinks[id].flush().await.unwrap();
             continue;
         }
+        let ev = events_on.expect("a pong before any event was sent");
         if !warm {
             warm = true;
             (cpu0, t0) = (common::cpu_time(&pid.to_string()), Instant::now());
             let first = spec.inflight.min(spec.events);
             for k in 1..=first {
                 sent_at.insert(k, Instant::now());
-                sink.feed(Message::text(event(k))).await.unwrap();
+                sinks[ev].feed(Message::text(event(k))).await.unwrap();
             }
             next = first + 1;
-            sink.flush().await.unwrap();
-            continue;
-        }
-        if let Some(at) = sent_at.remove(&k) {
-            latencies.push(at.elapsed());
-        }
-        if next <= spec.events {
-            sent_at.insert(next, Instant::now());
-            sink.feed(Message::text(event(next))).await.unwrap();
-            if let Some(h) = hostile.filter(|h| next.is_multiple_of(h.every)) {
-                sink.feed(Message::text(hostile_event(next, &h.text))).await.unwrap();
+        } else {
+            if let Some(at) = sent_at.remove(&k) {
+                latencies.push(at.elapsed());
             }
-            next += 1;
+            if next <= spec.events {
+                sent_at.insert(next, Instant::now());
+                sinks[ev].feed(Message::text(event(next))).await.unwrap();
+                if let Some(h) = hostile.filter(|h| next.is_multiple_of(h.every)) {
+                    sinks[ev]
+                        .feed(Message::text(hostile_event(next, &h.text)))
+                        .await
+                        .unwrap();
+                }
+                next += 1;
+            }
         }
-        sink.flush().await.unwrap();
+        if id != ev {
+            sinks[id].flush().await.unwrap();
+        }
+        sinks[ev].flush().await.unwrap();
         if latencies.len() as u64 == spec.events {
             break;
         }
@@ -191,17 +348,22 @@ async fn run(coral_bin: &PathBuf, ping: &PathBuf, spec: Run, hostile: Option<&Ho
     if let Some(h) = hostile {
         println!("beside {} ({:?} every {} events):", h.name(), h.text, h.every);
     }
+    let instances = match peer {
+        Peer::Coral => spec.instances.to_string(),
+        _ => "-".to_string(),
+    };
     println!(
-        "C={:<3} N={:<7} instances={:<2} {:>8.0} events/s  coral CPU {:>5.1} µs/event  latency p50 {:>5.0} µs p99 {:>6.0} µs  lost {}  coral peak RSS {:.1} MiB",
+        "C={:<3} N={:<7} instances={:<2} {:>8.0} events/s  {name} CPU {:>5.1} µs/event  latency p50 {:>5.0} µs p99 {:>6.0} µs  lost {}  {name} peak RSS {:.1} MiB",
         spec.inflight,
         spec.events,
-        spec.instances,
+        instances,
         done as f64 / wall.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / done.max(1) as f64,
         pct(0.5),
         pct(0.99),
         spec.events - done,
-        rss as f64 / 1024.0
+        rss as f64 / 1024.0,
+        name = peer.name(),
     );
 }
 
@@ -209,15 +371,30 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     // CORAL_LOAD_BIN / CORAL_LOAD_PLUGIN drive another build (e.g. an older commit's) with the same harness.
     let path_env = |k: &str, default: PathBuf| std::env::var_os(k).map_or(default, PathBuf::from);
-    let coral = path_env("CORAL_LOAD_BIN", root.join("target/release/coral"));
-    let ping = path_env(
-        "CORAL_LOAD_PLUGIN",
-        root.join("target/wasm/wasm32-wasip2/release/ping.wasm"),
-    );
-    assert!(
-        coral.is_file() && ping.is_file(),
-        "build first: ./scripts/bench.sh builds coral (release) and the plugins"
-    );
+    let peer = Peer::from_env();
+    let bins = Bins {
+        coral: path_env("CORAL_LOAD_BIN", root.join("target/release/coral")),
+        ping: path_env(
+            "CORAL_LOAD_PLUGIN",
+            root.join("target/wasm/wasm32-wasip2/release/ping.wasm"),
+        ),
+        kovi: path_env("CORAL_LOAD_KOVI_BIN", root.join("target/reference/release/kovi-echo")),
+        floor: path_env("CORAL_LOAD_FLOOR_BIN", root.join("target/reference/release/echo-floor")),
+    };
+    match peer {
+        Peer::Coral => assert!(
+            bins.coral.is_file() && bins.ping.is_file(),
+            "build first: ./scripts/bench.sh builds coral (release) and the plugins"
+        ),
+        Peer::Kovi | Peer::Floor => {
+            let bin = if peer == Peer::Kovi { &bins.kovi } else { &bins.floor };
+            assert!(
+                bin.is_file(),
+                "build first: ./scripts/bench-reference.sh builds the reference bots ({} is missing)",
+                bin.display()
+            );
+        }
+    }
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -227,11 +404,15 @@ fn main() {
         let instances = env("CORAL_LOAD_INSTANCES");
         let hostile = Hostile::from_env();
         let hostile = hostile.as_ref();
+        assert!(
+            hostile.is_none() || peer == Peer::Coral,
+            "CORAL_LOAD_HOSTILE loads a plugin into coral: it needs CORAL_LOAD_PEER=coral"
+        );
         match (env("CORAL_LOAD_EVENTS"), env("CORAL_LOAD_INFLIGHT")) {
             (Some(events), Some(inflight)) => {
                 run(
-                    &coral,
-                    &ping,
+                    peer,
+                    &bins,
                     Run {
                         events,
                         inflight,
@@ -242,7 +423,7 @@ fn main() {
                 .await
             }
             _ => {
-                let runs = [
+                let mut runs = vec![
                     Run {
                         events: 5_000,
                         inflight: 1,
@@ -253,14 +434,17 @@ fn main() {
                         inflight: 64,
                         instances: 1,
                     },
-                    Run {
+                ];
+                // Plugin instances are coral's; a reference bot has nothing to scale.
+                if peer == Peer::Coral {
+                    runs.push(Run {
                         events: 200_000,
                         inflight: 64,
                         instances: instances.unwrap_or(16),
-                    },
-                ];
+                    });
+                }
                 for spec in runs {
-                    run(&coral, &ping, spec, hostile).await;
+                    run(peer, &bins, spec, hostile).await;
                 }
             }
         }

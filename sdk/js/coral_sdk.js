@@ -1,4 +1,4 @@
-// coral_sdk.js: write Coral plugins in JavaScript (componentize-qjs, the `coral:bot@0.3.0` world).
+// coral_sdk.js: write Coral plugins in JavaScript (componentize-qjs, the `coral:bot@0.4.0` world).
 //
 // `definePlugin({...})` returns the six exports; export them from your `app.js`:
 //
@@ -13,11 +13,11 @@
 // (an Error, a refused host call, a string) becomes a failed event with its text in the host log, never a trap.
 // Storage text and JSON helpers encode UTF-8 themselves (QuickJS here has no TextEncoder).
 
-import bot from "coral:bot/bot@0.3.0";
-import command from "coral:bot/command@0.3.0";
-import log from "coral:bot/log@0.3.0";
-import schedule from "coral:bot/schedule@0.3.0";
-import storage from "coral:bot/storage@0.3.0";
+import bot from "coral:bot/bot@0.4.0";
+import command from "coral:bot/command@0.4.0";
+import log from "coral:bot/log@0.4.0";
+import schedule from "coral:bot/schedule@0.4.0";
+import storage from "coral:bot/storage@0.4.0";
 
 export const TEXT = "text", INT = "int", USER = "user", REST = "rest";
 export const EVERYONE = "everyone", GROUP_ADMIN = "group-admin", GROUP_OWNER = "group-owner", SUPERUSER = "superuser";
@@ -79,8 +79,18 @@ export class Bot {
     send(chat, message, atSender = null) {
         return host(() => bot.sendMsg(this.selfId, chat, segments(message), { atSender, replyTo: null }));
     }
-    /** Answer a message in its chat (free: no grant needed), optionally @-mentioning its sender. */
+    /** Send without waiting for the platform (`post-msg`): a refusal still throws at once; a failure after that
+     *  is logged, counted and audited by the host. Use `send` for the message id. */
+    post(chat, message, atSender = null) {
+        host(() => bot.postMsg(this.selfId, chat, segments(message), { atSender, replyTo: null }));
+    }
+    /** Answer a message in its chat (free: no grant needed), optionally @-mentioning its sender. Posted: the
+     *  handler does not wait for the platform (`replyAndWait` does, and returns the message id). */
     reply(m, message, atSender = false) {
+        this.post(chatOf(m), message, atSender ? m.userId : null);
+    }
+    /** Answer a message in its chat and wait for the platform; the message id. */
+    replyAndWait(m, message, atSender = false) {
         return this.send(chatOf(m), message, atSender ? m.userId : null);
     }
 }
@@ -156,7 +166,7 @@ export class Command {
         return this.args[i] ?? null;
     }
     reply(message, atSender = false) {
-        return this.bot.reply(this.message, message, atSender);
+        this.bot.reply(this.message, message, atSender);
     }
     /** Send this user's next message in this chat to the `prompts[key]` handler (capability `prompt`). */
     prompt(key, timeoutSecs = 60) {

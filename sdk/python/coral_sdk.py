@@ -1,4 +1,4 @@
-"""coral_sdk: write Coral plugins in Python (componentize-py, the `coral:bot@0.3.0` world).
+"""coral_sdk: write Coral plugins in Python (componentize-py, the `coral:bot@0.4.0` world).
 
 Subclass `Plugin` as `WitWorld` in your `app.py`; declare commands with `@command`; the host parses messages,
 checks permissions and cooldowns, answers wrong usage, and calls your method with a `Command`. An exception your
@@ -120,8 +120,19 @@ class Bot:
         options = _bot.SendOptions(at_sender=at_sender, reply_to=None)
         return _host(_bot.send_msg, self.self_id, chat, _segments(message), options)
 
-    def reply(self, to: types.MessageEvent, message, at_sender: bool = False) -> str:
-        """Answer a message in its chat (free: no grant needed), optionally @-mentioning its sender."""
+    def post(self, chat: types.Chat, message, at_sender: Optional[str] = None) -> None:
+        """Send without waiting for the platform (`post-msg`): a refusal still raises at once; a failure after
+        that is logged, counted and audited by the host. Use `send` for the message id."""
+        options = _bot.SendOptions(at_sender=at_sender, reply_to=None)
+        _host(_bot.post_msg, self.self_id, chat, _segments(message), options)
+
+    def reply(self, to: types.MessageEvent, message, at_sender: bool = False) -> None:
+        """Answer a message in its chat (free: no grant needed), optionally @-mentioning its sender. Posted: the
+        handler does not wait for the platform (`reply_and_wait` does, and returns the message id)."""
+        self.post(chat_of(to), message, to.user_id if at_sender else None)
+
+    def reply_and_wait(self, to: types.MessageEvent, message, at_sender: bool = False) -> str:
+        """Answer a message in its chat and wait for the platform; the message id."""
         return self.send(chat_of(to), message, to.user_id if at_sender else None)
 
 
@@ -232,8 +243,8 @@ class Command:
         """Argument `i` (a `str`, an `int`, or a user id `str`), or None when left out."""
         return self.args[i] if i < len(self.args) else None
 
-    def reply(self, message, at_sender: bool = False) -> str:
-        return self.bot.reply(self.message, message, at_sender)
+    def reply(self, message, at_sender: bool = False) -> None:
+        self.bot.reply(self.message, message, at_sender)
 
     def prompt(self, key: str, timeout_secs: int = 60) -> None:
         """Send this user's next message in this chat to the `@on_prompt(key)` handler (capability `prompt`)."""

@@ -137,15 +137,48 @@ impl Bot {
         api::broadcast(&self.self_id, targets, &message.into().0)
     }
 
-    /// Answer a message in the chat it came from.
-    pub fn reply(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<String> {
+    /// Send a message without waiting for the platform's answer (`post-msg`): checked now like
+    /// [`Bot::send_message`] (a refusal is returned at once, and nothing is sent), then queued in order behind
+    /// this plugin's earlier messages; the handler goes on at once. A failure after that is logged, counted and
+    /// audited by the host, not returned. Use [`Bot::send_message`] when you need the message id.
+    pub fn post_message(&self, target: &Chat, message: impl Into<MessageChain>) -> Result<()> {
+        self.post_message_with(
+            target,
+            message,
+            &SendOptions {
+                at_sender: None,
+                reply_to: None,
+            },
+        )
+    }
+
+    /// [`Bot::post_message`] with options (mention a user first, quote a message).
+    pub fn post_message_with(
+        &self,
+        target: &Chat,
+        message: impl Into<MessageChain>,
+        options: &SendOptions,
+    ) -> Result<()> {
+        api::post_msg(&self.self_id, target, &message.into().0, options)
+    }
+
+    /// Answer a message in the chat it came from. Posted ([`Bot::post_message`]): the handler does not wait for
+    /// the platform; a refusal is still returned. [`Bot::reply_and_wait`] waits and returns the message id.
+    pub fn reply(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<()> {
+        self.post_message(&to.chat(), message)
+    }
+
+    /// Answer a message in the chat it came from and wait for the platform: returns the message id, or the
+    /// platform's error.
+    pub fn reply_and_wait(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<String> {
         self.send_message(&to.chat(), message)
     }
 
     /// Answer a message in the chat it came from, mentioning its sender in groups (the seed's `at_sender`).
-    pub fn reply_at_sender(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<String> {
+    /// Posted, like [`Bot::reply`].
+    pub fn reply_at_sender(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<()> {
         let at_sender = to.is_group().then(|| to.user_id.clone());
-        self.send_message_with(
+        self.post_message_with(
             &to.chat(),
             message,
             &SendOptions {
@@ -155,13 +188,13 @@ impl Bot {
         )
     }
 
-    /// Answer a message quoting it.
-    pub fn reply_quote(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<String> {
+    /// Answer a message quoting it. Posted, like [`Bot::reply`].
+    pub fn reply_quote(&self, to: &MessageEvent, message: impl Into<MessageChain>) -> Result<()> {
         let options = SendOptions {
             at_sender: None,
             reply_to: Some(to.message_id.clone()),
         };
-        self.send_message_with(&to.chat(), message, &options)
+        self.post_message_with(&to.chat(), message, &options)
     }
 
     /// Recall a message (the seed's `delete_message`).

@@ -29,7 +29,7 @@ fn inspect_shows_requested_granted_effective_and_limits() {
     assert!(ok, "{text}");
     for line in [
         "name:         moderation",
-        "WIT:          coral:bot@0.3.0",
+        "WIT:          coral:bot@0.4.0",
         "events:       message",
         "requested:    send, recall, ban",
         "effective:    send, recall, ban",

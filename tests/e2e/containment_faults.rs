@@ -59,27 +59,29 @@ fn answer_sends(peer: &Peer, reply: Reply) {
 #[test]
 fn a_platform_that_never_answers_is_not_the_plugin_s_fault() {
     let mut peer = Peer::new();
-    // The platform call times out after 2 s, twice the plugin's wall-clock limit: the wait must not count.
+    // The platform call times out after 2 s, twice the plugin's wall-clock limit: the wait must not count. The
+    // plugin waits for its sends (`ping-v03`, built against 0.3.0, has no `post-msg`, and fails its event when a
+    // send fails).
     let (setup, coral) = forward_setup_with(
         &peer,
-        &["ping"],
+        &["ping-v03"],
         "timeout_ms = 2000\n",
-        "[plugins.ping]\ncall_timeout_ms = 1000\n",
+        "[plugins.ping-v03]\ncall_timeout_ms = 1000\n",
     );
     peer.expect_action("get_login_info", |r| r.action == "get_login_info");
     answer_sends(&peer, Reply::Never);
     for i in 1..=3 {
-        peer.send_event(&private_message(&format!("ping {i}"), i));
-        assert_eq!(peer.expect_reply("pong"), format!("pong {i}"));
+        peer.send_event(&private_message("ping", i));
+        assert_eq!(peer.expect_reply("pong"), "pong from 0.3.0");
     }
-    // Each reply failed with 202 (a returned error), never a wall-clock fault.
+    // Each send failed with 202 (a returned error), never a wall-clock fault.
     coral.expect_log_count("handler returned an error", 3);
     let log = coral.expect_log("handler returned an error");
     assert!(
         log.contains("202") || log.to_lowercase().contains("timed out") || log.contains("timeout"),
         "{log}"
     );
-    let ping = plugin_when(&setup, "ping", "three failed events", |p| p["failed"] == 3);
+    let ping = plugin_when(&setup, "ping-v03", "three failed events", |p| p["failed"] == 3);
     assert_eq!(
         (&ping["traps"], &ping["timeouts"], &ping["restarts"]),
         (&json!(0), &json!(0), &json!(0)),
@@ -87,11 +89,11 @@ fn a_platform_that_never_answers_is_not_the_plugin_s_fault() {
     );
     assert_eq!(ping["quarantined"], false, "{ping:#}");
     assert!(!coral.stderr().contains("wall-clock"), "{}", coral.stderr());
-    // The platform answers again: so does ping, with the same instance.
+    // The platform answers again: so does the plugin, with the same instance.
     answer_sends(&peer, Reply::Ok(json!({"message_id": 77})));
-    peer.send_event(&private_message("ping back", 9));
-    assert_eq!(peer.expect_reply("pong back"), "pong back");
-    let ping = plugin_when(&setup, "ping", "one handled event", |p| p["handled"] == 1);
+    peer.send_event(&private_message("ping", 9));
+    assert_eq!(peer.expect_reply("pong"), "pong from 0.3.0");
+    let ping = plugin_when(&setup, "ping-v03", "one handled event", |p| p["handled"] == 1);
     assert_eq!(
         (&ping["traps"], &ping["timeouts"], &ping["quarantined"]),
         (&json!(0), &json!(0), &json!(false))

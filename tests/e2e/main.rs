@@ -24,6 +24,7 @@ mod manage;
 mod onebot;
 mod operator;
 mod policy;
+mod post;
 mod reload;
 mod security;
 mod services;

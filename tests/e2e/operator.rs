@@ -96,16 +96,32 @@ fn a_slow_platform_answer_logs_a_slow_call_and_a_slow_handler() {
         ),
     );
     let config = "[host]\nslow_call_ms = 200\nslow_event_ms = 300\n";
-    let (_setup, coral) = forward_setup_with(&peer, &["ping"], "self_id = \"10001\"\n", config);
+    let (setup, coral) = forward_setup_with(&peer, &["ping", "ping-v03"], "self_id = \"10001\"\n", config);
     peer.expect_handshake();
     peer.send_event(&private_message("ping slow", 1));
     assert_eq!(peer.expect_reply("pong"), "pong slow");
-    let call = log_line(&coral, &["slow platform call"]);
+    let call = log_line(&coral, &["slow platform call", "plugin=ping "]);
     assert!(call.contains("WARN"), "{call}");
     assert!(call.contains("plugin=ping") && call.contains("send_msg"), "{call}");
+    // `ping-v03` (built against 0.3.0) waits for its send: its handler is slow too.
+    peer.send_event(&private_message("ping", 2));
+    assert_eq!(peer.expect_reply("pong from"), "pong from 0.3.0");
     let handler = log_line(&coral, &["slow event handler"]);
-    assert!(handler.contains("WARN") && handler.contains("plugin=ping"), "{handler}");
+    assert!(
+        handler.contains("WARN") && handler.contains("plugin=ping-v03"),
+        "{handler}"
+    );
     assert!(handler.contains("on-event"), "{handler}");
+    // `ping` posts its reply and does not wait: a slow platform, but never a slow handler.
+    status_json_when(&setup, "both handled", |s| {
+        s["plugins"].as_array().unwrap().iter().all(|p| p["handled"] == 2)
+    });
+    let err = coral.stderr();
+    assert!(
+        !err.lines()
+            .any(|l| l.contains("slow event handler") && (l.contains("plugin=ping ") || l.ends_with("plugin=ping"))),
+        "{err}"
+    );
 }
 
 #[test]
@@ -394,8 +410,14 @@ fn the_metrics_endpoint_is_strict_prometheus_text_and_matches_a_known_workload()
     let (head, samples) = loop {
         let (head, body) = http_get(&addr, "/metrics");
         let samples = parse_prometheus(&body);
+        // Replies are posted: their calls are counted when the platform answers, which may be after the handler.
         if samples.get("coral_plugin_events_handled_total{plugin=\"api-probe\"}") == Some(&4.0)
             && samples.get("coral_plugin_events_handled_total{plugin=\"ping\"}") == Some(&4.0)
+            && samples.get("coral_bot_api_calls_total{bot=\"10001\",platform=\"onebot\"}") == Some(&4.0)
+            && samples.get("coral_plugin_api_calls_total{plugin=\"ping\",action=\"send_msg\",outcome=\"ok\"}")
+                == Some(&3.0)
+            && samples.get("coral_plugin_api_calls_total{plugin=\"api-probe\",action=\"send_msg\",outcome=\"ok\"}")
+                == Some(&1.0)
         {
             break (head, samples);
         }

@@ -1,6 +1,7 @@
-//! Versioned contract: plugins built against `coral:bot@0.1.0` and `0.2.0` (the `ping-v01` and `ping-v02`
-//! fixtures, plain wit-bindgen over `wit/v0.1.0` and `wit/v0.2.0`) load and answer beside plugins built against
-//! 0.3.0, get errors and query results in their own types, and see events the way their version defined them.
+//! Versioned contract: plugins built against `coral:bot@0.1.0`, `0.2.0` and `0.3.0` (the `ping-v01`, `ping-v02`
+//! and `ping-v03` fixtures, plain wit-bindgen over `wit/v0.1.0`, `wit/v0.2.0` and `wit/v0.3.0`) load and answer
+//! beside plugins built against 0.4.0, get errors and query results in their own types, and see events the way
+//! their version defined them.
 
 use crate::onebot::{ALL_GRANTS, forward_setup_with, private_message};
 use crate::support::coral::{Coral, Setup};
@@ -56,7 +57,7 @@ fn a_0_1_0_plugin_and_current_plugins_answer_the_same_message_side_by_side() {
         line("plugin=ping-v01 version=").contains("wit=coral:bot@0.1.0"),
         "{log}"
     );
-    assert!(line("plugin=ping version=").contains("wit=coral:bot@0.3.0"), "{log}");
+    assert!(line("plugin=ping version=").contains("wit=coral:bot@0.4.0"), "{log}");
 }
 
 #[test]
@@ -128,4 +129,34 @@ fn a_0_1_0_plugin_gets_denials_query_results_and_heartbeats_in_its_own_types() {
         peer.expect_reply("v01 heartbeat {"),
         "v01 heartbeat {\"online\":true,\"good\":true}"
     );
+}
+
+#[test]
+fn a_0_3_0_plugin_keeps_its_commands_and_awaited_sends_beside_0_4_0_ones() {
+    let mut peer = Peer::new();
+    let (_setup, coral) = connected(&peer, &["ping", "ping-v03"], "");
+    peer.send_event(&private_message("ping", 1));
+    let mut replies: Vec<String> = (0..2)
+        .map(|_| {
+            let sent = peer.expect_action("a pong", |r| {
+                r.action.starts_with("send_") && message_text(&r.params["message"]).starts_with("pong")
+            });
+            message_text(&sent.params["message"])
+        })
+        .collect();
+    replies.sort();
+    // The current `ping` posts its answer (0.4.0's `post-msg`); the 0.3.0 one awaits `send-msg` and fails its
+    // event if no message id came back (none did: the event did not fail, see below).
+    assert_eq!(replies, ["pong", "pong from 0.3.0"]);
+    // Its command, parsed and checked by the host, reaches its 0.3.0 `on-command`.
+    peer.send_event(&group_message("/v03 7", 2));
+    assert_eq!(peer.expect_reply("v03 got"), "v03 got 7");
+    let log = coral.expect_log("plugin=ping-v03 version=0.3.0");
+    let line = |needle: &str| log.lines().find(|l| l.contains(needle)).unwrap_or_default().to_string();
+    assert!(
+        line("plugin=ping-v03 version=").contains("wit=coral:bot@0.3.0"),
+        "{log}"
+    );
+    assert!(line("plugin=ping version=").contains("wit=coral:bot@0.4.0"), "{log}");
+    assert!(!coral.stderr().contains("no message id"), "{}", coral.stderr());
 }

@@ -60,7 +60,7 @@ pub enum LoadError {
     #[error("could not be compiled: {0}")]
     Compiler(String),
     /// The component does not fit the `coral:bot/plugin` world (missing exports, unknown imports, wrong version).
-    #[error("does not match a coral:bot plugin world this host serves (coral:bot@0.2.0 or 0.1.0): {0}")]
+    #[error("does not match a coral:bot plugin world this host serves (coral:bot@0.4.0, 0.3.0, 0.2.0 or 0.1.0): {0}")]
     World(String),
     /// Instantiation, `metadata` or `setup` failed or trapped.
     #[error("failed to start: {0}")]
@@ -150,22 +150,27 @@ impl Runtime {
         // wasi:http, with Coral's checked sender (crate::interfaces::http) instead of the default one.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-        // Plugins built against coral:bot@0.2.0 import the same interfaces under 0.2.0 names: the same host
-        // functions serve them (wasmtime checks the types structurally when such a plugin is instantiated).
+        // Plugins built against coral:bot@0.3.0 or 0.2.0 import the same interfaces under their own names (0.4.0
+        // added a function, 0.3.0 an interface; no type or function they import changed): the same host functions
+        // serve them (wasmtime checks each imported function's type structurally when such a plugin is
+        // instantiated, and a component imports only what its version has).
         {
             use coral_model::bindings::coral::bot as current;
             type D = HasSelf<PluginState>;
             fn getter(s: &mut PluginState) -> &mut PluginState {
                 s
             }
-            current::bot::add_to_linker_instance::<_, D>(&mut linker.instance("coral:bot/bot@0.2.0")?, getter)?;
-            current::log::add_to_linker_instance::<_, D>(&mut linker.instance("coral:bot/log@0.2.0")?, getter)?;
-            current::storage::add_to_linker_instance::<_, D>(&mut linker.instance("coral:bot/storage@0.2.0")?, getter)?;
-            current::schedule::add_to_linker_instance::<_, D>(
-                &mut linker.instance("coral:bot/schedule@0.2.0")?,
-                getter,
-            )?;
-            current::http::add_to_linker_instance::<_, D>(&mut linker.instance("coral:bot/http@0.2.0")?, getter)?;
+            for version in ["0.3.0", "0.2.0"] {
+                let at = |interface: &str| format!("coral:bot/{interface}@{version}");
+                current::bot::add_to_linker_instance::<_, D>(&mut linker.instance(&at("bot"))?, getter)?;
+                current::log::add_to_linker_instance::<_, D>(&mut linker.instance(&at("log"))?, getter)?;
+                current::storage::add_to_linker_instance::<_, D>(&mut linker.instance(&at("storage"))?, getter)?;
+                current::schedule::add_to_linker_instance::<_, D>(&mut linker.instance(&at("schedule"))?, getter)?;
+                current::http::add_to_linker_instance::<_, D>(&mut linker.instance(&at("http"))?, getter)?;
+                if version == "0.3.0" {
+                    current::command::add_to_linker_instance::<_, D>(&mut linker.instance(&at("command"))?, getter)?;
+                }
+            }
         }
         // Plugins built against coral:bot@0.1.0 get the same host functions through conversions (api::v0_1).
         coral_model::bindings::v0_1::Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;

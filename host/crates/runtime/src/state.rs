@@ -65,7 +65,12 @@ pub struct PluginShared {
     pub log_budget: LogBudget,
     /// Limits "event queue full" warnings to one per [`SHED_LOG_PERIOD`] (with the count shed since the last).
     pub shed_log: coral_model::log_limit::LogLimiter,
+    /// Slots for posted messages (`post-msg`) still waiting for the platform's answer ([`MAX_POSTS_IN_FLIGHT`]).
+    pub posts: Arc<tokio::sync::Semaphore>,
 }
+
+/// Most posted messages (`post-msg`) one plugin may have waiting for the platform's answer; the next post waits.
+pub const MAX_POSTS_IN_FLIGHT: usize = 256;
 
 /// Shortest time between two "event queue full" warnings of one plugin.
 pub const SHED_LOG_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
@@ -131,6 +136,7 @@ impl PluginShared {
             tz,
             log_budget: LogBudget::new(name_for_budget, limits.log_rate.rate()),
             shed_log: coral_model::log_limit::LogLimiter::new(SHED_LOG_PERIOD),
+            posts: Arc::new(tokio::sync::Semaphore::new(MAX_POSTS_IN_FLIGHT)),
         })
     }
 

@@ -1,6 +1,7 @@
 //! Which contract a component was built against, and calling its exports in that contract: the current
-//! `coral:bot@0.3.0` world, the frozen 0.2.0 one (same imports, no commands or prompts, no flow), or the frozen
-//! 0.1.0 one (events converted down, metadata up, by [`crate::interfaces::v0_1`]).
+//! `coral:bot@0.4.0` world (which also serves the frozen 0.3.0 one: the same exports, one import fewer), the frozen
+//! 0.2.0 one (same imports, no commands or prompts, no flow), or the frozen 0.1.0 one (events converted down,
+//! metadata up, by [`crate::interfaces::v0_1`]).
 
 use super::state::PluginState;
 use crate::interfaces::v0_1::Conv;
@@ -9,12 +10,17 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store};
 
 /// The contract versions this host serves, newest first (as `coral plugin inspect` and the docs name them).
-pub const SUPPORTED: &[&str] = &["coral:bot@0.3.0", "coral:bot@0.2.0", "coral:bot@0.1.0"];
+pub const SUPPORTED: &[&str] = &[
+    "coral:bot@0.4.0",
+    "coral:bot@0.3.0",
+    "coral:bot@0.2.0",
+    "coral:bot@0.1.0",
+];
 
 /// A component checked against its world, ready to instantiate.
 #[derive(Clone)]
 pub enum Pre {
-    /// Built against the current contract.
+    /// Built against the current contract, or `coral:bot@0.3.0` (whose exports are the current ones).
     Current(bindings::PluginPre<PluginState>),
     /// Built against `coral:bot@0.2.0`.
     V0_2(v0_2::PluginPre<PluginState>),

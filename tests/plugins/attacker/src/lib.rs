@@ -14,6 +14,8 @@
 //! - `rawkicks <n> <group>`: n raw kicks, cycling through aliases of `set_group_kick`;
 //! - `alls <n> <group>`: n typed sends with an @all;
 //! - `sendon <bot> <group|private> <id> <text>`: a typed send through another bot;
+//! - `post <group|private> <id> <n>`: n posted messages `post 1` … `post n` (`post-msg`), answering how many
+//!   were admitted or the first refusal;
 //! - `bigtext <group|private> <id> <bytes>`, `bigraw …`: a typed / raw send of one text of that many bytes;
 //! - `manysegs <group|private> <id> <n>`, `manycq …`: a typed send of n one-letter segments / a raw send of a CQ
 //!   string with n faces;
@@ -113,6 +115,13 @@ fn command(bot: &Bot, line: &str) -> Option<String> {
         "sendon" => {
             let (w, text) = split(line, 4)?;
             show("sendon", get_bot(w[1]).send_message(&chat(w[2], w[3]), text))
+        }
+        "post" => {
+            let (w, _) = split(line, 4)?;
+            let n: u32 = w[3].parse().ok()?;
+            let target = chat(w[1], w[2]);
+            let first_error = (1..=n).find_map(|i| bot.post_message(&target, format!("post {i}")).err());
+            show("post", first_error.map_or(Ok(n), Err))
         }
         "rawkicks" => {
             let (w, _) = split(line, 3)?;

@@ -73,7 +73,7 @@ pub(super) fn plugin_with(
             events,
             config_schema: None,
         },
-        wit_version: "coral:bot@0.3.0".into(),
+        wit_version: "coral:bot@0.4.0".into(),
         limits,
         config_json: "{}".into(),
         stats: shared.stats.clone(),

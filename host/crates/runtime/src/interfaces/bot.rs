@@ -67,6 +67,24 @@ impl Host for PluginState {
         .await
     }
 
+    async fn post_msg(
+        &mut self,
+        self_id: String,
+        target: Chat,
+        message: Vec<Segment>,
+        options: SendOptions,
+    ) -> Answer<()> {
+        self.post(
+            self_id,
+            Action::SendMsg {
+                target,
+                message,
+                options,
+            },
+        )
+        .await
+    }
+
     async fn broadcast(
         &mut self,
         self_id: String,

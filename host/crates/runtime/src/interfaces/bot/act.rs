@@ -29,9 +29,59 @@ impl PluginState {
     pub(super) async fn act_counted<T>(
         &mut self,
         self_id: String,
-        mut action: Action,
+        action: Action,
         read: impl FnOnce(&Value) -> T,
     ) -> Result<T, WitError> {
+        let (admitted, action) = self.admit(self_id, action)?;
+        // Waiting on the platform (and the send governor) is not the plugin's time: its wall clock is paused.
+        let result = crate::wall::on_platform(call_with_retry(
+            &self.shared,
+            &admitted.self_id,
+            action,
+            &admitted.stats,
+        ))
+        .await;
+        complete(&self.shared, admitted, result, false).map(|data| read(&data))
+    }
+
+    /// Check the policy and hand an admitted send to the platform without waiting for its answer (`post-msg`).
+    ///
+    /// A refusal is returned like [`Self::act`]'s. Once admitted, the call is started here, before this returns:
+    /// its first step puts the frame in the connection's outbox (or in the FIFO queue of the bot's send governor),
+    /// so the plugin's posted and sent messages leave in the order it made them. The answer is awaited in a task
+    /// of its own, which records it like an awaited call does (call log, counters, audit); a failure there is
+    /// logged as a warning and audited. At most [`crate::state::MAX_POSTS_IN_FLIGHT`] posts per plugin wait for
+    /// their answer; the next post waits (as platform time) for one of them.
+    pub(super) async fn post(&mut self, self_id: String, action: Action) -> Answer<()> {
+        self.count_host_call()?;
+        let (admitted, action) = self.admit(self_id, action)?;
+        let permit = match self.shared.posts.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => crate::wall::on_platform(self.shared.posts.clone().acquire_owned())
+                .await
+                .expect("the posts semaphore is never closed"),
+        };
+        let shared = self.shared.clone();
+        let mut call = Box::pin(async move {
+            let result = call_with_retry(&shared, &admitted.self_id, action, &admitted.stats).await;
+            let (bot, name) = (admitted.self_id.clone(), admitted.name.clone());
+            let target = admitted.decision.target.to_string();
+            if let Err(error) = complete(&shared, admitted, result, true) {
+                tracing::warn!(plugin = %shared.name, bot, action = name, target,
+                    retcode = error.retcode, "a posted message failed: {}", error.message);
+            }
+            drop(permit);
+        });
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+        if first.is_pending() {
+            tokio::spawn(call);
+        }
+        Ok(())
+    }
+
+    /// The policy's verdict on an action: admitted (with its privileged call already in the audit log), or the
+    /// refusal the plugin gets (counted, logged and audited).
+    fn admit(&mut self, self_id: String, mut action: Action) -> Result<(Admitted, Action), WitError> {
         let name = action.name().to_string();
         let stats = self.shared.stats.calls.action(&name);
         let policy = self.shared.policy();
@@ -74,48 +124,15 @@ impl PluginState {
             }
             None => None,
         };
-        let started = Instant::now();
-        // Waiting on the platform (and the send governor) is not the plugin's time: its wall clock is paused.
-        let result = crate::wall::on_platform(call_with_retry(&self.shared, &self_id, action, &stats)).await;
-        let took = started.elapsed();
-        stats.latency.record(took);
-        let retcode = match &result {
-            Ok(_) => 0,
-            Err(e) => WitError::from(e).retcode,
+        let admitted = Admitted {
+            self_id,
+            name,
+            stats,
+            decision,
+            pending,
+            started: Instant::now(),
         };
-        let outcome = if result.is_ok() { "ok" } else { "failed" };
-        tracing::debug!(target: "coral::api", plugin = %self.shared.name, bot = self_id, action = name,
-            target = %target, ms = took.as_millis() as u64, outcome, retcode, "api call");
-        if took >= self.shared.slow_call {
-            tracing::warn!(plugin = %self.shared.name, bot = self_id, action = name, target = %target,
-                ms = took.as_millis() as u64, outcome, "slow platform call (over {} ms)", self.shared.slow_call.as_millis());
-        }
-        match result {
-            Ok(data) => {
-                // Remember where our own messages went: recalls are scoped by it, and quotes may point at it.
-                if let Some(chat) = &decision.sent_to {
-                    let id = data::message_id(&data);
-                    self.shared.messages.lock().remember(&self_id, &id, chat);
-                }
-                if let Some(pending) = pending {
-                    pending.finish(Outcome::Ok, 0, "");
-                }
-                stats.ok.fetch_add(1, Ordering::Relaxed);
-                Ok(read(&data))
-            }
-            Err(error) => {
-                tracing::debug!(plugin = %self.shared.name, self_id, action = name, %error, "action failed");
-                stats.failed.fetch_add(1, Ordering::Relaxed);
-                // Without an answer the outcome is unknown: the platform may still have done it.
-                let unknown = matches!(error, ApiError::Timeout { .. } | ApiError::Disconnected { .. });
-                let error = WitError::from(&error);
-                if let Some(pending) = pending {
-                    let outcome = if unknown { Outcome::Unknown } else { Outcome::Failed };
-                    pending.finish(outcome, error.retcode, &error.message);
-                }
-                Err(error)
-            }
-        }
+        Ok((admitted, action))
     }
 
     /// Count, log and audit a refusal; the error the plugin gets.
@@ -170,6 +187,90 @@ impl PluginState {
 
     pub(super) async fn act_unit(&mut self, self_id: String, action: Action) -> Answer<()> {
         self.act(self_id, action, |_| ()).await
+    }
+}
+
+/// An action the policy admitted, on its way to the platform.
+struct Admitted {
+    self_id: String,
+    name: String,
+    stats: std::sync::Arc<ActionStats>,
+    decision: coral_policy::Decision,
+    /// Its audit entry, for a privileged call (finished with the outcome).
+    pending: Option<coral_ops::audit::Pending>,
+    started: Instant,
+}
+
+/// Record what the platform answered an admitted action (call log, slow-call warning, counters, where a sent
+/// message went, the audit outcome); its `data`, or the error the plugin gets. A `posted` call that fails is
+/// audited even when the audit log did not begin it (a plain send): nobody else learns of that failure.
+fn complete(
+    shared: &PluginShared,
+    admitted: Admitted,
+    result: Result<Value, ApiError>,
+    posted: bool,
+) -> Result<Value, WitError> {
+    let Admitted {
+        self_id,
+        name,
+        stats,
+        decision,
+        pending,
+        started,
+    } = admitted;
+    let target = &decision.target;
+    let took = started.elapsed();
+    stats.latency.record(took);
+    let retcode = match &result {
+        Ok(_) => 0,
+        Err(e) => WitError::from(e).retcode,
+    };
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    tracing::debug!(target: "coral::api", plugin = %shared.name, bot = self_id, action = name,
+        target = %target, ms = took.as_millis() as u64, outcome, retcode, "api call");
+    if took >= shared.slow_call {
+        tracing::warn!(plugin = %shared.name, bot = self_id, action = name, target = %target,
+            ms = took.as_millis() as u64, outcome, "slow platform call (over {} ms)", shared.slow_call.as_millis());
+    }
+    match result {
+        Ok(data) => {
+            // Remember where our own messages went: recalls are scoped by it, and quotes may point at it.
+            if let Some(chat) = &decision.sent_to {
+                let id = data::message_id(&data);
+                shared.messages.lock().remember(&self_id, &id, chat);
+            }
+            if let Some(pending) = pending {
+                pending.finish(Outcome::Ok, 0, "");
+            }
+            stats.ok.fetch_add(1, Ordering::Relaxed);
+            Ok(data)
+        }
+        Err(error) => {
+            tracing::debug!(plugin = %shared.name, self_id, action = name, %error, "action failed");
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            // Without an answer the outcome is unknown: the platform may still have done it.
+            let unknown = matches!(error, ApiError::Timeout { .. } | ApiError::Disconnected { .. });
+            let error = WitError::from(&error);
+            let outcome = if unknown { Outcome::Unknown } else { Outcome::Failed };
+            match pending {
+                Some(pending) => pending.finish(outcome, error.retcode, &error.message),
+                None if posted => {
+                    if let Some(audit) = &shared.audit {
+                        let entry = Entry::new(
+                            &shared.name,
+                            &shared.hash,
+                            &self_id,
+                            &name,
+                            &decision.capabilities(),
+                            &target.to_string(),
+                        );
+                        audit.refuse(&entry.outcome(outcome, error.retcode, error.message.clone()));
+                    }
+                }
+                None => {}
+            }
+            Err(error)
+        }
     }
 }
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Reference bots beside coral in the OneBot load benchmark (host/benches/onebot_load.rs): builds the Kovi echo bot and
+# the bare echo floor (host/benches/reference/, release, into target/reference/), then runs the same closed loop
+# against each: C=64 (100 000 events) and C=1 (5 000 events) for the floor, Kovi, coral, and coral with 16 `ping`
+# instances. Expects coral (release) and the plugins built already: ./scripts/bench.sh does that, then calls this.
+source "$(dirname "$0")/lib.sh"
+
+REFERENCE_TARGET_DIR="$ROOT/target/reference"
+for bot in kovi-echo echo-floor; do
+    say "building reference bot $bot (release)"
+    CARGO_TARGET_DIR="$REFERENCE_TARGET_DIR" \
+        cargo build --release --manifest-path "$ROOT/host/benches/reference/$bot/Cargo.toml" 1>&2
+done
+
+# One configuration of onebot_load: PEER EVENTS INFLIGHT [INSTANCES].
+load() {
+    local peer="$1" events="$2" inflight="$3" instances="${4:-1}"
+    say "onebot_load: $peer, C=$inflight, N=$events${4:+, $instances instances}"
+    CORAL_LOAD_PEER="$peer" CORAL_LOAD_EVENTS="$events" CORAL_LOAD_INFLIGHT="$inflight" \
+        CORAL_LOAD_INSTANCES="$instances" CORAL_LOAD_KOVI_BIN="$REFERENCE_TARGET_DIR/release/kovi-echo" \
+        CORAL_LOAD_FLOOR_BIN="$REFERENCE_TARGET_DIR/release/echo-floor" \
+        cargo bench --bench onebot_load
+}
+
+load floor 100000 64
+load kovi 100000 64
+load coral 100000 64
+load coral 100000 64 16
+load floor 5000 1
+load kovi 5000 1
+load coral 5000 1
+load coral 5000 1 16
