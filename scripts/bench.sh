@@ -20,3 +20,5 @@ cargo bench --bench languages
 cargo bench --bench storage
 cargo bench --bench commands
 cargo bench --bench onebot_load
+# Side by side with the reference bots (Kovi, the bare echo floor), in one sitting.
+"$ROOT/scripts/bench-reference.sh"
