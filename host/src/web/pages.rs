@@ -27,6 +27,16 @@ fn hidden_csrf(login: &Login) -> String {
     format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(&login.csrf))
 }
 
+/// A posted form, once its CSRF token is checked; else the refusal to answer (403, nothing changed).
+fn posted(login: &Login, body: &str) -> Result<form::Form, Response> {
+    let form = form::Form::parse(body);
+    if csrf_ok(login, &form) {
+        Ok(form)
+    } else {
+        Err(forbidden())
+    }
+}
+
 /// A plugin name from the address: as the plugin folder knows names (letters, digits, `-`, `_`, `.`).
 fn plugin_name(name: &str) -> Option<&str> {
     let ok = !name.is_empty()
@@ -400,10 +410,10 @@ pub(super) async fn permissions(
     UrlPath(name): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = form::Form::parse(&body);
-    if !csrf_ok(&login, &form) {
-        return forbidden();
-    }
+    let form = match posted(&login, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let Some(name) = plugin_name(&name) else {
         return not_found("such plugin");
     };
@@ -437,10 +447,10 @@ pub(super) async fn config(
     UrlPath(name): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = form::Form::parse(&body);
-    if !csrf_ok(&login, &form) {
-        return forbidden();
-    }
+    let form = match posted(&login, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let Some(name) = plugin_name(&name) else {
         return not_found("such plugin");
     };
@@ -497,10 +507,10 @@ pub(super) async fn switch(
     UrlPath(name): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = form::Form::parse(&body);
-    if !csrf_ok(&login, &form) {
-        return forbidden();
-    }
+    let form = match posted(&login, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let request = Manage::Switch {
         plugin: name.clone(),
         group: form.get("group").unwrap_or("").trim().to_string(),
@@ -527,10 +537,10 @@ pub(super) async fn plugin_op(
     UrlPath(name): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = form::Form::parse(&body);
-    if !csrf_ok(&login, &form) {
-        return forbidden();
-    }
+    let form = match posted(&login, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let plugin = name.clone();
     let request = match form.get("op").unwrap_or("") {
         "enable" => Manage::Enable { plugin },
@@ -841,10 +851,10 @@ pub(super) async fn install(
     UrlPath(id): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = form::Form::parse(&body);
-    if !csrf_ok(&login, &form) {
-        return forbidden();
-    }
+    let form = match posted(&login, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let Some(name) = form.get("name").and_then(plugin_name).map(str::to_string) else {
         web.flash(&login, false, "a plugin name is letters, digits, `-`, `_` or `.`");
         return Redirect::to(&format!("/upload/{}", esc(&id))).into_response();
