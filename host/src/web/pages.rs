@@ -27,14 +27,10 @@ fn hidden_csrf(login: &Login) -> String {
     format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(&login.csrf))
 }
 
-/// A posted form, once its CSRF token is checked; else the refusal to answer (403, nothing changed).
-fn posted(login: &Login, body: &str) -> Result<form::Form, Response> {
+/// A posted form, once its CSRF token is checked (none: answer [`forbidden`], and change nothing).
+fn posted(login: &Login, body: &str) -> Option<form::Form> {
     let form = form::Form::parse(body);
-    if csrf_ok(login, &form) {
-        Ok(form)
-    } else {
-        Err(forbidden())
-    }
+    csrf_ok(login, &form).then_some(form)
 }
 
 /// A plugin name from the address: as the plugin folder knows names (letters, digits, `-`, `_`, `.`).
@@ -410,9 +406,8 @@ pub(super) async fn permissions(
     UrlPath(name): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = match posted(&login, &body) {
-        Ok(form) => form,
-        Err(refused) => return refused,
+    let Some(form) = posted(&login, &body) else {
+        return forbidden();
     };
     let Some(name) = plugin_name(&name) else {
         return not_found("such plugin");
@@ -447,9 +442,8 @@ pub(super) async fn config(
     UrlPath(name): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = match posted(&login, &body) {
-        Ok(form) => form,
-        Err(refused) => return refused,
+    let Some(form) = posted(&login, &body) else {
+        return forbidden();
     };
     let Some(name) = plugin_name(&name) else {
         return not_found("such plugin");
@@ -507,9 +501,8 @@ pub(super) async fn switch(
     UrlPath(name): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = match posted(&login, &body) {
-        Ok(form) => form,
-        Err(refused) => return refused,
+    let Some(form) = posted(&login, &body) else {
+        return forbidden();
     };
     let request = Manage::Switch {
         plugin: name.clone(),
@@ -537,9 +530,8 @@ pub(super) async fn plugin_op(
     UrlPath(name): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = match posted(&login, &body) {
-        Ok(form) => form,
-        Err(refused) => return refused,
+    let Some(form) = posted(&login, &body) else {
+        return forbidden();
     };
     let plugin = name.clone();
     let request = match form.get("op").unwrap_or("") {
@@ -851,9 +843,8 @@ pub(super) async fn install(
     UrlPath(id): UrlPath<String>,
     body: String,
 ) -> Response {
-    let form = match posted(&login, &body) {
-        Ok(form) => form,
-        Err(refused) => return refused,
+    let Some(form) = posted(&login, &body) else {
+        return forbidden();
     };
     let Some(name) = form.get("name").and_then(plugin_name).map(str::to_string) else {
         web.flash(&login, false, "a plugin name is letters, digits, `-`, `_` or `.`");
