@@ -1,5 +1,7 @@
-//! Performing an admitted `coral:bot/bot` call: the policy check, the audit log (a privileged call before and
-//! after; every refusal), the call log, and the call to the bot itself, retried for read-only queries.
+//! Performing a `coral:bot/bot` call: the policy check (`admit`, the one gate every call goes through), the audit
+//! log (a privileged call before and after; every refusal), the call to the bot itself (retried for read-only
+//! queries), and recording its answer (`complete`) — awaited by the handler, or, for `post-msg`, in a task of
+//! its own once the call has started.
 
 use super::Answer;
 use crate::state::{PluginShared, PluginState};
