@@ -155,3 +155,24 @@ fn at_most_256_posts_wait_for_an_answer() {
     until("all 300 posts and the answer", || posts(&peer).len() == 300);
     assert_eq!(peer.expect_reply("post ok"), "post ok 300");
 }
+
+#[test]
+fn over_the_http_api_posted_messages_keep_their_order_too() {
+    let mut peer = Peer::new();
+    let api = peer.serve_http_api();
+    let setup = Setup::new(
+        &["attacker"],
+        &format!(
+            "[plugins.attacker]\ngrants = [\"send\"]\n[[onebot]]\ntransport = \"http\"\nurl = \"{api}\"\n\
+             listen = \"127.0.0.1:0\"\nself_id = \"{SELF_ID}\"\n"
+        ),
+    );
+    let coral = setup.start();
+    let url = coral.log_value("http events listening on ");
+    // Each message is an HTTP request of its own; they still reach the implementation in the order posted.
+    assert_eq!(peer.post_event(&url, &group_event(1, "post group 200 60"), None), 204);
+    assert_eq!(peer.expect_reply("post ok"), "post ok 60");
+    until("60 posted messages", || posts(&peer).len() == 60);
+    let expected: Vec<String> = (1..=60).map(|i| format!("post {i}")).collect();
+    assert_eq!(posts(&peer), expected);
+}

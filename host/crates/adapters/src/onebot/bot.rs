@@ -427,14 +427,25 @@ impl BotConnection for OneBotBot {
         }
         Box::pin(async move {
             let (name, params) = protocol::action_request(&action);
+            let is_send = coral_model::wire::name::is_send(&name);
+            // Over HTTP each message is a request of its own: they take turns, in the order they were made (the turn
+            // is taken before the governor, whose queue is FIFO too), so a posted message cannot overtake another.
+            let turn = match &api {
+                Some(Api::Http(http)) if is_send => Some(http.send_turn().await),
+                _ => None,
+            };
             if let Some(governor) = governor
-                && coral_model::wire::name::is_send(&name)
+                && is_send
             {
                 governor.admit(&name).await?;
             }
-            match api {
+            match &api {
                 Some(Api::Ws(link)) => link.call(&name, params).await,
-                Some(Api::Http(http)) => http.call(&name, params).await,
+                Some(Api::Http(http)) => {
+                    let answer = http.call(&name, params).await;
+                    drop(turn);
+                    answer
+                }
                 Some(Api::Split(split)) => match split.link().await {
                     Some(link) => link.call(&name, params).await,
                     None => Err(ApiError::BotUnavailable(self_id)),

@@ -34,6 +34,10 @@ pub struct HttpApi {
     token: Option<String>,
     timeout: Duration,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Messages go one at a time, in the order they were made (each is a request of its own, which could
+    /// otherwise overtake an earlier one): a fair (FIFO) lock, taken before the send governor and held until the
+    /// answer.
+    sends: tokio::sync::Mutex<()>,
 }
 
 impl HttpApi {
@@ -44,7 +48,13 @@ impl HttpApi {
             token,
             timeout,
             client: Client::builder(TokioExecutor::new()).build_http(),
+            sends: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Wait for this connection's turn to send a message (see `sends`); hold the guard until the answer.
+    pub async fn send_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.sends.lock().await
     }
 
     /// `POST <base>/<action>`; HTTP errors become retcode 1000 + status, as over WebSocket.
