@@ -17,6 +17,11 @@
 //! is answered on the connection it came on), `CORAL_LOAD_PEER=floor` the bare echo client
 //! (`host/benches/reference/echo-floor`); `coral` is the default. `./scripts/bench-reference.sh` builds both into
 //! `target/reference/release/` (or `CORAL_LOAD_KOVI_BIN` / `CORAL_LOAD_FLOOR_BIN` name other builds) and runs all.
+//!
+//! Heap allocations per event: `CORAL_LOAD_MALLOC_COUNT=<malloc_count.so>` (built from `host/benches/malloc_count.c`
+//! by `./scripts/bench-reference.sh`) preloads the counter into the bot under test and adds its allocations (and
+//! bytes asked for) per event over the measured events to the report. Exact, but every allocation then costs an
+//! atomic add: take times from runs without it.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -40,6 +45,13 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// The bot's allocation counts (`malloc_count.so`'s file): allocations and bytes asked for so far.
+fn malloc_counts(file: &Path) -> (u64, u64) {
+    let bytes = std::fs::read(file).expect("the allocation counts");
+    let word = |i: usize| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
+    (word(0), word(1))
 }
 
 fn event(k: u64) -> String {
@@ -141,6 +153,7 @@ fn spawn(
     addr: std::net::SocketAddr,
     spec: &Run,
     hostile: Option<&Hostile>,
+    preload: Option<&Path>,
 ) -> Child {
     let mut command = match peer {
         Peer::Coral => {
@@ -192,6 +205,12 @@ fn spawn(
             command
         }
     };
+    if let Some(preload) = preload {
+        std::fs::write(dir.join("malloc.count"), [0u8; 16]).unwrap();
+        command
+            .env("LD_PRELOAD", preload)
+            .env("MALLOC_COUNT_FILE", dir.join("malloc.count"));
+    }
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -226,7 +245,10 @@ async fn run(peer: Peer, bins: &Bins, spec: Run, hostile: Option<&Hostile>) {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut child: Child = spawn(peer, bins, dir.path(), addr, &spec, hostile);
+    let preload = std::env::var_os("CORAL_LOAD_MALLOC_COUNT").map(PathBuf::from);
+    let counts = preload.as_ref().map(|_| dir.path().join("malloc.count"));
+    let mut child: Child = spawn(peer, bins, dir.path(), addr, &spec, hostile, preload.as_deref());
+    let mut allocs0 = (0, 0);
     let pid = child.id();
 
     // The peer's connections: answers go back on the one an action came on, events out on the first one whose
@@ -304,6 +326,9 @@ async fn run(peer: Peer, bins: &Bins, spec: Run, hostile: Option<&Hostile>) {
         if !warm {
             warm = true;
             (cpu0, t0) = (common::cpu_time(&pid.to_string()), Instant::now());
+            if let Some(file) = &counts {
+                allocs0 = malloc_counts(file);
+            }
             let first = spec.inflight.min(spec.events);
             for k in 1..=first {
                 sent_at.insert(k, Instant::now());
@@ -336,6 +361,10 @@ async fn run(peer: Peer, bins: &Bins, spec: Run, hostile: Option<&Hostile>) {
     }
     let (wall, cpu) = (t0.elapsed(), common::cpu_time(&pid.to_string()) - cpu0);
     let rss = peak_rss_kib(pid);
+    let allocs = counts.as_ref().map(|file| {
+        let (n, bytes) = malloc_counts(file);
+        (n - allocs0.0, bytes - allocs0.1)
+    });
     let _ = child.kill();
     let _ = child.wait();
     let done = latencies.len() as u64;
@@ -365,6 +394,15 @@ async fn run(peer: Peer, bins: &Bins, spec: Run, hostile: Option<&Hostile>) {
         rss as f64 / 1024.0,
         name = peer.name(),
     );
+    if let Some((n, bytes)) = allocs {
+        let per = |x: u64| x as f64 / done.max(1) as f64;
+        println!(
+            "  {name} heap allocations: {:.1} per event, {:.0} bytes asked for per event",
+            per(n),
+            per(bytes),
+            name = peer.name()
+        );
+    }
 }
 
 fn main() {

@@ -4,6 +4,8 @@
 use super::link::WsLink;
 use super::protocol;
 use super::quick::QuickSlot;
+use coral_model::bindings::{ChatType, MessageEvent};
+use coral_model::wire::object::{Field, Object};
 use coral_model::{Action, ApiError, ApiFuture, BotConnection, Bots};
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
@@ -456,40 +458,42 @@ impl BotConnection for OneBotBot {
     }
 }
 
-/// Who sent a message, where, and what: a message id reused for a different message (NapCat's ids are hashes kept
-/// in a bounded table) is not taken for a second delivery of the first.
-pub(super) fn fingerprint(event: &Value) -> u64 {
+/// Who sent a message, where, and what (as decoded: the same whichever transport delivered it): a message id reused
+/// for a different message (NapCat's ids are hashes kept in a bounded table) is not taken for a second delivery of
+/// the first.
+pub(super) fn fingerprint(message: &MessageEvent) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
-    for key in ["message_type", "user_id", "group_id", "message"] {
-        match event.get(key) {
-            Some(Value::String(s)) => s.hash(&mut hasher),
-            Some(value) => value.to_string().hash(&mut hasher),
-            None => 0u8.hash(&mut hasher),
-        }
-    }
+    (message.message_type == ChatType::Group).hash(&mut hasher);
+    message.user_id.hash(&mut hasher);
+    message.group_id.hash(&mut hasher);
+    message.raw_message.hash(&mut hasher);
+    message.message.len().hash(&mut hasher);
     hasher.finish()
 }
 
 /// The identity of a message event for dropping duplicate deliveries (the bot is implied): its `post_type`
 /// (`message` or `message_sent`) and `message_id`. Other events, and messages without an id, have none. A delivery
 /// with the same key is a duplicate only if its [`fingerprint`] is the same too.
-pub(super) fn dedup_key(event: &Value) -> Option<String> {
-    let post_type = event.get("post_type").and_then(Value::as_str)?;
+pub(super) fn dedup_key(event: &impl Object) -> Option<String> {
+    let Field::Str(post_type) = event.field("post_type") else {
+        return None;
+    };
     if post_type != "message" && post_type != "message_sent" {
         return None;
     }
-    let id = match event.get("message_id")? {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if !s.is_empty() => s.clone(),
-        _ => return None,
-    };
-    Some(format!("{post_type}/{id}"))
+    match event.field("message_id") {
+        Field::Number(n) => Some(format!("{post_type}/{n}")),
+        Field::Str(s) if !s.is_empty() => Some(format!("{post_type}/{s}")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coral_model::bindings::EventKind;
+    use coral_model::wire::object::Fields;
     use tokio::sync::mpsc;
 
     #[test]
@@ -556,16 +560,37 @@ mod tests {
         assert!(seen.first.len() <= MAX_SEEN_IDS && seen.order.len() <= MAX_SEEN_IDS);
         assert!(!seen.repeated("message/0", 7, window, t0), "forgotten");
         assert!(seen.repeated(&format!("message/{}", MAX_SEEN_IDS + 9), 7, window, t0));
-        // The fingerprint: sender, chat and content.
+        // The fingerprint: sender, chat and content, as decoded, so the same from a tree and from a frame.
+        let print = |event: &Value| {
+            let from_tree = protocol::decode_event(event).unwrap();
+            let text = event.to_string();
+            let from_frame = protocol::decode_object(&Fields::parse(&text).unwrap()).unwrap();
+            match (from_tree.kind, from_frame.kind) {
+                (EventKind::Message(a), EventKind::Message(b)) => {
+                    assert_eq!(fingerprint(&a), fingerprint(&b));
+                    fingerprint(&a)
+                }
+                other => panic!("not messages: {other:?}"),
+            }
+        };
         let event = json!({"post_type": "message", "message_type": "group", "message_id": 5, "group_id": 1,
             "user_id": 2, "message": [{"type": "text", "data": {"text": "hi"}}], "time": 1});
         let mut again = event.clone();
         again["time"] = json!(2);
-        assert_eq!(fingerprint(&event), fingerprint(&again));
-        for (key, value) in [("user_id", json!(3)), ("group_id", json!(4)), ("message", json!("hi"))] {
+        assert_eq!(print(&event), print(&again));
+        for (key, value) in [
+            ("user_id", json!(3)),
+            ("group_id", json!(4)),
+            ("message", json!("bye")),
+            (
+                "message",
+                json!([{"type": "text", "data": {"text": "hi"}}, {"type": "face", "data": {"id": "1"}}]),
+            ),
+            ("message_type", json!("private")),
+        ] {
             let mut other = event.clone();
             other[key] = value;
-            assert_ne!(fingerprint(&event), fingerprint(&other), "{key}");
+            assert_ne!(print(&event), print(&other), "{key}");
         }
     }
 

@@ -294,7 +294,7 @@ async fn quick(state: &Receiver, text: &str) -> Response {
             return (StatusCode::BAD_REQUEST, "not a OneBot event").into_response();
         }
     };
-    let Some(decoded) = state.inbound.decode(value.clone()) else {
+    let Some(decoded) = state.inbound.decode(&value) else {
         return (StatusCode::BAD_REQUEST, "not a OneBot event").into_response();
     };
     if decoded.duplicate {

@@ -5,6 +5,7 @@ use super::bot::{OneBotBot, Owner, Registry, dedup_key, fingerprint};
 use super::link::{WsLink, failure_text, is_success, retcode_of, status_of};
 use super::protocol;
 use coral_model::bindings::{EventKind, coral::bot::types::MetaEvent};
+use coral_model::wire::object::{Field, Fields, Object};
 use coral_model::{AdapterCounters, EventSink};
 use serde_json::Value;
 use std::sync::Arc;
@@ -109,18 +110,19 @@ impl Inbound {
     /// decoded and dispatched. A response that answers no call (no echo, an empty one, or one nobody waits for) is
     /// logged, a failure at WARN. Anything else is counted and logged; the connection stays up. Returns the
     /// event's `self_id`.
+    ///
+    /// The frame's fields are read in place ([`Fields`]): an event is decoded without a tree of its JSON; a
+    /// response (small) is parsed into one for its caller.
     pub fn frame(&self, text: &str, link: Option<&WsLink>) -> Option<String> {
-        let value: Value = match serde_json::from_str(text) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) | Err(_) => {
-                self.malformed(text, "not a JSON object");
-                return None;
-            }
+        let Ok(fields) = Fields::parse(text) else {
+            self.malformed(text, "not a JSON object");
+            return None;
         };
-        if value.get("post_type").is_some() {
-            return self.event(value);
+        if fields.has("post_type") {
+            return self.event(&fields);
         }
-        if value.get("status").is_some() || value.get("retcode").is_some() {
+        if fields.has("status") || fields.has("retcode") {
+            let value = fields.to_value().into_owned();
             let unmatched = match link {
                 Some(link) => link.resolve(value).err(),
                 None => {
@@ -173,7 +175,7 @@ impl Inbound {
     }
 
     /// Decode and dispatch an event (unless it is a duplicate delivery); returns its `self_id`.
-    pub fn event(&self, value: Value) -> Option<String> {
+    pub fn event(&self, value: &impl Object) -> Option<String> {
         let decoded = self.decode(value)?;
         let self_id = decoded.event.self_id.clone();
         if !decoded.duplicate {
@@ -184,11 +186,11 @@ impl Inbound {
 
     /// Decode an event, and take note of what it says about its bot: heartbeats, whether the account is online,
     /// and whether the same message was delivered shortly before. A malformed event is counted and logged.
-    pub fn decode(&self, value: Value) -> Option<Decoded> {
-        let event = match protocol::decode_event(&value) {
+    pub fn decode(&self, value: &impl Object) -> Option<Decoded> {
+        let event = match protocol::decode_object(value) {
             Ok(event) => event,
             Err(e) => {
-                self.malformed(&value.to_string(), &e.to_string());
+                self.malformed(&value.to_value().to_string(), &e.to_string());
                 return None;
             }
         };
@@ -199,13 +201,13 @@ impl Inbound {
         {
             bot.heartbeat(Duration::from_millis(hb.interval_ms));
         }
-        match liveness(&value) {
+        match liveness(value) {
             Liveness::Offline(why) => bot.report(false, &why),
             Liveness::Online(why) => bot.report(true, why),
         }
-        let duplicate = match dedup_key(&value) {
-            Some(key) => bot.repeated(&key, fingerprint(&value), self.dedup),
-            None => false,
+        let duplicate = match (dedup_key(value), &event.kind) {
+            (Some(key), EventKind::Message(message)) => bot.repeated(&key, fingerprint(message), self.dedup),
+            _ => false,
         };
         if duplicate {
             let n = self.stats.duplicates.fetch_add(1, Ordering::Relaxed) + 1;
@@ -216,7 +218,7 @@ impl Inbound {
                 duplicates_total = n,
                 "dropped a message event delivered again within {} s: {}",
                 self.dedup.as_secs(),
-                coral_model::text::escape(&dedup_key(&value).unwrap_or_default()),
+                coral_model::text::escape(&dedup_key(value).unwrap_or_default()),
             );
         }
         Some(Decoded { event, duplicate })
@@ -239,11 +241,22 @@ enum Liveness {
     Online(&'static str),
 }
 
-fn liveness(event: &Value) -> Liveness {
-    let field = |k: &str| event.get(k).and_then(Value::as_str).unwrap_or("");
-    match (field("post_type"), field("meta_event_type"), field("notice_type")) {
+fn liveness(event: &impl Object) -> Liveness {
+    let field = |k: &str| match event.field(k) {
+        Field::Str(s) => s,
+        _ => "".into(),
+    };
+    let offline = || match event.field("status") {
+        Field::Object(status) => matches!(status.field("online"), Field::Bool(false)),
+        _ => false,
+    };
+    match (
+        field("post_type").as_ref(),
+        field("meta_event_type").as_ref(),
+        field("notice_type").as_ref(),
+    ) {
         ("meta_event", "heartbeat", _) => {
-            if event.pointer("/status/online") == Some(&Value::Bool(false)) {
+            if offline() {
                 Liveness::Offline("a heartbeat says status.online = false".into())
             } else {
                 Liveness::Online("a heartbeat")
@@ -253,7 +266,7 @@ fn liveness(event: &Value) -> Liveness {
             let reason: String = [field("tag"), field("message")]
                 .iter()
                 .filter(|s| !s.is_empty())
-                .copied()
+                .map(|s| s.as_ref())
                 .collect::<Vec<_>>()
                 .join(": ")
                 .chars()

@@ -3,7 +3,7 @@
 
 use coral_model::{AdapterCounters, ApiError};
 use parking_lot::Mutex;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -100,6 +100,19 @@ fn assemble(chunks: Vec<Value>, data: Value) -> Value {
     Value::Object(out)
 }
 
+/// The frame of a call, `{"action": …, "params": …, "echo": …}`, written straight into one buffer (no JSON tree).
+fn request_frame(action: &str, params: &Value, echo: u64) -> String {
+    use std::io::Write;
+    let mut frame = Vec::with_capacity(96);
+    frame.extend_from_slice(b"{\"action\":");
+    // Writing into a Vec cannot fail, and a string or a `Value` always serialises.
+    let _ = serde_json::to_writer(&mut frame, action);
+    frame.extend_from_slice(b",\"params\":");
+    let _ = serde_json::to_writer(&mut frame, params);
+    let _ = write!(frame, ",\"echo\":{echo}}}");
+    String::from_utf8(frame).unwrap_or_default()
+}
+
 /// An API-capable WebSocket: frames out through `outbox`, responses matched to callers by `echo`.
 ///
 /// A streamed response (NapCat's stream actions: several frames on one echo, each `"stream": "stream-action"`) is
@@ -145,7 +158,7 @@ impl WsLink {
             bytes: 0,
         };
         self.pending.lock().insert(echo, pending);
-        let frame = json!({ "action": action, "params": params, "echo": echo }).to_string();
+        let frame = request_frame(action, &params, echo);
         let forget = || self.pending.lock().remove(&echo);
         if let Err(e) = self.outbox.try_send(frame) {
             forget();
@@ -292,6 +305,19 @@ pub fn failure_text(response: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_call_frame_is_the_action_its_params_and_the_echo_in_that_order() {
+        let params = json!({"message": "a \"quoted\" 你好\n", "user_id": 5, "nested": {"b": [1, null]}});
+        let frame = request_frame("send_msg", &params, 7);
+        assert_eq!(
+            frame,
+            json!({"action": "send_msg", "params": params, "echo": 7}).to_string()
+        );
+        let parsed: Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(parsed["params"], params);
+    }
 
     #[test]
     fn envelope_keeps_the_implementations_retcode_and_wording() {

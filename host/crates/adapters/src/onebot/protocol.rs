@@ -23,6 +23,7 @@ use coral_model::bindings::coral::bot::types::{
 use coral_model::bindings::{ChatType, Event, EventKind, GroupRequestKind, MessageEvent, Segment};
 use coral_model::wire::cq;
 use coral_model::wire::json::{self as data, id, int, opt_str};
+use coral_model::wire::object::{Field, NULL, Obj, Object};
 use coral_model::wire::segment::message_array;
 use serde_json::{Map, Value};
 
@@ -44,9 +45,13 @@ pub enum DecodeError {
     /// `post_type` is not a string.
     #[error("the event's `post_type` is not a string: {0}")]
     InvalidPostType(String),
-    /// A message event whose `message` (and `raw_message`) is missing or not a CQ string, array or segment.
+    /// A message event whose `message` (and `raw_message`) is missing or not a CQ string, array or segment (or
+    /// nested deeper than a JSON tree may be).
     #[error("the message event has no usable `message`")]
     NoMessage,
+    /// An event (other than a message) nested deeper than a JSON tree may be (128 levels).
+    #[error("the event is nested too deeply")]
+    TooDeep,
 }
 
 /// Decode one OneBot V11 event (the JSON pushed over WebSocket or HTTP POST) into a WIT [`Event`].
@@ -69,25 +74,48 @@ pub fn decode_event(v: &Value) -> Result<Event, DecodeError> {
     if !v.is_object() {
         return Err(DecodeError::NotAnObject(json_type(v)));
     }
-    let post_type = match v.get("post_type") {
-        None | Some(Value::Null) => return Err(DecodeError::MissingPostType),
-        Some(Value::String(p)) => p.as_str(),
-        Some(other) => return Err(DecodeError::InvalidPostType(other.to_string())),
+    decode_object(v)
+}
+
+/// [`decode_event`] for an object read from a parsed tree or in place from a frame
+/// ([`Fields`](coral_model::wire::object::Fields)): message events, the hot path, are read field by field where they
+/// are; the other kinds are read from a tree (parsed now if the object is read in place).
+pub fn decode_object<O: Object>(v: &O) -> Result<Event, DecodeError> {
+    let post_type = match v.field("post_type") {
+        Field::Missing | Field::Null => return Err(DecodeError::MissingPostType),
+        Field::Str(p) => p,
+        other => return Err(DecodeError::InvalidPostType(other.to_value().to_string())),
     };
     let self_id = id(v, "self_id");
-    let kind = match post_type {
-        "message" => message_event(v, &self_id, false)?,
-        "message_sent" => message_event(v, &self_id, true)?,
-        "notice" => EventKind::Notice(notice_event(v)),
-        "request" => EventKind::Request(request_event(v)),
-        "meta_event" => EventKind::Meta(meta_event(v)),
-        _ => EventKind::Other(v.to_string()),
+    let time = event_time(v);
+    let (kind, extra) = match post_type.as_ref() {
+        "message" | "message_sent" => {
+            let kind = message_event(v, &self_id, post_type == "message_sent")?;
+            let extra = extra_fields(v, &kind);
+            (kind, extra)
+        }
+        other_type => {
+            let tree = v.to_value();
+            let tree = tree.as_ref();
+            // Read in place, any depth is fine; as a tree it is not (and then reads as `null`).
+            if !tree.is_object() {
+                return Err(DecodeError::TooDeep);
+            }
+            let kind = match other_type {
+                "notice" => EventKind::Notice(notice_event(tree)),
+                "request" => EventKind::Request(request_event(tree)),
+                "meta_event" => EventKind::Meta(meta_event(tree)),
+                _ => EventKind::Other(tree.to_string()),
+            };
+            let extra = extra_fields(tree, &kind);
+            (kind, extra)
+        }
     };
     Ok(Event {
         platform: PLATFORM.to_string(),
         self_id,
-        time: event_time(v),
-        extra: extra_fields(v, &kind),
+        time,
+        extra,
         kind,
     })
 }
@@ -130,7 +158,7 @@ type Nested = &'static [(&'static str, &'static [&'static str])];
 
 /// The event's `extra`: the fields no typed field carries, as a JSON object (a nested object keeps only its
 /// unmapped keys); none when every field was mapped, and none for the `other` cases, which carry the whole JSON.
-fn extra_fields(v: &Value, kind: &EventKind) -> Option<String> {
+fn extra_fields(v: &impl Object, kind: &EventKind) -> Option<String> {
     use coral_model::bindings::coral::bot::types::{MetaEvent, NoticeEvent as N, RequestEvent};
     const NONE: Nested = &[];
     let (own, specific, nested): (&[&str], &[&str], Nested) = match kind {
@@ -169,22 +197,32 @@ fn extra_fields(v: &Value, kind: &EventKind) -> Option<String> {
 }
 
 /// The fields of object `v` not named in `mapped`; an object field named in `nested` keeps only the keys not
-/// named there (and is left out when none remain). None when nothing remains.
-fn unmapped(v: &Value, mapped: &[&[&str]], nested: Nested) -> Option<Map<String, Value>> {
-    let object = v.as_object()?;
+/// named there (and is left out when none remain). None when nothing remains. Nothing is allocated when every
+/// field is mapped (the common case).
+fn unmapped(v: &impl Object, mapped: &[&[&str]], nested: Nested) -> Option<Map<String, Value>> {
     let mut extra = Map::new();
-    for (key, value) in object {
-        let key_str = key.as_str();
-        if let Some((_, inner)) = nested.iter().find(|(name, _)| *name == key_str)
-            && value.is_object()
-        {
-            if let Some(rest) = unmapped(value, &[inner], &[]) {
-                extra.insert(key.clone(), Value::Object(rest));
-            }
+    for key in v.keys() {
+        if extra.contains_key(key) {
+            // A repeated key: the last value counts, in the first one's place (as a parsed tree has it).
             continue;
         }
-        if !mapped.iter().any(|keys| keys.contains(&key_str)) {
-            extra.insert(key.clone(), value.clone());
+        if let Some((_, inner)) = nested.iter().find(|(name, _)| *name == key) {
+            match v.field(key) {
+                Field::Object(object) => {
+                    if let Some(rest) = unmapped(&object, &[inner], &[]) {
+                        extra.insert(key.to_string(), Value::Object(rest));
+                    }
+                    continue;
+                }
+                _ if mapped.iter().any(|keys| keys.contains(&key)) => continue,
+                other => {
+                    extra.insert(key.to_string(), other.to_value());
+                    continue;
+                }
+            }
+        }
+        if !mapped.iter().any(|keys| keys.contains(&key)) {
+            extra.insert(key.to_string(), v.field(key).to_value());
         }
     }
     (!extra.is_empty()).then_some(extra)
@@ -195,7 +233,7 @@ const LAST_SECOND: i64 = 100_000_000_000;
 
 /// An event's `time` in Unix seconds: a number or a string of digits (missing or unreadable → 0); above
 /// [`LAST_SECOND`] it is milliseconds, and is divided (rounding down) to seconds.
-fn event_time(v: &Value) -> i64 {
+fn event_time(v: &impl Object) -> i64 {
     let time = int(v, "time");
     if time > LAST_SECOND { time / 1000 } else { time }
 }
@@ -218,33 +256,40 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn message_event(v: &Value, self_id: &str, self_sent: bool) -> Result<EventKind, DecodeError> {
-    let message_type = match v.get("message_type").and_then(Value::as_str) {
-        Some("private") => ChatType::Private,
-        Some("group") => ChatType::Group,
+fn message_event(v: &impl Object, self_id: &str, self_sent: bool) -> Result<EventKind, DecodeError> {
+    let message_type = match v.field("message_type") {
+        Field::Str(t) if t == "private" => ChatType::Private,
+        Field::Str(t) if t == "group" => ChatType::Group,
         // Absent: infer it, as `send_msg` does.
-        None if v.get("group_id").is_some_and(|g| !g.is_null()) => ChatType::Group,
-        None => ChatType::Private,
-        // Another kind of chat (go-cqhttp `guild`, …): answering it as a private chat would be wrong.
-        Some(_) => return Ok(EventKind::Other(v.to_string())),
+        Field::Str(_) => return Ok(EventKind::Other(v.to_value().to_string())),
+        _ if v.field("group_id").present() => ChatType::Group,
+        _ => ChatType::Private,
     };
-    let raw = v.get("raw_message").and_then(Value::as_str);
-    let message_json = match v.get("message") {
-        None | Some(Value::Null) => raw.map(|r| Value::String(r.to_string())),
-        Some(m) => Some(m.clone()),
+    let raw = match v.field("raw_message") {
+        Field::Str(raw) => Some(raw),
+        _ => None,
     };
-    let message_json = message_json
-        .filter(|m| m.is_string() || m.is_array() || m.is_object())
-        .ok_or(DecodeError::NoMessage)?;
+    let message_json = match v.field("message") {
+        Field::Missing | Field::Null => raw.as_ref().map(|r| Value::String(r.to_string())),
+        Field::Str(s) => Some(Value::String(s.into_owned())),
+        Field::Array(json) => Some(json.to_value().into_owned()),
+        Field::Object(object) => Some(object.to_value().into_owned()),
+        Field::Bool(_) | Field::Number(_) => None,
+    };
+    // `null`: an array or object that could not become a tree (nested too deeply).
+    let message_json = message_json.filter(|m| !m.is_null()).ok_or(DecodeError::NoMessage)?;
     let (message, segment_extras) = data::message_with_extras(&message_json);
     let raw_message = match (raw, &message_json) {
-        (Some(raw), _) => raw.to_string(),
+        (Some(raw), _) => raw.into_owned(),
         (None, Value::String(s)) => s.clone(),
         (None, m) => cq::serialize(&message_array(m).unwrap_or_default()),
     };
 
-    let sender_json = v.get("sender").filter(|s| s.is_object()).unwrap_or(&Value::Null);
-    let mut sender = data::sender(sender_json);
+    let sender_json = match v.field("sender") {
+        Field::Object(object) => object,
+        _ => Obj::Tree(&NULL),
+    };
+    let mut sender = data::sender(&sender_json);
     let user_id = opt_str(v, "user_id").unwrap_or_else(|| sender.user_id.clone());
     if sender.user_id.is_empty() {
         sender.user_id = user_id.clone();
@@ -268,24 +313,27 @@ fn message_event(v: &Value, self_id: &str, self_sent: bool) -> Result<EventKind,
         user_id,
         group_id: group.then(|| id(v, "group_id")),
         sender,
-        anonymous: v.get("anonymous").filter(|a| a.is_object()).map(|a| AnonymousSender {
-            id: id(a, "id"),
-            name: id(a, "name"),
-            flag: id(a, "flag"),
-        }),
+        anonymous: match v.field("anonymous") {
+            Field::Object(a) => Some(AnonymousSender {
+                id: id(&a, "id"),
+                name: id(&a, "name"),
+                flag: id(&a, "flag"),
+            }),
+            _ => None,
+        },
         plain_text: plain_text(&message),
         message,
         raw_message,
         to_me,
         self_sent,
         segment_extras,
-        font: v.get("font").filter(|f| !f.is_null()).map(|_| int(v, "font") as i32),
+        font: v.field("font").present().then(|| int(v, "font") as i32),
         message_seq: opt_str(v, "message_seq"),
         real_id: opt_str(v, "real_id"),
         target_id: opt_str(v, "target_id"),
         // A temporary chat's group: go-cqhttp and NapCat put it in `sender.group_id` (some also at the top).
         source_group_id: (!group)
-            .then(|| opt_str(sender_json, "group_id").or_else(|| opt_str(v, "group_id")))
+            .then(|| opt_str(&sender_json, "group_id").or_else(|| opt_str(v, "group_id")))
             .flatten()
             .filter(|g| !g.is_empty() && g != "0"),
     }))

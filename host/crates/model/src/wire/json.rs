@@ -1,6 +1,7 @@
 //! Reading platform answers: the OneBot `data` JSON of each API, leniently (ids as numbers or strings, missing
 //! optional fields), into the WIT records plugins receive; and message segments from OneBot's array form.
 
+use super::object::{Field, Object};
 use crate::bindings::coral::bot::types::{
     Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef, OtherSegment, Poke,
     SegmentExtra, Share, Voice,
@@ -12,41 +13,41 @@ use crate::bindings::{
 use serde_json::Value;
 
 /// A field as a string: strings as they are, numbers and booleans printed; missing or null → empty.
-pub fn id(v: &Value, key: &str) -> String {
+pub fn id(v: &impl Object, key: &str) -> String {
     opt_str(v, key).unwrap_or_default()
 }
 
 /// A field as a string, if present and not null.
-pub fn opt_str(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+pub fn opt_str(v: &impl Object, key: &str) -> Option<String> {
+    match v.field(key) {
+        Field::Str(s) => Some(s.into_owned()),
+        Field::Number(n) => Some(n.to_string()),
+        Field::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
 /// A field as an i64 (numbers or numeric strings); missing → 0.
-pub fn int(v: &Value, key: &str) -> i64 {
-    match v.get(key) {
-        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
-        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
-        Some(Value::Bool(b)) => i64::from(*b),
+pub fn int(v: &impl Object, key: &str) -> i64 {
+    match v.field(key) {
+        Field::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
+        Field::Str(s) => s.trim().parse().unwrap_or(0),
+        Field::Bool(b) => i64::from(b),
         _ => 0,
     }
 }
 
 /// A field as a u32, clamped; missing → 0.
-pub fn uint(v: &Value, key: &str) -> u32 {
+pub fn uint(v: &impl Object, key: &str) -> u32 {
     int(v, key).clamp(0, u32::MAX as i64) as u32
 }
 
 /// A field as a bool (true/false, 1/0, "yes"/"no", "true"/"false"); missing → `default`.
-pub fn flag(v: &Value, key: &str, default: bool) -> bool {
-    match v.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
-        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true" | "yes"),
+pub fn flag(v: &impl Object, key: &str, default: bool) -> bool {
+    match v.field(key) {
+        Field::Bool(b) => b,
+        Field::Number(n) => n.as_i64().is_some_and(|n| n != 0),
+        Field::Str(s) => matches!(s.as_ref(), "1" | "true" | "yes"),
         _ => default,
     }
 }
@@ -61,8 +62,8 @@ pub fn role(name: &str) -> Role {
 }
 
 /// The `sender` object of a message.
-pub fn sender(v: &Value) -> Sender {
-    let age = v.get("age").map(|_| uint(v, "age"));
+pub fn sender(v: &impl Object) -> Sender {
+    let age = (!matches!(v.field("age"), Field::Missing)).then(|| uint(v, "age"));
     Sender {
         user_id: id(v, "user_id"),
         nickname: id(v, "nickname"),
@@ -71,7 +72,11 @@ pub fn sender(v: &Value) -> Sender {
         age,
         area: opt_str(v, "area"),
         level: opt_str(v, "level"),
-        role: opt_str(v, "role").map(|r| role(&r)),
+        role: match v.field("role") {
+            Field::Str(name) => Some(role(&name)),
+            Field::Number(_) | Field::Bool(_) => Some(Role::Member),
+            _ => None,
+        },
         title: opt_str(v, "title").filter(|t| !t.is_empty()),
     }
 }

@@ -90,7 +90,7 @@ fn role_needed(hub: &Hub, plugins: &[PluginHandle], hidden: &[bool], event: &Eve
 fn deliveries(hub: &Hub, plugins: &[PluginHandle], hidden: &[bool], event: Event) -> Vec<(usize, Work)> {
     let category = event.category();
     let EventKind::Message(message) = &event.kind else {
-        return plain(plugins, &event, category, hidden);
+        return plain(plugins, event, category, hidden);
     };
     let chat = chat_of(message);
     // The plugin that asked may be gone: then the message is an ordinary one. One that may no longer see this
@@ -225,18 +225,27 @@ fn deliveries(hub: &Hub, plugins: &[PluginHandle], hidden: &[bool], event: Event
             break;
         }
     }
-    out.extend(plain(plugins, &event, category, &taken));
+    out.extend(plain(plugins, event, category, &taken));
     out
 }
 
 /// The event as it is, to every plugin that wants it and has not taken it as a command.
-fn plain(plugins: &[PluginHandle], event: &Event, category: EventCategory, taken: &[bool]) -> Vec<(usize, Work)> {
-    plugins
-        .iter()
-        .enumerate()
-        .filter(|(i, p)| !taken.get(*i).copied().unwrap_or(false) && p.wants(category))
-        .map(|(i, _)| (i, Work::Event(event.clone())))
-        .collect()
+fn plain(plugins: &[PluginHandle], event: Event, category: EventCategory, taken: &[bool]) -> Vec<(usize, Work)> {
+    let mut out = Vec::new();
+    // A copy for each plugin but the last, which gets the event itself.
+    let mut last = None;
+    for (i, p) in plugins.iter().enumerate() {
+        if !taken.get(i).copied().unwrap_or(false)
+            && p.wants(category)
+            && let Some(before) = last.replace(i)
+        {
+            out.push((before, Work::Event(event.clone())));
+        }
+    }
+    if let Some(i) = last {
+        out.push((i, Work::Event(event)));
+    }
+    out
 }
 
 /// The built-in help: the commands the sender may use in this chat, or one command's usage (`help sign`).

@@ -5,10 +5,11 @@ mod event_fixtures;
 mod events;
 mod segments;
 
-use super::decode_event;
+use super::{decode_event, decode_object};
 use crate::test_fixtures::fixtures_dir;
 use coral_model::bindings::coral::bot::types::{MetaEvent, NoticeEvent, RequestEvent};
 use coral_model::bindings::{Event, EventKind, MessageEvent};
+use coral_model::wire::object::Fields;
 use serde_json::Value;
 
 /// Every `*.json` file of a fixture folder, as (file name, JSON), sorted by name.
@@ -29,8 +30,16 @@ pub(super) fn fixture_dir(dir: &str) -> Vec<(String, Value)> {
     files
 }
 
+/// Decode `v` from its tree, and check that reading it in place from its text (compact and pretty-printed, as a
+/// frame is read) decodes the same.
 fn decode(v: &Value) -> Event {
-    decode_event(v).unwrap_or_else(|e| panic!("decoding {v}: {e}"))
+    let event = decode_event(v).unwrap_or_else(|e| panic!("decoding {v}: {e}"));
+    for text in [v.to_string(), serde_json::to_string_pretty(v).expect("a value prints")] {
+        let fields = Fields::parse(&text).unwrap_or_else(|e| panic!("reading {text}: {e}"));
+        let in_place = decode_object(&fields).unwrap_or_else(|e| panic!("decoding {text} in place: {e}"));
+        assert_eq!(format!("{in_place:?}"), format!("{event:?}"), "{text}");
+    }
+    event
 }
 
 fn message_of(event: &Event) -> &MessageEvent {

@@ -66,12 +66,8 @@ impl PluginState {
         let shared = self.shared.clone();
         let mut call = Box::pin(async move {
             let result = call_with_retry(&shared, &admitted.self_id, action, &admitted.stats).await;
-            let (bot, name) = (admitted.self_id.clone(), admitted.name.clone());
-            let target = admitted.decision.target.to_string();
-            if let Err(error) = complete(&shared, admitted, result, true) {
-                tracing::warn!(plugin = %shared.name, bot, action = name, target,
-                    retcode = error.retcode, "a posted message failed: {}", error.message);
-            }
+            // A failure is logged (and audited) by `complete`: nobody waits for it.
+            let _ = complete(&shared, admitted, result, true);
             drop(permit);
         });
         let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
@@ -254,6 +250,10 @@ fn complete(
             let unknown = matches!(error, ApiError::Timeout { .. } | ApiError::Disconnected { .. });
             let error = WitError::from(&error);
             let outcome = if unknown { Outcome::Unknown } else { Outcome::Failed };
+            if posted {
+                tracing::warn!(plugin = %shared.name, bot = self_id, action = name, target = %target,
+                    retcode = error.retcode, "a posted message failed: {}", error.message);
+            }
             match pending {
                 Some(pending) => pending.finish(outcome, error.retcode, &error.message),
                 None if posted => {

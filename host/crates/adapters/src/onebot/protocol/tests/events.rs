@@ -494,3 +494,44 @@ fn malformed_events_are_errors() {
         Some(DecodeError::InvalidPostType("3".into()))
     );
 }
+
+#[test]
+fn a_frame_read_in_place_decodes_as_its_tree_does() {
+    use super::super::decode_object;
+    use coral_model::wire::object::Fields;
+    let in_place = |text: &str| decode_object(&Fields::parse(text).unwrap());
+    let from_tree = |text: &str| decode_event(&serde_json::from_str::<Value>(text).unwrap());
+    let same = |text: &str| {
+        let (a, b) = (in_place(text), from_tree(text));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{text}");
+    };
+    // A repeated key: the last one counts, as a parser keeps it.
+    same(r#"{"post_type":"message","message_type":"private","self_id":9,"user_id":1,"user_id":2,"message":"hi"}"#);
+    // Escaped keys and strings, unmapped fields (also inside `sender`) in their order, odd numbers.
+    same(
+        r#"{"post_type":"message","message_type":"group","self_id":9,"group_id":5,"user_id":"7",
+        "message":[{"type":"text","data":{"text":"a\"b\\c\u4f60\n","extra":1}}],"raw_message":"x\u0041",
+        "sender":{"user_id":7,"nickname":"n\u00e9","role":"admin","\u0078":[1.5e3,-0,null]},
+        "message_format":"array","real_seq":"12","z":{"deep":{"er":true}},"font":1e2}"#,
+    );
+    // A notice, a request, a meta event and an unknown type go through a tree either way.
+    same(
+        r#"{"post_type":"notice","notice_type":"group_recall","self_id":9,"group_id":5,"user_id":7,"message_id":3,"extra":[1]}"#,
+    );
+    same(r#"{"post_type":"request","request_type":"friend","self_id":9,"user_id":7,"comment":"hi","flag":"f"}"#);
+    same(
+        r#"{"post_type":"meta_event","meta_event_type":"heartbeat","self_id":9,"interval":5000,"status":{"online":true}}"#,
+    );
+    same(r#"{"post_type":"weird","self_id":9,"a":{"b":[1,2]}}"#);
+    // Errors are the same too.
+    same(r#"{"self_id":1}"#);
+    same(r#"{"post_type":3}"#);
+    same(r#"{"post_type":"message","message_type":"private","self_id":9,"user_id":1,"message":42}"#);
+    // Deeper than a tree may be: read in place it is refused as such, never decoded half-way.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let message =
+        format!(r#"{{"post_type":"message","message_type":"private","self_id":9,"user_id":1,"message":{deep}}}"#);
+    assert_eq!(in_place(&message).err(), Some(DecodeError::NoMessage));
+    let notice = format!(r#"{{"post_type":"notice","notice_type":"x","self_id":9,"deep":{deep}}}"#);
+    assert_eq!(in_place(&notice).err(), Some(DecodeError::TooDeep));
+}
