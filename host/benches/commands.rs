@@ -48,7 +48,10 @@ async fn start(cache: &Path, other: &str, copies: usize) -> (Dispatcher, Bots) {
             priority: 0,
             tz: None,
         };
-        let handle = runtime.load(&name, std::fs::read(&path).expect("plugin file"), spec).await.expect("load");
+        let handle = runtime
+            .load(&name, std::fs::read(&path).expect("plugin file"), spec)
+            .await
+            .expect("load");
         dispatcher.replace(handle).expect("no clash");
     }
     (dispatcher, bots)

@@ -1,8 +1,8 @@
 //! The operator's commands besides `run`: `coral plugin inspect`, `coral check`, `coral audit`. Each prints
 //! plain text for a terminal and returns whether everything was in order.
 
-use cap_std::fs as cap_fs;
 use crate::config::{Config, PluginLimits};
+use cap_std::fs as cap_fs;
 use coral_ops::audit::Outcome;
 use coral_ops::audit::{AuditLog, Record};
 use coral_policy::{Capability, Policy};
@@ -292,13 +292,7 @@ pub async fn check(runtime: &Runtime, config: &Config) -> bool {
 }
 
 /// `coral audit`: the audit log of the data folder `data_dir` (shown as `path`) as a table, newest last.
-pub fn audit(
-    data_dir: &cap_fs::Dir,
-    path: &Path,
-    plugin: Option<&str>,
-    action: Option<&str>,
-    limit: usize,
-) -> bool {
+pub fn audit(data_dir: &cap_fs::Dir, path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usize) -> bool {
     // The rotated files (`audit.jsonl.N` … `.1`) first, then the live one: oldest first.
     let records = match AuditLog::read_all(data_dir, crate::folders::AUDIT_LOG) {
         Ok(records) => records,

@@ -5,9 +5,9 @@
 //! comes from a plugin, a config entry or a file event can reach outside its folder, and the host never follows a
 //! symbolic link out of one (files it opens by name refuse links outright).
 
-use cap_std::fs as cap_fs;
 use anyhow::Context as _;
 use cap_fs::Dir;
+use cap_std::fs as cap_fs;
 use coral_runtime::folder::PluginDir;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,7 +54,9 @@ pub fn cache(config: &Config, create: bool) -> anyhow::Result<Option<Arc<Dir>>> 
     if !create && !path.is_dir() {
         return Ok(None);
     }
-    open(&path, create).context("the compile cache ([host] cache_dir)").map(Some)
+    open(&path, create)
+        .context("the compile cache ([host] cache_dir)")
+        .map(Some)
 }
 
 /// Bind the admin socket (`[host] admin_socket`, else `coral.sock` in the data folder) in its folder's handle.
@@ -67,7 +69,10 @@ pub fn admin_socket(config: &Config, data_dir: &Arc<Dir>) -> anyhow::Result<cora
     let folder = match config.host.admin_socket {
         None => data_dir.clone(),
         Some(_) => {
-            let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             open(parent, false).context("the admin socket's folder ([host] admin_socket)")?
         }
     };

@@ -436,7 +436,11 @@ fn main() -> anyhow::Result<()> {
                     let bytes = coral_host::folders::plugins(&config, false)
                         .map_err(|e| format!("{e:#}"))
                         .and_then(|dir| dir.read(name, max).map_err(|e| e.to_string()));
-                    (config.host.plugin_dir.join(format!("{name}.wasm")), name.to_string(), bytes)
+                    (
+                        config.host.plugin_dir.join(format!("{name}.wasm")),
+                        name.to_string(),
+                        bytes,
+                    )
                 }
                 _ => {
                     let name = (plugin.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin")).to_string();
@@ -480,6 +484,5 @@ fn switch(admin: &AdminArgs, plugin: String, group: String, on: bool) -> anyhow:
 fn tool_runtime(config: &Config) -> anyhow::Result<coral_runtime::Runtime> {
     use coral_runtime::{Runtime, compile};
     let cache = coral_host::folders::cache(config, false)?;
-    Ok(Runtime::new(cache, Default::default(), None)?
-        .with_compiler(compile::worker()?, config.host.compile_limits()))
+    Ok(Runtime::new(cache, Default::default(), None)?.with_compiler(compile::worker()?, config.host.compile_limits()))
 }

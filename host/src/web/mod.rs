@@ -17,7 +17,6 @@ pub mod logs;
 pub mod page;
 mod pages;
 
-use cap_std::fs as cap_fs;
 use crate::reload::Reloader;
 use axum::Router;
 use axum::body::Bytes;
@@ -26,6 +25,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use cap_std::fs as cap_fs;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;

@@ -711,9 +711,9 @@ pub(super) async fn api_upload(
     let data_dir = &web.parts.data_dir;
     let id = super::random_token();
     let file = format!("{}/{id}.upload", crate::folders::UPLOADS);
-    let kept = data_dir.create_dir_all(crate::folders::UPLOADS).and_then(|()| {
-        coral_runtime::folder::write_atomic(data_dir, &file, &format!("{file}.tmp"), &body)
-    });
+    let kept = data_dir
+        .create_dir_all(crate::folders::UPLOADS)
+        .and_then(|()| coral_runtime::folder::write_atomic(data_dir, &file, &format!("{file}.tmp"), &body));
     if let Err(e) = kept {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,10 +5,10 @@
 //! another one answers on its socket, replaces a stale socket file, and removes its own on exit. The host binds,
 //! restricts, renames and removes it relative to its folder's handle (a cap-std `Dir` it opened once).
 
-use cap_std::fs as cap_fs;
 use super::{Snapshot, Sources};
-use std::io::{BufRead, BufReader, Read, Write};
 use cap_fs::{Dir, Permissions, PermissionsExt as _};
+use cap_std::fs as cap_fs;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,7 +87,9 @@ impl AdminSocket {
     /// Fails if another host answers there; a stale file (nobody answering) is replaced.
     pub fn bind_in(dir: Arc<Dir>, name: &str, path: &Path) -> Result<AdminSocket, AdminError> {
         if name.is_empty() || name.contains('/') || name == ".." || name == "." {
-            return Err(io(path)(std::io::Error::other("the admin socket must be a file name in its folder")));
+            return Err(io(path)(std::io::Error::other(
+                "the admin socket must be a file name in its folder",
+            )));
         }
         if dir.symlink_metadata(name).is_ok() {
             match std::os::unix::net::UnixStream::connect(through(&dir, name)) {
@@ -107,7 +109,8 @@ impl AdminSocket {
         let staging = format!(".coral-admin-{}", std::process::id());
         let _ = dir.remove_dir_all(&staging);
         dir.create_dir(&staging).map_err(io(path))?;
-        dir.set_permissions(&staging, Permissions::from_mode(0o700)).map_err(io(path))?;
+        dir.set_permissions(&staging, Permissions::from_mode(0o700))
+            .map_err(io(path))?;
         let temp = format!("{staging}/s");
         let bound = (|| {
             let listener = std::os::unix::net::UnixListener::bind(through(&dir, &temp))?;
@@ -395,10 +398,7 @@ mod tests {
             matches!(jobs.3, Err(AdminError::BadAnswer { .. })),
             "refused before asking: {jobs:?}"
         );
-        assert!(matches!(
-            bind(&path),
-            Err(AdminError::AlreadyRunning { .. })
-        ));
+        assert!(matches!(bind(&path), Err(AdminError::AlreadyRunning { .. })));
         drop(socket);
         assert!(!path.exists(), "removed on exit");
     }

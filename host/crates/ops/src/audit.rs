@@ -31,11 +31,11 @@
 //! name reaches outside it, and a log file that is a symbolic link is refused ([`AuditError::Link`]), never
 //! followed, even to a file inside the folder.
 
+use cap_fs::{Dir, File, OpenOptions, OpenOptionsExt as _};
 use cap_std::fs as cap_fs;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use cap_fs::{Dir, File, OpenOptions, OpenOptionsExt as _};
 use std::io::{BufRead, BufReader, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -317,12 +317,12 @@ fn open_append(dir: &Dir, name: &str) -> Result<File, AuditError> {
     let mut options = OpenOptions::new();
     options.create(true).append(true).custom_flags(libc::O_NOFOLLOW);
     dir.open_with(name, &options).map_err(|source| {
-            if source.raw_os_error() == Some(libc::ELOOP) {
-                AuditError::Link { name: shown() }
-            } else {
-                AuditError::Io { name: shown(), source }
-            }
-        })
+        if source.raw_os_error() == Some(libc::ELOOP) {
+            AuditError::Link { name: shown() }
+        } else {
+            AuditError::Io { name: shown(), source }
+        }
+    })
 }
 
 /// Open `name` in `dir` for reading, never through a symbolic link.

@@ -133,7 +133,8 @@ pub async fn load(
             crate::folder::write_atomic(dir, name, &temp, &artifact)
                 .map_err(|e| CompileError::Load(format!("writing {name} in the cache folder: {e}")))?;
             drop(artifact);
-            deserialize_file(engine, &crate::folder::fd_path(dir, name)).map_err(|e| CompileError::Load(format!("{e:#}")))
+            deserialize_file(engine, &crate::folder::fd_path(dir, name))
+                .map_err(|e| CompileError::Load(format!("{e:#}")))
         }
         None => deserialize(engine, &artifact).map_err(|e| CompileError::Load(format!("{e:#}"))),
     }

@@ -3,8 +3,8 @@
 //! outside its folder. The plugin folder ([`PluginDir`]) also refuses any symbolic link, even one that stays
 //! inside: a plugin is a plain `<name>.wasm` directly in the folder.
 
-use cap_std::fs as cap_fs;
 use cap_fs::{Dir, File, OpenOptions, OpenOptionsExt as _};
+use cap_std::fs as cap_fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +16,9 @@ pub enum PluginFileError {
     #[error("`{0}` is not a plugin name (letters, digits, `-`, `_`, `.`, not starting with `.`; at most 128 bytes)")]
     BadName(String),
     /// The file is a symbolic link: refused, never followed.
-    #[error("`{0}` in the plugin folder is a symbolic link; Coral does not follow links in its folders (copy the file in instead)")]
+    #[error(
+        "`{0}` in the plugin folder is a symbolic link; Coral does not follow links in its folders (copy the file in instead)"
+    )]
     Link(String),
     /// There is no such file.
     #[error("there is no `{0}` in the plugin folder")]
@@ -50,7 +52,9 @@ pub enum PluginFileError {
 pub fn check_plugin_name(name: &str) -> Result<(), PluginFileError> {
     let ok = !name.is_empty()
         && name.len() <= 128
-        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('.')
         && !name.contains("..");
     if ok {
@@ -103,7 +107,9 @@ impl PluginDir {
             let entry = entry?;
             let file = entry.file_name();
             let Some(file) = file.to_str() else { continue };
-            let Some(name) = file.strip_suffix(".wasm") else { continue };
+            let Some(name) = file.strip_suffix(".wasm") else {
+                continue;
+            };
             if name.is_empty() {
                 continue;
             }
@@ -111,7 +117,9 @@ impl PluginDir {
                 Ok(_) => listing.plugins.push(name.to_string()),
                 // Gone since it was listed.
                 Err(PluginFileError::Missing(_)) => {}
-                Err(e) => listing.refused.push((coral_model::text::escape(file).into_owned(), e.to_string())),
+                Err(e) => listing
+                    .refused
+                    .push((coral_model::text::escape(file).into_owned(), e.to_string())),
             }
         }
         listing.plugins.sort();
@@ -234,7 +242,15 @@ mod tests {
         std::fs::create_dir(root.path().join("plugins")).unwrap();
         std::fs::write(root.path().join("outside.wasm"), b"outside").unwrap();
         let dir = plugins(&root.path().join("plugins"));
-        for name in ["../outside", "..", "a/../../outside", "/etc/passwd", ".hidden", "a..b", ""] {
+        for name in [
+            "../outside",
+            "..",
+            "a/../../outside",
+            "/etc/passwd",
+            ".hidden",
+            "a..b",
+            "",
+        ] {
             let err = dir.read(name, 1 << 20).unwrap_err();
             assert!(matches!(err, PluginFileError::BadName(_)), "{name}: {err}");
             assert!(err.to_string().contains("is not a plugin name"), "{err}");
@@ -274,7 +290,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("big.wasm"), vec![0u8; 100]).unwrap();
         let dir = plugins(root.path());
-        assert!(matches!(dir.read("big", 99), Err(PluginFileError::TooBig { len: 100, .. })));
+        assert!(matches!(
+            dir.read("big", 99),
+            Err(PluginFileError::TooBig { len: 100, .. })
+        ));
         assert_eq!(dir.read("big", 100).unwrap().len(), 100);
     }
 }

@@ -24,8 +24,8 @@ pub mod world;
 #[cfg(test)]
 mod test_support;
 
-use cap_std::fs as cap_fs;
 use crate::limits::PluginLimits;
+use cap_std::fs as cap_fs;
 use coral_model::Bots;
 use coral_model::bindings::{Plugin, PluginMetadata};
 use coral_ops::audit::AuditLog;
@@ -134,11 +134,7 @@ pub struct StartSpec {
 impl Runtime {
     /// Create the runtime. `cache_dir`: the folder (opened by the host) where compiled components are cached
     /// (none: no cache).
-    pub fn new(
-        cache_dir: Option<Arc<cap_fs::Dir>>,
-        bots: Bots,
-        audit: Option<Arc<AuditLog>>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(cache_dir: Option<Arc<cap_fs::Dir>>, bots: Bots, audit: Option<Arc<AuditLog>>) -> anyhow::Result<Self> {
         let engine = engine::build_engine()?;
         let bots_for_hub = bots.clone();
         engine::start_epoch_ticker(&engine);

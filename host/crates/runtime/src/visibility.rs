@@ -5,10 +5,10 @@
 //! prompts' answers and the built-in help's list of its commands. Grants (what a plugin may *do*) are the
 //! policy's business; this is only about which events arrive.
 
+use cap_fs::Dir;
 use cap_std::fs as cap_fs;
 use coral_model::bindings::Place;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use cap_fs::Dir;
 use std::sync::Arc;
 
 /// Most per-group switches kept (plugins × groups); more are refused.
@@ -389,8 +389,13 @@ mod tests {
         std::fs::write(root.path().join("outside.json"), "{}\n").unwrap();
         std::os::unix::fs::symlink(root.path().join("outside.json"), data.join("switches.json")).unwrap();
         let folder = Arc::new(Dir::open_ambient_dir(&data, cap_std::ambient_authority()).unwrap());
-        let err = Visibility::default().open_switches(folder, "switches.json").unwrap_err();
+        let err = Visibility::default()
+            .open_switches(folder, "switches.json")
+            .unwrap_err();
         assert!(err.contains("is a symbolic link"), "{err}");
-        assert_eq!(std::fs::read_to_string(root.path().join("outside.json")).unwrap(), "{}\n");
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("outside.json")).unwrap(),
+            "{}\n"
+        );
     }
 }

@@ -7,8 +7,8 @@
 //! operator's own path to the data folder). What it would miss, a database file that is a symbolic link (SQLite
 //! resolves a link in the last component before opening), is refused here first, through the handle.
 
-use cap_std::fs as cap_fs;
 use cap_fs::Dir;
+use cap_std::fs as cap_fs;
 use rusqlite::Connection;
 use std::os::fd::AsRawFd as _;
 
@@ -29,7 +29,12 @@ pub enum OpenError {
 /// Open (creating) the database `name` (a plain file name) in `dir`, refusing a symbolic link.
 pub fn open(dir: &Dir, name: &str) -> Result<Connection, OpenError> {
     debug_assert!(!name.contains('/'));
-    for file in [name.to_string(), format!("{name}-wal"), format!("{name}-shm"), format!("{name}-journal")] {
+    for file in [
+        name.to_string(),
+        format!("{name}-wal"),
+        format!("{name}-shm"),
+        format!("{name}-journal"),
+    ] {
         if dir.symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
             return Err(OpenError::Link(file));
         }
@@ -50,7 +55,11 @@ mod tests {
         std::os::unix::fs::symlink(root.path().join("outside.db"), data.join("storage.db")).unwrap();
         let dir = Dir::open_ambient_dir(&data, cap_std::ambient_authority()).unwrap();
         let err = open(&dir, "storage.db").err().expect("refused");
-        assert!(err.to_string().contains("`storage.db` in the data folder is a symbolic link"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`storage.db` in the data folder is a symbolic link"),
+            "{err}"
+        );
         assert_eq!(std::fs::metadata(root.path().join("outside.db")).unwrap().len(), 0);
         // A plain database in the folder opens, and lands in the folder.
         let conn = open(&dir, "jobs.db").unwrap();

@@ -10,8 +10,8 @@
 //! delivery function may hold a firing back ([`Delivery::Throttled`], the runtime's per-plugin timer rate): the job
 //! is then offered again when it says, never lost.
 
-use cap_std::fs as cap_fs;
 use super::cron::Zoned;
+use cap_std::fs as cap_fs;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;

@@ -14,9 +14,9 @@ pub mod jobs;
 pub mod schema;
 pub mod storage;
 
-use cap_std::fs as cap_fs;
 use anyhow::Context as _;
 use cap_fs::Dir;
+use cap_std::fs as cap_fs;
 use std::sync::Arc;
 
 /// The services of one host, shared by every plugin (each reaches only its own namespace).

@@ -585,11 +585,13 @@ mod tests {
     fn data_and_usage_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = Storage::open(&cap_fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap()).unwrap();
+            let s = Storage::open(&cap_fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap())
+                .unwrap();
             s.set("p", Q, "a", b"1", None).unwrap();
             s.set("p", Q, "b", b"22", None).unwrap();
         }
-        let s = Storage::open(&cap_fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap()).unwrap();
+        let s =
+            Storage::open(&cap_fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap()).unwrap();
         assert_eq!(s.get("p", "b").unwrap().unwrap(), b"22");
         assert_eq!(s.usage("p").unwrap(), (2, 5));
         let q = Quota {

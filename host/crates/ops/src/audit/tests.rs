@@ -42,8 +42,15 @@ fn a_log_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
     std::os::unix::fs::symlink(&outside, data.join("audit.jsonl")).unwrap();
     let err = open(&data.join("audit.jsonl")).err().expect("a linked log is refused");
     assert!(matches!(err, AuditError::Link { .. }), "{err:?}");
-    assert!(err.to_string().contains("`audit.jsonl` in the data folder is a symbolic link"), "{err}");
-    assert!(read_log(&data.join("audit.jsonl")).is_err(), "reading does not follow it either");
+    assert!(
+        err.to_string()
+            .contains("`audit.jsonl` in the data folder is a symbolic link"),
+        "{err}"
+    );
+    assert!(
+        read_log(&data.join("audit.jsonl")).is_err(),
+        "reading does not follow it either"
+    );
     // A link to a file inside the folder is refused the same way.
     std::fs::write(data.join("other.jsonl"), "").unwrap();
     std::os::unix::fs::symlink("other.jsonl", data.join("inside.jsonl")).unwrap();
@@ -313,11 +320,7 @@ fn rotation_keeps_every_file_under_the_cap_and_reads_back_in_order() {
     }
     assert!(rotated_path(&path, 2).exists() && !rotated_path(&path, 3).exists());
     // What is left is the newest entries, oldest first, none lost between the files kept and none split.
-    let read: Vec<String> = read_all(&path)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.entry.detail)
-        .collect();
+    let read: Vec<String> = read_all(&path).unwrap().into_iter().map(|r| r.entry.detail).collect();
     assert!(read.len() > 10, "{read:?}");
     assert_eq!(read[..], written[written.len() - read.len()..]);
     let raw: usize = (0..3)

@@ -1,7 +1,7 @@
 //! Tests for scheduled jobs, run on a paused clock: firing, redelivery, throttling, restarts and limits.
 
-use cap_std::fs as cap_fs;
 use super::*;
+use cap_std::fs as cap_fs;
 use std::path::Path;
 use tokio::sync::mpsc;
 
