@@ -54,7 +54,7 @@ mod tests {
         std::fs::write(root.path().join("outside.db"), b"").unwrap();
         std::os::unix::fs::symlink(root.path().join("outside.db"), data.join("storage.db")).unwrap();
         let dir = Dir::open_ambient_dir(&data, cap_std::ambient_authority()).unwrap();
-        let err = open(&dir, "storage.db").err().expect("refused");
+        let err = open(&dir, "storage.db").expect_err("refused");
         assert!(
             err.to_string()
                 .contains("`storage.db` in the data folder is a symbolic link"),
