@@ -29,7 +29,7 @@ fn wasm(name: &str) -> PathBuf {
 /// `ping` plus `copies` plugins loaded from `other`'s file (as `other-1`, `other-2`, …).
 async fn start(cache: &Path, other: &str, copies: usize) -> (Dispatcher, Bots) {
     let bots = Bots::default();
-    let runtime = Runtime::new(Some(cache), bots.clone(), None).expect("runtime");
+    let runtime = Runtime::new(Some(common::folder(cache)), bots.clone(), None).expect("runtime");
     // Copies declare the same commands: the operator allows it here.
     runtime.hub().set_settings(Settings {
         allow_duplicates: true,
@@ -48,7 +48,10 @@ async fn start(cache: &Path, other: &str, copies: usize) -> (Dispatcher, Bots) {
             priority: 0,
             tz: None,
         };
-        let handle = runtime.load(&name, &path, spec, 64 << 20).await.expect("load");
+        let handle = runtime
+            .load(&name, std::fs::read(&path).expect("plugin file"), spec)
+            .await
+            .expect("load");
         dispatcher.replace(handle).expect("no clash");
     }
     (dispatcher, bots)

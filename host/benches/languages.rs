@@ -28,15 +28,21 @@ async fn measure(label: &str, wasm: &Path, events: usize) {
         tz: None,
     };
     // Compile with an empty cache, then again from the cache (a fresh runtime, as after a restart).
-    let cold_rt = Runtime::new(Some(cache.path()), Bots::default(), None).unwrap();
+    let cold_rt = Runtime::new(Some(common::folder(cache.path())), Bots::default(), None).unwrap();
     let t = Instant::now();
-    let compiled = cold_rt.compile(wasm, 64 << 20).await.expect("compile");
+    let compiled = cold_rt
+        .compile(std::fs::read(wasm).expect("plugin file"))
+        .await
+        .expect("compile");
     let cold = t.elapsed();
     drop(compiled);
     let bots = Bots::default();
-    let runtime = Runtime::new(Some(cache.path()), bots.clone(), None).unwrap();
+    let runtime = Runtime::new(Some(common::folder(cache.path())), bots.clone(), None).unwrap();
     let t = Instant::now();
-    let compiled = runtime.compile(wasm, 64 << 20).await.expect("compile from cache");
+    let compiled = runtime
+        .compile(std::fs::read(wasm).expect("plugin file"))
+        .await
+        .expect("compile from cache");
     let cached = t.elapsed();
     let t = Instant::now();
     for _ in 0..20 {

@@ -24,13 +24,13 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
         wasm.display()
     );
     let bots = Bots::default();
-    let runtime = Runtime::new(Some(cache), bots.clone(), None).expect("runtime");
+    let runtime = Runtime::new(Some(common::folder(cache)), bots.clone(), None).expect("runtime");
     let mut limits = Config::default().limits("ping");
     limits.queue_len = 1024;
     let handle = runtime
         .load(
             "ping",
-            &wasm,
+            std::fs::read(&wasm).expect("plugin file"),
             StartSpec {
                 config_json: "{}".into(),
                 limits,
@@ -38,7 +38,6 @@ async fn start(cache: &std::path::Path) -> (Dispatcher, Bots) {
                 priority: 0,
                 tz: None,
             },
-            64 << 20,
         )
         .await
         .expect("load ping");

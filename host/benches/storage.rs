@@ -26,8 +26,8 @@ async fn in_plugin(n: usize, dir: &std::path::Path) {
         wasm.display()
     );
     let bots = Bots::default();
-    let services = Services::open(dir).expect("services");
-    let runtime = Runtime::new(Some(&dir.join("cache")), bots.clone(), None)
+    let services = Services::open(&common::folder(dir)).expect("services");
+    let runtime = Runtime::new(Some(common::folder(&dir.join("cache"))), bots.clone(), None)
         .expect("runtime")
         .with_services(services);
     let mut limits = Config::default().limits("kv");
@@ -41,7 +41,7 @@ async fn in_plugin(n: usize, dir: &std::path::Path) {
     let handle = runtime
         .load(
             "kv",
-            &wasm,
+            std::fs::read(&wasm).expect("plugin file"),
             StartSpec {
                 config_json: "{}".into(),
                 limits,
@@ -49,7 +49,6 @@ async fn in_plugin(n: usize, dir: &std::path::Path) {
                 priority: 0,
                 tz: None,
             },
-            64 << 20,
         )
         .await
         .expect("load kv");
@@ -67,7 +66,7 @@ async fn in_plugin(n: usize, dir: &std::path::Path) {
 }
 
 fn host_side(n: usize, dir: &std::path::Path) {
-    let services = Services::open(dir).expect("services");
+    let services = Services::open(&common::folder(dir)).expect("services");
     let s = &services.storage;
     let half = n / 2;
     let (cpu0, t0) = (common::cpu_time("self"), Instant::now());

@@ -2,6 +2,7 @@
 //! plain text for a terminal and returns whether everything was in order.
 
 use crate::config::{Config, PluginLimits};
+use cap_std::fs as cap_fs;
 use coral_ops::audit::Outcome;
 use coral_ops::audit::{AuditLog, Record};
 use coral_policy::{Capability, Policy};
@@ -57,13 +58,17 @@ pub struct Described {
     pub words: Vec<String>,
 }
 
-/// Everything about one plugin file under one config, as text; `Err` when it cannot be loaded at all.
-pub async fn describe(runtime: &Runtime, path: &Path, name: &str, config: &Config) -> Result<Described, String> {
+/// Everything about one plugin (its file's `bytes`; the file is shown as `path`) under one config, as text; `Err`
+/// when it cannot be loaded.
+pub async fn describe(
+    runtime: &Runtime,
+    bytes: Vec<u8>,
+    path: &Path,
+    name: &str,
+    config: &Config,
+) -> Result<Described, String> {
     let limits = config.limits(name);
-    let compiled: Compiled = runtime
-        .compile(path, config.host.max_plugin_mb << 20)
-        .await
-        .map_err(|e| e.to_string())?;
+    let compiled: Compiled = runtime.compile(bytes).await.map_err(|e| e.to_string())?;
     let (metadata, commands) = runtime.describe(&compiled, limits).await.map_err(|e| e.to_string())?;
     let spec = config.start_spec(name).map_err(|e| e.to_string())?;
     let policy = Policy::new(&metadata.capabilities, &spec.grants);
@@ -185,14 +190,15 @@ pub async fn describe(runtime: &Runtime, path: &Path, name: &str, config: &Confi
     })
 }
 
-/// `coral plugin inspect FILE.wasm`.
-pub async fn inspect(runtime: &Runtime, path: &Path, config: &Config) -> bool {
-    let name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("plugin")
-        .to_string();
-    match describe(runtime, path, &name, config).await {
+/// `coral plugin inspect FILE.wasm|NAME`: the plugin `name`, whose file (shown as `path`) read as `bytes`.
+pub async fn inspect(
+    runtime: &Runtime,
+    path: &Path,
+    name: &str,
+    bytes: Result<Vec<u8>, String>,
+    config: &Config,
+) -> bool {
+    match async { describe(runtime, bytes?, path, name, config).await }.await {
         Ok(Described { text, problems, .. }) => {
             print!("{text}");
             for p in &problems {
@@ -210,18 +216,25 @@ pub async fn inspect(runtime: &Runtime, path: &Path, config: &Config) -> bool {
 /// `coral check`: the config is already parsed (strictly) by the caller; check every plugin against it.
 pub async fn check(runtime: &Runtime, config: &Config) -> bool {
     let mut ok = true;
-    let files = match crate::plugin_files(&config.host.plugin_dir) {
-        Ok(files) => files,
+    let listed = crate::folders::plugins(config, false).and_then(|dir| Ok((dir.list()?, dir)));
+    let (files, dir) = match listed {
+        Ok((listing, dir)) => {
+            for (file, why) in &listing.refused {
+                println!("error: {file}: {why}");
+                ok = false;
+            }
+            (listing.plugins, dir)
+        }
         Err(e) => {
             eprintln!(
-                "error: cannot list plugin folder {}: {e}",
+                "error: cannot list plugin folder {}: {e:#}",
                 config.host.plugin_dir.display()
             );
             return false;
         }
     };
     for name in config.plugins.keys() {
-        if !files.iter().any(|(n, _)| n == name) {
+        if !files.iter().any(|n| n == name) {
             println!(
                 "error: [plugins.{name}] is configured but there is no {name}.wasm in {}",
                 config.host.plugin_dir.display()
@@ -232,9 +245,14 @@ pub async fn check(runtime: &Runtime, config: &Config) -> bool {
     // Command words, by the first plugin (in load order) that declares each.
     let settings = config.host.command_settings();
     let mut owners: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-    for (name, path) in &files {
+    let max = config.host.max_plugin_mb << 20;
+    for name in &files {
         let enabled = config.plugin(name).enabled;
-        match describe(runtime, path, name, config).await {
+        let described = match dir.read(name, max) {
+            Ok(bytes) => describe(runtime, bytes, &dir.path().join(format!("{name}.wasm")), name, config).await,
+            Err(e) => Err(e.to_string()),
+        };
+        match described {
             Ok(mut described) => {
                 // A disabled plugin does not load, so it takes no word.
                 for word in described.words.iter().filter(|_| enabled) {
@@ -273,13 +291,16 @@ pub async fn check(runtime: &Runtime, config: &Config) -> bool {
     ok
 }
 
-/// `coral audit`: the audit log as a table, newest last.
-pub fn audit(path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usize) -> bool {
+/// `coral audit`: the audit log of the data folder `data_dir` (shown as `path`) as a table, newest last.
+pub fn audit(data_dir: &cap_fs::Dir, path: &Path, plugin: Option<&str>, action: Option<&str>, limit: usize) -> bool {
     // The rotated files (`audit.jsonl.N` … `.1`) first, then the live one: oldest first.
-    let records = match AuditLog::read_all(path) {
+    let records = match AuditLog::read_all(data_dir, crate::folders::AUDIT_LOG) {
         Ok(records) => records,
         Err(e) => {
-            eprintln!("error: cannot read the audit log {}: {e}", path.display());
+            eprintln!(
+                "error: cannot read the audit log {}: {e}",
+                path.join(crate::folders::AUDIT_LOG).display()
+            );
             return false;
         }
     };

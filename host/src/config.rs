@@ -552,6 +552,20 @@ impl Config {
         Ok(config)
     }
 
+    /// The operator's config file as text (the web console's settings pages edit it).
+    pub fn read_text(path: &Path) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+
+    /// Replace the operator's config file with `text`: written beside it, then renamed over it, so the watcher
+    /// never reads half a file.
+    pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
+        let temp = path.with_extension("toml.coral-web");
+        std::fs::write(&temp, text)
+            .and_then(|()| std::fs::rename(&temp, path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: String, reason: &str| {
             Err(ConfigError::Invalid {

@@ -1,6 +1,7 @@
 //! `coral-host`: the `coral` binary's library — it wires the crates together (docs/architecture.md).
 //!
 //! - [`config`]: `coral.toml` (strict: unknown keys are errors); the one place a plugin's start spec is built.
+//! - [`folders`]: the plugin, data and cache folders, opened once as handles; nothing else reaches a file by path.
 //! - [`run`]: the host — admin socket, audit log, runtime, plugins, timers, OneBot adapters, console, web
 //!   console — until the console's input ends (with neither OneBot nor the web console) or Ctrl-C.
 //! - [`reload`]: hot reload of plugins and config, and the operator's requests (`coral plugin …`, `coral config
@@ -15,6 +16,7 @@
 pub mod cli;
 pub mod config;
 pub mod endpoints;
+pub mod folders;
 pub mod reload;
 pub mod scaffold;
 #[cfg(test)]
@@ -27,7 +29,7 @@ use config::Config;
 use coral_model::Bots;
 use coral_runtime::Runtime;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What the admin socket and the metrics endpoint read and act on: the runtime's figures, and the reloader for
@@ -69,45 +71,25 @@ pub fn names(caps: &BTreeSet<coral_policy::Capability>) -> String {
     caps.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// The `*.wasm` files of a folder as (name, path), sorted by name.
-pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "wasm")
-            && path.is_file()
-            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
-        {
-            files.push((stem.to_string(), path.clone()));
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 /// Run the host until the console's input ends (when the console is on) or Ctrl-C. `config_path` is watched for
 /// changes when given.
 pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let bots = Bots::default();
-    std::fs::create_dir_all(&config.host.data_dir)
-        .with_context(|| format!("creating data dir {}", config.host.data_dir.display()))?;
+    // Each folder is opened once; everything after works relative to these handles.
+    let data_dir = folders::data(&config)?;
     // First, so a second host on the same data folder stops here; the socket file goes when this returns.
-    let mut admin = coral_ops::admin::AdminSocket::bind(&admin_socket_path(&config))?;
-    let audit_path = config.host.data_dir.join("audit.jsonl");
-    let audit = Arc::new(
-        coral_ops::audit::AuditLog::open_with(&audit_path, config.host.audit_rotation())
-            .with_context(|| format!("opening the audit log {}", audit_path.display()))?,
-    );
+    let mut admin = folders::admin_socket(&config, &data_dir)?;
+    let audit = coral_ops::audit::AuditLog::open_in(data_dir.clone(), folders::AUDIT_LOG, config.host.audit_rotation())
+        .inspect_err(|e| tracing::error!("refusing to start: {e}"))
+        .with_context(|| format!("opening the audit log in {}", config.host.data_dir.display()))?;
+    let audit = Arc::new(audit);
     // Coalesced refusals are written once their second is over, even when the plugin goes quiet.
     audit.start_flusher().context("starting the audit log's flush thread")?;
-    let cache_dir = config
-        .host
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| config.host.data_dir.join("cache"));
-    let services = coral_services::Services::open(&config.host.data_dir)?;
-    let runtime = Runtime::new(Some(&cache_dir), bots.clone(), Some(audit.clone()))?
+    let plugins = folders::plugins(&config, true)?;
+    let cache_dir = folders::cache(&config, true)?;
+    let services = coral_services::Services::open(&data_dir)?;
+    let runtime = Runtime::new(cache_dir, bots.clone(), Some(audit.clone()))?
         .with_services(services.clone())
         .with_compiler(coral_runtime::compile::worker()?, config.host.compile_limits());
     // Before any plugin runs: the listeners and OneBot endpoints no plugin request may reach.
@@ -115,11 +97,10 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     own.add(crate::endpoints::coral_endpoints(&config).iter().cloned());
     runtime.hub().set_settings(config.host.command_settings());
     runtime.hub().visibility.set_rules(config.visibility());
-    let switches = config.host.data_dir.join("switches.json");
     runtime
         .hub()
         .visibility
-        .open_switches(&switches)
+        .open_switches(data_dir.clone(), folders::SWITCHES)
         .map_err(|e| anyhow::anyhow!("reading the per-group switches: {e}"))?;
     let dispatcher = runtime.dispatcher();
     let prompt_timeouts = tokio::spawn(dispatcher.clone().run_prompt_timeouts());
@@ -130,6 +111,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         dispatcher.clone(),
         config.clone(),
         config_path,
+        plugins.clone(),
         Some(audit.clone()),
     );
     let status = coral_runtime::status::Status {
@@ -165,10 +147,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     }
     // Hot reload: keep the watcher alive for the life of the host.
     let _watcher = if config.host.watch {
-        std::fs::create_dir_all(&config.host.plugin_dir)
-            .with_context(|| format!("creating plugin dir {}", config.host.plugin_dir.display()))?;
         let debounce = std::time::Duration::from_millis(config.host.reload_debounce_ms);
-        match reload::watch(reloader.clone(), &config.host.plugin_dir, debounce) {
+        match reload::watch(reloader.clone(), debounce) {
             Ok(watcher) => Some(watcher),
             Err(e) => {
                 tracing::warn!(
@@ -244,7 +224,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         let parts = web::Parts {
             reloader: reloader.clone(),
             sources: sources.clone(),
-            audit_path: audit_path.clone(),
+            data_dir: data_dir.clone(),
             chat: console.as_ref().map(|c| web::Chat {
                 typist: c.typist(),
                 sink: sink.clone(),

@@ -294,8 +294,10 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Audit(args) => {
             let config = args.config.load()?;
+            let data_dir = coral_host::folders::open(&config.host.data_dir, false)?;
             coral_host::cli::audit(
-                &config.host.data_dir.join("audit.jsonl"),
+                &data_dir,
+                &config.host.data_dir,
                 args.plugin.as_deref(),
                 args.action.as_deref(),
                 args.limit,
@@ -329,7 +331,8 @@ fn main() -> anyhow::Result<()> {
         },
         Command::CompileWorker { .. } => unreachable!("handled before the runtime starts"),
         Command::New { name, lang, dir, sdk } => {
-            match coral_host::scaffold::create(&name, lang, &dir, sdk.as_deref()) {
+            let folder = coral_host::folders::open(&dir, true)?;
+            match coral_host::scaffold::create(&name, lang, &folder, &dir, sdk.as_deref()) {
                 Ok(files) => {
                     for file in &files {
                         println!("created {}", file.display());
@@ -425,15 +428,28 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Plugin(PluginCommand::Inspect { plugin, config }) => {
             let config = config.load()?;
-            // A bare name is the plugin folder's file of that name.
-            let file = match plugin.to_str() {
+            let max = config.host.max_plugin_mb << 20;
+            // A bare name is the plugin folder's file of that name, read through the folder (never a link); any
+            // other argument is a file the operator names.
+            let (file, name, bytes) = match plugin.to_str() {
                 Some(name) if !plugin.exists() && !name.contains('/') && !name.ends_with(".wasm") => {
-                    config.host.plugin_dir.join(format!("{name}.wasm"))
+                    let bytes = coral_host::folders::plugins(&config, false)
+                        .map_err(|e| format!("{e:#}"))
+                        .and_then(|dir| dir.read(name, max).map_err(|e| e.to_string()));
+                    (
+                        config.host.plugin_dir.join(format!("{name}.wasm")),
+                        name.to_string(),
+                        bytes,
+                    )
                 }
-                _ => plugin,
+                _ => {
+                    let name = (plugin.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin")).to_string();
+                    let bytes = coral_host::folders::read_operator_file(&plugin, max);
+                    (plugin, name, bytes)
+                }
             };
             runtime.block_on(async {
-                anyhow::Ok(coral_host::cli::inspect(&tool_runtime(&config)?, &file, &config).await)
+                anyhow::Ok(coral_host::cli::inspect(&tool_runtime(&config)?, &file, &name, bytes, &config).await)
             })?
         }
     };
@@ -467,8 +483,6 @@ fn switch(admin: &AdminArgs, plugin: String, group: String, on: bool) -> anyhow:
 /// of seconds of compiling a Python component again), and never creates one.
 fn tool_runtime(config: &Config) -> anyhow::Result<coral_runtime::Runtime> {
     use coral_runtime::{Runtime, compile};
-    let cache = (config.host.cache_dir.clone()).unwrap_or_else(|| config.host.data_dir.join("cache"));
-    let cache = cache.is_dir().then_some(cache);
-    Ok(Runtime::new(cache.as_deref(), Default::default(), None)?
-        .with_compiler(compile::worker()?, config.host.compile_limits()))
+    let cache = coral_host::folders::cache(config, false)?;
+    Ok(Runtime::new(cache, Default::default(), None)?.with_compiler(compile::worker()?, config.host.compile_limits()))
 }

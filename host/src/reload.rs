@@ -15,6 +15,7 @@ use crate::config::Config;
 use coral_adapters::onebot::{Adapters, Applied};
 use coral_ops::{Manage, PluginRow};
 use coral_policy::http::rules::CoralEndpoint;
+use coral_runtime::folder::PluginDir;
 use coral_runtime::{Dispatcher, PluginHandle, Runtime};
 use notify::Watcher as _;
 use serde_json::json;
@@ -48,6 +49,8 @@ pub struct Reloader {
     dispatcher: Dispatcher,
     config: Mutex<Config>,
     config_path: Option<PathBuf>,
+    /// The plugin folder, opened once at start (a changed `plugin_dir` takes effect after a restart).
+    plugins: PluginDir,
     /// Why each plugin that is not running failed to load last.
     failures: parking_lot::Mutex<BTreeMap<String, String>>,
     audit: Option<Arc<coral_ops::audit::AuditLog>>,
@@ -56,9 +59,16 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// A reloader for the host running with `config` (loaded from `config_path`, if any).
-    pub fn new(runtime: Runtime, dispatcher: Dispatcher, config: Config, config_path: Option<PathBuf>) -> Arc<Self> {
-        Self::with_audit(runtime, dispatcher, config, config_path, None)
+    /// A reloader for the host running with `config` (loaded from `config_path`, if any) and the plugin folder
+    /// `plugins`.
+    pub fn new(
+        runtime: Runtime,
+        dispatcher: Dispatcher,
+        config: Config,
+        config_path: Option<PathBuf>,
+        plugins: PluginDir,
+    ) -> Arc<Self> {
+        Self::with_audit(runtime, dispatcher, config, config_path, plugins, None)
     }
 
     /// The same, writing the operator's changes to `audit`.
@@ -67,6 +77,7 @@ impl Reloader {
         dispatcher: Dispatcher,
         config: Config,
         config_path: Option<PathBuf>,
+        plugins: PluginDir,
         audit: Option<Arc<coral_ops::audit::AuditLog>>,
     ) -> Arc<Self> {
         Arc::new(Reloader {
@@ -74,6 +85,7 @@ impl Reloader {
             dispatcher,
             config: Mutex::new(config),
             config_path,
+            plugins,
             failures: parking_lot::Mutex::default(),
             audit,
             adapters: std::sync::OnceLock::new(),
@@ -102,23 +114,29 @@ impl Reloader {
     /// Returns the names and versions loaded.
     pub async fn load_all(&self) -> Vec<(String, String)> {
         let config = self.config.lock().await.clone();
-        let dir = &config.host.plugin_dir;
-        let files = match crate::plugin_files(dir) {
-            Ok(files) => files,
+        let dir = self.plugins.path();
+        let files = match self.plugins.list() {
+            Ok(listing) => {
+                for (file, why) in &listing.refused {
+                    tracing::warn!(file = %file, "not loaded: {why}");
+                }
+                listing.plugins
+            }
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), "cannot list the plugin folder: {e}; no plugins loaded");
                 return Vec::new();
             }
         };
         for name in config.plugins.keys() {
-            if !files.iter().any(|(n, _)| n == name) {
+            if !files.iter().any(|n| n == name) {
+                let name = coral_model::text::escape(name);
                 tracing::warn!(plugin = %name, "configured under [plugins.{name}] but there is no {name}.wasm in {}", dir.display());
             }
         }
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
         let mut tasks = tokio::task::JoinSet::new();
-        for (name, path) in files {
+        for name in files {
             if let Some(why) = self.disabled(&config, &name) {
                 tracing::info!(plugin = %name, "{why}; not loaded");
                 continue;
@@ -131,14 +149,15 @@ impl Reloader {
                 }
             };
             let runtime = self.runtime.clone();
+            let plugins = self.plugins.clone();
             let permits = permits.clone();
             let max_bytes = config.host.max_plugin_mb << 20;
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                let kib = std::fs::metadata(&path).map_or(0, |m| m.len().div_ceil(1024));
+                let kib = plugins.check(&name).map_or(0, |len| len.div_ceil(1024));
                 tracing::info!(plugin = %name, kib, "compiling plugin");
                 let started = Instant::now();
-                let compiled = compile_within(&runtime, &path, max_bytes).await;
+                let compiled = compile_within(&runtime, &plugins, &name, max_bytes).await;
                 let compile_ms = started.elapsed().as_millis() as u64;
                 if compiled.is_ok() {
                     tracing::info!(plugin = %name, ms = compile_ms, "compiled plugin");
@@ -213,15 +232,26 @@ impl Reloader {
         Ok(replaced)
     }
 
-    /// Load (or reload) the plugin in `path`; on any failure the running version, if any, stays.
-    pub async fn reload_file(&self, name: &str, path: &Path) {
+    /// Load (or reload) the plugin `name` (`<name>.wasm` in the plugin folder); on any failure (a bad name, a
+    /// symbolic link, …: logged) the running version, if any, stays.
+    pub async fn reload_file(&self, name: &str) {
         let config = self.config.lock().await.clone();
-        let _ = self.reload_with(name, path, &config, false).await;
+        let _ = self.reload_with(name, &config, false).await;
     }
 
-    /// Load `path` as `name` unless it is disabled or (without `force`) unchanged. An error (already logged) says
-    /// why the running version, if any, keeps serving.
-    async fn reload_with(&self, name: &str, path: &Path, config: &Config, force: bool) -> Result<Loaded, String> {
+    /// The plugin folder.
+    pub fn plugins(&self) -> &PluginDir {
+        &self.plugins
+    }
+
+    /// Load `<name>.wasm` as `name` unless it is disabled or (without `force`) unchanged. An error (already logged)
+    /// says why the running version, if any, keeps serving.
+    async fn reload_with(&self, name: &str, config: &Config, force: bool) -> Result<Loaded, String> {
+        if let Err(e) = coral_runtime::folder::check_plugin_name(name) {
+            let why = format!("reload rejected: {e}");
+            tracing::error!("{why}");
+            return Err(why);
+        }
         if let Some(why) = self.disabled(config, name) {
             self.unload(name, why).await;
             return Ok(Loaded::Disabled(why));
@@ -233,7 +263,7 @@ impl Reloader {
             why
         };
         let spec = config.start_spec(name).map_err(|e| refused(e.to_string()))?;
-        let compiled = compile_within(&self.runtime, path, config.host.max_plugin_mb << 20)
+        let compiled = compile_within(&self.runtime, &self.plugins, name, config.host.max_plugin_mb << 20)
             .await
             .map_err(refused)?;
         let compile_ms = started.elapsed().as_millis() as u64;
@@ -319,9 +349,9 @@ impl Reloader {
         drop(current);
         tracing::info!("config reloaded from {}", path.display());
         // Plugins whose own config, limits or enablement changed: reload (unchanged ones are skipped).
-        if let Ok(files) = crate::plugin_files(&new.host.plugin_dir) {
-            for (name, file) in files {
-                match self.reload_with(&name, &file, &new, false).await {
+        if let Ok(listing) = self.plugins.list() {
+            for name in listing.plugins {
+                match self.reload_with(&name, &new, false).await {
                     Ok(Loaded::Unchanged) => {}
                     Ok(Loaded::Disabled(_)) if self.dispatcher.running(&name).is_none() => {}
                     Ok(done) => changed.push(format!("{name}: {}", describe(&done))),
@@ -345,11 +375,7 @@ impl Reloader {
             .into_iter()
             .map(|row| (row.name.clone(), row))
             .collect();
-        let files: Vec<String> = crate::plugin_files(&config.host.plugin_dir)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
+        let files: Vec<String> = self.plugins.list().map(|l| l.plugins).unwrap_or_default();
         let switches = self.runtime.hub().visibility.switches();
         let failures = self.failures.lock().clone();
         for name in files.iter().chain(config.plugins.keys()) {
@@ -462,13 +488,15 @@ impl Reloader {
 
     async fn carry_out(&self, request: Manage) -> Result<serde_json::Value, String> {
         let config = self.config.lock().await.clone();
-        let file = |name: &str| -> Result<PathBuf, String> {
+        let file = |name: &str| -> Result<(), String> {
             check_name(name)?;
-            let path = config.host.plugin_dir.join(format!("{name}.wasm"));
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(format!("no plugin {name}: there is no {}", path.display()))
+            match self.plugins.check(name) {
+                Ok(_) => Ok(()),
+                Err(coral_runtime::folder::PluginFileError::Missing(file)) => Err(format!(
+                    "no plugin {name}: there is no {file} in {}",
+                    self.plugins.path().display()
+                )),
+                Err(e) => Err(format!("no plugin {name}: {e}")),
             }
         };
         let visibility = &self.runtime.hub().visibility;
@@ -476,7 +504,7 @@ impl Reloader {
             Manage::List => Ok(json!(self.list().await)),
             Manage::ConfigReload => self.reload_config().await.map(|done| json!(done)),
             Manage::Enable { plugin } => {
-                let path = file(&plugin)?;
+                file(&plugin)?;
                 if !config.plugin(&plugin).enabled {
                     return Err(format!(
                         "{plugin} is disabled in the config file ([plugins.{plugin}] enabled = false); enable it there"
@@ -487,7 +515,7 @@ impl Reloader {
                 if lifted {
                     tracing::info!(plugin = %plugin, "quarantine lifted by the operator (coral plugin enable)");
                 }
-                let done = self.reload_with(&plugin, &path, &config, false).await?;
+                let done = self.reload_with(&plugin, &config, false).await?;
                 Ok(json!({"plugin": plugin, "done": describe(&done), "quarantine_lifted": lifted}))
             }
             Manage::Disable { plugin } => {
@@ -500,8 +528,8 @@ impl Reloader {
                 Ok(json!({"plugin": plugin, "done": if changed { "disabled" } else { "already disabled" }}))
             }
             Manage::Reload { plugin } => {
-                let path = file(&plugin)?;
-                let done = self.reload_with(&plugin, &path, &config, true).await?;
+                file(&plugin)?;
+                let done = self.reload_with(&plugin, &config, true).await?;
                 Ok(json!({"plugin": plugin, "done": describe(&done)}))
             }
             Manage::Unquarantine { plugin } => {
@@ -559,28 +587,29 @@ fn describe(done: &Loaded) -> String {
     }
 }
 
-/// A plugin name as the plugin folder knows it (no path, no control characters).
+/// A plugin name as the plugin folder knows it (no path, no `..`, no control characters).
 fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not a plugin name (letters, digits, `-`, `_`, `.`; at most 128 bytes)",
-            coral_model::text::bounded(name, 64)
-        ))
-    }
+    coral_runtime::folder::check_plugin_name(name).map_err(|e| e.to_string())
 }
 
-/// Compile `path` under the runtime's compile deadline (plus a grace for the worker's own answer).
-async fn compile_within(runtime: &Runtime, path: &Path, max_bytes: u64) -> Result<coral_runtime::Compiled, String> {
+/// Read `<name>.wasm` from the plugin folder (never through a link) and compile it under the runtime's compile
+/// deadline (plus a grace for the worker's own answer).
+async fn compile_within(
+    runtime: &Runtime,
+    plugins: &PluginDir,
+    name: &str,
+    max_bytes: u64,
+) -> Result<coral_runtime::Compiled, String> {
+    let bytes = {
+        let plugins = plugins.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || plugins.read(&name, max_bytes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
     let deadline = runtime.compile_timeout() + COMPILE_GRACE;
-    match tokio::time::timeout(deadline, runtime.compile(path, max_bytes)).await {
+    match tokio::time::timeout(deadline, runtime.compile(bytes)).await {
         Err(_) => Err(format!("compiling took over {} s", deadline.as_secs())),
         Ok(Err(e)) => Err(e.to_string()),
         Ok(Ok(compiled)) => Ok(compiled),
@@ -590,11 +619,7 @@ async fn compile_within(runtime: &Runtime, path: &Path, max_bytes: u64) -> Resul
 /// Watch the plugin folder (and the config file's folder) and feed changes to `reloader`, debounced: a path is
 /// acted on only after `debounce` without further events on it, so a file being copied is not loaded half-way
 /// (and if it were, it would fail validation and be refused). The returned watcher must be kept alive.
-pub fn watch(
-    reloader: Arc<Reloader>,
-    plugin_dir: &Path,
-    debounce: Duration,
-) -> anyhow::Result<notify::RecommendedWatcher> {
+pub fn watch(reloader: Arc<Reloader>, debounce: Duration) -> anyhow::Result<notify::RecommendedWatcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         // Only changes count: reading a file (as compiling it does) produces access events, which must not
@@ -610,7 +635,8 @@ pub fn watch(
             }
         }
     })?;
-    let plugin_dir = std::path::absolute(plugin_dir)?;
+    // The watcher needs the folder's path; what an event names is then looked up through the folder's handle.
+    let plugin_dir = std::path::absolute(reloader.plugins.path())?;
     watcher.watch(&plugin_dir, notify::RecursiveMode::NonRecursive)?;
     let config_path = match &reloader.config_path {
         Some(p) => Some(std::path::absolute(p)?),
@@ -643,8 +669,13 @@ pub fn watch(
                             && path.extension().is_some_and(|e| e == "wasm")
                             && let Some(name) = path.file_stem().and_then(|s| s.to_str())
                         {
-                            if path.is_file() {
-                                reloader.reload_file(name, &path).await;
+                            // A file name the folder cannot hold as a plugin (`..`, …) or a link is refused (and
+                            // logged) by the load; only a name that is gone unloads.
+                            if !matches!(
+                                reloader.plugins.check(name),
+                                Err(coral_runtime::folder::PluginFileError::Missing(_))
+                            ) {
+                                reloader.reload_file(name).await;
                             } else {
                                 reloader.unload(name, "file removed").await;
                             }

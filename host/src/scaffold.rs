@@ -1,6 +1,7 @@
 //! `coral new NAME --lang rust|python|js|c`: create a plugin project (code, its WIT, a build script, a test) that
 //! builds and loads as generated.
 
+use cap_std::fs as cap_fs;
 use std::path::{Path, PathBuf};
 
 /// The contract, embedded so a new project gets the exact WIT this `coral` speaks.
@@ -91,15 +92,22 @@ fn sdk_version() -> &'static str {
         .unwrap_or("0.1.0")
 }
 
-/// Create the project `dir/name`; returns the files written. A Rust project depends on `sdk` when given (a
-/// path, e.g. a checkout's `sdk/`), else on its own copy of the SDK in `coral-sdk/`.
-pub fn create(name: &str, lang: Lang, dir: &Path, sdk: Option<&Path>) -> Result<Vec<PathBuf>, ScaffoldError> {
+/// Create the project `name` in the folder `dir` (opened by the caller; `shown` is its path, for messages); returns
+/// the files written. Every file is written relative to `dir`. A Rust project depends on `sdk` when given (a path,
+/// e.g. a checkout's `sdk/`), else on its own copy of the SDK in `coral-sdk/`.
+pub fn create(
+    name: &str,
+    lang: Lang,
+    dir: &cap_fs::Dir,
+    shown: &Path,
+    sdk: Option<&Path>,
+) -> Result<Vec<PathBuf>, ScaffoldError> {
     if !valid_name(name) {
         return Err(ScaffoldError::BadName(name.to_string()));
     }
-    let root = dir.join(name);
-    if root.exists() {
-        return Err(ScaffoldError::Exists(root));
+    let root = PathBuf::from(name);
+    if dir.symlink_metadata(&root).is_ok() {
+        return Err(ScaffoldError::Exists(shown.join(root)));
     }
     let fill = |template: &str| {
         template
@@ -181,27 +189,32 @@ pub fn create(name: &str, lang: Lang, dir: &Path, sdk: Option<&Path>) -> Result<
     let mut written = Vec::new();
     for (path, text) in files {
         let io = |source| ScaffoldError::Io {
-            path: path.clone(),
+            path: shown.join(&path),
             source,
         };
-        std::fs::create_dir_all(path.parent().unwrap_or(&root)).map_err(io)?;
-        std::fs::write(&path, text).map_err(io)?;
+        dir.create_dir_all(path.parent().unwrap_or(&root)).map_err(io)?;
+        dir.write(&path, text).map_err(io)?;
         if path.extension().is_some_and(|e| e == "sh") {
-            set_executable(&path).map_err(io)?;
+            set_executable(dir, &path).map_err(io)?;
         }
-        written.push(path);
+        written.push(shown.join(path));
     }
     Ok(written)
 }
 
-fn set_executable(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+fn set_executable(dir: &cap_fs::Dir, path: &Path) -> std::io::Result<()> {
+    use cap_fs::PermissionsExt as _;
+    dir.set_permissions(path, cap_fs::Permissions::from_mode(0o755))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn create_in(at: &Path, name: &str, lang: Lang, sdk: Option<&Path>) -> Result<Vec<PathBuf>, ScaffoldError> {
+        let dir = cap_fs::Dir::open_ambient_dir(at, cap_std::ambient_authority()).unwrap();
+        create(name, lang, &dir, at, sdk)
+    }
 
     #[test]
     fn a_rust_project_carries_every_sdk_file_and_depends_on_it_by_version() {
@@ -216,7 +229,7 @@ mod tests {
         copied.sort();
         assert_eq!(copied, on_disk);
         let dir = tempfile::tempdir().unwrap();
-        create("standalone", Lang::Rust, dir.path(), None).unwrap();
+        create_in(dir.path(), "standalone", Lang::Rust, None).unwrap();
         let cargo = std::fs::read_to_string(dir.path().join("standalone/Cargo.toml")).unwrap();
         assert!(
             cargo.contains(&format!(
@@ -233,14 +246,14 @@ mod tests {
     fn names_are_checked_and_existing_folders_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            create("Bad", Lang::Rust, dir.path(), Some(Path::new("/sdk"))),
+            create_in(dir.path(), "Bad", Lang::Rust, Some(Path::new("/sdk"))),
             Err(ScaffoldError::BadName(_))
         ));
         assert!(matches!(
-            create("a b", Lang::Rust, dir.path(), Some(Path::new("/sdk"))),
+            create_in(dir.path(), "a b", Lang::Rust, Some(Path::new("/sdk"))),
             Err(ScaffoldError::BadName(_))
         ));
-        let files = create("my-plugin", Lang::Rust, dir.path(), Some(Path::new("/sdk"))).unwrap();
+        let files = create_in(dir.path(), "my-plugin", Lang::Rust, Some(Path::new("/sdk"))).unwrap();
         assert!(files.iter().any(|f| f.ends_with("wit/world.wit")));
         let cargo = std::fs::read_to_string(dir.path().join("my-plugin/Cargo.toml")).unwrap();
         assert!(
@@ -250,7 +263,7 @@ mod tests {
         let build = std::fs::read_to_string(dir.path().join("my-plugin/build.sh")).unwrap();
         assert!(build.contains("my_plugin.wasm"), "{build}");
         assert!(matches!(
-            create("my-plugin", Lang::Python, dir.path(), Some(Path::new("/sdk"))),
+            create_in(dir.path(), "my-plugin", Lang::Python, Some(Path::new("/sdk"))),
             Err(ScaffoldError::Exists(_))
         ));
     }
@@ -259,7 +272,7 @@ mod tests {
     fn a_c_project_has_its_glue_pure_logic_native_test_and_executable_scripts() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        create("my-calc", Lang::C, dir.path(), Some(Path::new("/sdk"))).unwrap();
+        create_in(dir.path(), "my-calc", Lang::C, Some(Path::new("/sdk"))).unwrap();
         let root = dir.path().join("my-calc");
         let logic = std::fs::read_to_string(root.join("logic.c")).unwrap();
         assert!(logic.contains("\"my-calc \"") && !logic.contains("{{"), "{logic}");
@@ -283,7 +296,7 @@ mod tests {
     #[test]
     fn js_projects_get_app_logic_test_and_build_script() {
         let dir = tempfile::tempdir().unwrap();
-        let files = create("memo-two", Lang::Js, dir.path(), Some(Path::new("/sdk"))).unwrap();
+        let files = create_in(dir.path(), "memo-two", Lang::Js, Some(Path::new("/sdk"))).unwrap();
         for want in [
             "app.js",
             "logic.js",

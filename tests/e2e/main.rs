@@ -15,6 +15,7 @@ mod containment_sizes;
 mod fidelity_decode;
 mod fidelity_extra;
 mod fidelity_link;
+mod files;
 mod http;
 mod lang_c;
 mod lang_js;

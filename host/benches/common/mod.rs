@@ -91,3 +91,9 @@ impl Write for LineCounter {
         Ok(())
     }
 }
+
+/// The folder at `path` (created if missing) as the handle the host passes around.
+pub fn folder(path: &std::path::Path) -> Arc<cap_std::fs::Dir> {
+    std::fs::create_dir_all(path).expect("creating a folder");
+    Arc::new(cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority()).expect("opening a folder"))
+}

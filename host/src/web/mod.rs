@@ -25,11 +25,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use cap_std::fs as cap_fs;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -136,8 +136,8 @@ pub struct Parts {
     pub reloader: Arc<Reloader>,
     /// Figures.
     pub sources: coral_ops::Sources,
-    /// The audit log's file.
-    pub audit_path: PathBuf,
+    /// The data folder (the audit log, uploads waiting for review).
+    pub data_dir: Arc<cap_fs::Dir>,
     /// The console platform, when it is registered.
     pub chat: Option<Chat>,
     /// The login token.
@@ -152,7 +152,8 @@ struct Session {
 
 /// An uploaded plugin waiting for the operator's approval.
 struct Upload {
-    file: PathBuf,
+    /// Its file, in the data folder.
+    file: String,
     suggested_name: String,
     metadata: coral_model::bindings::PluginMetadata,
     commands: Vec<String>,

@@ -380,13 +380,10 @@ async fn change_config(
             .ok_or("this host runs without a config file: start it with --config to change settings here")?
             .to_path_buf();
         let _one_at_a_time = web.edit_lock.lock().await;
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = crate::config::Config::read_text(&path)?;
         let new = change(&text)?;
         crate::config::Config::parse(&new, &path).map_err(|e| format!("not saved: {e}"))?;
-        let temp = path.with_extension("toml.coral-web");
-        std::fs::write(&temp, &new)
-            .and_then(|()| std::fs::rename(&temp, &path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::config::Config::write_text(&path, &new)?;
         let applied = web.parts.reloader.reload_config().await?;
         Ok(format!("saved to coral.toml; {applied}"))
     }
@@ -603,7 +600,8 @@ pub(super) async fn audit(
     Extension(login): Extension<Login>,
     Query(query): Query<AuditQuery>,
 ) -> Response {
-    let records = coral_ops::audit::AuditLog::read_all(&web.parts.audit_path).unwrap_or_default();
+    let records =
+        coral_ops::audit::AuditLog::read_all(&web.parts.data_dir, crate::folders::AUDIT_LOG).unwrap_or_default();
     let q = query.q.to_lowercase();
     let matching: Vec<&coral_ops::audit::Record> = records
         .iter()
@@ -709,10 +707,14 @@ pub(super) async fn api_upload(
         )
             .into_response();
     }
-    let dir = config.host.data_dir.join("uploads");
+    // Kept in the data folder's `uploads/` until installed (or pushed out), reached through the folder's handle.
+    let data_dir = &web.parts.data_dir;
     let id = super::random_token();
-    let file = dir.join(format!("{id}.upload"));
-    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, &body)) {
+    let file = format!("{}/{id}.upload", crate::folders::UPLOADS);
+    let kept = data_dir
+        .create_dir_all(crate::folders::UPLOADS)
+        .and_then(|()| coral_runtime::folder::write_atomic(data_dir, &file, &format!("{file}.tmp"), &body));
+    if let Err(e) = kept {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot keep the upload: {e}"),
@@ -721,7 +723,7 @@ pub(super) async fn api_upload(
     }
     let runtime = web.parts.reloader.runtime();
     let checked = async {
-        let compiled = runtime.compile(&file, max).await.map_err(|e| e.to_string())?;
+        let compiled = runtime.compile(body.to_vec()).await.map_err(|e| e.to_string())?;
         let limits = config.limits("upload");
         let (hash, wit) = (compiled.hash.clone(), compiled.wit_version.clone());
         let (metadata, commands) = runtime.describe(&compiled, limits).await.map_err(|e| e.to_string())?;
@@ -731,7 +733,7 @@ pub(super) async fn api_upload(
     let (metadata, commands, hash, wit) = match checked {
         Ok(found) => found,
         Err(e) => {
-            let _ = std::fs::remove_file(&file);
+            let _ = data_dir.remove_file(&file);
             tracing::warn!("web console: an uploaded plugin was refused: {e}");
             return (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -751,7 +753,7 @@ pub(super) async fn api_upload(
         && let Some(oldest) = uploads.iter().min_by_key(|(_, u)| u.at).map(|(k, _)| k.clone())
         && let Some(gone) = uploads.remove(&oldest)
     {
-        let _ = std::fs::remove_file(gone.file);
+        let _ = web.parts.data_dir.remove_file(gone.file);
     }
     uploads.insert(
         id.clone(),
@@ -887,16 +889,18 @@ pub(super) async fn install(
     let result = match configured {
         Err(e) => Err(e),
         Ok(_) => {
-            let dir = &config.host.plugin_dir;
-            let target = dir.join(format!("{name}.wasm"));
-            let temp = dir.join(format!(".{name}.wasm.installing"));
-            let copied = std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::copy(&upload.file, &temp))
-                .and_then(|_| std::fs::rename(&temp, &target));
+            let plugins = web.parts.reloader.plugins();
+            let copied = coral_runtime::folder::open_plain(&web.parts.data_dir, &upload.file)
+                .and_then(|mut f| {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(&mut f, &mut bytes).map(|_| bytes)
+                })
+                .map_err(|e| format!("cannot read the upload: {e}"))
+                .and_then(|bytes| plugins.install(&name, &bytes).map_err(|e| e.to_string()));
             match copied {
-                Err(e) => Err(format!("cannot write {}: {e}", target.display())),
+                Err(e) => Err(format!("cannot write {name}.wasm in {}: {e}", plugins.path().display())),
                 Ok(()) => {
-                    web.parts.reloader.reload_file(&name, &target).await;
+                    web.parts.reloader.reload_file(&name).await;
                     match web.parts.reloader.list().await.into_iter().find(|r| r.name == name) {
                         Some(row) if row.state == "running" => {
                             Ok(format!("{name} {} installed and running", row.version))
@@ -911,7 +915,7 @@ pub(super) async fn install(
             }
         }
     };
-    let _ = std::fs::remove_file(&upload.file);
+    let _ = web.parts.data_dir.remove_file(&upload.file);
     web.parts.reloader.audit_operator(
         "web-install",
         &name,

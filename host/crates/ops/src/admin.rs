@@ -2,12 +2,15 @@
 //! `[host] admin_socket`) that answers the line `status` with the [`Snapshot`] as one line of JSON, the line
 //! `enable <plugin>` by lifting that plugin's quarantine, and a line of JSON ([`crate::Manage`]: `coral plugin
 //! list|enable|disable|reload|…`, `coral config reload`) with `{"ok": …}` or `{"error": "…"}`. It is never on the network. A host refuses to start while
-//! another one answers on its socket, replaces a stale socket file, and removes its own on exit.
+//! another one answers on its socket, replaces a stale socket file, and removes its own on exit. The host binds,
+//! restricts, renames and removes it relative to its folder's handle (a cap-std `Dir` it opened once).
 
 use super::{Snapshot, Sources};
+use cap_fs::{Dir, Permissions, PermissionsExt as _};
+use cap_std::fs as cap_fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
@@ -63,17 +66,33 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> AdminError + '_ {
     }
 }
 
+/// A path that reaches `name` (a path inside `dir`, no `..`) through the open handle `dir`, for the socket calls
+/// that need one: `/proc/self/fd/<fd>/<name>`.
+fn through(dir: &Dir, name: &str) -> PathBuf {
+    use std::os::fd::AsRawFd as _;
+    PathBuf::from(format!("/proc/self/fd/{}/{name}", dir.as_raw_fd()))
+}
+
 /// The bound socket; dropping it removes the socket file.
 pub struct AdminSocket {
     path: PathBuf,
+    /// The folder it is in, and its name there.
+    dir: Arc<Dir>,
+    name: String,
     listener: Option<std::os::unix::net::UnixListener>,
 }
 
 impl AdminSocket {
-    /// Bind `path` (mode 0600). Fails if another host answers there; a stale file (nobody answering) is replaced.
-    pub fn bind(path: &Path) -> Result<AdminSocket, AdminError> {
-        if path.exists() {
-            match std::os::unix::net::UnixStream::connect(path) {
+    /// Bind the socket `name` (a file name) in the folder `dir`, which the operator reaches at `path` (mode 0600).
+    /// Fails if another host answers there; a stale file (nobody answering) is replaced.
+    pub fn bind_in(dir: Arc<Dir>, name: &str, path: &Path) -> Result<AdminSocket, AdminError> {
+        if name.is_empty() || name.contains('/') || name == ".." || name == "." {
+            return Err(io(path)(std::io::Error::other(
+                "the admin socket must be a file name in its folder",
+            )));
+        }
+        if dir.symlink_metadata(name).is_ok() {
+            match std::os::unix::net::UnixStream::connect(through(&dir, name)) {
                 Ok(_) => {
                     return Err(AdminError::AlreadyRunning {
                         path: path.to_path_buf(),
@@ -81,32 +100,31 @@ impl AdminSocket {
                 }
                 Err(_) => {
                     tracing::info!(path = %path.display(), "removing a stale admin socket");
-                    std::fs::remove_file(path).map_err(io(path))?;
+                    dir.remove_file(name).map_err(io(path))?;
                 }
             }
         }
         // Bind inside a private folder, restrict the socket, then move it into place: nobody else can connect in
         // between.
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let staging = parent.join(format!(".coral-admin-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir(&staging).map_err(io(&staging))?;
-        std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o700)).map_err(io(&staging))?;
-        let temp = staging.join("s");
+        let staging = format!(".coral-admin-{}", std::process::id());
+        let _ = dir.remove_dir_all(&staging);
+        dir.create_dir(&staging).map_err(io(path))?;
+        dir.set_permissions(&staging, Permissions::from_mode(0o700))
+            .map_err(io(path))?;
+        let temp = format!("{staging}/s");
         let bound = (|| {
-            let listener = std::os::unix::net::UnixListener::bind(&temp)?;
-            std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600))?;
-            std::fs::rename(&temp, path)?;
+            let listener = std::os::unix::net::UnixListener::bind(through(&dir, &temp))?;
+            dir.set_permissions(&temp, Permissions::from_mode(0o600))?;
+            dir.rename(&temp, &dir, name)?;
             Ok(listener)
         })();
-        let _ = std::fs::remove_dir_all(&staging);
+        let _ = dir.remove_dir_all(&staging);
         let listener = bound.map_err(io(path))?;
         listener.set_nonblocking(true).map_err(io(path))?;
         Ok(AdminSocket {
             path: path.to_path_buf(),
+            dir,
+            name: name.to_string(),
             listener: Some(listener),
         })
     }
@@ -141,7 +159,7 @@ impl AdminSocket {
 
 impl Drop for AdminSocket {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let _ = self.dir.remove_file(&self.name);
     }
 }
 
@@ -332,14 +350,20 @@ mod tests {
         std::sync::Arc::new(Fake)
     }
 
+    /// Bind `path` as the host does: its folder opened, the socket named in it.
+    fn bind(path: &Path) -> Result<AdminSocket, AdminError> {
+        let dir = Dir::open_ambient_dir(path.parent().unwrap(), cap_std::ambient_authority()).unwrap();
+        AdminSocket::bind_in(Arc::new(dir), path.file_name().unwrap().to_str().unwrap(), path)
+    }
+
     #[tokio::test]
     async fn status_round_trip_mode_0600_second_host_refused_and_removed_on_drop() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("coral.sock");
         assert!(matches!(query(&path), Err(AdminError::NotRunning { .. })));
-        let mut socket = AdminSocket::bind(&path).unwrap();
+        let mut socket = bind(&path).unwrap();
         socket.serve(sources()).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777;
         assert_eq!(mode, 0o600);
         let p = path.clone();
         let snapshot = tokio::task::spawn_blocking(move || query(&p)).await.unwrap().unwrap();
@@ -374,10 +398,7 @@ mod tests {
             matches!(jobs.3, Err(AdminError::BadAnswer { .. })),
             "refused before asking: {jobs:?}"
         );
-        assert!(matches!(
-            AdminSocket::bind(&path),
-            Err(AdminError::AlreadyRunning { .. })
-        ));
+        assert!(matches!(bind(&path), Err(AdminError::AlreadyRunning { .. })));
         drop(socket);
         assert!(!path.exists(), "removed on exit");
     }
@@ -389,7 +410,7 @@ mod tests {
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap()); // leaves the file, nobody listening
         assert!(path.exists());
         assert!(matches!(query(&path), Err(AdminError::NotRunning { .. })));
-        let socket = AdminSocket::bind(&path).unwrap();
+        let socket = bind(&path).unwrap();
         assert!(path.exists());
         drop(socket);
     }

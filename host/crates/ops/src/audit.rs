@@ -26,13 +26,17 @@
 //!   split (a single line longer than `max_bytes` gets a file of its own), and it is still one `write` of the
 //!   whole line, done before the call it records goes on. [`AuditLog::read_all`] reads the rotated files oldest
 //!   first, then the live one.
+//!
+//! Every file operation is relative to the data folder's handle (a cap-std `Dir` the host opened once): no
+//! name reaches outside it, and a log file that is a symbolic link is refused ([`AuditError::Link`]), never
+//! followed, even to a file inside the folder.
 
+use cap_fs::{Dir, File, OpenOptions, OpenOptionsExt as _};
+use cap_std::fs as cap_fs;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -280,9 +284,60 @@ struct Inner {
     runs: HashMap<String, Run>,
 }
 
+/// Why the audit log cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The log file is a symbolic link: refused, never followed.
+    #[error(
+        "`{name}` in the data folder is a symbolic link; Coral does not follow links in its folders \
+         (replace it with a plain file)"
+    )]
+    Link {
+        /// The file's name in the folder (escaped).
+        name: String,
+    },
+    /// Any other failure to open it.
+    #[error("cannot open `{name}` in the data folder: {source}")]
+    Io {
+        /// The file's name in the folder (escaped).
+        name: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Open `name` in `dir` for appending (creating it), refusing a symbolic link: checked first for a clear answer,
+/// and `O_NOFOLLOW` on the open itself so a link swapped in between is refused too.
+fn open_append(dir: &Dir, name: &str) -> Result<File, AuditError> {
+    let shown = || crate::text::escape(name).into_owned();
+    if dir.symlink_metadata(name).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(AuditError::Link { name: shown() });
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).append(true).custom_flags(libc::O_NOFOLLOW);
+    dir.open_with(name, &options).map_err(|source| {
+        if source.raw_os_error() == Some(libc::ELOOP) {
+            AuditError::Link { name: shown() }
+        } else {
+            AuditError::Io { name: shown(), source }
+        }
+    })
+}
+
+/// Open `name` in `dir` for reading, never through a symbolic link.
+fn open_read(dir: &Dir, name: &str) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).custom_flags(libc::O_NOFOLLOW);
+    dir.open_with(name, &options)
+}
+
 /// The append-only log.
 pub struct AuditLog {
-    path: PathBuf,
+    /// The data folder.
+    dir: Arc<Dir>,
+    /// The live file's name in it (`audit.jsonl`).
+    name: String,
     rotation: Rotation,
     inner: Mutex<Inner>,
     /// The next `call` number: microseconds at opening, then counting up (unique across restarts).
@@ -290,17 +345,20 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Open (creating) the log at `path`, rotated at the default size.
-    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
-        AuditLog::open_with(path, Rotation::default())
-    }
-
-    /// Open (creating) the log at `path`, rotated as `rotation` says.
-    pub fn open_with(path: &Path, rotation: Rotation) -> std::io::Result<AuditLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let size = file.metadata()?.len();
+    /// Open (creating) the log `name` in the folder `dir`, rotated as `rotation` says. A `name` that is a symbolic
+    /// link is refused.
+    pub fn open_in(dir: Arc<Dir>, name: &str, rotation: Rotation) -> Result<AuditLog, AuditError> {
+        let file = open_append(&dir, name)?;
+        let size = file
+            .metadata()
+            .map_err(|source| AuditError::Io {
+                name: crate::text::escape(name).into_owned(),
+                source,
+            })?
+            .len();
         Ok(AuditLog {
-            path: path.to_path_buf(),
+            dir,
+            name: name.to_string(),
             rotation: Rotation {
                 max_bytes: rotation.max_bytes.max(1),
                 files: rotation.files.max(1),
@@ -329,9 +387,9 @@ impl AuditLog {
             .map(|_| ())
     }
 
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Its file's name in the data folder.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     fn lock(&self) -> parking_lot::MutexGuard<'_, Inner> {
@@ -433,7 +491,7 @@ impl AuditLog {
         }
         match inner.file.write_all(line.as_bytes()) {
             Ok(()) => inner.size = inner.size.saturating_add(len),
-            Err(e) => tracing::error!(path = %self.path.display(), "cannot write the audit log: {e}"),
+            Err(e) => tracing::error!(file = %crate::text::escape(&self.name), "cannot write the audit log: {e}"),
         }
     }
 
@@ -442,39 +500,42 @@ impl AuditLog {
     fn rotate(&self, inner: &mut Inner) {
         let keep = self.rotation.files - 1;
         let failed = |what: &str, e: std::io::Error| {
-            tracing::error!(path = %self.path.display(), "cannot rotate the audit log ({what}): {e}");
+            tracing::error!(file = %crate::text::escape(&self.name), "cannot rotate the audit log ({what}): {e}");
         };
+        let dir = &self.dir;
+        // Renaming or deleting a name moves or removes that entry of the folder (a link itself, never its target).
+        let present = |name: &str| dir.symlink_metadata(name).is_ok();
         // Anything beyond what is kept goes (also what a larger `audit_files` left behind).
         let mut stale = keep.max(1);
-        while stale <= MAX_ROTATED && rotated(&self.path, stale).exists() {
+        while stale <= MAX_ROTATED && present(&rotated(&self.name, stale)) {
             stale += 1;
         }
         for i in (keep.max(1)..stale).rev() {
-            if let Err(e) = std::fs::remove_file(rotated(&self.path, i)) {
+            if let Err(e) = dir.remove_file(rotated(&self.name, i)) {
                 failed("deleting the oldest file", e);
             }
         }
         for i in (1..keep).rev() {
-            let from = rotated(&self.path, i);
-            if from.exists()
-                && let Err(e) = std::fs::rename(&from, rotated(&self.path, i + 1))
+            let from = rotated(&self.name, i);
+            if present(&from)
+                && let Err(e) = dir.rename(&from, dir, rotated(&self.name, i + 1))
             {
                 failed("renaming a rotated file", e);
             }
         }
         let moved = if keep == 0 {
-            std::fs::remove_file(&self.path)
+            dir.remove_file(&self.name)
         } else {
-            std::fs::rename(&self.path, rotated(&self.path, 1))
+            dir.rename(&self.name, dir, rotated(&self.name, 1))
         };
         if let Err(e) = moved {
             failed("moving the live file", e);
             inner.size = 0;
             return;
         }
-        match OpenOptions::new().create(true).append(true).open(&self.path) {
+        match open_append(dir, &self.name) {
             Ok(file) => inner.file = file,
-            Err(e) => failed("starting a new file", e),
+            Err(e) => failed("starting a new file", std::io::Error::other(e.to_string())),
         }
         inner.size = 0;
     }
@@ -491,9 +552,9 @@ impl AuditLog {
         }
     }
 
-    /// Read every line of one log file (unreadable lines are skipped).
-    pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
-        let file = File::open(path)?;
+    /// Read every line of the log file `name` in `dir` (unreadable lines are skipped; a link is an error).
+    pub fn read(dir: &Dir, name: &str) -> std::io::Result<Vec<Record>> {
+        let file = open_read(dir, name)?;
         Ok(BufReader::new(file)
             .lines()
             .map_while(Result::ok)
@@ -501,18 +562,18 @@ impl AuditLog {
             .collect())
     }
 
-    /// Read the log at `path` with its rotated files, oldest first (`path.N`, …, `path.1`, `path`). A missing
-    /// live file is an error only when there are no rotated files either.
-    pub fn read_all(path: &Path) -> std::io::Result<Vec<Record>> {
+    /// Read the log `name` in `dir` with its rotated files, oldest first (`name.N`, …, `name.1`, `name`). A
+    /// missing live file is an error only when there are no rotated files either.
+    pub fn read_all(dir: &Dir, name: &str) -> std::io::Result<Vec<Record>> {
         let mut count = 0;
-        while count < MAX_ROTATED && rotated(path, count + 1).exists() {
+        while count < MAX_ROTATED && dir.symlink_metadata(rotated(name, count + 1)).is_ok() {
             count += 1;
         }
         let mut records = Vec::new();
         for i in (1..=count).rev() {
-            records.extend(AuditLog::read(&rotated(path, i))?);
+            records.extend(AuditLog::read(dir, &rotated(name, i))?);
         }
-        match AuditLog::read(path) {
+        match AuditLog::read(dir, name) {
             Ok(live) => records.extend(live),
             Err(e) if count == 0 || e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             Err(_) => {}
@@ -537,11 +598,9 @@ struct RecordRef<'a> {
     repeated: u64,
 }
 
-/// `path.i` (`audit.jsonl.1`, …).
-fn rotated(path: &Path, i: usize) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".{i}"));
-    PathBuf::from(name)
+/// `name.i` (`audit.jsonl.1`, …).
+fn rotated(name: &str, i: usize) -> String {
+    format!("{name}.{i}")
 }
 
 /// A call that reached (or is about to reach) the platform and whose outcome is not written yet.

@@ -5,8 +5,11 @@
 //! without compiling, and their code pages are file-backed rather than part of the host's own memory.
 //!
 //! Trust: the artifact is produced by this binary's compiler with this engine's settings (wasmtime checks the
-//! header against the engine when loading it); the cache folder is the operator's, trusted like the binary.
+//! header against the engine when loading it); the cache folder is the operator's, trusted like the binary. It
+//! is reached only through the handle the host opened (cap-std `Dir`), and a cache entry that is a symbolic
+//! link is never mapped (it is removed and the code compiled again).
 
+use cap_std::fs as cap_fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -82,20 +85,26 @@ pub async fn load(
     engine: &Engine,
     bytes: Vec<u8>,
     sha256: &str,
-    cache_dir: Option<&Path>,
+    cache_dir: Option<&cap_fs::Dir>,
     compiler: &Compiler,
     limits: &CompileLimits,
 ) -> Result<Component, CompileError> {
-    let cached = cache_dir.map(|dir| dir.join(format!("{}.cwasm", cache_key(engine, sha256))));
-    if let Some(path) = &cached
-        && path.is_file()
+    let name = format!("{}.cwasm", cache_key(engine, sha256));
+    let cached = cache_dir.map(|dir| (dir, name.as_str()));
+    if let Some((dir, name)) = cached
+        && let Ok(meta) = dir.symlink_metadata(name)
     {
-        match deserialize_file(engine, path) {
+        let usable = if meta.is_file() {
+            deserialize_file(engine, &crate::folder::fd_path(dir, name)).map_err(|e| format!("{e:#}"))
+        } else {
+            Err("not a plain file".to_string())
+        };
+        match usable {
             Ok(component) => return Ok(component),
-            // From another engine or version, or damaged: compile again.
+            // From another engine or version, damaged, or a link: compile again.
             Err(e) => {
-                tracing::debug!(path = %path.display(), "cached code not usable ({e}); compiling again");
-                let _ = std::fs::remove_file(path);
+                tracing::debug!(file = %name, "cached code not usable ({e}); compiling again");
+                let _ = dir.remove_file(name);
             }
         }
     }
@@ -118,21 +127,17 @@ pub async fn load(
             artifact
         }
     };
-    match &cached {
-        Some(path) => {
-            store(path, &artifact).map_err(|e| CompileError::Load(format!("writing {}: {e}", path.display())))?;
+    match cached {
+        Some((dir, name)) => {
+            let temp = format!("{name}.tmp{}", std::process::id());
+            crate::folder::write_atomic(dir, name, &temp, &artifact)
+                .map_err(|e| CompileError::Load(format!("writing {name} in the cache folder: {e}")))?;
             drop(artifact);
-            deserialize_file(engine, path).map_err(|e| CompileError::Load(format!("{e:#}")))
+            deserialize_file(engine, &crate::folder::fd_path(dir, name))
+                .map_err(|e| CompileError::Load(format!("{e:#}")))
         }
         None => deserialize(engine, &artifact).map_err(|e| CompileError::Load(format!("{e:#}"))),
     }
-}
-
-/// Write the artifact where another host sharing the folder never sees it half-written.
-fn store(path: &Path, artifact: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, artifact)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[allow(unsafe_code)]

@@ -11,6 +11,7 @@ pub mod compile;
 pub mod crash;
 pub mod dispatcher;
 pub mod engine;
+pub mod folder;
 pub mod interfaces;
 pub mod limits;
 pub mod state;
@@ -24,14 +25,13 @@ pub mod world;
 mod test_support;
 
 use crate::limits::PluginLimits;
-use anyhow::Context as _;
+use cap_std::fs as cap_fs;
 use coral_model::Bots;
 use coral_model::bindings::{Plugin, PluginMetadata};
 use coral_ops::audit::AuditLog;
 use coral_policy::Grants;
 use sha2::{Digest, Sha256};
 use state::{PluginShared, PluginState};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use tokio::sync::mpsc;
@@ -45,14 +45,9 @@ pub use dispatcher::{Dispatcher, PluginHandle, SHUTDOWN_GRACE};
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file could not be read, or is too large.
-    #[error("cannot read {path}: {reason}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
+    /// The plugin file was refused or could not be read (a bad name, a link, too large, …).
+    #[error(transparent)]
+    File(#[from] folder::PluginFileError),
     /// Not a valid component (or compilation failed).
     #[error("not a valid WebAssembly component: {0}")]
     Compile(String),
@@ -106,7 +101,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<PluginState>>,
     host: state::HostParts,
-    cache_dir: Option<std::path::PathBuf>,
+    cache_dir: Option<Arc<cap_fs::Dir>>,
     compiler: compile::Compiler,
     compile_limits: compile::CompileLimits,
 }
@@ -137,13 +132,11 @@ pub struct StartSpec {
 }
 
 impl Runtime {
-    /// Create the runtime. `cache_dir`: where compiled components are cached (none: no cache).
-    pub fn new(cache_dir: Option<&Path>, bots: Bots, audit: Option<Arc<AuditLog>>) -> anyhow::Result<Self> {
+    /// Create the runtime. `cache_dir`: the folder (opened by the host) where compiled components are cached
+    /// (none: no cache).
+    pub fn new(cache_dir: Option<Arc<cap_fs::Dir>>, bots: Bots, audit: Option<Arc<AuditLog>>) -> anyhow::Result<Self> {
         let engine = engine::build_engine()?;
         let bots_for_hub = bots.clone();
-        if let Some(dir) = cache_dir {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating cache dir {}", dir.display()))?;
-        }
         engine::start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -186,7 +179,7 @@ impl Runtime {
                 own_endpoints: Arc::default(),
                 hub: Arc::new(commands::Hub::new(bots_for_hub)),
             },
-            cache_dir: cache_dir.map(Path::to_path_buf),
+            cache_dir,
             compiler: compile::Compiler::InProcess,
             compile_limits: compile::CompileLimits::default(),
         })
@@ -240,20 +233,9 @@ impl Runtime {
         Dispatcher::new(self.host.hub.clone())
     }
 
-    /// Compile and check a plugin file; does not start it. Compilation runs off the async workers.
-    pub async fn compile(&self, path: &Path, max_bytes: u64) -> Result<Compiled, LoadError> {
-        let read_err = |reason: String| LoadError::Read {
-            path: path.display().to_string(),
-            reason,
-        };
-        let len = tokio::fs::metadata(path)
-            .await
-            .map_err(|e| read_err(e.to_string()))?
-            .len();
-        if len > max_bytes {
-            return Err(read_err(format!("{len} bytes is over the {max_bytes}-byte limit")));
-        }
-        let bytes = tokio::fs::read(path).await.map_err(|e| read_err(e.to_string()))?;
+    /// Compile and check a plugin's bytes (read by the caller, within its size cap: [`folder::PluginDir::read`]);
+    /// does not start it. Compilation runs off the async workers.
+    pub async fn compile(&self, bytes: Vec<u8>) -> Result<Compiled, LoadError> {
         let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         // What logs and the audit show: the first 16 hex digits.
         let hash = sha256[..16].to_string();
@@ -371,15 +353,9 @@ impl Runtime {
         Ok((metadata, table))
     }
 
-    /// Compile and start a plugin file.
-    pub async fn load(
-        &self,
-        name: &str,
-        path: &Path,
-        spec: StartSpec,
-        max_bytes: u64,
-    ) -> Result<PluginHandle, LoadError> {
-        let compiled = self.compile(path, max_bytes).await?;
+    /// Compile and start a plugin from its bytes.
+    pub async fn load(&self, name: &str, bytes: Vec<u8>, spec: StartSpec) -> Result<PluginHandle, LoadError> {
+        let compiled = self.compile(bytes).await?;
         self.start(name, compiled, spec).await
     }
 }

@@ -94,7 +94,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn firings_over_a_plugins_timer_rate_are_delayed_not_lost() {
         let dir = tempfile::tempdir().unwrap();
-        let jobs = Jobs::open(dir.path(), Clock::tokio_at(T0)).unwrap();
+        let folder = cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        let jobs = Jobs::open(&folder, Clock::tokio_at(T0)).unwrap();
         let rates = Arc::new(TimerRates::default());
         rates.set("p", LimitRate::parse("2/s burst 3").unwrap());
         let (tx, mut fired) = mpsc::unbounded_channel();

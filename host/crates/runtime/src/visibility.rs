@@ -5,9 +5,11 @@
 //! prompts' answers and the built-in help's list of its commands. Grants (what a plugin may *do*) are the
 //! policy's business; this is only about which events arrive.
 
+use cap_fs::Dir;
+use cap_std::fs as cap_fs;
 use coral_model::bindings::Place;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Most per-group switches kept (plugins × groups); more are refused.
 pub const MAX_SWITCHES: usize = 100_000;
@@ -71,10 +73,10 @@ pub enum SwitchError {
     #[error("at most {MAX_SWITCHES} per-group switches")]
     Full,
     /// The file could not be written (the switch is not changed).
-    #[error("cannot save {path}: {source}")]
+    #[error("cannot save {file} in the data folder: {source}")]
     Save {
-        /// The file.
-        path: PathBuf,
+        /// The file's name.
+        file: String,
         /// Why.
         source: std::io::Error,
     },
@@ -94,21 +96,24 @@ pub struct Switches {
 }
 
 impl Switches {
-    /// Read the switches file; a missing file is no switches, an unreadable one an error naming it.
-    pub fn load(path: &Path) -> Result<Switches, String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+    /// Read the switches file `name` in the folder `dir`; a missing file is no switches, an unreadable one (or a
+    /// symbolic link, never followed) an error naming it.
+    pub fn load(dir: &Dir, name: &str) -> Result<Switches, String> {
+        let shown = coral_model::text::escape(name);
+        match crate::folder::read_text(dir, name) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Switches::default()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(format!(
+                "`{shown}` in the data folder is a symbolic link; Coral does not follow links in its folders"
+            )),
+            Err(e) => Err(format!("{shown}: {e}")),
         }
     }
 
     /// Write the switches file (atomically: a temporary file renamed into place).
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+    pub fn save(&self, dir: &Dir, name: &str) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        let temp = path.with_extension("json.tmp");
-        std::fs::write(&temp, text + "\n")?;
-        std::fs::rename(&temp, path)
+        crate::folder::write_atomic(dir, name, &format!("{name}.tmp"), (text + "\n").as_bytes())
     }
 
     fn count(&self) -> usize {
@@ -130,8 +135,8 @@ fn check_id(what: &str, id: &str) -> Result<(), SwitchError> {
 pub struct Visibility {
     rules: parking_lot::RwLock<std::sync::Arc<Rules>>,
     switches: parking_lot::RwLock<std::sync::Arc<Switches>>,
-    /// Where switches are saved (none: kept in memory only).
-    file: parking_lot::Mutex<Option<PathBuf>>,
+    /// Where switches are saved: a folder and a file name in it (none: kept in memory only).
+    file: parking_lot::Mutex<Option<(Arc<Dir>, String)>>,
 }
 
 /// One event's verdicts, read once per event.
@@ -193,11 +198,11 @@ impl Visibility {
         *self.rules.write() = std::sync::Arc::new(rules);
     }
 
-    /// Keep switches in `path`, starting from what it holds.
-    pub fn open_switches(&self, path: &Path) -> Result<(), String> {
-        let switches = Switches::load(path)?;
+    /// Keep switches in the file `name` of the folder `dir`, starting from what it holds.
+    pub fn open_switches(&self, dir: Arc<Dir>, name: &str) -> Result<(), String> {
+        let switches = Switches::load(&dir, name)?;
         *self.switches.write() = std::sync::Arc::new(switches);
-        *self.file.lock() = Some(path.to_path_buf());
+        *self.file.lock() = Some((dir, name.to_string()));
         Ok(())
     }
 
@@ -251,9 +256,9 @@ impl Visibility {
         if !edit(&mut next) {
             return Ok(false);
         }
-        if let Some(path) = file.as_ref() {
-            next.save(path).map_err(|source| SwitchError::Save {
-                path: path.clone(),
+        if let Some((dir, name)) = file.as_ref() {
+            next.save(dir, name).map_err(|source| SwitchError::Save {
+                file: coral_model::text::escape(name).into_owned(),
                 source,
             })?;
         }
@@ -335,9 +340,9 @@ mod tests {
     #[test]
     fn switches_turn_a_plugin_off_in_one_group_persist_and_refuse_bad_ids() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("switches.json");
+        let folder = || Arc::new(Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap());
         let v = Visibility::default();
-        v.open_switches(&path).unwrap();
+        v.open_switches(folder(), "switches.json").unwrap();
         assert!(v.view().is_open());
         assert!(v.switch("echo", "100", false).unwrap());
         assert!(!v.switch("echo", "100", false).unwrap(), "already off");
@@ -351,12 +356,12 @@ mod tests {
         assert!(view.sees("other", &group("100", "1")));
         // A new host reads the same file.
         let again = Visibility::default();
-        again.open_switches(&path).unwrap();
+        again.open_switches(folder(), "switches.json").unwrap();
         assert!(!again.view().sees("echo", &group("100", "1")));
         assert!(again.switch("echo", "100", true).unwrap());
         assert!(again.view().is_open(), "switched back on: nothing left");
         let third = Visibility::default();
-        third.open_switches(&path).unwrap();
+        third.open_switches(folder(), "switches.json").unwrap();
         assert!(third.view().sees("echo", &group("100", "1")));
         for (plugin, group) in [("", "1"), ("a b", "1"), ("p", "1\n2"), ("p", &"9".repeat(200))] {
             assert!(
@@ -370,8 +375,27 @@ mod tests {
     fn a_switch_that_cannot_be_saved_does_not_take_effect() {
         let dir = tempfile::tempdir().unwrap();
         let v = Visibility::default();
-        v.open_switches(&dir.path().join("gone/switches.json")).unwrap();
+        let folder = Arc::new(Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap());
+        v.open_switches(folder, "gone/switches.json").unwrap();
         assert!(matches!(v.switch("echo", "100", false), Err(SwitchError::Save { .. })));
         assert!(v.view().sees("echo", &group("100", "1")));
+    }
+
+    #[test]
+    fn a_switches_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(root.path().join("outside.json"), "{}\n").unwrap();
+        std::os::unix::fs::symlink(root.path().join("outside.json"), data.join("switches.json")).unwrap();
+        let folder = Arc::new(Dir::open_ambient_dir(&data, cap_std::ambient_authority()).unwrap());
+        let err = Visibility::default()
+            .open_switches(folder, "switches.json")
+            .unwrap_err();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("outside.json")).unwrap(),
+            "{}\n"
+        );
     }
 }

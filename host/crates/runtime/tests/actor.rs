@@ -109,7 +109,7 @@ async fn load(runtime: &Runtime, name: &str) -> PluginHandle {
         tz: None,
     };
     runtime
-        .load(name, &plugins::wasm(name), spec, 64 << 20)
+        .load(name, std::fs::read(plugins::wasm(name)).expect("plugin file"), spec)
         .await
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }

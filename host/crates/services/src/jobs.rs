@@ -11,9 +11,9 @@
 //! is then offered again when it says, never lost.
 
 use super::cron::Zoned;
+use cap_std::fs as cap_fs;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,6 +97,9 @@ pub enum JobError {
     /// SQLite failed.
     #[error("schedule storage failed: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The database file is a symbolic link (refused, never followed).
+    #[error("{0}")]
+    Link(String),
     /// The worker running the call went away.
     #[error("schedule is unavailable: {0}")]
     Unavailable(String),
@@ -183,9 +186,12 @@ fn next_run(when: &When, anchor_ms: u64, now: u64) -> Option<u64> {
 }
 
 impl Jobs {
-    /// Open (or create) `<dir>/jobs.db`.
-    pub fn open(dir: &Path, clock: Clock) -> Result<Jobs, JobError> {
-        let conn = Connection::open(dir.join("jobs.db"))?;
+    /// Open (or create) `jobs.db` in the folder `dir` (a symbolic link is refused).
+    pub fn open(dir: &cap_fs::Dir, clock: Clock) -> Result<Jobs, JobError> {
+        let conn = crate::db::open(dir, "jobs.db").map_err(|e| match e {
+            crate::db::OpenError::Database(e) => JobError::Database(e),
+            link => JobError::Link(link.to_string()),
+        })?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.execute_batch(

@@ -9,12 +9,14 @@
 //! depends on no other Coral crate.
 
 pub mod cron;
+pub mod db;
 pub mod jobs;
 pub mod schema;
 pub mod storage;
 
 use anyhow::Context as _;
-use std::path::Path;
+use cap_fs::Dir;
+use cap_std::fs as cap_fs;
 use std::sync::Arc;
 
 /// The services of one host, shared by every plugin (each reaches only its own namespace).
@@ -26,17 +28,15 @@ pub struct Services {
 }
 
 impl Services {
-    /// Open the databases in `data_dir` with the system clock.
-    pub fn open(data_dir: &Path) -> anyhow::Result<Arc<Services>> {
+    /// Open the databases in the data folder `data_dir` with the system clock.
+    pub fn open(data_dir: &Dir) -> anyhow::Result<Arc<Services>> {
         Self::open_with_clock(data_dir, jobs::Clock::System)
     }
 
-    /// Open the databases in `data_dir` with a given scheduler clock.
-    pub fn open_with_clock(data_dir: &Path, clock: jobs::Clock) -> anyhow::Result<Arc<Services>> {
-        let storage = storage::Storage::open(data_dir)
-            .with_context(|| format!("opening {}", data_dir.join("storage.db").display()))?;
-        let jobs = jobs::Jobs::open(data_dir, clock)
-            .with_context(|| format!("opening {}", data_dir.join("jobs.db").display()))?;
+    /// Open the databases in the data folder `data_dir` with a given scheduler clock.
+    pub fn open_with_clock(data_dir: &Dir, clock: jobs::Clock) -> anyhow::Result<Arc<Services>> {
+        let storage = storage::Storage::open(data_dir).context("opening storage.db in the data folder")?;
+        let jobs = jobs::Jobs::open(data_dir, clock).context("opening jobs.db in the data folder")?;
         Ok(Arc::new(Services { storage, jobs }))
     }
 }

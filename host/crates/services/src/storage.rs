@@ -6,10 +6,10 @@
 //! counted from the table on first use and kept in memory afterwards (all writes go through this module, one at a
 //! time). Calls block on SQLite: async callers use [`Storage::run`], which moves them off the async workers.
 
+use cap_std::fs as cap_fs;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 /// Longest key, bytes.
@@ -53,6 +53,9 @@ pub enum StorageError {
     /// SQLite failed.
     #[error("storage failed: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The database file is a symbolic link (refused, never followed).
+    #[error("{0}")]
+    Link(String),
     /// The worker running the call went away.
     #[error("storage is unavailable: {0}")]
     Unavailable(String),
@@ -106,9 +109,12 @@ fn check_value(value: &[u8]) -> Result<(), StorageError> {
 }
 
 impl Storage {
-    /// Open (or create) `<dir>/storage.db`.
-    pub fn open(dir: &Path) -> Result<Storage, StorageError> {
-        let conn = Connection::open(dir.join("storage.db"))?;
+    /// Open (or create) `storage.db` in the folder `dir` (a symbolic link is refused).
+    pub fn open(dir: &cap_fs::Dir) -> Result<Storage, StorageError> {
+        let conn = crate::db::open(dir, "storage.db").map_err(|e| match e {
+            crate::db::OpenError::Database(e) => StorageError::Database(e),
+            link => StorageError::Link(link.to_string()),
+        })?;
         Self::from_connection(conn)
     }
 
@@ -579,11 +585,13 @@ mod tests {
     fn data_and_usage_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = Storage::open(dir.path()).unwrap();
+            let s = Storage::open(&cap_fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap())
+                .unwrap();
             s.set("p", Q, "a", b"1", None).unwrap();
             s.set("p", Q, "b", b"22", None).unwrap();
         }
-        let s = Storage::open(dir.path()).unwrap();
+        let s =
+            Storage::open(&cap_fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap()).unwrap();
         assert_eq!(s.get("p", "b").unwrap().unwrap(), b"22");
         assert_eq!(s.usage("p").unwrap(), (2, 5));
         let q = Quota {

@@ -1,6 +1,64 @@
 //! Tests for the audit log: entries, call pairs, coalesced refusal runs, field cuts and rotation.
 
 use super::*;
+use std::path::{Path, PathBuf};
+
+/// The folder of `path`, as the host hands it to the log.
+fn folder(path: &Path) -> Arc<Dir> {
+    Arc::new(Dir::open_ambient_dir(path.parent().unwrap(), cap_std::ambient_authority()).unwrap())
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().unwrap().to_str().unwrap()
+}
+
+fn open(path: &Path) -> Result<AuditLog, AuditError> {
+    open_with(path, Rotation::default())
+}
+
+fn open_with(path: &Path, rotation: Rotation) -> Result<AuditLog, AuditError> {
+    AuditLog::open_in(folder(path), file_name(path), rotation)
+}
+
+fn read_log(path: &Path) -> std::io::Result<Vec<Record>> {
+    AuditLog::read(&folder(path), file_name(path))
+}
+
+fn read_all(path: &Path) -> std::io::Result<Vec<Record>> {
+    AuditLog::read_all(&folder(path), file_name(path))
+}
+
+fn rotated_path(path: &Path, i: usize) -> PathBuf {
+    path.with_file_name(rotated(file_name(path), i))
+}
+
+#[test]
+fn a_log_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&outside, data.join("audit.jsonl")).unwrap();
+    let err = open(&data.join("audit.jsonl")).err().expect("a linked log is refused");
+    assert!(matches!(err, AuditError::Link { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("`audit.jsonl` in the data folder is a symbolic link"),
+        "{err}"
+    );
+    assert!(
+        read_log(&data.join("audit.jsonl")).is_err(),
+        "reading does not follow it either"
+    );
+    // A link to a file inside the folder is refused the same way.
+    std::fs::write(data.join("other.jsonl"), "").unwrap();
+    std::os::unix::fs::symlink("other.jsonl", data.join("inside.jsonl")).unwrap();
+    assert!(matches!(open(&data.join("inside.jsonl")), Err(AuditError::Link { .. })));
+    // A name that climbs out of the folder never reaches the file it names.
+    assert!(AuditLog::open_in(folder(&data.join("x")), "../outside.txt", Rotation::default()).is_err());
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+}
 
 #[test]
 fn entries_survive_reopening() {
@@ -19,13 +77,13 @@ fn entries_survive_reopening() {
         detail: "not granted".into(),
         call: 0,
     };
-    AuditLog::open(&path).unwrap().append(&entry);
-    AuditLog::open(&path).unwrap().append(&Entry {
+    open(&path).unwrap().append(&entry);
+    open(&path).unwrap().append(&Entry {
         outcome: Outcome::Ok,
         retcode: 0,
         ..entry.clone()
     });
-    let read = AuditLog::read(&path).unwrap();
+    let read = read_log(&path).unwrap();
     assert_eq!(read.len(), 2);
     assert_eq!(read[0].entry, entry);
     assert_eq!(read[0].repeated, 0);
@@ -50,9 +108,9 @@ fn plugin_chosen_fields_are_cut() {
         detail: format!("message {huge} was not seen"),
         call: 0,
     };
-    AuditLog::open(&path).unwrap().append(&entry);
+    open(&path).unwrap().append(&entry);
     assert!(std::fs::metadata(&path).unwrap().len() < 8 * MAX_FIELD as u64);
-    let read = AuditLog::read(&path).unwrap();
+    let read = read_log(&path).unwrap();
     let detail = &read[0].entry.detail;
     assert!(detail.starts_with("message 999") && detail.len() <= MAX_FIELD + 3);
 }
@@ -61,7 +119,7 @@ fn plugin_chosen_fields_are_cut() {
 fn a_call_is_written_before_and_after_and_never_left_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let log = Arc::new(AuditLog::open(&path).unwrap());
+    let log = Arc::new(open(&path).unwrap());
     let entry = Entry {
         time_ms: 1,
         plugin: "p".into(),
@@ -77,13 +135,13 @@ fn a_call_is_written_before_and_after_and_never_left_open() {
     };
     let first = log.begin(entry.clone());
     assert_eq!(
-        AuditLog::read(&path).unwrap()[0].entry.outcome,
+        read_log(&path).unwrap()[0].entry.outcome,
         Outcome::Pending,
         "written before the call"
     );
     first.finish(Outcome::Ok, 0, "");
     drop(log.begin(entry));
-    let read = AuditLog::read(&path).unwrap();
+    let read = read_log(&path).unwrap();
     let outcomes: Vec<&str> = read.iter().map(|r| r.entry.outcome.as_str()).collect();
     assert_eq!(outcomes, ["pending", "ok", "pending", "unknown"]);
     assert_eq!(read[0].entry.call, read[1].entry.call);
@@ -110,7 +168,7 @@ fn denial(plugin: &str, time_ms: u64, detail: &str) -> Entry {
 
 /// (plugin, detail, time, repeated) of every line.
 fn lines(path: &Path) -> Vec<(String, String, u64, u64)> {
-    AuditLog::read_all(path)
+    read_all(path)
         .unwrap()
         .into_iter()
         .map(|r| (r.entry.plugin, r.entry.detail, r.entry.time_ms, r.repeated))
@@ -125,7 +183,7 @@ fn line(plugin: &str, detail: &str, time_ms: u64, repeated: u64) -> (String, Str
 fn identical_refusals_in_one_second_are_one_line_and_a_count() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let log = AuditLog::open(&path).unwrap();
+    let log = open(&path).unwrap();
     for i in 0..1000 {
         log.refuse(&denial("p", 5_000 + i % 1000, "no"));
     }
@@ -155,7 +213,7 @@ fn identical_refusals_in_one_second_are_one_line_and_a_count() {
 fn a_run_ends_with_its_second() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let log = AuditLog::open(&path).unwrap();
+    let log = open(&path).unwrap();
     log.refuse(&denial("p", 7_000, "no"));
     log.refuse(&denial("p", 7_400, "no"));
     log.refuse(&denial("p", 7_900, "no"));
@@ -183,7 +241,7 @@ fn a_run_ends_with_its_second() {
 fn runs_are_per_plugin_and_end_before_the_plugin_gets_anything_through() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let log = Arc::new(AuditLog::open(&path).unwrap());
+    let log = Arc::new(open(&path).unwrap());
     for _ in 0..3 {
         log.refuse(&denial("a", 1_000, "no"));
         log.refuse(&denial("b", 1_000, "no"));
@@ -193,7 +251,7 @@ fn runs_are_per_plugin_and_end_before_the_plugin_gets_anything_through() {
     let mut admitted = denial("a", 1_001, "");
     admitted.outcome = Outcome::Pending;
     let call = log.begin(admitted);
-    let read = AuditLog::read(&path).unwrap();
+    let read = read_log(&path).unwrap();
     let outcomes: Vec<(&str, &str, u64)> = read
         .iter()
         .map(|r| (r.entry.plugin.as_str(), r.entry.outcome.as_str(), r.repeated))
@@ -226,7 +284,7 @@ fn runs_are_per_plugin_and_end_before_the_plugin_gets_anything_through() {
 fn open_counts_are_written_at_flush_and_drop() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let log = AuditLog::open(&path).unwrap();
+    let log = open(&path).unwrap();
     log.refuse(&denial("p", 1_000, "no"));
     log.refuse(&denial("p", 1_001, "no"));
     log.flush();
@@ -246,7 +304,7 @@ fn rotation_keeps_every_file_under_the_cap_and_reads_back_in_order() {
         max_bytes: 2_000,
         files: 3,
     };
-    let log = Arc::new(AuditLog::open_with(&path, rotation).unwrap());
+    let log = Arc::new(open_with(&path, rotation).unwrap());
     let mut written = Vec::new();
     for i in 0..200u64 {
         // Distinct refusals: each is a line of its own.
@@ -260,18 +318,14 @@ fn rotation_keeps_every_file_under_the_cap_and_reads_back_in_order() {
         assert!(files.len() <= 3, "{files:?}");
         assert!(files.iter().all(|&n| n <= 2_000), "{files:?}");
     }
-    assert!(rotated(&path, 2).exists() && !rotated(&path, 3).exists());
+    assert!(rotated_path(&path, 2).exists() && !rotated_path(&path, 3).exists());
     // What is left is the newest entries, oldest first, none lost between the files kept and none split.
-    let read: Vec<String> = AuditLog::read_all(&path)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.entry.detail)
-        .collect();
+    let read: Vec<String> = read_all(&path).unwrap().into_iter().map(|r| r.entry.detail).collect();
     assert!(read.len() > 10, "{read:?}");
     assert_eq!(read[..], written[written.len() - read.len()..]);
     let raw: usize = (0..3)
         .map(|i| {
-            let file = if i == 0 { path.clone() } else { rotated(&path, i) };
+            let file = if i == 0 { path.clone() } else { rotated_path(&path, i) };
             std::fs::read_to_string(file).unwrap().lines().count()
         })
         .sum();
@@ -285,16 +339,16 @@ fn rotation_keeps_every_file_under_the_cap_and_reads_back_in_order() {
     admitted.detail = "x".repeat(need.min(1_000));
     admitted.target = "y".repeat(need.saturating_sub(1_000).min(1_000));
     let call = log.begin(admitted);
-    let live = AuditLog::read(&path).unwrap();
+    let live = read_log(&path).unwrap();
     assert_eq!(live.len(), 1, "the pending line started a new file");
     assert_eq!(live[0].entry.outcome, Outcome::Pending);
     call.finish(Outcome::Ok, 0, "");
     // Reopening carries on from the live file's size.
     drop(log);
-    let log = AuditLog::open_with(&path, rotation).unwrap();
+    let log = open_with(&path, rotation).unwrap();
     let mut last = denial("p", 400_000, &"y".repeat(1_000));
     last.target = "z".repeat(700);
     log.append(&last);
     assert!(std::fs::metadata(&path).unwrap().len() <= 2_000);
-    assert_eq!(AuditLog::read(&path).unwrap().len(), 1);
+    assert_eq!(read_log(&path).unwrap().len(), 1);
 }

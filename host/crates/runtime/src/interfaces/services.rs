@@ -17,7 +17,7 @@ pub(crate) fn storage_error(error: &StorageError) -> WitError {
         let code = match error {
             StorageError::Invalid(_) => ErrorCode::InvalidArgument,
             StorageError::Quota(_) => ErrorCode::QuotaExceeded,
-            StorageError::Database(_) => ErrorCode::OperationFailed,
+            StorageError::Database(_) | StorageError::Link(_) => ErrorCode::OperationFailed,
             StorageError::Unavailable(_) => ErrorCode::Busy,
         };
         WitError::new(code, error.to_string())
@@ -30,7 +30,7 @@ pub(crate) fn job_error(error: &JobError) -> WitError {
         let code = match error {
             JobError::Invalid(_) => ErrorCode::InvalidArgument,
             JobError::Limit(_) => ErrorCode::QuotaExceeded,
-            JobError::Database(_) => ErrorCode::OperationFailed,
+            JobError::Database(_) | JobError::Link(_) => ErrorCode::OperationFailed,
             JobError::Unavailable(_) => ErrorCode::Busy,
         };
         WitError::new(code, error.to_string())

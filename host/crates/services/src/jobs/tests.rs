@@ -1,6 +1,8 @@
 //! Tests for scheduled jobs, run on a paused clock: firing, redelivery, throttling, restarts and limits.
 
 use super::*;
+use cap_std::fs as cap_fs;
+use std::path::Path;
 use tokio::sync::mpsc;
 
 const T0: u64 = 1_718_006_400_000; // 2024-06-10 08:00:00 UTC
@@ -22,7 +24,11 @@ fn start(dir: &Path, base_ms: u64, accept: impl Fn(&Fired) -> bool + Send + Sync
 }
 
 fn start_with(dir: &Path, base_ms: u64, decide: impl Fn(&Fired) -> Delivery + Send + Sync + 'static) -> Harness {
-    let jobs = Jobs::open(dir, Clock::tokio_at(base_ms)).unwrap();
+    let jobs = Jobs::open(
+        &cap_fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority()).unwrap(),
+        Clock::tokio_at(base_ms),
+    )
+    .unwrap();
     let (tx, fired) = mpsc::unbounded_channel();
     let deliver: Deliver = Arc::new(move |f: Fired| {
         let decision = decide(&f);
