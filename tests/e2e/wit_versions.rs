@@ -25,14 +25,9 @@ fn group_message(text: &str, message_id: i64) -> serde_json::Value {
     })
 }
 
-#[test]
-fn a_0_1_0_plugin_and_current_plugins_answer_the_same_message_side_by_side() {
-    let mut peer = Peer::new();
-    let config = format!("{GRANTS}[plugins.api-probe]\n{ALL_GRANTS}");
-    let (_setup, coral) = connected(&peer, &["ping", "ping-v01", "api-probe"], &config);
-    peer.send_event(&private_message("ping", 1));
-    // Both answer, each in its own contract (in either order).
-    let mut replies: Vec<String> = (0..2)
+/// The texts of the next `n` pongs the plugins send, sorted (they answer in either order).
+fn pongs(peer: &mut Peer, n: usize) -> Vec<String> {
+    let mut replies: Vec<String> = (0..n)
         .map(|_| {
             let sent = peer.expect_action("a pong", |r| {
                 r.action.starts_with("send_") && message_text(&r.params["message"]).starts_with("pong")
@@ -41,6 +36,17 @@ fn a_0_1_0_plugin_and_current_plugins_answer_the_same_message_side_by_side() {
         })
         .collect();
     replies.sort();
+    replies
+}
+
+#[test]
+fn a_0_1_0_plugin_and_current_plugins_answer_the_same_message_side_by_side() {
+    let mut peer = Peer::new();
+    let config = format!("{GRANTS}[plugins.api-probe]\n{ALL_GRANTS}");
+    let (_setup, coral) = connected(&peer, &["ping", "ping-v01", "api-probe"], &config);
+    peer.send_event(&private_message("ping", 1));
+    // Both answer, each in its own contract (in either order).
+    let replies = pongs(&mut peer, 2);
     assert_eq!(replies, ["pong", "pong from 0.1.0"]);
     // The 0.2.0 probe, beside it, still gets 0.2.0's fields.
     peer.send_event(&json!({
@@ -66,15 +72,7 @@ fn a_0_2_0_plugin_is_served_the_same_host_functions_beside_0_3_0_and_0_1_0_ones(
     let config = format!("{GRANTS}[plugins.ping-v02]\ngrants = [\"send\", \"query\"]\n");
     let (_setup, coral) = connected(&peer, &["ping", "ping-v01", "ping-v02"], &config);
     peer.send_event(&private_message("ping", 1));
-    let mut replies: Vec<String> = (0..3)
-        .map(|_| {
-            let sent = peer.expect_action("a pong", |r| {
-                r.action.starts_with("send_") && message_text(&r.params["message"]).starts_with("pong")
-            });
-            message_text(&sent.params["message"])
-        })
-        .collect();
-    replies.sort();
+    let replies = pongs(&mut peer, 3);
     assert_eq!(replies, ["pong", "pong from 0.1.0", "pong from 0.2.0"]);
     // A denial reaches it as a value of its own contract, and nothing reaches the platform.
     peer.send_event(&group_message("v02 kick", 11));
@@ -136,15 +134,7 @@ fn a_0_3_0_plugin_keeps_its_commands_and_awaited_sends_beside_0_4_0_ones() {
     let mut peer = Peer::new();
     let (_setup, coral) = connected(&peer, &["ping", "ping-v03"], "");
     peer.send_event(&private_message("ping", 1));
-    let mut replies: Vec<String> = (0..2)
-        .map(|_| {
-            let sent = peer.expect_action("a pong", |r| {
-                r.action.starts_with("send_") && message_text(&r.params["message"]).starts_with("pong")
-            });
-            message_text(&sent.params["message"])
-        })
-        .collect();
-    replies.sort();
+    let replies = pongs(&mut peer, 2);
     // The current `ping` posts its answer (0.4.0's `post-msg`); the 0.3.0 one awaits `send-msg` and fails its
     // event if no message id came back (none did: the event did not fail, see below).
     assert_eq!(replies, ["pong", "pong from 0.3.0"]);

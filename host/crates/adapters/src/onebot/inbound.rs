@@ -205,11 +205,14 @@ impl Inbound {
             Liveness::Offline(why) => bot.report(false, &why),
             Liveness::Online(why) => bot.report(true, why),
         }
-        let duplicate = match (dedup_key(value), &event.kind) {
-            (Some(key), EventKind::Message(message)) => bot.repeated(&key, fingerprint(message), self.dedup),
-            _ => false,
+        // The key of a message delivered again within the window (then it is not for plugins again).
+        let repeated = match &event.kind {
+            EventKind::Message(message) => {
+                dedup_key(value).filter(|key| bot.repeated(key, fingerprint(message), self.dedup))
+            }
+            _ => None,
         };
-        if duplicate {
+        if let Some(key) = &repeated {
             let n = self.stats.duplicates.fetch_add(1, Ordering::Relaxed) + 1;
             bot.stats.duplicates.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(
@@ -218,10 +221,13 @@ impl Inbound {
                 duplicates_total = n,
                 "dropped a message event delivered again within {} s: {}",
                 self.dedup.as_secs(),
-                coral_model::text::escape(&dedup_key(value).unwrap_or_default()),
+                coral_model::text::escape(key),
             );
         }
-        Some(Decoded { event, duplicate })
+        Some(Decoded {
+            event,
+            duplicate: repeated.is_some(),
+        })
     }
 
     fn malformed(&self, text: &str, why: &str) {

@@ -206,20 +206,13 @@ fn unmapped(v: &impl Object, mapped: &[&[&str]], nested: Nested) -> Option<Map<S
             // A repeated key: the last value counts, in the first one's place (as a parsed tree has it).
             continue;
         }
-        if let Some((_, inner)) = nested.iter().find(|(name, _)| *name == key) {
-            match v.field(key) {
-                Field::Object(object) => {
-                    if let Some(rest) = unmapped(&object, &[inner], &[]) {
-                        extra.insert(key.to_string(), Value::Object(rest));
-                    }
-                    continue;
-                }
-                _ if mapped.iter().any(|keys| keys.contains(&key)) => continue,
-                other => {
-                    extra.insert(key.to_string(), other.to_value());
-                    continue;
-                }
+        if let Some((_, inner)) = nested.iter().find(|(name, _)| *name == key)
+            && let Field::Object(object) = v.field(key)
+        {
+            if let Some(rest) = unmapped(&object, &[inner], &[]) {
+                extra.insert(key.to_string(), Value::Object(rest));
             }
+            continue;
         }
         if !mapped.iter().any(|keys| keys.contains(&key)) {
             extra.insert(key.to_string(), v.field(key).to_value());
