@@ -429,7 +429,7 @@ impl BotConnection for OneBotBot {
         }
         Box::pin(async move {
             let (name, params) = protocol::action_request(&action);
-            let is_send = coral_model::wire::name::is_send(&name);
+            let is_send = coral_model::wire::name::is_send(name);
             // Over HTTP each message is a request of its own: they take turns, in the order they were made (the turn
             // is taken before the governor, whose queue is FIFO too), so a posted message cannot overtake another.
             let turn = match &api {
@@ -439,17 +439,17 @@ impl BotConnection for OneBotBot {
             if let Some(governor) = governor
                 && is_send
             {
-                governor.admit(&name).await?;
+                governor.admit(name).await?;
             }
             match &api {
-                Some(Api::Ws(link)) => link.call(&name, params).await,
+                Some(Api::Ws(link)) => link.call(name, &params).await,
                 Some(Api::Http(http)) => {
-                    let answer = http.call(&name, params).await;
+                    let answer = http.call(name, &params).await;
                     drop(turn);
                     answer
                 }
                 Some(Api::Split(split)) => match split.link().await {
-                    Some(link) => link.call(&name, params).await,
+                    Some(link) => link.call(name, &params).await,
                     None => Err(ApiError::BotUnavailable(self_id)),
                 },
                 None => Err(ApiError::BotUnavailable(self_id)),
@@ -615,10 +615,7 @@ mod tests {
         assert!(bot.online());
         let frame: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
         assert_eq!(frame["action"], "get_status");
-        assert!(
-            link.resolve(json!({"status": "ok", "retcode": 0, "data": {"good": true}, "echo": frame["echo"]}))
-                .is_ok()
-        );
+        assert!(link.resolve(&json!({"status": "ok", "retcode": 0, "data": {"good": true}, "echo": frame["echo"]})));
         assert_eq!(call.await.unwrap().unwrap()["good"], true);
         assert_eq!(bot.stats.connects.load(Ordering::Relaxed), 1);
         // `/api` goes away: offline, and a call gives up after the bounded wait.

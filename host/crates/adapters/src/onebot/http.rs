@@ -58,7 +58,7 @@ impl HttpApi {
     }
 
     /// `POST <base>/<action>`; HTTP errors become retcode 1000 + status, as over WebSocket.
-    pub async fn call(&self, action: &str, params: Value) -> Result<Value, ApiError> {
+    pub async fn call(&self, action: &str, params: &impl serde::Serialize) -> Result<Value, ApiError> {
         let bad = |reason: String| ApiError::BadResponse {
             action: action.into(),
             reason,
@@ -69,7 +69,7 @@ impl HttpApi {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         let request = request
-            .body(Full::new(Bytes::from(params.to_string())))
+            .body(Full::new(Bytes::from(serde_json::to_vec(params).unwrap_or_default())))
             .map_err(|e| bad(e.to_string()))?;
         let exchange = async {
             let response = self
@@ -99,7 +99,7 @@ impl HttpApi {
             });
         }
         let value: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
-        envelope(action, value)
+        envelope(action, &value)
     }
 }
 
@@ -188,7 +188,7 @@ async fn receive_events(
 async fn learn_self_id(api: &HttpApi) -> String {
     let mut delay = Duration::from_millis(500);
     loop {
-        match api.call("get_login_info", serde_json::json!({})).await {
+        match api.call("get_login_info", &serde_json::json!({})).await {
             Ok(data) => {
                 let id = coral_model::wire::json::id(&data, "user_id");
                 if !id.is_empty() {

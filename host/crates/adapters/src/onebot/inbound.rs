@@ -7,7 +7,6 @@ use super::protocol;
 use coral_model::bindings::{EventKind, coral::bot::types::MetaEvent};
 use coral_model::wire::object::{Field, Fields, Object};
 use coral_model::{AdapterCounters, EventSink};
-use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -111,8 +110,8 @@ impl Inbound {
     /// logged, a failure at WARN. Anything else is counted and logged; the connection stays up. Returns the
     /// event's `self_id`.
     ///
-    /// The frame's fields are read in place ([`Fields`]): an event is decoded without a tree of its JSON; a
-    /// response (small) is parsed into one for its caller.
+    /// The frame's fields are read in place ([`Fields`]): an event is decoded without a tree of its JSON, and of a
+    /// response only its `data` is parsed, for its caller.
     pub fn frame(&self, text: &str, link: Option<&WsLink>) -> Option<String> {
         let Ok(fields) = Fields::parse(text) else {
             self.malformed(text, "not a JSON object");
@@ -122,16 +121,15 @@ impl Inbound {
             return self.event(&fields);
         }
         if fields.has("status") || fields.has("retcode") {
-            let value = fields.to_value().into_owned();
-            let unmatched = match link {
-                Some(link) => link.resolve(value).err(),
+            let answered = match link {
+                Some(link) => link.resolve(&fields),
                 None => {
                     self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
-                    Some(value)
+                    false
                 }
             };
-            if let Some(response) = unmatched {
-                self.unsolicited(&response);
+            if !answered {
+                self.unsolicited(&fields);
             }
             return None;
         }
@@ -141,11 +139,11 @@ impl Inbound {
 
     /// A response that answers no call: a failure (e.g. NapCat's retcode 1403 after a wrong token, with a null
     /// echo) is worth a warning; a late or foreign success is not.
-    fn unsolicited(&self, response: &Value) {
-        let echo = response
-            .get("echo")
-            .map(Value::to_string)
-            .unwrap_or_else(|| "none".into());
+    fn unsolicited(&self, response: &impl Object) {
+        let echo = match response.field("echo") {
+            Field::Missing => "none".to_string(),
+            echo => echo.to_value().to_string(),
+        };
         let echo: String = echo.chars().take(64).collect();
         if is_success(response) {
             tracing::debug!(
@@ -168,7 +166,7 @@ impl Inbound {
             transport = %self.label,
             "the implementation sent a failure that answers no call (echo {}): status {}, retcode {}: {}{held_back}",
             coral_model::text::escape(&echo),
-            coral_model::text::escape(status_of(response)),
+            coral_model::text::escape(&status_of(response)),
             retcode_of(response),
             coral_model::text::escape(&text),
         );
@@ -287,6 +285,7 @@ fn liveness(event: &impl Object) -> Liveness {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use serde_json::json;
 
     #[test]

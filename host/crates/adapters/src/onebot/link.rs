@@ -1,9 +1,12 @@
 //! The echo-matched API call over a socket ([`WsLink`], streamed responses included), and the response envelope
 //! every transport reads ([`envelope`], [`failure_text`]).
 
+use coral_model::wire::object::{Field, Object};
 use coral_model::{AdapterCounters, ApiError};
 use parking_lot::Mutex;
+use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,21 +42,26 @@ enum Part {
     Final,
 }
 
-fn part(response: &Value) -> Part {
-    let streamed = response.get("stream").and_then(Value::as_str) == Some("stream-action");
-    let ok = response.get("status").and_then(Value::as_str) == Some("ok");
-    match response.pointer("/data/type").and_then(Value::as_str) {
-        Some("stream") if streamed && ok => Part::Chunk,
-        Some("reset") if streamed && ok => Part::Reset,
+fn part(response: &impl Object) -> Part {
+    let is = |key: &str, want: &str| matches!(response.field(key), Field::Str(s) if s == want);
+    if !is("stream", "stream-action") || !is("status", "ok") {
+        return Part::Final;
+    }
+    let Field::Object(data) = response.field("data") else {
+        return Part::Final;
+    };
+    match data.field("type") {
+        Field::Str(kind) if kind == "stream" => Part::Chunk,
+        Field::Str(kind) if kind == "reset" => Part::Reset,
         _ => Part::Final,
     }
 }
 
 /// A response's echo as one of ours: absent, `null`, `""` or anything else that is not a number is none.
-fn echo_of(response: &Value) -> Option<u64> {
-    match response.get("echo") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.parse().ok(),
+fn echo_of(response: &impl Object) -> Option<u64> {
+    match response.field("echo") {
+        Field::Number(n) => n.as_u64(),
+        Field::Str(s) => s.parse().ok(),
         _ => None,
     }
 }
@@ -101,11 +109,11 @@ fn assemble(chunks: Vec<Value>, data: Value) -> Value {
 }
 
 /// The frame of a call, `{"action": …, "params": …, "echo": …}`, written straight into one buffer (no JSON tree).
-fn request_frame(action: &str, params: &Value, echo: u64) -> String {
+fn request_frame(action: &str, params: &impl Serialize, echo: u64) -> String {
     use std::io::Write;
     let mut frame = Vec::with_capacity(96);
     frame.extend_from_slice(b"{\"action\":");
-    // Writing into a Vec cannot fail, and a string or a `Value` always serialises.
+    // Writing into a Vec cannot fail, and params (string keys) always serialise.
     let _ = serde_json::to_writer(&mut frame, action);
     frame.extend_from_slice(b",\"params\":");
     let _ = serde_json::to_writer(&mut frame, params);
@@ -143,7 +151,7 @@ impl WsLink {
     }
 
     /// Send `{action, params, echo}` and wait for the matching response (or the timeout, or the socket closing).
-    pub async fn call(&self, action: &str, params: Value) -> Result<Value, ApiError> {
+    pub async fn call(&self, action: &str, params: &impl Serialize) -> Result<Value, ApiError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(ApiError::Disconnected { action: action.into() });
         }
@@ -158,7 +166,7 @@ impl WsLink {
             bytes: 0,
         };
         self.pending.lock().insert(echo, pending);
-        let frame = request_frame(action, &params, echo);
+        let frame = request_frame(action, params, echo);
         let forget = || self.pending.lock().remove(&echo);
         if let Err(e) = self.outbox.try_send(frame) {
             forget();
@@ -193,21 +201,21 @@ impl WsLink {
         }
     }
 
-    /// Hand a response frame to its caller (a stream's chunk is kept for it); `Err` gives the frame back when no
-    /// call was waiting for its echo.
-    pub fn resolve(&self, mut response: Value) -> Result<(), Value> {
+    /// Hand a response frame to its caller (a stream's chunk is kept for it); `false` when no call was waiting for
+    /// its echo. Only its `data` is parsed into a tree (read in place, the frame's other fields are not).
+    pub fn resolve(&self, response: &impl Object) -> bool {
         let mut pending = self.pending.lock();
-        let Some(echo) = echo_of(&response).filter(|e| pending.contains_key(e)) else {
+        let Some(echo) = echo_of(response).filter(|e| pending.contains_key(e)) else {
             drop(pending);
             self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
-            return Err(response);
+            return false;
         };
         let Some(waiting) = pending.get_mut(&echo) else {
-            return Err(response);
+            return false;
         };
-        match part(&response) {
+        match part(response) {
             Part::Chunk => {
-                let data = response.get_mut("data").map(Value::take).unwrap_or_default();
+                let data = response.value("data");
                 let bytes = json_len(&data);
                 if waiting.chunks.len() < MAX_STREAM_CHUNKS && waiting.bytes + bytes <= MAX_STREAM_BYTES {
                     waiting.chunks.push(data);
@@ -237,7 +245,7 @@ impl WsLink {
                 }
             }
         }
-        Ok(())
+        true
     }
 
     /// The socket is gone: every pending call fails now.
@@ -254,30 +262,34 @@ impl WsLink {
 
 /// Read a `{status, retcode, data, message, msg, wording}` response: `ok` and `async` succeed (with `data`),
 /// anything else is the implementation's failure with its own retcode and text (see [`failure_text`]).
-pub fn envelope(action: &str, response: Value) -> Result<Value, ApiError> {
-    if is_success(&response) {
-        return Ok(response.get("data").cloned().unwrap_or(Value::Null));
+pub fn envelope(action: &str, response: &impl Object) -> Result<Value, ApiError> {
+    if is_success(response) {
+        return Ok(response.value("data"));
     }
     Err(ApiError::Failed {
         action: action.into(),
-        retcode: retcode_of(&response) as i32,
-        message: failure_text(&response),
+        retcode: retcode_of(response) as i32,
+        message: failure_text(response),
     })
 }
 
-pub(super) fn status_of(response: &Value) -> &str {
-    response.get("status").and_then(Value::as_str).unwrap_or("")
+pub(super) fn status_of(response: &impl Object) -> Cow<'_, str> {
+    match response.field("status") {
+        Field::Str(status) => status,
+        _ => Cow::Borrowed(""),
+    }
 }
 
-pub(super) fn retcode_of(response: &Value) -> i64 {
-    response
-        .get("retcode")
-        .and_then(Value::as_i64)
-        .unwrap_or(if status_of(response) == "ok" { 0 } else { -1 })
+pub(super) fn retcode_of(response: &impl Object) -> i64 {
+    let retcode = match response.field("retcode") {
+        Field::Number(n) => n.as_i64(),
+        _ => None,
+    };
+    retcode.unwrap_or(if status_of(response) == "ok" { 0 } else { -1 })
 }
 
 /// `status` `ok` or `async`, or no status and retcode 0.
-pub(super) fn is_success(response: &Value) -> bool {
+pub(super) fn is_success(response: &impl Object) -> bool {
     let status = status_of(response);
     status == "ok" || status == "async" || (status.is_empty() && retcode_of(response) == 0)
 }
@@ -285,14 +297,14 @@ pub(super) fn is_success(response: &Value) -> bool {
 /// A failure's text: the distinct non-empty ones of `message` (NapCat, Lagrange), `msg` (go-cqhttp's code, e.g.
 /// `MSG_NOT_FOUND`) and `wording` (the human text), the first as it is and the others in parentheses:
 /// `MSG_NOT_FOUND (消息不存在)`, `Timeout: NTEvent (超时)`, `failed (MSG_NOT_FOUND; 消息不存在)`.
-pub fn failure_text(response: &Value) -> String {
-    let mut parts: Vec<&str> = Vec::new();
+pub fn failure_text(response: &impl Object) -> String {
+    let mut parts: Vec<String> = Vec::new();
     for key in ["message", "msg", "wording"] {
-        if let Some(text) = response.get(key).and_then(Value::as_str).map(str::trim)
-            && !text.is_empty()
-            && !parts.contains(&text)
+        if let Field::Str(text) = response.field(key)
+            && !text.trim().is_empty()
+            && !parts.iter().any(|part| part == text.trim())
         {
-            parts.push(text);
+            parts.push(text.trim().to_string());
         }
     }
     match parts.split_first() {
@@ -323,15 +335,15 @@ mod tests {
     fn envelope_keeps_the_implementations_retcode_and_wording() {
         let ok = envelope(
             "get_status",
-            json!({"status": "ok", "retcode": 0, "data": {"good": true}}),
+            &json!({"status": "ok", "retcode": 0, "data": {"good": true}}),
         );
         assert_eq!(ok.unwrap()["good"], true);
         assert_eq!(
-            envelope("set_restart", json!({"status": "async", "retcode": 1, "data": null})).unwrap(),
+            envelope("set_restart", &json!({"status": "async", "retcode": 1, "data": null})).unwrap(),
             Value::Null
         );
         let failed = json!({"status": "failed", "retcode": 1200, "message": "Timeout: NTEvent", "wording": "超时"});
-        match envelope("send_msg", failed) {
+        match envelope("send_msg", &failed) {
             Err(ApiError::Failed { retcode, message, .. }) => {
                 assert_eq!(retcode, 1200);
                 assert_eq!(message, "Timeout: NTEvent (超时)");
@@ -342,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_failures_text_keeps_message_msg_and_wording() {
-        let text = |v: Value| match envelope("delete_msg", v) {
+        let text = |v: Value| match envelope("delete_msg", &v) {
             Err(ApiError::Failed { message, .. }) => message,
             other => panic!("{other:?}"),
         };
@@ -379,7 +391,7 @@ mod tests {
         let link = WsLink::new(tx, timeout, Arc::default());
         let call = tokio::spawn({
             let link = link.clone();
-            async move { link.call("download_file_stream", json!({})).await }
+            async move { link.call("download_file_stream", &json!({})).await }
         });
         let frame: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
         (link, rx, call, frame["echo"].clone())
@@ -394,12 +406,12 @@ mod tests {
     async fn a_streamed_response_is_collected_until_its_final_frame() {
         let (link, _rx, call, echo) = sent_call(Duration::from_secs(60)).await;
         for i in 0..3 {
-            assert!(link.resolve(chunk(&echo, i)).is_ok());
+            assert!(link.resolve(&chunk(&echo, i)));
         }
         assert_eq!(link.pending(), 1, "chunks do not end the call");
         let last = json!({"status": "ok", "retcode": 0, "stream": "stream-action", "echo": echo,
             "data": {"type": "response", "data_type": "file_complete", "total_chunks": 3}});
-        assert!(link.resolve(last).is_ok());
+        assert!(link.resolve(&last));
         let result = call.await.unwrap().unwrap();
         let parts: Vec<&str> = result["chunks"]
             .as_array()
@@ -417,10 +429,10 @@ mod tests {
     async fn a_stream_ends_with_a_failure_or_an_unmarked_frame_and_a_reset_starts_it_over() {
         // A failed frame ends it with the failure.
         let (link, _rx, call, echo) = sent_call(Duration::from_secs(60)).await;
-        assert!(link.resolve(chunk(&echo, 0)).is_ok());
+        assert!(link.resolve(&chunk(&echo, 0)));
         let error = json!({"status": "failed", "retcode": 1200, "stream": "stream-action", "echo": echo,
             "data": {"type": "error", "data_type": "error"}, "message": "disk full", "wording": "disk full"});
-        assert!(link.resolve(error).is_ok());
+        assert!(link.resolve(&error));
         match call.await.unwrap() {
             Err(ApiError::Failed {
                 retcode: 1200, message, ..
@@ -429,15 +441,12 @@ mod tests {
         }
         // A frame on the same echo without the stream mark is final; a reset dropped the chunks before it.
         let (link, _rx, call, echo) = sent_call(Duration::from_secs(60)).await;
-        assert!(link.resolve(chunk(&echo, 0)).is_ok());
+        assert!(link.resolve(&chunk(&echo, 0)));
         let reset = json!({"status": "ok", "retcode": 0, "stream": "stream-action", "echo": echo,
             "data": {"type": "reset"}});
-        assert!(link.resolve(reset).is_ok());
-        assert!(link.resolve(chunk(&echo, 1)).is_ok());
-        assert!(
-            link.resolve(json!({"status": "ok", "retcode": 0, "echo": echo, "data": "done"}))
-                .is_ok()
-        );
+        assert!(link.resolve(&reset));
+        assert!(link.resolve(&chunk(&echo, 1)));
+        assert!(link.resolve(&json!({"status": "ok", "retcode": 0, "echo": echo, "data": "done"})));
         let result = call.await.unwrap().unwrap();
         assert_eq!(result, json!({"chunks": [chunk(&echo, 1)["data"]], "data": "done"}));
         // Without chunks, the final data is returned as it is.
@@ -449,10 +458,10 @@ mod tests {
     async fn a_stream_over_its_bounds_fails_the_call() {
         let (link, _rx, call, echo) = sent_call(Duration::from_secs(60)).await;
         for i in 0..MAX_STREAM_CHUNKS {
-            assert!(link.resolve(chunk(&echo, i)).is_ok());
+            assert!(link.resolve(&chunk(&echo, i)));
         }
         assert_eq!(link.pending(), 1);
-        assert!(link.resolve(chunk(&echo, MAX_STREAM_CHUNKS)).is_ok());
+        assert!(link.resolve(&chunk(&echo, MAX_STREAM_CHUNKS)));
         match call.await.unwrap() {
             Err(ApiError::BadResponse { reason, .. }) => assert!(reason.contains("1024 chunks"), "{reason}"),
             other => panic!("{other:?}"),
@@ -462,7 +471,7 @@ mod tests {
         let (link, _rx, call, echo) = sent_call(Duration::from_secs(60)).await;
         let mut big = chunk(&echo, 0);
         big["data"]["data"] = json!("x".repeat(MAX_STREAM_BYTES));
-        assert!(link.resolve(big).is_ok());
+        assert!(link.resolve(&big));
         assert!(matches!(call.await.unwrap(), Err(ApiError::BadResponse { .. })));
     }
 
@@ -472,18 +481,15 @@ mod tests {
         // Five chunks 60 ms apart: 300 ms in all, three times the timeout, but never 100 ms of silence.
         for i in 0..5 {
             tokio::time::sleep(Duration::from_millis(60)).await;
-            assert!(link.resolve(chunk(&echo, i)).is_ok());
+            assert!(link.resolve(&chunk(&echo, i)));
         }
         tokio::time::sleep(Duration::from_millis(60)).await;
-        assert!(
-            link.resolve(json!({"status": "ok", "retcode": 0, "echo": echo, "data": {}}))
-                .is_ok()
-        );
+        assert!(link.resolve(&json!({"status": "ok", "retcode": 0, "echo": echo, "data": {}})));
         let result = call.await.unwrap().unwrap();
         assert_eq!(result["chunks"].as_array().unwrap().len(), 5);
         // Silence after a chunk still times out.
         let (link, _rx, call, echo) = sent_call(Duration::from_millis(100)).await;
-        assert!(link.resolve(chunk(&echo, 0)).is_ok());
+        assert!(link.resolve(&chunk(&echo, 0)));
         assert!(matches!(call.await.unwrap(), Err(ApiError::Timeout { .. })));
         assert_eq!(link.pending(), 0);
     }
@@ -498,17 +504,14 @@ mod tests {
         };
         for echo in [Value::Null, json!(""), json!("abc"), json!(2), json!({"id": 1})] {
             let frame = failure(echo.clone());
-            assert_eq!(link.resolve(frame.clone()), Err(frame), "echo {echo}");
+            assert!(!link.resolve(&frame), "echo {echo}");
         }
         let mut no_echo = failure(Value::Null);
         no_echo.as_object_mut().unwrap().remove("echo");
-        assert!(link.resolve(no_echo).is_err());
+        assert!(!link.resolve(&no_echo));
         assert_eq!(link.pending(), 1, "the pending call is still waiting");
         assert_eq!(link.stats.unmatched.load(Ordering::Relaxed), 6);
-        assert!(
-            link.resolve(json!({"status": "ok", "retcode": 0, "data": 7, "echo": "1"}))
-                .is_ok()
-        );
+        assert!(link.resolve(&json!({"status": "ok", "retcode": 0, "data": 7, "echo": "1"})));
         assert_eq!(call.await.unwrap().unwrap(), json!(7));
     }
 
@@ -519,21 +522,18 @@ mod tests {
         let link = WsLink::new(tx, Duration::from_secs(5), stats.clone());
         let a = tokio::spawn({
             let link = link.clone();
-            async move { link.call("a", json!({})).await }
+            async move { link.call("a", &json!({})).await }
         });
         let b = tokio::spawn({
             let link = link.clone();
-            async move { link.call("b", json!({})).await }
+            async move { link.call("b", &json!({})).await }
         });
         let mut echoes = Vec::new();
         for _ in 0..2 {
             let frame: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
             echoes.push((frame["action"].as_str().unwrap().to_string(), frame["echo"].clone()));
         }
-        assert!(
-            link.resolve(json!({"status": "ok", "retcode": 0, "data": 0, "echo": 999}))
-                .is_err()
-        );
+        assert!(!link.resolve(&json!({"status": "ok", "retcode": 0, "data": 0, "echo": 999})));
         // Answer in reverse order, the second one with its echo as a string.
         for (action, echo) in echoes.iter().rev() {
             let echo = if action == "a" {
@@ -541,10 +541,7 @@ mod tests {
             } else {
                 echo.clone()
             };
-            assert!(
-                link.resolve(json!({"status": "ok", "retcode": 0, "data": action, "echo": echo}))
-                    .is_ok()
-            );
+            assert!(link.resolve(&json!({"status": "ok", "retcode": 0, "data": action, "echo": echo})));
         }
         assert_eq!(a.await.unwrap().unwrap(), json!("a"));
         assert_eq!(b.await.unwrap().unwrap(), json!("b"));
@@ -556,19 +553,57 @@ mod tests {
     async fn closing_fails_pending_calls_at_once_and_timeouts_clean_up() {
         let (tx, _rx) = mpsc::channel(8);
         let link = WsLink::new(tx, Duration::from_millis(50), Arc::default());
-        let timed_out = link.call("slow", json!({})).await;
+        let timed_out = link.call("slow", &json!({})).await;
         assert!(matches!(timed_out, Err(ApiError::Timeout { .. })), "{timed_out:?}");
         assert_eq!(link.pending(), 0);
         let (tx, _rx) = mpsc::channel(8);
         let link = WsLink::new(tx, Duration::from_secs(60), Arc::default());
         let call = tokio::spawn({
             let link = link.clone();
-            async move { link.call("x", json!({})).await }
+            async move { link.call("x", &json!({})).await }
         });
         while link.pending() == 0 {
             tokio::task::yield_now().await;
         }
         link.close();
         assert!(matches!(call.await.unwrap(), Err(ApiError::Disconnected { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_frame_read_in_place_answers_its_call_as_its_tree_would() {
+        use coral_model::wire::object::Fields;
+        // A stream of two chunks and its end, every frame read from its text.
+        let (link, _rx, call, echo) = sent_call(Duration::from_secs(60)).await;
+        let texts = [
+            chunk(&echo, 0).to_string(),
+            chunk(&echo, 1).to_string(),
+            json!({"status": "ok", "retcode": 0, "stream": "stream-action", "echo": echo.to_string(),
+                "data": {"type": "response", "total_chunks": 2, "note": "\"quoted\" 你好"}})
+            .to_string(),
+        ];
+        for text in &texts {
+            assert!(link.resolve(&Fields::parse(text).unwrap()), "{text}");
+        }
+        let result = call.await.unwrap().unwrap();
+        assert_eq!(
+            result["chunks"],
+            json!([chunk(&echo, 0)["data"], chunk(&echo, 1)["data"]])
+        );
+        assert_eq!(result["note"], "\"quoted\" 你好");
+        // A failure read in place keeps its retcode and its texts (escapes included).
+        let (link, _rx, call, echo) = sent_call(Duration::from_secs(60)).await;
+        let text = json!({"status": "failed", "retcode": 1200, "echo": echo, "message": "a\tb", "wording": "超时"})
+            .to_string();
+        assert!(link.resolve(&Fields::parse(&text).unwrap()));
+        match call.await.unwrap() {
+            Err(ApiError::Failed { retcode, message, .. }) => {
+                assert_eq!(retcode, 1200);
+                assert_eq!(message, "a\tb (超时)");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Not ours: nothing is answered.
+        let text = json!({"status": "ok", "retcode": 0, "echo": "999", "data": 1}).to_string();
+        assert!(!link.resolve(&Fields::parse(&text).unwrap()));
     }
 }

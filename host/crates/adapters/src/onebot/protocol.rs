@@ -13,7 +13,7 @@ mod actions;
 #[cfg(test)]
 mod tests;
 
-pub use actions::action_request;
+pub use actions::{Params, SendParams, action_request};
 
 use coral_model::bindings::coral::bot::types::{
     AnonymousSender, FriendRecall, FriendRequest, GroupAdmin, GroupBan, GroupFile, GroupRecall, GroupRequest,

@@ -287,7 +287,7 @@ async fn connect_once(
     } else if let (Some(link), true) = (&link, config.self_id.is_none()) {
         let governor = governor.clone();
         login = Some(async move {
-            match link.call("get_login_info", serde_json::json!({})).await {
+            match link.call("get_login_info", &serde_json::json!({})).await {
                 Ok(data) => {
                     established.store(true, Ordering::Relaxed);
                     let id = coral_model::wire::json::id(&data, "user_id");

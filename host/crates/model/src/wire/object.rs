@@ -110,6 +110,10 @@ pub trait Object {
     fn keys(&self) -> impl Iterator<Item = &str>;
     /// The object as a value (parsed now if it is read in place).
     fn to_value(&self) -> Cow<'_, Value>;
+    /// The field `key` as a value of its own (`null` if absent): parsed straight from its text when read in place.
+    fn value(&self, key: &str) -> Value {
+        self.field(key).to_value()
+    }
 }
 
 impl Object for Value {
@@ -123,6 +127,10 @@ impl Object for Value {
 
     fn to_value(&self) -> Cow<'_, Value> {
         Cow::Borrowed(self)
+    }
+
+    fn value(&self, key: &str) -> Value {
+        self.get(key).cloned().unwrap_or(Value::Null)
     }
 }
 
@@ -187,6 +195,13 @@ impl Object for Fields<'_> {
 
     fn to_value(&self) -> Cow<'_, Value> {
         Cow::Owned(serde_json::from_str(self.text).unwrap_or(Value::Null))
+    }
+
+    fn value(&self, key: &str) -> Value {
+        match self.entries.iter().rev().find(|(k, _)| k == key) {
+            Some((_, raw)) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+            None => Value::Null,
+        }
     }
 }
 

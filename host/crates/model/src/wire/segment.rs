@@ -5,7 +5,9 @@
 use super::cq;
 use crate::bindings::coral::bot::types::{ContactKind, ForwardNode, Music};
 use crate::bindings::{Media, Segment};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Parameter names whose value is a message (string CQ code, array, or one segment), in any action.
 pub const MESSAGE_KEYS: &[&str] = &["message", "messages", "reply", "content"];
@@ -36,44 +38,90 @@ pub fn segments_to_json(segments: &[Segment]) -> Value {
 
 /// One segment in array form (see [`segments_to_json`]).
 pub fn segment_to_json(segment: &Segment) -> Value {
-    let s = |v: &str| Some(v.to_string());
-    match segment {
-        Segment::Text(text) => seg("text", [("text", s(text))]),
-        Segment::Face(face) => seg("face", [("id", s(face))]),
+    match string_data(segment) {
+        // Only string keys and values: serialising into a tree cannot fail.
+        Some(_) => serde_json::to_value(WireSegment(segment)).unwrap_or(Value::Null),
+        None => tree_segment(segment),
+    }
+}
+
+/// A message in OneBot's array form written as it is serialised, without a tree: what a send puts in its frame.
+/// The same JSON as [`segments_to_json`] (which is built from it).
+pub struct WireMessage<'a>(pub &'a [Segment]);
+
+impl Serialize for WireMessage<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(WireSegment))
+    }
+}
+
+/// One segment of a [`WireMessage`].
+struct WireSegment<'a>(&'a Segment);
+
+impl Serialize for WireSegment<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some((kind, data)) = string_data(self.0) else {
+            return tree_segment(self.0).serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("type", kind)?;
+        map.serialize_entry("data", &StringData(&data))?;
+        map.end()
+    }
+}
+
+/// A segment's `data` whose values are all strings; `None` values are left out.
+struct StringData<'d, 'a>(&'d [(&'static str, Option<Cow<'a, str>>)]);
+
+impl Serialize for StringData<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().filter_map(|(k, v)| Some((k, v.as_deref()?))))
+    }
+}
+
+type Data<'a> = Vec<(&'static str, Option<Cow<'a, str>>)>;
+
+/// A segment whose `data` values are all strings: its type and fields (`None`s are left out). `None` for the two
+/// kinds whose data is more than strings (a custom node, an `other` segment): see [`tree_segment`].
+fn string_data(segment: &Segment) -> Option<(&'static str, Data<'_>)> {
+    fn s(v: &str) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(v))
+    }
+    fn opt(v: &Option<String>) -> Option<Cow<'_, str>> {
+        v.as_deref().map(Cow::Borrowed)
+    }
+    fn flag(on: bool, text: &'static str) -> Option<Cow<'static, str>> {
+        on.then_some(Cow::Borrowed(text))
+    }
+    Some(match segment {
+        Segment::Text(text) => ("text", vec![("text", s(text))]),
+        Segment::Face(face) => ("face", vec![("id", s(face))]),
         Segment::Image(image) => {
-            let flash = image.flash.then(|| "flash".to_string());
-            let mut fields = media_fields(&image.media, Some(("type", flash)));
+            let mut fields = media_fields(&image.media, ("type", flag(image.flash, "flash")));
             // NapCat/LLOneBot read these when sending (a sticker, the text shown in chat lists); received-only
             // fields (`file_size`, `filename`) are not sent back.
-            fields.push(("sub_type", image.sub_type.map(|t| t.to_string())));
-            fields.push(("summary", image.summary.clone()));
-            seg("image", fields)
+            fields.push(("sub_type", image.sub_type.map(|t| Cow::Owned(t.to_string()))));
+            fields.push(("summary", opt(&image.summary)));
+            ("image", fields)
         }
-        Segment::Record(voice) => {
-            let magic = voice.magic.then(|| "1".to_string());
-            seg("record", media_fields(&voice.media, Some(("magic", magic))))
-        }
-        Segment::Video(media) => seg("video", media_fields(media, None)),
-        Segment::At(qq) => seg("at", [("qq", s(qq))]),
-        Segment::Rps => seg("rps", []),
-        Segment::Dice => seg("dice", []),
-        Segment::Shake => seg("shake", []),
-        Segment::Poke(poke) => seg(
+        Segment::Record(voice) => ("record", media_fields(&voice.media, ("magic", flag(voice.magic, "1")))),
+        Segment::Video(media) => ("video", media_fields(media, ("", None))),
+        Segment::At(qq) => ("at", vec![("qq", s(qq))]),
+        Segment::Rps => ("rps", Vec::new()),
+        Segment::Dice => ("dice", Vec::new()),
+        Segment::Shake => ("shake", Vec::new()),
+        Segment::Poke(poke) => (
             "poke",
-            [
-                ("type", s(&poke.kind)),
-                ("id", s(&poke.id)),
-                ("name", poke.name.clone()),
-            ],
+            vec![("type", s(&poke.kind)), ("id", s(&poke.id)), ("name", opt(&poke.name))],
         ),
-        Segment::Anonymous(ignore) => seg("anonymous", [("ignore", ignore.then(|| "1".into()))]),
-        Segment::Share(share) => seg(
+        Segment::Anonymous(ignore) => ("anonymous", vec![("ignore", flag(*ignore, "1"))]),
+        Segment::Share(share) => (
             "share",
-            [
+            vec![
                 ("url", s(&share.url)),
                 ("title", s(&share.title)),
-                ("content", share.content.clone()),
-                ("image", share.image.clone()),
+                ("content", opt(&share.content)),
+                ("image", opt(&share.image)),
             ],
         ),
         Segment::Contact(contact) => {
@@ -81,32 +129,42 @@ pub fn segment_to_json(segment: &Segment) -> Value {
                 ContactKind::User => "qq",
                 ContactKind::Group => "group",
             };
-            seg("contact", [("type", s(kind)), ("id", s(&contact.id))])
+            ("contact", vec![("type", s(kind)), ("id", s(&contact.id))])
         }
-        Segment::Location(location) => seg(
+        Segment::Location(location) => (
             "location",
-            [
-                ("lat", Some(location.lat.to_string())),
-                ("lon", Some(location.lon.to_string())),
-                ("title", location.title.clone()),
-                ("content", location.content.clone()),
+            vec![
+                ("lat", Some(Cow::Owned(location.lat.to_string()))),
+                ("lon", Some(Cow::Owned(location.lon.to_string()))),
+                ("title", opt(&location.title)),
+                ("content", opt(&location.content)),
             ],
         ),
-        Segment::Music(Music::Catalogue(song)) => seg("music", [("type", s(&song.platform)), ("id", s(&song.id))]),
-        Segment::Music(Music::Custom(card)) => seg(
+        Segment::Music(Music::Catalogue(song)) => ("music", vec![("type", s(&song.platform)), ("id", s(&song.id))]),
+        Segment::Music(Music::Custom(card)) => (
             "music",
-            [
+            vec![
                 ("type", s("custom")),
                 ("url", s(&card.url)),
                 ("audio", s(&card.audio)),
                 ("title", s(&card.title)),
-                ("content", card.content.clone()),
-                ("image", card.image.clone()),
+                ("content", opt(&card.content)),
+                ("image", opt(&card.image)),
             ],
         ),
-        Segment::Reply(id) => seg("reply", [("id", s(id))]),
-        Segment::Forward(id) => seg("forward", [("id", s(id))]),
-        Segment::Node(ForwardNode::Existing(id)) => seg("node", [("id", s(id))]),
+        Segment::Reply(id) => ("reply", vec![("id", s(id))]),
+        Segment::Forward(id) => ("forward", vec![("id", s(id))]),
+        Segment::Node(ForwardNode::Existing(id)) => ("node", vec![("id", s(id))]),
+        Segment::Xml(xml) => ("xml", vec![("data", s(xml))]),
+        Segment::Json(json) => ("json", vec![("data", s(json))]),
+        Segment::Node(ForwardNode::Custom(_)) | Segment::Other(_) => return None,
+    })
+}
+
+/// The segments whose data is more than strings, as trees: a custom node (its `content` is a message) and an
+/// `other` segment (its data object passed through).
+fn tree_segment(segment: &Segment) -> Value {
+    match segment {
         Segment::Node(ForwardNode::Custom(node)) => {
             let mut data = Map::new();
             data.insert("user_id".into(), Value::String(node.user_id.clone()));
@@ -117,8 +175,6 @@ pub fn segment_to_json(segment: &Segment) -> Value {
             normalise_message_params(&mut node, 0);
             node
         }
-        Segment::Xml(xml) => seg("xml", [("data", s(xml))]),
-        Segment::Json(json) => seg("json", [("data", s(json))]),
         Segment::Other(other) => {
             let data = match serde_json::from_str(&other.data_json) {
                 Ok(Value::Object(data)) => data,
@@ -129,30 +185,23 @@ pub fn segment_to_json(segment: &Segment) -> Value {
             normalise_message_params(&mut segment, 0);
             segment
         }
+        // Every other kind is all strings.
+        _ => segment_to_json(segment),
     }
 }
 
-/// The fields of an image, voice or video: `file`, then `extra` (the flash/magic flag), then the optional ones.
-fn media_fields<'a>(media: &Media, extra: Option<(&'a str, Option<String>)>) -> Vec<(&'a str, Option<String>)> {
-    let bit = |b: bool| if b { "1" } else { "0" }.to_string();
-    let mut fields = vec![("file", Some(media.file.clone()))];
-    fields.extend(extra);
-    fields.extend([
-        ("url", media.url.clone()),
+/// The fields of an image, voice or video: `file`, then `extra` (the flash/magic flag; a `None` is left out), then
+/// the optional ones.
+fn media_fields<'a>(media: &'a Media, extra: (&'static str, Option<Cow<'a, str>>)) -> Data<'a> {
+    let bit = |b: bool| Cow::Borrowed(if b { "1" } else { "0" });
+    vec![
+        ("file", Some(Cow::Borrowed(media.file.as_str()))),
+        extra,
+        ("url", media.url.as_deref().map(Cow::Borrowed)),
         ("cache", media.cache.map(bit)),
         ("proxy", media.proxy.map(bit)),
-        ("timeout", media.timeout_secs.map(|t| t.to_string())),
-    ]);
-    fields
-}
-
-/// A segment whose data values are all strings; `None` values are left out.
-fn seg<'a>(kind: &str, fields: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Value {
-    let data = fields
-        .into_iter()
-        .filter_map(|(k, v)| Some((k.to_string(), Value::String(v?))))
-        .collect();
-    segment_value(kind, data)
+        ("timeout", media.timeout_secs.map(|t| Cow::Owned(t.to_string()))),
+    ]
 }
 
 fn segment_value(kind: &str, data: Map<String, Value>) -> Value {

@@ -2,9 +2,11 @@
 //! ([`action_request`]), messages in OneBot's array form.
 
 use coral_model::Action;
-use coral_model::bindings::{Chat, GroupRequestKind};
-use coral_model::wire::segment::segments_to_json;
+use coral_model::bindings::{Chat, GroupRequestKind, Segment};
+use coral_model::wire::segment::WireMessage;
+use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 #[cfg(test)]
 mod tests;
@@ -13,39 +15,45 @@ mod tests;
 /// go-cqhttp and NapCat name it).
 ///
 /// Ids are sent as JSON numbers when they are canonical integers (`"100100"`, `"-2147483000"`) and as strings
-/// otherwise; the forward-message id is always a string. Messages are always arrays ([`segments_to_json`]), so
+/// otherwise; the forward-message id is always a string. Messages are always arrays ([`WireMessage`]), so
 /// `auto_escape` (which only affects string messages) is never sent. `send_msg` puts a `reply` segment first for
 /// `reply_to`, then an `at` segment and a space for `at_sender`. `set_group_add_request` sends the kind as both
 /// `sub_type` (the spec) and `type` (older implementations). A raw action's params pass through as they are
 /// (`null` becomes `{}`).
-pub fn action_request(action: &Action) -> (String, Value) {
+///
+/// The messages are written straight into the frame when it is serialised ([`Params::Send`]), without a tree.
+pub fn action_request(action: &Action) -> (&str, Params<'_>) {
+    fn send<'a>(
+        message_type: Option<&'static str>,
+        user_id: Option<&'a str>,
+        group_id: Option<&'a str>,
+        message: Cow<'a, [Segment]>,
+    ) -> Params<'a> {
+        Params::Send(SendParams {
+            message_type,
+            user_id: user_id.map(Id),
+            group_id: group_id.map(Id),
+            message,
+        })
+    }
     let params = match action {
-        Action::SendPrivateMsg { user_id, message } => json!({
-            "user_id": num(user_id),
-            "message": segments_to_json(message),
-        }),
-        Action::SendGroupMsg { group_id, message } => json!({
-            "group_id": num(group_id),
-            "message": segments_to_json(message),
-        }),
+        Action::SendPrivateMsg { user_id, message } => {
+            return (action.name(), send(None, Some(user_id), None, Cow::Borrowed(message)));
+        }
+        Action::SendGroupMsg { group_id, message } => {
+            return (action.name(), send(None, None, Some(group_id), Cow::Borrowed(message)));
+        }
         Action::SendMsg {
             target,
             message,
             options,
         } => {
-            let message_json = segments_to_json(&coral_model::send_segments(message, Some(options)));
-            match target {
-                Chat::Private(user_id) => json!({
-                    "message_type": "private",
-                    "user_id": num(user_id),
-                    "message": message_json,
-                }),
-                Chat::Group(group_id) => json!({
-                    "message_type": "group",
-                    "group_id": num(group_id),
-                    "message": message_json,
-                }),
-            }
+            let message = coral_model::send_segments(message, Some(options));
+            let params = match target {
+                Chat::Private(user_id) => send(Some("private"), Some(user_id), None, message),
+                Chat::Group(group_id) => send(Some("group"), None, Some(group_id), message),
+            };
+            return (action.name(), params);
         }
         Action::DeleteMsg { message_id } => json!({ "message_id": num(message_id) }),
         Action::GetMsg { message_id } => json!({ "message_id": num(message_id) }),
@@ -159,23 +167,98 @@ pub fn action_request(action: &Action) -> (String, Value) {
         | Action::CleanCache => json!({}),
         Action::Raw { params, .. } => match params {
             Value::Null => json!({}),
-            params => params.clone(),
+            params => return (action.name(), Params::Borrowed(params)),
         },
     };
-    (action.name().to_string(), params)
+    (action.name(), Params::Tree(params))
+}
+
+/// A call's `params`, serialised when its frame is written.
+#[derive(Debug)]
+pub enum Params<'a> {
+    /// Built as a tree.
+    Tree(Value),
+    /// A raw call's own params.
+    Borrowed(&'a Value),
+    /// A message send, written from its segments.
+    Send(SendParams<'a>),
+}
+
+impl Params<'_> {
+    /// The params as a tree (tests, logs).
+    pub fn to_value(&self) -> Value {
+        // Only string keys: serialising into a tree cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl Serialize for Params<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Params::Tree(params) => params.serialize(serializer),
+            Params::Borrowed(params) => params.serialize(serializer),
+            Params::Send(params) => params.serialize(serializer),
+        }
+    }
+}
+
+/// `send_msg`, `send_private_msg` and `send_group_msg` params: `message_type` (for `send_msg`), the target, the
+/// message.
+#[derive(Debug, Serialize)]
+pub struct SendParams<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<Id<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<Id<'a>>,
+    #[serde(serialize_with = "wire_message")]
+    message: Cow<'a, [Segment]>,
+}
+
+fn wire_message<S: Serializer>(message: &Cow<'_, [Segment]>, serializer: S) -> Result<S::Ok, S::Error> {
+    WireMessage(message).serialize(serializer)
+}
+
+/// An id written as [`num`] says, without a tree.
+#[derive(Debug)]
+struct Id<'a>(&'a str);
+
+impl Serialize for Id<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match canonical_int(self.0) {
+            Some(Int::Signed(n)) => serializer.serialize_i64(n),
+            Some(Int::Unsigned(n)) => serializer.serialize_u64(n),
+            None => serializer.serialize_str(self.0),
+        }
+    }
+}
+
+enum Int {
+    Signed(i64),
+    Unsigned(u64),
+}
+
+/// `id` as an integer if it is one written canonically (as the number prints: no `+`, no leading zeros, no `-0`).
+fn canonical_int(id: &str) -> Option<Int> {
+    let digits = id.strip_prefix('-').unwrap_or(id);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (!digits.starts_with('0') || (digits == "0" && digits.len() == id.len()));
+    if !canonical {
+        return None;
+    }
+    id.parse()
+        .map(Int::Signed)
+        .ok()
+        .or_else(|| id.parse().map(Int::Unsigned).ok())
 }
 
 /// An id as OneBot wants it: a JSON number when the string is a canonical integer, otherwise the string.
 fn num(id: &str) -> Value {
-    if let Ok(n) = id.parse::<i64>()
-        && n.to_string() == id
-    {
-        return Value::from(n);
+    match canonical_int(id) {
+        Some(Int::Signed(n)) => Value::from(n),
+        Some(Int::Unsigned(n)) => Value::from(n),
+        None => Value::String(id.to_string()),
     }
-    if let Ok(n) = id.parse::<u64>()
-        && n.to_string() == id
-    {
-        return Value::from(n);
-    }
-    Value::String(id.to_string())
 }

@@ -1,7 +1,7 @@
 //! Tests of [`action_request`]: every API fixture's request is produced from its [`Action`], ids are numbers only
 //! when canonical, and the extension and raw actions.
 
-use super::{action_request, num};
+use super::{Id, action_request, num};
 use crate::onebot::protocol::tests::fixture_dir;
 use coral_model::Action;
 use coral_model::bindings::{Chat, GroupRequestKind, Segment, SendOptions};
@@ -172,7 +172,7 @@ fn an_action_s_text_bytes_cover_every_id_and_text_it_sends() {
         let request = &fixture["request"];
         let name = request["action"].as_str().expect("action");
         let action = fixture_action(name, &request["params"]);
-        let (_, params) = action_request(&action);
+        let params = action_request(&action).1.to_value();
         // Ids go out as numbers or strings and flags, times and counts as numbers: every id and text is
         // counted, and what is not counted is a short scalar.
         let sent = param_text_bytes(&params);
@@ -195,9 +195,11 @@ fn every_api_fixture_request_is_produced_from_its_action() {
         let name = request["action"].as_str().expect("action");
         assert_eq!(file, format!("{name}.json"));
         let mut want = request["params"].clone();
-        let (got_name, mut got) = action_request(&fixture_action(name, &want));
+        let action = fixture_action(name, &want);
+        let (got_name, got) = action_request(&action);
+        let mut got = got.to_value();
         assert_eq!(got_name, name);
-        names.insert(got_name);
+        names.insert(got_name.to_string());
 
         // Equivalent forms, normalised: messages as arrays; `auto_escape: false` is the default and
         // only matters for string messages, which Coral never sends; the anonymous object of
@@ -224,17 +226,18 @@ fn every_api_fixture_request_is_produced_from_its_action() {
 
 #[test]
 fn send_msg_puts_the_reply_first_then_the_mention() {
-    let (name, params) = action_request(&Action::SendMsg {
+    let action = Action::SendMsg {
         target: Chat::Group("100100".into()),
         message: vec![Segment::Text("pong".into())],
         options: SendOptions {
             at_sender: Some("1000004".into()),
             reply_to: Some("-2147483000".into()),
         },
-    });
+    };
+    let (name, params) = action_request(&action);
     assert_eq!(name, "send_msg");
     assert_eq!(
-        params,
+        params.to_value(),
         json!({"message_type": "group", "group_id": 100100, "message": [
             {"type": "reply", "data": {"id": "-2147483000"}},
             {"type": "at", "data": {"qq": "1000004"}},
@@ -242,16 +245,17 @@ fn send_msg_puts_the_reply_first_then_the_mention() {
             {"type": "text", "data": {"text": "pong"}},
         ]})
     );
-    let (_, params) = action_request(&Action::SendMsg {
+    let action = Action::SendMsg {
         target: Chat::Private("u-1".into()),
         message: vec![],
         options: SendOptions {
             at_sender: None,
             reply_to: None,
         },
-    });
+    };
+    let (_, params) = action_request(&action);
     assert_eq!(
-        params,
+        params.to_value(),
         json!({"message_type": "private", "user_id": "u-1", "message": []})
     );
 }
@@ -267,39 +271,64 @@ fn ids_are_numbers_only_when_they_are_canonical_integers() {
     assert_eq!(num(" 7"), json!(" 7"));
     assert_eq!(num(""), json!(""));
     assert_eq!(num("abc"), json!("abc"));
-    let (_, params) = action_request(&Action::DeleteMsg {
+    assert_eq!(num("0"), json!(0));
+    assert_eq!(num("-0"), json!("-0"));
+    assert_eq!(num("-"), json!("-"));
+    assert_eq!(num("-07"), json!("-07"));
+    assert_eq!(num("-9223372036854775808"), json!(i64::MIN));
+    assert_eq!(num("-9223372036854775809"), json!("-9223372036854775809"));
+    // A send's ids are written without a tree, the same way.
+    for id in [
+        "100100",
+        "-2147483000",
+        "18446744073709551615",
+        "18446744073709551616",
+        "007",
+        "-0",
+        "0",
+        "u-1",
+    ] {
+        assert_eq!(serde_json::to_value(Id(id)).unwrap(), num(id), "{id}");
+    }
+    let action = Action::DeleteMsg {
         message_id: "a1b2".into(),
-    });
-    assert_eq!(params, json!({"message_id": "a1b2"}));
+    };
+    let (_, params) = action_request(&action);
+    assert_eq!(params.to_value(), json!({"message_id": "a1b2"}));
     // The forward id is a string in the spec, even when it looks like a number.
-    let (_, params) = action_request(&Action::GetForwardMsg { id: "123".into() });
-    assert_eq!(params, json!({"id": "123"}));
+    let action = Action::GetForwardMsg { id: "123".into() };
+    let (_, params) = action_request(&action);
+    assert_eq!(params.to_value(), json!({"id": "123"}));
 }
 
 #[test]
 fn extension_and_raw_actions() {
+    let request = |action: Action| {
+        let (name, params) = action_request(&action);
+        (name.to_string(), params.to_value())
+    };
     assert_eq!(
-        action_request(&Action::DeleteFriend {
+        request(Action::DeleteFriend {
             user_id: "1000001".into()
         }),
         ("delete_friend".to_string(), json!({"user_id": 1000001}))
     );
     let params = json!({"message_id": 5, "emoji_id": "76", "set": true});
     assert_eq!(
-        action_request(&Action::Raw {
+        request(Action::Raw {
             action: "set_msg_emoji_like".into(),
             params: params.clone(),
         }),
         ("set_msg_emoji_like".to_string(), params)
     );
     assert_eq!(
-        action_request(&Action::Raw {
+        request(Action::Raw {
             action: "get_online_clients".into(),
             params: Value::Null,
         }),
         ("get_online_clients".to_string(), json!({}))
     );
-    let (_, params) = action_request(&Action::SetGroupAddRequest {
+    let (_, params) = request(Action::SetGroupAddRequest {
         flag: "f".into(),
         kind: GroupRequestKind::Invite,
         approve: true,

@@ -8,7 +8,7 @@ use coral_model::bindings::coral::bot::types::{
 };
 use coral_model::bindings::{Media, Segment};
 use coral_model::wire::json as data;
-use coral_model::wire::segment::{message_array, segments_to_json};
+use coral_model::wire::segment::{WireMessage, message_array, segments_to_json};
 use serde_json::{Value, json};
 
 /// A fixture message, segment or `node` content with every message in array form.
@@ -31,7 +31,16 @@ fn every_segment_fixture_survives_decode_and_encode() {
         for seg in segments {
             let decoded = data::segment(seg);
             assert!(!matches!(decoded, Segment::Other(_)), "{name}: {seg} is a V11 segment");
-            assert_eq!(segments_to_json(&[decoded]), json!([normalise_segment(seg)]), "{name}");
+            let want = json!([normalise_segment(seg)]);
+            let one = std::slice::from_ref(&decoded);
+            assert_eq!(segments_to_json(one), want, "{name}");
+            // As a send writes it into its frame (no tree): the same JSON.
+            let written = serde_json::to_string(&WireMessage(one)).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Value>(&written).unwrap(),
+                want,
+                "{name}: {written}"
+            );
         }
     }
 }
@@ -133,6 +142,24 @@ fn custom_node_content_is_always_sent_as_an_array() {
     assert_eq!(node(r#"{"type":"face","data":{"id":"1"}}"#), json!([face]));
     assert_eq!(node(r#""[CQ:face,id=1]""#), json!([face]));
     assert_eq!(node("oops"), json!([{"type": "text", "data": {"text": "oops"}}]));
+    // Written into a frame, a custom node and an `other` segment are what their trees say.
+    let message = [
+        Segment::Node(ForwardNode::Custom(CustomNode {
+            user_id: "1".into(),
+            nickname: "n".into(),
+            content_json: r#""[CQ:face,id=1]""#.into(),
+        })),
+        Segment::Other(OtherSegment {
+            kind: "mface".into(),
+            data_json: r#"{"emoji_id": "1", "content": "[CQ:face,id=1]"}"#.into(),
+        }),
+    ];
+    let written = serde_json::to_string(&WireMessage(&message)).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&written).unwrap(),
+        segments_to_json(&message)
+    );
+    assert_eq!(segments_to_json(&message)[0]["data"]["content"], json!([face]));
     // Received nodes store their content as an array, whatever form it came in.
     let received = data::segment(&json!({"type": "node", "data": {"user_id": 1, "nickname": "n",
         "content": "[CQ:face,id=1]hi"}}));
