@@ -3,13 +3,25 @@
 
 use crate::request::MessageLookup;
 use coral_model::bindings::Chat;
+use std::sync::Arc;
 
 /// Recent message ids and their chats, per bot, bounded (oldest forgotten first). Message ids are only unique per
 /// bot, so the same id seen on two bots is two entries.
 #[derive(Debug, Default)]
 pub struct MessageIndex {
-    chats: std::collections::HashMap<(String, String), Chat>,
-    order: std::collections::VecDeque<(String, String)>,
+    /// By [`key`]: one shared string per entry, in the map and in the order.
+    chats: std::collections::HashMap<Arc<str>, Chat>,
+    order: std::collections::VecDeque<Arc<str>>,
+    /// The key being looked up, reused: remembering an id already known allocates nothing.
+    scratch: String,
+}
+
+/// The key of `message_id` on `bot`: the bot's length first, so no two pairs share a key.
+fn key(out: &mut String, bot: &str, message_id: &str) {
+    use std::fmt::Write as _;
+    out.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{}:{bot}{message_id}", bot.len());
 }
 
 /// How many message ids a plugin's index remembers.
@@ -23,13 +35,12 @@ impl MessageIndex {
         if message_id.is_empty() {
             return;
         }
-        let key = (bot.to_string(), message_id.to_string());
-        match self.chats.entry(key.clone()) {
-            std::collections::hash_map::Entry::Occupied(_) => return,
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(chat.clone());
-            }
+        key(&mut self.scratch, bot, message_id);
+        if self.chats.contains_key(self.scratch.as_str()) {
+            return;
         }
+        let key: Arc<str> = Arc::from(self.scratch.as_str());
+        self.chats.insert(key.clone(), chat.clone());
         self.order.push_back(key);
         if self.order.len() > MESSAGE_INDEX_LEN
             && let Some(old) = self.order.pop_front()
@@ -40,7 +51,9 @@ impl MessageIndex {
 
     /// Where a message of `bot` is, if known.
     pub fn chat_of(&self, bot: &str, message_id: &str) -> Option<Chat> {
-        self.chats.get(&(bot.to_string(), message_id.to_string())).cloned()
+        let mut wanted = String::new();
+        key(&mut wanted, bot, message_id);
+        self.chats.get(wanted.as_str()).cloned()
     }
 
     /// The index as one bot's [`MessageLookup`].
@@ -58,5 +71,43 @@ pub struct BotMessages<'a> {
 impl MessageLookup for BotMessages<'_> {
     fn chat_of(&self, message_id: &str) -> Option<Chat> {
         self.index.chat_of(self.bot, message_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the index puts a message, as text.
+    fn at(index: &MessageIndex, bot: &str, id: &str) -> Option<String> {
+        index.chat_of(bot, id).map(|chat| match chat {
+            Chat::Group(group) => format!("group {group}"),
+            Chat::Private(user) => format!("user {user}"),
+        })
+    }
+
+    #[test]
+    fn ids_are_kept_apart_by_bot_and_the_oldest_is_forgotten_first() {
+        let mut index = MessageIndex::default();
+        let (group, user) = (Chat::Group("5".into()), Chat::Private("7".into()));
+        // The same text split differently between bot and id is two entries.
+        index.remember("1", "23", &group);
+        index.remember("12", "3", &user);
+        assert_eq!(at(&index, "1", "23").as_deref(), Some("group 5"));
+        assert_eq!(at(&index, "12", "3").as_deref(), Some("user 7"));
+        assert_eq!(at(&index, "123", ""), None);
+        // An empty id is never remembered.
+        index.remember("1", "", &group);
+        assert_eq!(at(&index, "1", ""), None);
+        // A known id keeps its chat and its place; past the limit the oldest goes.
+        index.remember("1", "23", &user);
+        assert_eq!(at(&index, "1", "23").as_deref(), Some("group 5"));
+        for n in 0..MESSAGE_INDEX_LEN - 1 {
+            index.remember("9", &n.to_string(), &group);
+        }
+        assert_eq!(at(&index, "1", "23"), None, "the oldest is forgotten");
+        assert_eq!(at(&index, "12", "3").as_deref(), Some("user 7"));
+        assert_eq!(index.chats.len(), MESSAGE_INDEX_LEN);
+        assert_eq!(index.order.len(), MESSAGE_INDEX_LEN);
     }
 }

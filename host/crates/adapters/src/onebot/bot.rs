@@ -265,8 +265,8 @@ impl Registry {
 /// first), each with when it was first delivered and its [`fingerprint`].
 #[derive(Debug, Default)]
 struct SeenIds {
-    first: HashMap<String, (Instant, u64)>,
-    order: VecDeque<(String, Instant)>,
+    first: HashMap<Arc<str>, (Instant, u64)>,
+    order: VecDeque<(Arc<str>, Instant)>,
 }
 
 impl SeenIds {
@@ -279,8 +279,9 @@ impl SeenIds {
         {
             return true;
         }
-        self.first.insert(key.to_string(), (now, fingerprint));
-        self.order.push_back((key.to_string(), now));
+        let key: Arc<str> = Arc::from(key);
+        self.first.insert(key.clone(), (now, fingerprint));
+        self.order.push_back((key, now));
         while self.order.len() > MAX_SEEN_IDS {
             if let Some((old, at)) = self.order.pop_front()
                 && self.first.get(&old).is_some_and(|(first, _)| *first == at)

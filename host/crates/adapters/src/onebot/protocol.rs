@@ -23,7 +23,7 @@ use coral_model::bindings::coral::bot::types::{
 use coral_model::bindings::{ChatType, Event, EventKind, GroupRequestKind, MessageEvent, Segment};
 use coral_model::wire::cq;
 use coral_model::wire::json::{self as data, id, int, opt_str};
-use coral_model::wire::object::{Field, NULL, Obj, Object};
+use coral_model::wire::object::{Field, Json, NULL, Obj, Object};
 use coral_model::wire::segment::message_array;
 use serde_json::{Map, Value};
 
@@ -249,6 +249,12 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// A message event's `message` as it was read.
+enum MessageJson<'a> {
+    Tree(Value),
+    InPlace(&'a serde_json::value::RawValue),
+}
+
 fn message_event(v: &impl Object, self_id: &str, self_sent: bool) -> Result<EventKind, DecodeError> {
     let message_type = match v.field("message_type") {
         Field::Str(t) if t == "private" => ChatType::Private,
@@ -262,20 +268,35 @@ fn message_event(v: &impl Object, self_id: &str, self_sent: bool) -> Result<Even
         Field::Str(raw) => Some(raw),
         _ => None,
     };
-    let message_json = match v.field("message") {
-        Field::Missing | Field::Null => raw.as_ref().map(|r| Value::String(r.to_string())),
-        Field::Str(s) => Some(Value::String(s.into_owned())),
-        Field::Array(json) => Some(json.to_value().into_owned()),
-        Field::Object(object) => Some(object.to_value().into_owned()),
-        Field::Bool(_) | Field::Number(_) => None,
+    // An array read in place (a frame's) is decoded where it is; the other forms through a tree.
+    let (message, segment_extras, message_json) = match v.field("message") {
+        Field::Array(Json::Raw(array)) => {
+            let (message, extras) = data::message_with_extras_in_place(array).ok_or(DecodeError::NoMessage)?;
+            (message, extras, MessageJson::InPlace(array))
+        }
+        field => {
+            let message_json = match field {
+                Field::Missing | Field::Null => raw.as_ref().map(|r| Value::String(r.to_string())),
+                Field::Str(s) => Some(Value::String(s.into_owned())),
+                Field::Array(json) => Some(json.to_value().into_owned()),
+                Field::Object(object) => Some(object.to_value().into_owned()),
+                Field::Bool(_) | Field::Number(_) => None,
+            };
+            // `null`: an array or object that could not become a tree (nested too deeply).
+            let message_json = message_json.filter(|m| !m.is_null()).ok_or(DecodeError::NoMessage)?;
+            let (message, extras) = data::message_with_extras(&message_json);
+            (message, extras, MessageJson::Tree(message_json))
+        }
     };
-    // `null`: an array or object that could not become a tree (nested too deeply).
-    let message_json = message_json.filter(|m| !m.is_null()).ok_or(DecodeError::NoMessage)?;
-    let (message, segment_extras) = data::message_with_extras(&message_json);
-    let raw_message = match (raw, &message_json) {
+    let raw_message = match (raw, message_json) {
         (Some(raw), _) => raw.into_owned(),
-        (None, Value::String(s)) => s.clone(),
-        (None, m) => cq::serialize(&message_array(m).unwrap_or_default()),
+        (None, MessageJson::Tree(Value::String(s))) => s,
+        (None, MessageJson::Tree(m)) => cq::serialize(&message_array(&m).unwrap_or_default()),
+        // No `raw_message` (real implementations send one): made from the array's tree.
+        (None, MessageJson::InPlace(array)) => {
+            let tree = serde_json::from_str(array.get()).unwrap_or(Value::Null);
+            cq::serialize(&message_array(&tree).unwrap_or_default())
+        }
     };
 
     let sender_json = match v.field("sender") {

@@ -1,7 +1,7 @@
 //! Reading platform answers: the OneBot `data` JSON of each API, leniently (ids as numbers or strings, missing
 //! optional fields), into the WIT records plugins receive; and message segments from OneBot's array form.
 
-use super::object::{Field, Object};
+use super::object::{Field, Fields, NULL, Obj, Object};
 use crate::bindings::coral::bot::types::{
     Contact, ContactKind, CustomMusic, CustomNode, ForwardNode, Image, Location, Music, MusicRef, OtherSegment, Poke,
     SegmentExtra, Share, Voice,
@@ -11,6 +11,8 @@ use crate::bindings::{
     MemberInfo, MessageInfo, Role, Segment, Sender, Status, StrangerInfo, Talkative, VersionInfo,
 };
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// A field as a string: strings as they are, numbers and booleans printed; missing or null → empty.
 pub fn id(v: &impl Object, key: &str) -> String {
@@ -81,36 +83,51 @@ pub fn sender(v: &impl Object) -> Sender {
     }
 }
 
-fn media(d: &Value) -> Media {
+/// Whether the object has the field, `null` included.
+fn has(v: &impl Object, key: &str) -> bool {
+    !matches!(v.field(key), Field::Missing)
+}
+
+fn media(d: &impl Object) -> Media {
     Media {
         file: id(d, "file"),
         url: opt_str(d, "url"),
-        cache: d.get("cache").map(|_| flag(d, "cache", true)),
-        proxy: d.get("proxy").map(|_| flag(d, "proxy", true)),
-        timeout_secs: d.get("timeout").map(|_| uint(d, "timeout")),
+        // Present (`null` included): the flag, `null` read as its default.
+        cache: has(d, "cache").then(|| flag(d, "cache", true)),
+        proxy: has(d, "proxy").then(|| flag(d, "proxy", true)),
+        timeout_secs: has(d, "timeout").then(|| uint(d, "timeout")),
     }
 }
 
 /// One OneBot array-form segment (`{"type": ..., "data": {...}}`).
-pub fn segment(seg: &Value) -> Segment {
-    let kind = seg.get("type").and_then(Value::as_str).unwrap_or("");
-    let empty = Value::Object(Default::default());
-    let d = seg.get("data").filter(|d| d.is_object()).unwrap_or(&empty);
-    match kind {
+pub fn segment(seg: &impl Object) -> Segment {
+    let (kind, data) = parts(seg);
+    segment_of(kind, &data)
+}
+
+/// A segment's `type` (`""` when not a string) and `data` (not an object: one without fields).
+fn parts(seg: &impl Object) -> (Cow<'_, str>, Obj<'_>) {
+    let kind = match seg.field("type") {
+        Field::Str(kind) => kind,
+        _ => Cow::Borrowed(""),
+    };
+    let data = match seg.field("data") {
+        Field::Object(data) => data,
+        _ => Obj::Tree(&NULL),
+    };
+    (kind, data)
+}
+
+fn segment_of(kind: Cow<'_, str>, d: &Obj<'_>) -> Segment {
+    match kind.as_ref() {
         "text" => Segment::Text(id(d, "text")),
         "face" => Segment::Face(id(d, "id")),
         "image" => Segment::Image(Image {
             media: media(d),
             flash: id(d, "type") == "flash",
-            sub_type: d
-                .get("sub_type")
-                .filter(|t| !t.is_null())
-                .map(|_| int(d, "sub_type") as i32),
+            sub_type: d.field("sub_type").present().then(|| int(d, "sub_type") as i32),
             summary: opt_str(d, "summary"),
-            file_size: d
-                .get("file_size")
-                .filter(|t| !t.is_null())
-                .map(|_| int(d, "file_size").max(0) as u64),
+            file_size: d.field("file_size").present().then(|| int(d, "file_size").max(0) as u64),
             filename: opt_str(d, "filename"),
         }),
         "record" => Segment::Record(Voice {
@@ -161,12 +178,12 @@ pub fn segment(seg: &Value) -> Segment {
         })),
         "reply" => Segment::Reply(id(d, "id")),
         "forward" => Segment::Forward(id(d, "id")),
-        "node" if d.get("content").is_some_and(|c| !c.is_null()) => {
+        "node" if d.field("content").present() => {
             // `content-json` is always an array of segments, whichever form the platform used.
-            let content = match d.get("content") {
-                Some(Value::String(cq_string)) => Value::Array(super::cq::parse(cq_string)),
-                Some(segment @ Value::Object(_)) => Value::Array(vec![segment.clone()]),
-                Some(message @ Value::Array(_)) => message.clone(),
+            let content = match d.field("content") {
+                Field::Str(cq_string) => Value::Array(super::cq::parse(&cq_string)),
+                Field::Object(segment) => Value::Array(vec![segment.to_value().into_owned()]),
+                Field::Array(message) => message.to_value().into_owned(),
                 _ => Value::Array(Vec::new()),
             };
             Segment::Node(ForwardNode::Custom(CustomNode {
@@ -179,8 +196,11 @@ pub fn segment(seg: &Value) -> Segment {
         "xml" => Segment::Xml(id(d, "data")),
         "json" => Segment::Json(id(d, "data")),
         _ => Segment::Other(OtherSegment {
-            kind: kind.to_string(),
-            data_json: d.to_string(),
+            kind: kind.into_owned(),
+            data_json: match d {
+                Obj::Tree(tree) if !tree.is_object() => "{}".to_string(),
+                d => d.to_value().to_string(),
+            },
         }),
     }
 }
@@ -221,18 +241,23 @@ fn mapped_keys(kind: &str) -> &'static [&'static str] {
 
 /// The keys of a known segment's `data` that its typed fields do not carry, as a JSON object (none when there
 /// are none, and none for `other` segments, whose whole data travels in `data-json`).
-pub fn segment_extra(seg: &Value) -> Option<String> {
-    let kind = seg.get("type").and_then(Value::as_str).unwrap_or("");
+pub fn segment_extra(seg: &impl Object) -> Option<String> {
+    let (kind, data) = parts(seg);
+    extra_of(&kind, &data)
+}
+
+fn extra_of(kind: &str, data: &Obj<'_>) -> Option<String> {
     let mapped = mapped_keys(kind);
     if mapped.is_empty() && !matches!(kind, "rps" | "dice" | "shake") {
         return None;
     }
-    let data = seg.get("data")?.as_object()?;
-    let extra: serde_json::Map<String, Value> = data
-        .iter()
-        .filter(|(key, _)| !mapped.contains(&key.as_str()))
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
+    let mut extra = serde_json::Map::new();
+    for key in data.keys() {
+        // A repeated key: the last value counts, in the first one's place (as a parsed tree has it).
+        if !mapped.contains(&key) && !extra.contains_key(key) {
+            extra.insert(key.to_string(), data.value(key));
+        }
+    }
     (!extra.is_empty()).then(|| Value::Object(extra).to_string())
 }
 
@@ -251,6 +276,65 @@ pub fn message_with_extras(v: &Value) -> (Vec<Segment>, Vec<SegmentExtra>) {
         })
         .collect();
     (message, extras)
+}
+
+/// A message given as the text of an array (from a frame read in place), its segments read where they are: no
+/// tree of the array or its segments. The same as [`message_with_extras`] on its tree; `None` where that tree could
+/// not be built (nested deeper than [`MAX_DEPTH`], or not an array of JSON values).
+pub fn message_with_extras_in_place(array: &RawValue) -> Option<(Vec<Segment>, Vec<SegmentExtra>)> {
+    if nesting(array.get()) >= MAX_DEPTH {
+        return None;
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(array.get()).ok()?;
+    let mut message = Vec::with_capacity(items.len());
+    let mut extras = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let (seg, extra) = if item.get().starts_with('{') {
+            let fields = Fields::parse(item.get()).ok()?;
+            // Its data read once for both.
+            let (kind, data) = parts(&fields);
+            let extra = extra_of(&kind, &data);
+            (segment_of(kind, &data), extra)
+        } else {
+            let tree: Value = serde_json::from_str(item.get()).ok()?;
+            (segment(&tree), segment_extra(&tree))
+        };
+        message.push(seg);
+        extras.extend(extra.map(|json| SegmentExtra {
+            index: index as u32,
+            json,
+        }));
+    }
+    Some((message, extras))
+}
+
+/// How deep a JSON text may nest and still be parsed into a tree (`serde_json`'s limit is 128 levels).
+pub const MAX_DEPTH: usize = 128;
+
+/// The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count).
+fn nesting(json: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in json.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// A message's segments as JSON values, from any of OneBot's three forms: an array of segments, a single segment

@@ -535,3 +535,44 @@ fn a_frame_read_in_place_decodes_as_its_tree_does() {
     let notice = format!(r#"{{"post_type":"notice","notice_type":"x","self_id":9,"deep":{deep}}}"#);
     assert_eq!(in_place(&notice).err(), Some(DecodeError::TooDeep));
 }
+
+#[test]
+fn a_message_array_read_in_place_decodes_as_its_tree_does() {
+    use super::super::decode_object;
+    use coral_model::wire::object::Fields;
+    let frame = |message: &str| {
+        format!(r#"{{"post_type":"message","message_type":"private","self_id":9,"user_id":1,"raw_message":"r","message":{message}}}"#)
+    };
+    let in_place = |message: &str| decode_object(&Fields::parse(&frame(message)).unwrap());
+    let from_tree = |message: &str| decode_event(&serde_json::from_str::<Value>(&frame(message)).unwrap());
+    let same = |message: &str| {
+        let (a, b) = (in_place(message), from_tree(message));
+        assert!(a.is_ok(), "{message}: {a:?}");
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{message}");
+    };
+    // Every kind with its optional fields, `null`s, extras (a repeated key: the last value, the first place).
+    same(
+        r#"[{"type":"text","data":{"text":"a\"[b]\\","x":1,"x":[2,{"y":null}]}},
+        {"type":"image","data":{"file":"f","url":null,"cache":null,"proxy":"0","timeout":"7","type":"flash","sub_type":1,"file_size":"12","summary":"[s]"}},
+        {"type":"record","data":{"file":"v","magic":1}},{"type":"video","data":{"file":"m"}},
+        {"type":"at","data":{"qq":9}},{"type":"rps","data":{"result":3}},{"type":"dice"},{"type":"shake","data":null},
+        {"type":"poke","data":{"type":"1","id":2}},{"type":"anonymous","data":{}},
+        {"type":"share","data":{"url":"u","title":"t"}},{"type":"contact","data":{"type":"group","id":5}},
+        {"type":"location","data":{"lat":"1.5","lon":2}},{"type":"music","data":{"type":"custom","url":"u","audio":"a","title":"t"}},
+        {"type":"music","data":{"type":"qq","id":"3"}},{"type":"reply","data":{"id":"-7"}},{"type":"forward","data":{"id":"f"}},
+        {"type":"node","data":{"id":"4"}},{"type":"node","data":{"uin":1,"name":"n","content":"[CQ:face,id=1]hi"}},
+        {"type":"node","data":{"user_id":1,"nickname":"n","content":{"type":"face","data":{"id":"1"}}}},
+        {"type":"xml","data":{"data":"<x/>"}},{"type":"json","data":{"data":"{}"}},
+        {"type":"mface","data":{"emoji_id":"e","n":[1,2]}},{"type":"weird"},{"data":{"a":1}},{"type":"text","data":"x"}]"#,
+    );
+    // Items that are not segments, and an empty message.
+    same(r#"["plain",1,null,[{"type":"text","data":{"text":"t"}}]]"#);
+    same("[]");
+    // As deep as a tree may be it is read; one level more and the message is refused, as the tree refuses it.
+    let nested = |levels: usize| format!("[{}{}]", "[".repeat(levels - 1), "]".repeat(levels - 1));
+    assert!(in_place(&nested(127)).is_ok());
+    assert_eq!(in_place(&nested(128)).err(), Some(DecodeError::NoMessage));
+    // Brackets inside strings are not nesting.
+    let bracketed = format!(r#"[{{"type":"text","data":{{"text":"{}"}}}}]"#, "[".repeat(300));
+    assert!(in_place(&bracketed).is_ok());
+}
