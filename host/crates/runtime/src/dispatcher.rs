@@ -25,8 +25,8 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1
     reason = "events, the common case, travel by value as they always did (no allocation per delivery); the rare ones are boxed"
 )]
 pub(crate) enum Work {
-    /// An event, as it is (`on-event`).
-    Event(Event),
+    /// An event, as it is (`on-event`); boxed, so a delivery moves a pointer, not the event.
+    Event(Box<Event>),
     /// One of its commands, parsed (`on-command`).
     Command(Box<Invocation>),
     /// The answer to one of its prompts, or its timeout (`on-prompt`).
@@ -464,7 +464,9 @@ impl Dispatcher {
     pub fn offer_to(&self, name: &str, event: Event) -> bool {
         let plugins = self.plugins.read();
         match plugins.iter().find(|p| &*p.name == name) {
-            Some(p) if p.wants(event.category()) => Target::of(p).offer(Work::Event(event), Ticket::default()),
+            Some(p) if p.wants(event.category()) => {
+                Target::of(p).offer(Work::Event(Box::new(event)), Ticket::default())
+            }
             _ => false,
         }
     }

@@ -67,15 +67,30 @@ impl Backoff {
 
 /// One incoming WebSocket frame, whatever the library.
 enum Frame {
-    Text(String),
+    Text(Text),
     Binary,
     Control,
     Close,
 }
 
+/// A text frame's payload where the WebSocket library put it (not copied).
+enum Text {
+    Client(tokio_tungstenite::tungstenite::Utf8Bytes),
+    Server(axum::extract::ws::Utf8Bytes),
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Client(text) => text.as_str(),
+            Text::Server(text) => text.as_str(),
+        }
+    }
+}
+
 fn from_tungstenite(m: Result<TMessage, tokio_tungstenite::tungstenite::Error>) -> Frame {
     match m {
-        Ok(TMessage::Text(t)) => Frame::Text(t.to_string()),
+        Ok(TMessage::Text(t)) => Frame::Text(Text::Client(t)),
         Ok(TMessage::Binary(_)) => Frame::Binary,
         Ok(TMessage::Ping(_) | TMessage::Pong(_) | TMessage::Frame(_)) => Frame::Control,
         Ok(TMessage::Close(_)) | Err(_) => Frame::Close,
@@ -84,7 +99,7 @@ fn from_tungstenite(m: Result<TMessage, tokio_tungstenite::tungstenite::Error>) 
 
 fn from_axum(m: Result<AxMessage, axum::Error>) -> Frame {
     match m {
-        Ok(AxMessage::Text(t)) => Frame::Text(t.to_string()),
+        Ok(AxMessage::Text(t)) => Frame::Text(Text::Server(t)),
         Ok(AxMessage::Binary(_)) => Frame::Binary,
         Ok(AxMessage::Ping(_) | AxMessage::Pong(_)) => Frame::Control,
         Ok(AxMessage::Close(_)) | Err(_) => Frame::Close,
@@ -124,7 +139,7 @@ async fn pump<S, R>(
             },
             frame = stream.next() => match frame {
                 Some(Frame::Text(text)) => {
-                    if let Some(self_id) = inbound.frame(&text, link) {
+                    if let Some(self_id) = inbound.frame(text.as_str(), link) {
                         on_self_id(&self_id);
                     }
                 }

@@ -127,7 +127,10 @@ fn segment_of(kind: Cow<'_, str>, d: &Obj<'_>) -> Segment {
             flash: id(d, "type") == "flash",
             sub_type: d.field("sub_type").present().then(|| int(d, "sub_type") as i32),
             summary: opt_str(d, "summary"),
-            file_size: d.field("file_size").present().then(|| int(d, "file_size").max(0) as u64),
+            file_size: d
+                .field("file_size")
+                .present()
+                .then(|| int(d, "file_size").max(0) as u64),
             filename: opt_str(d, "filename"),
         }),
         "record" => Segment::Record(Voice {

@@ -239,11 +239,11 @@ fn plain(plugins: &[PluginHandle], event: Event, category: EventCategory, taken:
             && p.wants(category)
             && let Some(before) = last.replace(i)
         {
-            out.push((before, Work::Event(event.clone())));
+            out.push((before, Work::Event(Box::new(event.clone()))));
         }
     }
     if let Some(i) = last {
-        out.push((i, Work::Event(event)));
+        out.push((i, Work::Event(Box::new(event))));
     }
     out
 }

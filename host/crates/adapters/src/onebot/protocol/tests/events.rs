@@ -541,7 +541,9 @@ fn a_message_array_read_in_place_decodes_as_its_tree_does() {
     use super::super::decode_object;
     use coral_model::wire::object::Fields;
     let frame = |message: &str| {
-        format!(r#"{{"post_type":"message","message_type":"private","self_id":9,"user_id":1,"raw_message":"r","message":{message}}}"#)
+        format!(
+            r#"{{"post_type":"message","message_type":"private","self_id":9,"user_id":1,"raw_message":"r","message":{message}}}"#
+        )
     };
     let in_place = |message: &str| decode_object(&Fields::parse(&frame(message)).unwrap());
     let from_tree = |message: &str| decode_event(&serde_json::from_str::<Value>(&frame(message)).unwrap());
