@@ -20,12 +20,9 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1
 
 /// What a plugin is given to handle.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "events, the common case, travel by value as they always did (no allocation per delivery); the rare ones are boxed"
-)]
 pub(crate) enum Work {
-    /// An event, as it is (`on-event`); boxed, so a delivery moves a pointer, not the event.
+    /// An event, as it is (`on-event`). Boxed: one allocation, where by value each delivery moved the whole event
+    /// and the lists carrying deliveries grew by several kilobytes per event (BENCHMARKS.md, issue 20 part 3).
     Event(Box<Event>),
     /// One of its commands, parsed (`on-command`).
     Command(Box<Invocation>),

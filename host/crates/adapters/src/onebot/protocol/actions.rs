@@ -216,7 +216,7 @@ pub struct SendParams<'a> {
     message: Cow<'a, [Segment]>,
 }
 
-fn wire_message<S: Serializer>(message: &Cow<'_, [Segment]>, serializer: S) -> Result<S::Ok, S::Error> {
+fn wire_message<S: Serializer>(message: &[Segment], serializer: S) -> Result<S::Ok, S::Error> {
     WireMessage(message).serialize(serializer)
 }
 
