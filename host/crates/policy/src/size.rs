@@ -273,26 +273,7 @@ fn json_segments(json: &str) -> usize {
 
 /// How many objects and arrays a JSON text opens (outside strings), without parsing it.
 fn json_containers(json: &str) -> usize {
-    let mut count = 0;
-    let mut in_string = false;
-    let mut escaped = false;
-    for b in json.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'{' | b'[' => count += 1,
-                _ => {}
-            }
-        }
-    }
-    count
+    coral_model::wire::json::shape(json).containers
 }
 
 #[cfg(test)]

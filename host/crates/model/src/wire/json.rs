@@ -285,7 +285,7 @@ pub fn message_with_extras(v: &Value) -> (Vec<Segment>, Vec<SegmentExtra>) {
 /// tree of the array or its segments. The same as [`message_with_extras`] on its tree; `None` where that tree could
 /// not be built (nested deeper than [`MAX_DEPTH`], or not an array of JSON values).
 pub fn message_with_extras_in_place(array: &RawValue) -> Option<(Vec<Segment>, Vec<SegmentExtra>)> {
-    if nesting(array.get()) >= MAX_DEPTH {
+    if shape(array.get()).depth >= MAX_DEPTH {
         return None;
     }
     let items: Vec<&RawValue> = serde_json::from_str(array.get()).ok()?;
@@ -314,9 +314,23 @@ pub fn message_with_extras_in_place(array: &RawValue) -> Option<(Vec<Segment>, V
 /// How deep a JSON text may nest and still be parsed into a tree (`serde_json`'s limit is 128 levels).
 pub const MAX_DEPTH: usize = 128;
 
-/// The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count).
-fn nesting(json: &str) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+/// The arrays and objects of a JSON text, counted on the text without parsing it (brackets inside strings do not
+/// count): how many it opens, and how deep they nest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Arrays and objects opened.
+    pub containers: usize,
+    /// The deepest nesting.
+    pub depth: usize,
+}
+
+/// The [`Shape`] of a JSON text.
+pub fn shape(json: &str) -> Shape {
+    let mut shape = Shape {
+        containers: 0,
+        depth: 0,
+    };
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for b in json.bytes() {
         if in_string {
             match b {
@@ -330,14 +344,15 @@ fn nesting(json: &str) -> usize {
         match b {
             b'"' => in_string = true,
             b'[' | b'{' => {
+                shape.containers += 1;
                 depth += 1;
-                deepest = deepest.max(depth);
+                shape.depth = shape.depth.max(depth);
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    deepest
+    shape
 }
 
 /// A message's segments as JSON values, from any of OneBot's three forms: an array of segments, a single segment
