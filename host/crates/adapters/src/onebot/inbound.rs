@@ -246,10 +246,7 @@ enum Liveness {
 }
 
 fn liveness(event: &impl Object) -> Liveness {
-    let field = |k: &str| match event.field(k) {
-        Field::Str(s) => s,
-        _ => "".into(),
-    };
+    let field = |k: &str| event.field(k).into_str();
     let offline = || match event.field("status") {
         Field::Object(status) => matches!(status.field("online"), Field::Bool(false)),
         _ => false,

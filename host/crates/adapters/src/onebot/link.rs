@@ -274,10 +274,7 @@ pub fn envelope(action: &str, response: &impl Object) -> Result<Value, ApiError>
 }
 
 pub(super) fn status_of(response: &impl Object) -> Cow<'_, str> {
-    match response.field("status") {
-        Field::Str(status) => status,
-        _ => Cow::Borrowed(""),
-    }
+    response.field("status").into_str()
 }
 
 pub(super) fn retcode_of(response: &impl Object) -> i64 {

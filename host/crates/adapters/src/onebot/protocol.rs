@@ -249,12 +249,6 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// A message event's `message` as it was read.
-enum MessageJson<'a> {
-    Tree(Value),
-    InPlace(&'a serde_json::value::RawValue),
-}
-
 fn message_event(v: &impl Object, self_id: &str, self_sent: bool) -> Result<EventKind, DecodeError> {
     let message_type = match v.field("message_type") {
         Field::Str(t) if t == "private" => ChatType::Private,
@@ -268,11 +262,16 @@ fn message_event(v: &impl Object, self_id: &str, self_sent: bool) -> Result<Even
         Field::Str(raw) => Some(raw),
         _ => None,
     };
-    // An array read in place (a frame's) is decoded where it is; the other forms through a tree.
-    let (message, segment_extras, message_json) = match v.field("message") {
+    // An array read in place (a frame's) is decoded where it is; the other forms through a tree. Without a
+    // `raw_message` (real implementations send one) it is made from the message.
+    let (message, segment_extras, raw_message) = match v.field("message") {
         Field::Array(Json::Raw(array)) => {
             let (message, extras) = data::message_with_extras_in_place(array).ok_or(DecodeError::NoMessage)?;
-            (message, extras, MessageJson::InPlace(array))
+            let raw_message = match raw {
+                Some(raw) => raw.into_owned(),
+                None => cq::serialize(&message_array(&Json::Raw(array).to_value()).unwrap_or_default()),
+            };
+            (message, extras, raw_message)
         }
         field => {
             let message_json = match field {
@@ -285,17 +284,12 @@ fn message_event(v: &impl Object, self_id: &str, self_sent: bool) -> Result<Even
             // `null`: an array or object that could not become a tree (nested too deeply).
             let message_json = message_json.filter(|m| !m.is_null()).ok_or(DecodeError::NoMessage)?;
             let (message, extras) = data::message_with_extras(&message_json);
-            (message, extras, MessageJson::Tree(message_json))
-        }
-    };
-    let raw_message = match (raw, message_json) {
-        (Some(raw), _) => raw.into_owned(),
-        (None, MessageJson::Tree(Value::String(s))) => s,
-        (None, MessageJson::Tree(m)) => cq::serialize(&message_array(&m).unwrap_or_default()),
-        // No `raw_message` (real implementations send one): made from the array's tree.
-        (None, MessageJson::InPlace(array)) => {
-            let tree = serde_json::from_str(array.get()).unwrap_or(Value::Null);
-            cq::serialize(&message_array(&tree).unwrap_or_default())
+            let raw_message = match (raw, message_json) {
+                (Some(raw), _) => raw.into_owned(),
+                (None, Value::String(s)) => s,
+                (None, m) => cq::serialize(&message_array(&m).unwrap_or_default()),
+            };
+            (message, extras, raw_message)
         }
     };
 

@@ -65,7 +65,7 @@ pub fn role(name: &str) -> Role {
 
 /// The `sender` object of a message.
 pub fn sender(v: &impl Object) -> Sender {
-    let age = (!matches!(v.field("age"), Field::Missing)).then(|| uint(v, "age"));
+    let age = has(v, "age").then(|| uint(v, "age"));
     Sender {
         user_id: id(v, "user_id"),
         nickname: id(v, "nickname"),
@@ -105,12 +105,16 @@ pub fn segment(seg: &impl Object) -> Segment {
     segment_of(kind, &data)
 }
 
+/// A segment and its extra (see [`extra_of`]), its `data` read once for both.
+fn segment_with_extra(seg: &impl Object) -> (Segment, Option<String>) {
+    let (kind, data) = parts(seg);
+    let extra = extra_of(&kind, &data);
+    (segment_of(kind, &data), extra)
+}
+
 /// A segment's `type` (`""` when not a string) and `data` (not an object: one without fields).
 fn parts(seg: &impl Object) -> (Cow<'_, str>, Obj<'_>) {
-    let kind = match seg.field("type") {
-        Field::Str(kind) => kind,
-        _ => Cow::Borrowed(""),
-    };
+    let kind = seg.field("type").into_str();
     let data = match seg.field("data") {
         Field::Object(data) => data,
         _ => Obj::Tree(&NULL),
@@ -209,7 +213,7 @@ fn segment_of(kind: Cow<'_, str>, d: &Obj<'_>) -> Segment {
 }
 
 /// The `data` keys each segment type's typed fields carry; the others are the segment's extra (see
-/// [`segment_extra`]).
+/// [`extra_of`]).
 fn mapped_keys(kind: &str) -> &'static [&'static str] {
     const MEDIA: &[&str] = &["file", "url", "cache", "proxy", "timeout"];
     match kind {
@@ -244,11 +248,6 @@ fn mapped_keys(kind: &str) -> &'static [&'static str] {
 
 /// The keys of a known segment's `data` that its typed fields do not carry, as a JSON object (none when there
 /// are none, and none for `other` segments, whose whole data travels in `data-json`).
-pub fn segment_extra(seg: &impl Object) -> Option<String> {
-    let (kind, data) = parts(seg);
-    extra_of(&kind, &data)
-}
-
 fn extra_of(kind: &str, data: &Obj<'_>) -> Option<String> {
     let mapped = mapped_keys(kind);
     if mapped.is_empty() && !matches!(kind, "rps" | "dice" | "shake") {
@@ -264,21 +263,27 @@ fn extra_of(kind: &str, data: &Obj<'_>) -> Option<String> {
     (!extra.is_empty()).then(|| Value::Object(extra).to_string())
 }
 
-/// A message (as [`message`] reads it) with the extra fields of its segments (see [`segment_extra`]).
+/// A message (as [`message`] reads it) with the extra fields of its segments (see [`extra_of`]).
 pub fn message_with_extras(v: &Value) -> (Vec<Segment>, Vec<SegmentExtra>) {
     let items = segment_values(v);
-    let message = items.iter().map(segment).collect();
-    let extras = items
-        .iter()
-        .enumerate()
-        .filter_map(|(index, seg)| {
-            segment_extra(seg).map(|json| SegmentExtra {
-                index: index as u32,
-                json,
-            })
-        })
-        .collect();
-    (message, extras)
+    collect_message(items.iter().map(|seg| Some(segment_with_extra(seg)))).unwrap_or_default()
+}
+
+/// Decoded segments (and their extras, indexed by position) as a message; `None` if any item is.
+fn collect_message(
+    decoded: impl ExactSizeIterator<Item = Option<(Segment, Option<String>)>>,
+) -> Option<(Vec<Segment>, Vec<SegmentExtra>)> {
+    let mut message = Vec::with_capacity(decoded.len());
+    let mut extras = Vec::new();
+    for (index, item) in decoded.enumerate() {
+        let (seg, extra) = item?;
+        message.push(seg);
+        extras.extend(extra.map(|json| SegmentExtra {
+            index: index as u32,
+            json,
+        }));
+    }
+    Some((message, extras))
 }
 
 /// A message given as the text of an array (from a frame read in place), its segments read where they are: no
@@ -289,26 +294,13 @@ pub fn message_with_extras_in_place(array: &RawValue) -> Option<(Vec<Segment>, V
         return None;
     }
     let items: Vec<&RawValue> = serde_json::from_str(array.get()).ok()?;
-    let mut message = Vec::with_capacity(items.len());
-    let mut extras = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        let (seg, extra) = if item.get().starts_with('{') {
-            let fields = Fields::parse(item.get()).ok()?;
-            // Its data read once for both.
-            let (kind, data) = parts(&fields);
-            let extra = extra_of(&kind, &data);
-            (segment_of(kind, &data), extra)
+    collect_message(items.iter().map(|item| {
+        Some(if item.get().starts_with('{') {
+            segment_with_extra(&Fields::parse(item.get()).ok()?)
         } else {
-            let tree: Value = serde_json::from_str(item.get()).ok()?;
-            (segment(&tree), segment_extra(&tree))
-        };
-        message.push(seg);
-        extras.extend(extra.map(|json| SegmentExtra {
-            index: index as u32,
-            json,
-        }));
-    }
-    Some((message, extras))
+            segment_with_extra(&serde_json::from_str::<Value>(item.get()).ok()?)
+        })
+    }))
 }
 
 /// How deep a JSON text may nest and still be parsed into a tree (`serde_json`'s limit is 128 levels).

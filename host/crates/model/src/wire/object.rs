@@ -36,6 +36,14 @@ impl<'a> Field<'a> {
         !matches!(self, Field::Missing | Field::Null)
     }
 
+    /// The string, or `""` for anything else.
+    pub fn into_str(self) -> Cow<'a, str> {
+        match self {
+            Field::Str(s) => s,
+            _ => Cow::Borrowed(""),
+        }
+    }
+
     /// The field as a JSON value (`Missing` as `null`).
     pub fn to_value(&self) -> Value {
         match self {
@@ -179,14 +187,16 @@ impl<'a> Fields<'a> {
     pub fn has(&self, key: &str) -> bool {
         self.entries.iter().any(|(k, _)| k == key)
     }
+
+    /// The text of field `key` (the last of that name, as a parser keeps it).
+    fn raw(&self, key: &str) -> Option<&'a RawValue> {
+        self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, raw)| *raw)
+    }
 }
 
 impl Object for Fields<'_> {
     fn field(&self, key: &str) -> Field<'_> {
-        match self.entries.iter().rev().find(|(k, _)| k == key) {
-            Some((_, raw)) => Field::of_raw(raw),
-            None => Field::Missing,
-        }
+        self.raw(key).map_or(Field::Missing, Field::of_raw)
     }
 
     fn keys(&self) -> impl Iterator<Item = &str> {
@@ -198,10 +208,9 @@ impl Object for Fields<'_> {
     }
 
     fn value(&self, key: &str) -> Value {
-        match self.entries.iter().rev().find(|(k, _)| k == key) {
-            Some((_, raw)) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
-            None => Value::Null,
-        }
+        self.raw(key)
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or(Value::Null)
     }
 }
 

@@ -38,10 +38,10 @@ pub fn segments_to_json(segments: &[Segment]) -> Value {
 
 /// One segment in array form (see [`segments_to_json`]).
 pub fn segment_to_json(segment: &Segment) -> Value {
-    match string_data(segment) {
+    match wire_form(segment) {
+        Wire::Tree(tree) => tree,
         // Only string keys and values: serialising into a tree cannot fail.
-        Some(_) => serde_json::to_value(WireSegment(segment)).unwrap_or(Value::Null),
-        None => tree_segment(segment),
+        strings => serde_json::to_value(&strings).unwrap_or(Value::Null),
     }
 }
 
@@ -60,12 +60,27 @@ struct WireSegment<'a>(&'a Segment);
 
 impl Serialize for WireSegment<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Some((kind, data)) = string_data(self.0) else {
-            return tree_segment(self.0).serialize(serializer);
+        wire_form(self.0).serialize(serializer)
+    }
+}
+
+/// A segment as it goes on the wire.
+enum Wire<'a> {
+    /// Its type and `data` fields, all strings (`None`s are left out).
+    Strings(&'static str, Data<'a>),
+    /// A custom node (its `content` is a message) or an `other` segment (its data object passed through).
+    Tree(Value),
+}
+
+impl Serialize for Wire<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (kind, data) = match self {
+            Wire::Strings(kind, data) => (kind, data),
+            Wire::Tree(tree) => return tree.serialize(serializer),
         };
         let mut map = serializer.serialize_map(Some(2))?;
         map.serialize_entry("type", kind)?;
-        map.serialize_entry("data", &StringData(&data))?;
+        map.serialize_entry("data", &StringData(data))?;
         map.end()
     }
 }
@@ -81,9 +96,8 @@ impl Serialize for StringData<'_, '_> {
 
 type Data<'a> = Vec<(&'static str, Option<Cow<'a, str>>)>;
 
-/// A segment whose `data` values are all strings: its type and fields (`None`s are left out). `None` for the two
-/// kinds whose data is more than strings (a custom node, an `other` segment): see [`tree_segment`].
-fn string_data(segment: &Segment) -> Option<(&'static str, Data<'_>)> {
+/// A segment's wire form: its type and string fields, or a tree for the two kinds whose data is more than strings.
+fn wire_form(segment: &Segment) -> Wire<'_> {
     fn s(v: &str) -> Option<Cow<'_, str>> {
         Some(Cow::Borrowed(v))
     }
@@ -93,7 +107,7 @@ fn string_data(segment: &Segment) -> Option<(&'static str, Data<'_>)> {
     fn flag(on: bool, text: &'static str) -> Option<Cow<'static, str>> {
         on.then_some(Cow::Borrowed(text))
     }
-    Some(match segment {
+    let (kind, data) = match segment {
         Segment::Text(text) => ("text", vec![("text", s(text))]),
         Segment::Face(face) => ("face", vec![("id", s(face))]),
         Segment::Image(image) => {
@@ -157,14 +171,6 @@ fn string_data(segment: &Segment) -> Option<(&'static str, Data<'_>)> {
         Segment::Node(ForwardNode::Existing(id)) => ("node", vec![("id", s(id))]),
         Segment::Xml(xml) => ("xml", vec![("data", s(xml))]),
         Segment::Json(json) => ("json", vec![("data", s(json))]),
-        Segment::Node(ForwardNode::Custom(_)) | Segment::Other(_) => return None,
-    })
-}
-
-/// The segments whose data is more than strings, as trees: a custom node (its `content` is a message) and an
-/// `other` segment (its data object passed through).
-fn tree_segment(segment: &Segment) -> Value {
-    match segment {
         Segment::Node(ForwardNode::Custom(node)) => {
             let mut data = Map::new();
             data.insert("user_id".into(), Value::String(node.user_id.clone()));
@@ -173,7 +179,7 @@ fn tree_segment(segment: &Segment) -> Value {
             // Nested nodes may carry CQ strings too: they go out as the arrays Coral parsed (and judged).
             let mut node = segment_value("node", data);
             normalise_message_params(&mut node, 0);
-            node
+            return Wire::Tree(node);
         }
         Segment::Other(other) => {
             let data = match serde_json::from_str(&other.data_json) {
@@ -183,11 +189,10 @@ fn tree_segment(segment: &Segment) -> Value {
             // A message inside (a node's `content`) given as a CQ string goes out as the array Coral parsed.
             let mut segment = segment_value(&other.kind, data);
             normalise_message_params(&mut segment, 0);
-            segment
+            return Wire::Tree(segment);
         }
-        // Every other kind is all strings.
-        _ => segment_to_json(segment),
-    }
+    };
+    Wire::Strings(kind, data)
 }
 
 /// The fields of an image, voice or video: `file`, then `extra` (the flash/magic flag; a `None` is left out), then

@@ -226,39 +226,25 @@ struct Id<'a>(&'a str);
 
 impl Serialize for Id<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match canonical_int(self.0) {
-            Some(Int::Signed(n)) => serializer.serialize_i64(n),
-            Some(Int::Unsigned(n)) => serializer.serialize_u64(n),
-            None => serializer.serialize_str(self.0),
+        let id = self.0;
+        // Canonical: as the number prints (no `+`, no leading zeros, no `-0`).
+        let digits = id.strip_prefix('-').unwrap_or(id);
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (!digits.starts_with('0') || (digits == "0" && digits.len() == id.len()));
+        if canonical {
+            if let Ok(n) = id.parse::<i64>() {
+                return serializer.serialize_i64(n);
+            }
+            if let Ok(n) = id.parse::<u64>() {
+                return serializer.serialize_u64(n);
+            }
         }
+        serializer.serialize_str(id)
     }
-}
-
-enum Int {
-    Signed(i64),
-    Unsigned(u64),
-}
-
-/// `id` as an integer if it is one written canonically (as the number prints: no `+`, no leading zeros, no `-0`).
-fn canonical_int(id: &str) -> Option<Int> {
-    let digits = id.strip_prefix('-').unwrap_or(id);
-    let canonical = !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (!digits.starts_with('0') || (digits == "0" && digits.len() == id.len()));
-    if !canonical {
-        return None;
-    }
-    id.parse()
-        .map(Int::Signed)
-        .ok()
-        .or_else(|| id.parse().map(Int::Unsigned).ok())
 }
 
 /// An id as OneBot wants it: a JSON number when the string is a canonical integer, otherwise the string.
 fn num(id: &str) -> Value {
-    match canonical_int(id) {
-        Some(Int::Signed(n)) => Value::from(n),
-        Some(Int::Unsigned(n)) => Value::from(n),
-        None => Value::String(id.to_string()),
-    }
+    serde_json::to_value(Id(id)).unwrap_or_else(|_| Value::String(id.to_string()))
 }
