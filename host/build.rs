@@ -1,11 +1,19 @@
 //! Link settings for the `coral` binary: its relative relocations packed (DT_RELR) where the C library it is built
-//! against can load them.
+//! against can load them, and its hot functions placed together (`link-order.txt`) where the linker is lld.
 //!
 //! A position-independent executable carries one 24-byte relocation for each pointer in its read-only data (Rust's
 //! vtables, tables of strings and functions): 1.4 MB for `coral`, read by the loader at every start and resident
 //! from then on. Packed, they take a few kilobytes (`BENCHMARKS.md`, issue 20). glibc loads packed relocations since
 //! 2.36, and a binary that has them does not start on an older one; `coral` runs where it is built, so the check
 //! is the glibc of the build machine (cross builds to another target are left as they were).
+//!
+//! The kernel maps 64 KB around every page of code the process faults in, so the few thousand functions start-up and
+//! the event path run, scattered over a 30 MB text segment, kept 15 MB of it resident. `link-order.txt` lists them in
+//! the order they first ran (`scripts/link-order.sh` traces a run's page faults to find them); lld's
+//! `--symbol-ordering-file` places them first, next to each other, and the resident code drops to what runs
+//! (`BENCHMARKS.md`, issue 20). A name the build does not have (the list is older than the code, or a local name's
+//! module hash differs) is skipped: that function stays where it was, which costs memory, not correctness. Only
+//! release builds of the x86-64 Linux target, where rustc links with its own lld unless told otherwise.
 
 use std::process::Command;
 
@@ -19,6 +27,29 @@ fn main() {
     if glibc_version().is_some_and(|version| version >= (2, 36)) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+    println!("cargo:rerun-if-changed=link-order.txt");
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
+    let list = std::path::Path::new(&var("CARGO_MANIFEST_DIR")).join("link-order.txt");
+    if var("PROFILE") == "release" && links_with_rust_lld(&var) && list.is_file() {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
+            list.display()
+        );
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+    }
+}
+
+/// Whether rustc links this build with its own lld: the default for `x86_64-unknown-linux-gnu` since Rust 1.90, unless
+/// a linker or linker flavour is chosen (by environment or flags), when the ordering option might not be understood.
+fn links_with_rust_lld(var: &dyn Fn(&str) -> String) -> bool {
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    var("TARGET") == "x86_64-unknown-linux-gnu"
+        && var("RUSTC_LINKER").is_empty()
+        && var("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_empty()
+        && !["linker", "link-self-contained", "fuse-ld"]
+            .iter()
+            .any(|flag| flags.contains(flag))
 }
 
 /// The build machine's glibc version, from `getconf GNU_LIBC_VERSION` (`glibc 2.36`).

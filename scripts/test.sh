@@ -8,6 +8,8 @@ bash "$ROOT/scripts/check-self-contained.sh"
 # The crate graph (docs/architecture.md): the checker proves it catches forbidden arrows, then checks ours.
 python3 "$ROOT/scripts/crate_graph.py" --self-test
 python3 "$ROOT/scripts/crate_graph.py"
+# The link-order generator (host/link-order.txt) on a made-up trace of a small C program.
+python3 "$ROOT/scripts/link-order.py" --self-test
 ensure_rust_target
 ensure_python_tools
 ensure_c_tools
