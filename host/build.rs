@@ -11,9 +11,10 @@
 //! the event path run, scattered over a 30 MB text segment, kept 15 MB of it resident. `link-order.txt` lists them in
 //! the order they first ran (`scripts/link-order.sh` traces a run's page faults to find them); lld's
 //! `--symbol-ordering-file` places them first, next to each other, and the resident code drops to what runs
-//! (`BENCHMARKS.md`, issue 20). A name the build does not have (the list is older than the code, or a local name's
-//! module hash differs) is skipped: that function stays where it was, which costs memory, not correctness. Only
-//! release builds of the x86-64 Linux target, where rustc links with its own lld unless told otherwise.
+//! (`BENCHMARKS.md`, issue 20). A name the build does not have (the list is older than the code) is skipped: that
+//! function stays where it was, which costs memory, not correctness. The release profile's `codegen-units = 1` keeps
+//! the names free of path-dependent `.llvm.<hash>` suffixes, so the list matches in any clone. Only release builds
+//! of the x86-64 Linux target, where rustc links with its own lld unless told otherwise.
 
 use std::process::Command;
 

@@ -7,9 +7,9 @@ those functions are placed next to each other at link time (`host/build.rs`: lld
 the neighbours that fault-around brings in are mostly code that runs anyway.
 
 Input: the text of the `exceptions:page_fault_user` trace (tracefs, with `record-tgid`), the traced process's id,
-its executable and a copy of its `/proc/<pid>/maps` (for the load address). A fault whose address is in the executable's code names the function that was
-about to run there; a fault elsewhere whose instruction pointer is in the executable names the function that touched
-the data. Functions found are appended to the list in the order they first ran, after the ones it already has (a
+its executable and a copy of its `/proc/<pid>/maps` (for the load address). A fault whose address is in the
+executable's code names the function that was about to run there; a fault elsewhere whose instruction pointer is in
+the executable names the function that touched the data. Functions found are appended to the list in the order they first ran, after the ones it already has (a
 function that rode in on a neighbour's fault shows up once the neighbour moves, so `scripts/link-order.sh` runs this
 until a round finds little new). Names the executable no longer has are dropped.
 
