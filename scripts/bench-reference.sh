@@ -19,13 +19,16 @@ mkdir -p "$REFERENCE_TARGET_DIR"
 gcc -O2 -shared -fPIC -Wall -o "$REFERENCE_TARGET_DIR/malloc_count.so" "$ROOT/host/benches/malloc_count.c"
 
 # One configuration of onebot_load: PEER EVENTS INFLIGHT [INSTANCES].
+# The load generator, run directly (not through `cargo bench`, whose coral is not the one users run: lib.sh).
+LOAD="$(load_generator)"
+
 load() {
     local peer="$1" events="$2" inflight="$3" instances="${4:-1}"
     say "onebot_load: $peer, C=$inflight, N=$events${4:+, $instances instances}"
     CORAL_LOAD_PEER="$peer" CORAL_LOAD_EVENTS="$events" CORAL_LOAD_INFLIGHT="$inflight" \
         CORAL_LOAD_INSTANCES="$instances" CORAL_LOAD_KOVI_BIN="$REFERENCE_TARGET_DIR/release/kovi-echo" \
         CORAL_LOAD_FLOOR_BIN="$REFERENCE_TARGET_DIR/release/echo-floor" \
-        cargo bench --bench onebot_load
+        "$LOAD"
 }
 
 load floor 100000 64
@@ -43,5 +46,5 @@ for peer in floor kovi coral; do
         CORAL_LOAD_MALLOC_COUNT="$REFERENCE_TARGET_DIR/malloc_count.so" \
         CORAL_LOAD_KOVI_BIN="$REFERENCE_TARGET_DIR/release/kovi-echo" \
         CORAL_LOAD_FLOOR_BIN="$REFERENCE_TARGET_DIR/release/echo-floor" \
-        cargo bench --bench onebot_load
+        "$LOAD"
 done

@@ -19,6 +19,7 @@ cargo bench --bench reload
 cargo bench --bench languages
 cargo bench --bench storage
 cargo bench --bench commands
-cargo bench --bench onebot_load
+# Run directly: `cargo bench` would drive a coral built with the benchmarks' dev-dependency features (lib.sh).
+"$(load_generator)"
 # Side by side with the reference bots (Kovi, the bare echo floor), in one sitting.
 "$ROOT/scripts/bench-reference.sh"

@@ -167,6 +167,19 @@ build_other_language_plugins() {
     done
 }
 
+# Build the OneBot load generator (host/benches/onebot_load.rs) and print its path; then build the `coral` it drives
+# (target/release/coral) again, as `cargo build --release` makes it. `cargo bench` builds a package's binaries with its
+# dev-dependencies' features unified in (another hyper, another h2), so a `coral` built by it is not the one users
+# run, and the hashes in its function names differ from those in host/link-order.txt: run the generator directly,
+# not through `cargo bench`.
+load_generator() {
+    local exe
+    exe="$(cargo bench -p coral-host --bench onebot_load --no-run --message-format=json |
+        python3 -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "onebot_load" and m.get("executable")][-1])')"
+    cargo build --release --bin coral 1>&2
+    printf '%s\n' "$exe"
+}
+
 # Build a guest workspace for wasm32-wasip2 (release).
 build_guests() {
     local manifest="$1"

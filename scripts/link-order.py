@@ -3,7 +3,7 @@
 
 The kernel maps a file page's neighbours on every fault (fault-around, 64 KB), so the code start-up and the event
 path run, scattered over a 30 MB text segment, keeps about half of it resident. Listed in `host/link-order.txt`,
-those functions are placed next to each other at link time (`host/build.rs`: lld's `--symbol-ordering-file`), and
+those functions are placed next to each other at link time (`host/build.rs`: a linker script for lld), and
 the neighbours that fault-around brings in are mostly code that runs anyway.
 
 Input: the text of the `exceptions:page_fault_user` trace (tracefs, with `record-tgid`), the traced process's id,

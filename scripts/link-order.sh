@@ -31,9 +31,9 @@ restore() {
     rm -rf "$WORK"
 }
 trap restore EXIT
-# The load generator, built once (run directly: `cargo bench` would rebuild the host for each new list).
-LOAD="$(cargo bench --bench onebot_load --no-run --message-format=json |
-    python3 -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "onebot_load" and m.get("executable")][-1])')"
+# The load generator, built once and run directly (`cargo bench` would rebuild the host for each new list, and with
+# other features: lib.sh).
+LOAD="$(load_generator)"
 
 for round in $(seq 1 "${LINK_ORDER_ROUNDS:-10}"); do
     say "round $round: build coral (release) with $(wc -l <"$LIST" 2>/dev/null || echo 0) functions ordered"

@@ -6,6 +6,7 @@
 //! events, and coral's peak RSS. Run: `./scripts/bench.sh` (builds coral and the plugins first), or
 //! `cargo bench --bench onebot_load` with `CORAL_LOAD_EVENTS` / `CORAL_LOAD_INFLIGHT` to override, and
 //! `CORAL_LOAD_BIN` / `CORAL_LOAD_PLUGIN` to drive another `coral` binary and `ping.wasm` (before/after figures).
+//! `CORAL_LOAD_EXTRA=<folder>` loads every other `.wasm` in it beside `ping` (the example plugins: `./plugins`).
 //!
 //! A hostile plugin beside the canary: `CORAL_LOAD_HOSTILE=<plugin.wasm>` loads it too (config lines for it in
 //! `CORAL_LOAD_HOSTILE_CONFIG`), and every `CORAL_LOAD_HOSTILE_EVERY`-th event (default 50) is followed by a group
@@ -159,6 +160,16 @@ fn spawn(
         Peer::Coral => {
             std::fs::create_dir_all(dir.join("plugins")).unwrap();
             std::fs::copy(&bins.ping, dir.join("plugins/ping.wasm")).unwrap();
+            // Every other plugin in CORAL_LOAD_EXTRA (a folder, e.g. ./plugins after ./scripts/run.sh) loads too.
+            if let Some(extra) = std::env::var_os("CORAL_LOAD_EXTRA") {
+                for entry in std::fs::read_dir(&extra).unwrap_or_else(|e| panic!("CORAL_LOAD_EXTRA {extra:?}: {e}")) {
+                    let path = entry.unwrap().path();
+                    let name = path.file_name().unwrap().to_owned();
+                    if path.extension().is_some_and(|e| e == "wasm") && name != "ping.wasm" {
+                        std::fs::copy(&path, dir.join("plugins").join(name)).unwrap();
+                    }
+                }
+            }
             let mut hostile_config = String::new();
             if let Some(h) = hostile {
                 std::fs::copy(&h.wasm, dir.join(format!("plugins/{}.wasm", h.name()))).unwrap();

@@ -1,5 +1,6 @@
 //! The bots an adapter connected: [`BotConnection`] (one account on one platform), how a call fails
-//! ([`ApiError`]) and the registry by self id ([`Bots`]), with each bot's link counters ([`LinkCounters`]).
+//! ([`ApiError`]), what learns the outcome of a posted one ([`Done`]) and the registry by self id ([`Bots`]), with
+//! each bot's link counters ([`LinkCounters`]).
 
 use crate::action::Action;
 use parking_lot::RwLock;
@@ -9,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::task::{Context, Poll, Waker};
 
 /// Why a platform did not do an action.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -75,6 +77,68 @@ pub trait BotConnection: Send + Sync {
     fn online(&self) -> bool;
     /// Perform an action; on success, the response `data` in OneBot's shape.
     fn call(&self, action: Action) -> ApiFuture;
+    /// Perform an action nobody waits for: `done` learns its outcome, wherever that is known. Its first step
+    /// (queueing the frame, or a place in the send governor's queue) is taken before this returns, so posted and
+    /// awaited actions keep the order they were made in. The default runs [`Self::call`] to its first wait here
+    /// and the rest in a task of its own ([`run_to_done`]); an adapter that can hand the outcome over where the
+    /// answer is read (a WebSocket's reader) needs no task.
+    fn post(&self, action: Action, done: Done) {
+        run_to_done(self.call(action), done);
+    }
+}
+
+/// Run `call` until its first wait, here, and the rest in a task of its own; `done` gets the outcome.
+pub fn run_to_done(mut call: ApiFuture, done: Done) {
+    // Polled once without a waker: the task polls it again at once, and registers its own.
+    match call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => done.finish(outcome),
+        Poll::Pending => {
+            tokio::spawn(async move { done.finish(call.await) });
+        }
+    }
+}
+
+/// Who learns the outcome of a posted action ([`BotConnection::post`]): called once. Dropped without being
+/// called (its connection's state went away without an answer), it is told the connection closed.
+pub struct Done {
+    action: &'static str,
+    report: Option<Report>,
+}
+
+/// What a [`Done`] calls with the outcome.
+type Report = Box<dyn FnOnce(Result<Value, ApiError>) + Send>;
+
+impl Done {
+    /// `report` learns the outcome of `action` (its name, for the error if the answer never comes).
+    pub fn new(action: &'static str, report: impl FnOnce(Result<Value, ApiError>) + Send + 'static) -> Done {
+        Done {
+            action,
+            report: Some(Box::new(report)),
+        }
+    }
+
+    /// Report the outcome.
+    pub fn finish(mut self, outcome: Result<Value, ApiError>) {
+        if let Some(report) = self.report.take() {
+            report(outcome);
+        }
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if let Some(report) = self.report.take() {
+            report(Err(ApiError::Disconnected {
+                action: self.action.into(),
+            }));
+        }
+    }
+}
+
+impl std::fmt::Debug for Done {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Done({})", self.action)
+    }
 }
 
 /// Counters an adapter keeps for one bot id; they outlive its connections, so its figures survive a reconnect.
@@ -151,6 +215,14 @@ impl Bots {
         }
         let mut links = self.links.write();
         links.entry(self_id.to_string()).or_default().clone()
+    }
+
+    /// Perform an action on a bot without waiting for it ([`BotConnection::post`]).
+    pub fn post(&self, self_id: &str, action: Action, done: Done) {
+        match self.get(self_id) {
+            Some(bot) => bot.post(action, done),
+            None => done.finish(Err(ApiError::BotUnavailable(self_id.to_string()))),
+        }
     }
 
     /// Perform an action on a bot.

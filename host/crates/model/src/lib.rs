@@ -15,7 +15,7 @@ pub mod text;
 pub mod wire;
 
 pub use action::{Action, ActionKind, send_segments};
-pub use bots::{AdapterCounters, ApiError, ApiFuture, BotConnection, BotEntry, Bots, LinkCounters};
+pub use bots::{AdapterCounters, ApiError, ApiFuture, BotConnection, BotEntry, Bots, Done, LinkCounters, run_to_done};
 pub use error::HostError;
 pub use sink::{EventSink, Finished};
 

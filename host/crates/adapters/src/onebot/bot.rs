@@ -6,7 +6,7 @@ use super::protocol;
 use super::quick::QuickSlot;
 use coral_model::bindings::{ChatType, MessageEvent};
 use coral_model::wire::object::{Field, Object};
-use coral_model::{Action, ApiError, ApiFuture, BotConnection, Bots};
+use coral_model::{Action, ApiError, ApiFuture, BotConnection, Bots, Done};
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
@@ -265,22 +265,21 @@ impl Registry {
 /// first), each with when it was first delivered and its [`fingerprint`].
 #[derive(Debug, Default)]
 struct SeenIds {
-    first: HashMap<Arc<str>, (Instant, u64)>,
-    order: VecDeque<(Arc<str>, Instant)>,
+    first: HashMap<u64, (Instant, u64)>,
+    order: VecDeque<(u64, Instant)>,
 }
 
 impl SeenIds {
     /// Whether `key` was first delivered less than `window` ago with the same `fingerprint`; if not, it is
     /// (re)recorded as delivered `now`.
-    fn repeated(&mut self, key: &str, fingerprint: u64, window: Duration, now: Instant) -> bool {
-        if let Some((first, print)) = self.first.get(key)
+    fn repeated(&mut self, key: u64, fingerprint: u64, window: Duration, now: Instant) -> bool {
+        if let Some((first, print)) = self.first.get(&key)
             && *print == fingerprint
             && now.saturating_duration_since(*first) < window
         {
             return true;
         }
-        let key: Arc<str> = Arc::from(key);
-        self.first.insert(key.clone(), (now, fingerprint));
+        self.first.insert(key, (now, fingerprint));
         self.order.push_back((key, now));
         while self.order.len() > MAX_SEEN_IDS {
             if let Some((old, at)) = self.order.pop_front()
@@ -350,7 +349,7 @@ impl OneBotBot {
     }
 
     /// Whether this message event was delivered less than `window` ago (then it is a duplicate).
-    pub(super) fn repeated(&self, key: &str, fingerprint: u64, window: Duration) -> bool {
+    pub(super) fn repeated(&self, key: u64, fingerprint: u64, window: Duration) -> bool {
         let mut seen = self.seen.lock();
         seen.repeated(key, fingerprint, window, Instant::now())
     }
@@ -457,6 +456,23 @@ impl BotConnection for OneBotBot {
             }
         })
     }
+
+    /// Over a WebSocket, a posted action that need not wait for the send governor goes straight into the
+    /// connection's outbox, and its outcome is handed over where the answer is read ([`WsLink::post`]): no task
+    /// waits for it. Any other is run like [`Self::call`] ([`coral_model::run_to_done`]).
+    fn post(&self, action: Action, done: Done) {
+        let api = self.api.read().clone();
+        if let Some(Api::Ws(link)) = api {
+            let (name, params) = protocol::action_request(&action);
+            let governor = self.governor.read().clone();
+            let must_wait = coral_model::wire::name::is_send(name) && governor.is_some_and(|g| !g.try_admit());
+            if !must_wait {
+                link.post(name, &params, done);
+                return;
+            }
+        }
+        coral_model::run_to_done(self.call(action), done);
+    }
 }
 
 /// Who sent a message, where, and what (as decoded: the same whichever transport delivered it): a message id reused
@@ -473,21 +489,37 @@ pub(super) fn fingerprint(message: &MessageEvent) -> u64 {
     hasher.finish()
 }
 
-/// The identity of a message event for dropping duplicate deliveries (the bot is implied): its `post_type`
-/// (`message` or `message_sent`) and `message_id`. Other events, and messages without an id, have none. A delivery
-/// with the same key is a duplicate only if its [`fingerprint`] is the same too.
-pub(super) fn dedup_key(event: &impl Object) -> Option<String> {
+/// The identity of a message event for dropping duplicate deliveries (the bot is implied): a hash of its
+/// `post_type` (`message` or `message_sent`) and `message_id` (a number and the same number as a string are one id).
+/// Other events, and messages without an id, have none. A delivery with the same key is a duplicate only if its
+/// [`fingerprint`] is the same too.
+pub(super) fn dedup_key(event: &impl Object) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    /// Feeds what is written to a hasher: a number's digits, as its text would be.
+    struct Feed<'a>(&'a mut std::hash::DefaultHasher);
+    impl std::fmt::Write for Feed<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
     let Field::Str(post_type) = event.field("post_type") else {
         return None;
     };
     if post_type != "message" && post_type != "message_sent" {
         return None;
     }
+    let mut hasher = std::hash::DefaultHasher::new();
+    post_type.hash(&mut hasher);
     match event.field("message_id") {
-        Field::Number(n) => Some(format!("{post_type}/{n}")),
-        Field::Str(s) if !s.is_empty() => Some(format!("{post_type}/{s}")),
-        _ => None,
+        Field::Number(n) => {
+            use std::fmt::Write as _;
+            let _ = write!(Feed(&mut hasher), "{n}");
+        }
+        Field::Str(s) if !s.is_empty() => hasher.write(s.as_bytes()),
+        _ => return None,
     }
+    Some(hasher.finish())
 }
 
 #[cfg(test)]
@@ -521,13 +553,20 @@ mod tests {
     #[test]
     fn message_ids_repeated_within_the_window_are_duplicates_and_memory_is_bounded() {
         let key = |e: Value| dedup_key(&e);
+        let id = |post_type: &str, id: &str| key(json!({"post_type": post_type, "message_id": id})).unwrap();
         assert_eq!(
-            key(json!({"post_type": "message", "message_id": 5})).as_deref(),
-            Some("message/5")
+            key(json!({"post_type": "message", "message_id": 5})),
+            Some(id("message", "5"))
         );
         assert_eq!(
-            key(json!({"post_type": "message_sent", "message_id": "ab"})).as_deref(),
-            Some("message_sent/ab")
+            key(json!({"post_type": "message", "message_id": 12345678901_u64})),
+            Some(id("message", "12345678901"))
+        );
+        assert_ne!(id("message", "5"), id("message", "6"));
+        assert_ne!(
+            id("message", "ab"),
+            id("message_sent", "ab"),
+            "post_type is part of the identity"
         );
         assert_eq!(key(json!({"post_type": "notice", "message_id": 5})), None);
         assert_eq!(key(json!({"post_type": "message"})), None);
@@ -536,31 +575,32 @@ mod tests {
         let window = Duration::from_secs(60);
         let t0 = Instant::now();
         let mut seen = SeenIds::default();
-        assert!(!seen.repeated("message/1", 7, window, t0));
-        assert!(seen.repeated("message/1", 7, window, t0 + Duration::from_secs(59)));
+        let one = id("message", "1");
+        assert!(!seen.repeated(one, 7, window, t0));
+        assert!(seen.repeated(one, 7, window, t0 + Duration::from_secs(59)));
         assert!(
-            !seen.repeated("message_sent/1", 7, window, t0),
+            !seen.repeated(id("message_sent", "1"), 7, window, t0),
             "post_type is part of the identity"
         );
         assert!(
-            !seen.repeated("message/1", 7, window, t0 + Duration::from_secs(61)),
+            !seen.repeated(one, 7, window, t0 + Duration::from_secs(61)),
             "the window is over"
         );
-        assert!(seen.repeated("message/1", 7, window, t0 + Duration::from_secs(62)));
+        assert!(seen.repeated(one, 7, window, t0 + Duration::from_secs(62)));
         assert!(
-            !seen.repeated("message/1", 8, window, t0 + Duration::from_secs(62)),
+            !seen.repeated(one, 8, window, t0 + Duration::from_secs(62)),
             "a different message"
         );
         // Zero: never a duplicate.
-        assert!(!seen.repeated("message/1", 8, Duration::ZERO, t0 + Duration::from_secs(62)));
+        assert!(!seen.repeated(one, 8, Duration::ZERO, t0 + Duration::from_secs(62)));
         // Bounded: the oldest ids are forgotten first.
         let mut seen = SeenIds::default();
         for i in 0..MAX_SEEN_IDS + 10 {
-            assert!(!seen.repeated(&format!("message/{i}"), 7, window, t0));
+            assert!(!seen.repeated(id("message", &i.to_string()), 7, window, t0));
         }
         assert!(seen.first.len() <= MAX_SEEN_IDS && seen.order.len() <= MAX_SEEN_IDS);
-        assert!(!seen.repeated("message/0", 7, window, t0), "forgotten");
-        assert!(seen.repeated(&format!("message/{}", MAX_SEEN_IDS + 9), 7, window, t0));
+        assert!(!seen.repeated(id("message", "0"), 7, window, t0), "forgotten");
+        assert!(seen.repeated(id("message", &(MAX_SEEN_IDS + 9).to_string()), 7, window, t0));
         // The fingerprint: sender, chat and content, as decoded, so the same from a tree and from a frame.
         let print = |event: &Value| {
             let from_tree = protocol::decode_event(event).unwrap();

@@ -26,6 +26,19 @@ impl Governor {
         }
     }
 
+    /// Admit this message now if it need not wait: no message is waiting and a token is there. `false` takes
+    /// nothing: the message then waits its turn in [`Self::admit`].
+    pub fn try_admit(&self) -> bool {
+        let Ok(_slot) = self.queue.try_acquire() else {
+            return false;
+        };
+        // Held while a message waits for its token, and handed to waiting messages in order: free means none waits.
+        let Ok(mut bucket) = self.bucket.try_lock() else {
+            return false;
+        };
+        bucket.try_take().is_ok()
+    }
+
     /// Wait for this message's turn; `busy` at once when the queue is full.
     pub async fn admit(&self, action: &str) -> Result<(), ApiError> {
         let Ok(_slot) = self.queue.try_acquire() else {
@@ -73,5 +86,25 @@ mod tests {
         // queue of three full.
         assert_eq!(admitted, [0, 200, 400, 600].map(Duration::from_millis), "{results:?}");
         assert!(matches!(results[4].1, Err(ApiError::Busy(_))), "{results:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_is_admitted_at_once_only_when_none_waits_and_a_token_is_there() {
+        let g = Arc::new(Governor::new("5/s burst 2", Rate::parse("5/s burst 2").unwrap(), 3));
+        assert!(g.try_admit());
+        assert!(g.try_admit());
+        // The burst is spent: not now, and nothing was taken by asking.
+        assert!(!g.try_admit());
+        let waiting = tokio::spawn({
+            let g = g.clone();
+            async move { g.admit("send_msg").await }
+        });
+        tokio::task::yield_now().await;
+        // A token comes back after 200 ms, but a message is waiting for it: it does not jump the queue.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(!g.try_admit());
+        waiting.await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(g.try_admit(), "nobody waits and a token is there");
     }
 }

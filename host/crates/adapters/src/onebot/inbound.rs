@@ -205,27 +205,25 @@ impl Inbound {
         }
         // The key of a message delivered again within the window (then it is not for plugins again).
         let repeated = match &event.kind {
-            EventKind::Message(message) => {
-                dedup_key(value).filter(|key| bot.repeated(key, fingerprint(message), self.dedup))
-            }
+            EventKind::Message(message) => dedup_key(value)
+                .is_some_and(|key| bot.repeated(key, fingerprint(message), self.dedup))
+                .then_some(message),
             _ => None,
         };
-        if let Some(key) = &repeated {
+        if let Some(message) = repeated {
             let n = self.stats.duplicates.fetch_add(1, Ordering::Relaxed) + 1;
             bot.stats.duplicates.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(
                 transport = %self.label,
                 self_id = %coral_model::text::escape(&event.self_id),
                 duplicates_total = n,
-                "dropped a message event delivered again within {} s: {}",
+                "dropped a message event delivered again within {} s: message {}",
                 self.dedup.as_secs(),
-                coral_model::text::escape(key),
+                coral_model::text::escape(&message.message_id),
             );
         }
-        Some(Decoded {
-            event,
-            duplicate: repeated.is_some(),
-        })
+        let duplicate = repeated.is_some();
+        Some(Decoded { event, duplicate })
     }
 
     fn malformed(&self, text: &str, why: &str) {

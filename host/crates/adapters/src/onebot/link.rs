@@ -1,8 +1,8 @@
-//! The echo-matched API call over a socket ([`WsLink`], streamed responses included), and the response envelope
-//! every transport reads ([`envelope`], [`failure_text`]).
+//! The echo-matched API call over a socket ([`WsLink`], streamed responses included; awaited or posted), and the
+//! response envelope every transport reads ([`envelope`], [`failure_text`]).
 
 use coral_model::wire::object::{Field, Object};
-use coral_model::{AdapterCounters, ApiError};
+use coral_model::{AdapterCounters, ApiError, Done};
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
 
 /// Outgoing frames queued per socket before callers see `busy`.
 pub const OUTBOX_LEN: usize = 1024;
@@ -23,11 +24,41 @@ pub const MAX_STREAM_BYTES: usize = 16 << 20;
 /// A call waiting for its response; a streamed response collects its chunks here.
 struct Pending {
     action: String,
-    done: oneshot::Sender<Result<Value, ApiError>>,
-    /// Woken by each chunk (the call's timeout restarts).
-    progress: Arc<Notify>,
+    waiter: Waiter,
     chunks: Vec<Value>,
     bytes: usize,
+}
+
+/// Who gets a call's outcome.
+enum Waiter {
+    /// A caller awaiting it ([`WsLink::call`]), which keeps the time.
+    Caller {
+        done: oneshot::Sender<Result<Value, ApiError>>,
+        /// Woken by each chunk (the call's timeout restarts).
+        progress: Arc<Notify>,
+    },
+    /// A posted call ([`WsLink::post`]): told where the response is read, or by [`WsLink::expire`] once `deadline`
+    /// has passed (each chunk moves it on).
+    Posted { done: Done, deadline: Instant },
+}
+
+impl Waiter {
+    fn finish(self, outcome: Result<Value, ApiError>) {
+        match self {
+            Waiter::Caller { done, .. } => {
+                let _ = done.send(outcome);
+            }
+            Waiter::Posted { done, .. } => done.finish(outcome),
+        }
+    }
+
+    /// A chunk came: the wait for the next frame starts over.
+    fn progress(&mut self, timeout: Duration) {
+        match self {
+            Waiter::Caller { progress, .. } => progress.notify_one(),
+            Waiter::Posted { deadline, .. } => *deadline = Instant::now() + timeout,
+        }
+    }
 }
 
 /// What one response frame is to its call.
@@ -152,31 +183,17 @@ impl WsLink {
 
     /// Send `{action, params, echo}` and wait for the matching response (or the timeout, or the socket closing).
     pub async fn call(&self, action: &str, params: &impl Serialize) -> Result<Value, ApiError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(ApiError::Disconnected { action: action.into() });
-        }
-        let echo = self.next_echo.fetch_add(1, Ordering::Relaxed);
         let (done, mut rx) = oneshot::channel();
         let progress = Arc::new(Notify::new());
-        let pending = Pending {
-            action: action.into(),
+        let waiter = Waiter::Caller {
             done,
             progress: progress.clone(),
-            chunks: Vec::new(),
-            bytes: 0,
         };
-        self.pending.lock().insert(echo, pending);
-        let frame = request_frame(action, params, echo);
+        let echo = match self.send(action, params, waiter) {
+            Ok(echo) => echo,
+            Err((error, _)) => return Err(error),
+        };
         let forget = || self.pending.lock().remove(&echo);
-        if let Err(e) = self.outbox.try_send(frame) {
-            forget();
-            return Err(match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    ApiError::Busy(format!("the connection's outbox is full ({OUTBOX_LEN} frames)"))
-                }
-                mpsc::error::TrySendError::Closed(_) => ApiError::Disconnected { action: action.into() },
-            });
-        }
         loop {
             let next = async {
                 tokio::select! {
@@ -201,6 +218,71 @@ impl WsLink {
         }
     }
 
+    /// Send `{action, params, echo}` without waiting: `done` gets the outcome when the response is read (or a
+    /// failure: at once if the frame cannot be queued; `timeout` after the last frame of its answer, from
+    /// [`Self::expire`]; when the socket closes).
+    pub fn post(&self, action: &str, params: &impl Serialize, done: Done) {
+        let waiter = Waiter::Posted {
+            done,
+            deadline: Instant::now() + self.timeout,
+        };
+        if let Err((error, Some(waiter))) = self.send(action, params, waiter) {
+            waiter.finish(Err(error));
+        }
+    }
+
+    /// Queue a call's frame, its waiter registered under a new echo; the error and the waiter (unless it was told
+    /// already) back if the socket is closed or its outbox full.
+    fn send(&self, action: &str, params: &impl Serialize, waiter: Waiter) -> Result<u64, (ApiError, Option<Waiter>)> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err((ApiError::Disconnected { action: action.into() }, Some(waiter)));
+        }
+        let echo = self.next_echo.fetch_add(1, Ordering::Relaxed);
+        let pending = Pending {
+            action: action.into(),
+            waiter,
+            chunks: Vec::new(),
+            bytes: 0,
+        };
+        self.pending.lock().insert(echo, pending);
+        let frame = request_frame(action, params, echo);
+        let Err(e) = self.outbox.try_send(frame) else {
+            return Ok(echo);
+        };
+        let error = match e {
+            mpsc::error::TrySendError::Full(_) => {
+                ApiError::Busy(format!("the connection's outbox is full ({OUTBOX_LEN} frames)"))
+            }
+            mpsc::error::TrySendError::Closed(_) => ApiError::Disconnected { action: action.into() },
+        };
+        // Not there if the socket closed meanwhile: then the waiter was told already.
+        let waiter = self.pending.lock().remove(&echo).map(|pending| pending.waiter);
+        Err((error, waiter))
+    }
+
+    /// How often the reader calls [`Self::expire`]: a quarter of the timeout, between 5 ms and 1 s.
+    pub fn sweep_period(&self) -> Duration {
+        (self.timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+    }
+
+    /// Fail the posted calls whose answer is overdue (a timeout, as an awaited call gets one).
+    pub fn expire(&self) {
+        let now = Instant::now();
+        let overdue: Vec<Pending> = self
+            .pending
+            .lock()
+            .extract_if(|_, p| matches!(p.waiter, Waiter::Posted { deadline, .. } if deadline <= now))
+            .map(|(_, pending)| pending)
+            .collect();
+        let ms = self.timeout.as_millis() as u64;
+        for pending in overdue {
+            pending.waiter.finish(Err(ApiError::Timeout {
+                action: pending.action,
+                ms,
+            }));
+        }
+    }
+
     /// Hand a response frame to its caller (a stream's chunk is kept for it); `false` when no call was waiting for
     /// its echo. Only its `data` is parsed into a tree (read in place, the frame's other fields are not).
     pub fn resolve(&self, response: &impl Object) -> bool {
@@ -220,13 +302,14 @@ impl WsLink {
                 if waiting.chunks.len() < MAX_STREAM_CHUNKS && waiting.bytes + bytes <= MAX_STREAM_BYTES {
                     waiting.chunks.push(data);
                     waiting.bytes += bytes;
-                    waiting.progress.notify_one();
+                    waiting.waiter.progress(self.timeout);
                 } else if let Some(waiting) = pending.remove(&echo) {
+                    drop(pending);
                     let reason = format!(
                         "the streamed response went over {MAX_STREAM_CHUNKS} chunks or {} MiB",
                         MAX_STREAM_BYTES >> 20
                     );
-                    let _ = waiting.done.send(Err(ApiError::BadResponse {
+                    waiting.waiter.finish(Err(ApiError::BadResponse {
                         action: waiting.action,
                         reason,
                     }));
@@ -235,23 +318,28 @@ impl WsLink {
             Part::Reset => {
                 waiting.chunks.clear();
                 waiting.bytes = 0;
-                waiting.progress.notify_one();
+                waiting.waiter.progress(self.timeout);
             }
             Part::Final => {
                 if let Some(waiting) = pending.remove(&echo) {
                     drop(pending);
                     let outcome = envelope(&waiting.action, response).map(|data| assemble(waiting.chunks, data));
-                    let _ = waiting.done.send(outcome);
+                    waiting.waiter.finish(outcome);
                 }
             }
         }
         true
     }
 
-    /// The socket is gone: every pending call fails now.
+    /// The socket is gone: every pending call fails now (a caller sees its channel close; a posted call is told).
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.pending.lock().clear();
+        let pending: Vec<Pending> = self.pending.lock().drain().map(|(_, pending)| pending).collect();
+        for pending in pending {
+            if let Waiter::Posted { done, .. } = pending.waiter {
+                done.finish(Err(ApiError::Disconnected { action: pending.action }));
+            }
+        }
     }
 
     /// Calls waiting for a response.
@@ -564,6 +652,84 @@ mod tests {
         }
         link.close();
         assert!(matches!(call.await.unwrap(), Err(ApiError::Disconnected { .. })));
+    }
+
+    /// A `Done` whose outcome can be read back.
+    fn told() -> (Done, std::sync::mpsc::Receiver<Result<Value, ApiError>>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let done = Done::new("send_msg", move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        (done, rx)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_posted_call_is_told_its_answer_where_it_is_read_or_its_timeout_by_the_sweep() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let link = WsLink::new(tx, Duration::from_millis(100), Arc::default());
+        assert_eq!(link.sweep_period(), Duration::from_millis(25));
+        let (done, answer) = told();
+        link.post("send_msg", &json!({"message": "hi"}), done);
+        let frame: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
+        assert_eq!(
+            (frame["action"].as_str(), frame["params"]["message"].as_str()),
+            (Some("send_msg"), Some("hi"))
+        );
+        assert!(answer.try_recv().is_err(), "nothing yet");
+        assert!(link.resolve(&json!({"status": "ok", "retcode": 0, "data": {"message_id": 9}, "echo": frame["echo"]})));
+        assert_eq!(answer.try_recv().unwrap().unwrap()["message_id"], 9);
+        assert_eq!(link.pending(), 0);
+        // No answer: the sweep before the deadline leaves it; the one after fails it with a timeout. A chunk of a
+        // streamed answer moves the deadline on.
+        let (done, answer) = told();
+        link.post("send_msg", &json!({}), done);
+        let echo = serde_json::from_str::<Value>(&rx.recv().await.unwrap()).unwrap()["echo"].clone();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(link.resolve(&chunk(&echo, 0)));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        link.expire();
+        assert!(
+            answer.try_recv().is_err(),
+            "120 ms after it was sent, but 60 after its last chunk"
+        );
+        tokio::time::sleep(Duration::from_millis(41)).await;
+        link.expire();
+        assert!(matches!(
+            answer.try_recv().unwrap(),
+            Err(ApiError::Timeout { ms: 100, .. })
+        ));
+        assert_eq!(link.pending(), 0);
+        // A late answer answers nothing.
+        assert!(!link.resolve(&json!({"status": "ok", "retcode": 0, "data": null, "echo": echo})));
+    }
+
+    #[tokio::test]
+    async fn a_posted_call_fails_at_once_on_a_full_outbox_and_is_told_when_the_socket_closes() {
+        let (tx, _rx) = mpsc::channel(1);
+        let link = WsLink::new(tx, Duration::from_secs(60), Arc::default());
+        let (first, first_answer) = told();
+        link.post("send_msg", &json!({}), first);
+        let (second, second_answer) = told();
+        link.post("send_msg", &json!({}), second);
+        assert!(matches!(second_answer.try_recv().unwrap(), Err(ApiError::Busy(_))));
+        assert_eq!(link.pending(), 1);
+        link.close();
+        assert!(matches!(
+            first_answer.try_recv().unwrap(),
+            Err(ApiError::Disconnected { .. })
+        ));
+        let (third, third_answer) = told();
+        link.post("send_msg", &json!({}), third);
+        assert!(matches!(
+            third_answer.try_recv().unwrap(),
+            Err(ApiError::Disconnected { .. })
+        ));
+        // A `Done` dropped untold tells its owner the connection closed.
+        let (dropped, dropped_answer) = told();
+        drop(dropped);
+        assert!(
+            matches!(dropped_answer.try_recv().unwrap(), Err(ApiError::Disconnected { action }) if action == "send_msg")
+        );
     }
 
     #[tokio::test]

@@ -107,7 +107,7 @@ fn from_axum(m: Result<AxMessage, axum::Error>) -> Frame {
 }
 
 /// Pump one socket until it closes (or `stop` completes, with why): frames from `outbox` are written; text frames
-/// read are handed to `inbound` (responses to `link`). `on_self_id` sees the `self_id` of each event. The socket is
+/// read are handed to `inbound` (responses to `link`, whose overdue posted calls are failed here too). `on_self_id` sees the `self_id` of each event. The socket is
 /// closed on the way out (at most [`CLOSE_WAIT`] for the Close frame).
 async fn pump<S, R>(
     mut sink: S,
@@ -122,8 +122,16 @@ async fn pump<S, R>(
     R: Stream<Item = Frame> + Unpin,
 {
     tokio::pin!(stop);
+    // Posted calls whose answer is overdue are failed from here, where answers are read.
+    let mut sweep = tokio::time::interval(link.map_or(Duration::from_secs(3600), WsLink::sweep_period));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = sweep.tick(), if link.is_some() => {
+                if let Some(link) = link {
+                    link.expire();
+                }
+            }
             frame = outbox.recv() => match frame {
                 Some(frame) => {
                     // Write everything already queued, then flush once: one syscall for a burst of frames.

@@ -48,12 +48,13 @@ impl PluginState {
 
     /// Check the policy and hand an admitted send to the platform without waiting for its answer (`post-msg`).
     ///
-    /// A refusal is returned like [`Self::act`]'s. Once admitted, the call is started here, before this returns:
-    /// its first step puts the frame in the connection's outbox (or in the FIFO queue of the bot's send governor),
-    /// so the plugin's posted and sent messages leave in the order it made them. The answer is awaited in a task
-    /// of its own, which records it like an awaited call does (call log, counters, audit); a failure there is
-    /// logged as a warning and audited. At most [`crate::state::MAX_POSTS_IN_FLIGHT`] posts per plugin wait for
-    /// their answer; the next post waits (as platform time) for one of them.
+    /// A refusal is returned like [`Self::act`]'s. Once admitted, the action is posted to its bot
+    /// ([`coral_model::BotConnection::post`]), whose first step, before this returns, puts the frame in the
+    /// connection's outbox (or in the FIFO queue of the bot's send governor): the plugin's posted and sent messages
+    /// leave in the order it made them. The answer is recorded like an awaited call's (call log, counters, audit)
+    /// wherever it is read; a failure there is logged as a warning and audited. At most
+    /// [`crate::state::MAX_POSTS_IN_FLIGHT`] posts per plugin wait for their answer; the next post waits (as
+    /// platform time) for one of them. Only sends are posted, and a send is never retried.
     pub(super) async fn post(&mut self, self_id: String, action: Action) -> Answer<()> {
         self.count_host_call()?;
         let (admitted, action) = self.admit(self_id, action)?;
@@ -63,16 +64,27 @@ impl PluginState {
                 .await
                 .expect("the posts semaphore is never closed"),
         };
+        let bot = self
+            .shared
+            .bots
+            .get(&admitted.self_id)
+            .ok_or_else(|| admitted.self_id.clone());
         let shared = self.shared.clone();
-        let mut call = Box::pin(async move {
-            let result = call_with_retry(&shared, &admitted.self_id, action, &admitted.stats).await;
+        let started = Instant::now();
+        let finish = move |result: Result<Value, ApiError>| {
+            shared
+                .bot_calls
+                .record(&admitted.self_id, started.elapsed(), result.is_ok());
             // A failure is logged (and audited) by `complete`: nobody waits for it.
             let _ = complete(&shared, admitted, result, true);
             drop(permit);
-        });
-        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
-        if first.is_pending() {
-            tokio::spawn(call);
+        };
+        match bot {
+            Ok(bot) => {
+                let name = action.kind().map_or("action", coral_model::ActionKind::name);
+                bot.post(action, coral_model::Done::new(name, finish));
+            }
+            Err(self_id) => finish(Err(ApiError::BotUnavailable(self_id))),
         }
         Ok(())
     }
