@@ -7,6 +7,7 @@
 //! `cargo bench --bench onebot_load` with `CORAL_LOAD_EVENTS` / `CORAL_LOAD_INFLIGHT` to override, and
 //! `CORAL_LOAD_BIN` / `CORAL_LOAD_PLUGIN` to drive another `coral` binary and `ping.wasm` (before/after figures).
 //! `CORAL_LOAD_EXTRA=<folder>` loads every other `.wasm` in it beside `ping` (the example plugins: `./plugins`).
+//! Compiled plugins are cached in `target/load-cache` (`CORAL_LOAD_CACHE_DIR`) from one run to the next.
 //!
 //! A hostile plugin beside the canary: `CORAL_LOAD_HOSTILE=<plugin.wasm>` loads it too (config lines for it in
 //! `CORAL_LOAD_HOSTILE_CONFIG`), and every `CORAL_LOAD_HOSTILE_EVERY`-th event (default 50) is followed by a group
@@ -100,12 +101,16 @@ impl Peer {
     }
 }
 
-/// The binaries a run needs.
+/// The binaries a run needs, and coral's compile cache.
 struct Bins {
     coral: PathBuf,
     ping: PathBuf,
     kovi: PathBuf,
     floor: PathBuf,
+    /// Kept between runs (`CORAL_LOAD_CACHE_DIR`, default `target/load-cache`), so plugins load from the compile
+    /// cache as they do on a host that has run before. A first run compiles them, in coral's compile worker, and
+    /// coral holds each compiled artifact while writing it to the cache: for a Python plugin, tens of MiB of peak RSS.
+    cache: PathBuf,
 }
 
 /// A hostile plugin run beside the canary.
@@ -188,6 +193,8 @@ fn spawn(
             command
                 .args(["run", "--config"])
                 .arg(dir.join("coral.toml"))
+                .arg("--cache-dir")
+                .arg(&bins.cache)
                 .env("CORAL_LOG", "warn");
             command
         }
@@ -429,6 +436,7 @@ fn main() {
         ),
         kovi: path_env("CORAL_LOAD_KOVI_BIN", root.join("target/reference/release/kovi-echo")),
         floor: path_env("CORAL_LOAD_FLOOR_BIN", root.join("target/reference/release/echo-floor")),
+        cache: path_env("CORAL_LOAD_CACHE_DIR", root.join("target/load-cache")),
     };
     match peer {
         Peer::Coral => assert!(
