@@ -15,8 +15,8 @@
 //! `.llvm.<hash>` suffixes. The hash that ends a legacy-mangled name comes from the crate's metadata (its
 //! dependencies and their features among it) and has changed under a list before (`BENCHMARKS.md`, issue 20 part
 //! 5), so each name is followed by a hash-free fallback: a list older than the build costs some memory, never
-//! correctness. Only release builds of the
-//! x86-64 Linux target, where rustc links with its own lld unless told otherwise.
+//! correctness. Only release builds of the x86-64 Linux target, where rustc links with its own lld unless told
+//! otherwise.
 
 use std::process::Command;
 
@@ -86,7 +86,7 @@ fn legacy_path(name: &str) -> Option<&str> {
 }
 
 /// Whether rustc links this build with its own lld: the default for `x86_64-unknown-linux-gnu` since Rust 1.90, unless
-/// a linker or linker flavour is chosen (by environment or flags), when the ordering option might not be understood.
+/// a linker or linker flavour is chosen (by environment or flags), when the linker script might not be understood.
 fn links_with_rust_lld(var: &dyn Fn(&str) -> String) -> bool {
     let flags = var("CARGO_ENCODED_RUSTFLAGS");
     var("TARGET") == "x86_64-unknown-linux-gnu"

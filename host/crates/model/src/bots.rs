@@ -217,14 +217,6 @@ impl Bots {
         links.entry(self_id.to_string()).or_default().clone()
     }
 
-    /// Perform an action on a bot without waiting for it ([`BotConnection::post`]).
-    pub fn post(&self, self_id: &str, action: Action, done: Done) {
-        match self.get(self_id) {
-            Some(bot) => bot.post(action, done),
-            None => done.finish(Err(ApiError::BotUnavailable(self_id.to_string()))),
-        }
-    }
-
     /// Perform an action on a bot.
     pub async fn call(&self, self_id: &str, action: Action) -> Result<Value, ApiError> {
         let bot = self

@@ -107,8 +107,8 @@ fn from_axum(m: Result<AxMessage, axum::Error>) -> Frame {
 }
 
 /// Pump one socket until it closes (or `stop` completes, with why): frames from `outbox` are written; text frames
-/// read are handed to `inbound` (responses to `link`, whose overdue posted calls are failed here too). `on_self_id` sees the `self_id` of each event. The socket is
-/// closed on the way out (at most [`CLOSE_WAIT`] for the Close frame).
+/// read are handed to `inbound` (responses to `link`, whose overdue posted calls are failed here too). `on_self_id`
+/// sees the `self_id` of each event. The socket is closed on the way out (at most [`CLOSE_WAIT`] for the Close frame).
 async fn pump<S, R>(
     mut sink: S,
     mut stream: R,
